@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from marketplace.geo import COUNTRIES
+from marketplace.money import PRESENTMENT_CURRENCIES
+
+LANGUAGES = ("en", "ru", "kk")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=10, max_length=200)
+    role: Literal["buyer", "artisan"]
+    name: str = Field(min_length=1, max_length=200)
+    country: str = Field(min_length=2, max_length=2)
+    locale: Literal["en", "ru", "kk"] = "en"
+    currency: str = "USD"
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.fullmatch(value):
+            raise ValueError("not a valid email address")
+        return value.lower()
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        value = value.upper()
+        if value not in COUNTRIES:
+            raise ValueError("unknown ISO 3166-1 country code")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        value = value.upper()
+        if value not in PRESENTMENT_CURRENCIES:
+            supported = ", ".join(PRESENTMENT_CURRENCIES)
+            raise ValueError(f"unsupported currency; use one of {supported}")
+        return value
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    role: str
+    name: str
+    country: str
+    locale: str
+    currency: str
+    created_at: str
+
+
+class TokenOut(BaseModel):
+    token: str
+    user: UserOut
+
+
+def user_out(user) -> dict:
+    from marketplace.ids import isoformat
+
+    return {
+        "id": user.id, "email": user.email, "role": user.role, "name": user.name,
+        "country": user.country, "locale": user.locale, "currency": user.currency,
+        "created_at": isoformat(user.created_at),
+    }

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.accounts.models import User
+from marketplace.extensions import db
+from marketplace.ids import new_id, utcnow
+from marketplace.money import Money
+
+
+class Craft(StrEnum):
+    JEWELLERY = "jewellery"
+    CERAMICS = "ceramics"
+    FELT = "felt"
+    TEXTILES = "textiles"
+    LEATHER = "leather"
+    WOOD = "wood"
+    METAL = "metal"
+    INSTRUMENTS = "instruments"
+    OTHER = "other"
+
+
+# Default HS (Harmonized System) heading per craft; a product may override it.
+CRAFT_HS_CODES: dict[str, str] = {
+    Craft.JEWELLERY: "7113",  # precious-metal jewellery (7117 for imitation jewellery)
+    Craft.CERAMICS: "6913",  # ornamental ceramic articles (6912 for tableware)
+    Craft.FELT: "5602",  # felt (5705 for felt carpets such as syrmaq/tekemet)
+    Craft.TEXTILES: "6304",  # other furnishing articles
+    Craft.LEATHER: "4205",  # other articles of leather (4202 for bags)
+    Craft.WOOD: "4420",  # wooden marquetry, caskets, ornaments
+    Craft.METAL: "8306",  # statuettes and ornaments of base metal
+    Craft.INSTRUMENTS: "9202",  # string instruments (dombyra, kobyz)
+    Craft.OTHER: "9701",  # fallback: handmade decorative articles
+}
+
+
+class ProductStatus(StrEnum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class ArtisanProfile(db.Model):
+    """An artisan's workshop; its id is the artisan user's id."""
+
+    __tablename__ = "artisan_profile"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    workshop_name: Mapped[str] = mapped_column(String(200))
+    bio: Mapped[dict] = mapped_column(JSON, default=dict)
+    city: Mapped[str] = mapped_column(String(100), default="Almaty")
+    country: Mapped[str] = mapped_column(String(2), default="KZ")
+    crafts: Mapped[list] = mapped_column(JSON, default=list)
+    since_year: Mapped[int | None] = mapped_column(Integer)
+    lineage: Mapped[str | None] = mapped_column(Text)
+    processing_days: Mapped[int] = mapped_column(Integer, default=5)
+    payout_currency: Mapped[str] = mapped_column(String(3), default="KZT")
+    payout_iban: Mapped[str | None] = mapped_column(String(34))
+    payout_bic: Mapped[str | None] = mapped_column(String(11))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class Product(db.Model):
+    __tablename__ = "product"
+    __table_args__ = (
+        Index("ix_product_status_created", "status", "created_at", "id"),
+        Index("ix_product_status_price_base", "status", "price_base", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    artisan_id: Mapped[str] = mapped_column(ForeignKey("user.id"), index=True)
+    title: Mapped[dict] = mapped_column(JSON)  # {"en": ..., "ru": ..., "kk": ...}
+    description: Mapped[dict] = mapped_column(JSON, default=dict)
+    craft: Mapped[str] = mapped_column(String(20), index=True)
+    materials: Mapped[list] = mapped_column(JSON, default=list)
+    techniques: Mapped[list] = mapped_column(JSON, default=list)
+    # "|silver|turquoise|": lets one portable LIKE filter by material/technique on any database
+    materials_key: Mapped[str] = mapped_column(String(1000), default="|")
+    techniques_key: Mapped[str] = mapped_column(String(1000), default="|")
+    price_amount: Mapped[int] = mapped_column(BigInteger)
+    price_currency: Mapped[str] = mapped_column(String(3))
+    # price converted to KZT minor units at the current rate: sort/filter in any currency
+    price_base: Mapped[int] = mapped_column(BigInteger, default=0)
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)  # held by unexpired checkouts
+    weight_g: Mapped[int | None] = mapped_column(Integer)
+    length_mm: Mapped[int | None] = mapped_column(Integer)
+    width_mm: Mapped[int | None] = mapped_column(Integer)
+    height_mm: Mapped[int | None] = mapped_column(Integer)
+    hs_code: Mapped[str | None] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default=ProductStatus.ACTIVE)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    artisan: Mapped[User] = relationship()
+    images: Mapped[list[ProductImage]] = relationship(
+        back_populates="product", order_by="ProductImage.position"
+    )
+
+    @property
+    def price(self) -> Money:
+        return Money(self.price_amount, self.price_currency)
+
+    @property
+    def available(self) -> int:
+        return self.stock - self.reserved
+
+    @property
+    def effective_hs_code(self) -> str:
+        return self.hs_code or CRAFT_HS_CODES[Craft(self.craft)]
+
+
+class ProductImage(db.Model):
+    __tablename__ = "product_image"
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    product_id: Mapped[str] = mapped_column(ForeignKey("product.id"), index=True)
+    storage_key: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    alt: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="images")

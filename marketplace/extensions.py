@@ -1,0 +1,28 @@
+"""Extensions are created unbound here and bound to an app in ``create_app``."""
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+
+# Deterministic constraint names so that Alembic migrations are the same on every database.
+naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention))
+migrate = Migrate(compare_type=True, render_as_batch=True)
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+# Tables that exist on one database engine only and are managed by hand in migrations
+# (SQLite FTS5 virtual tables and their shadow tables); autogenerate must ignore them.
+UNMANAGED_TABLE_PREFIXES = ("product_fts",)
+
+
+def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
+    return not (type_ == "table" and name and name.startswith(UNMANAGED_TABLE_PREFIXES))

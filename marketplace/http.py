@@ -1,0 +1,140 @@
+"""Small helpers shared by every blueprint: body/query validation, auth, cursors.
+
+Schemas are pydantic models; the decorators record them on the view so that
+``marketplace.openapi`` builds the OpenAPI document from the same models that validate input.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+from collections.abc import Callable, Iterable
+
+from flask import request
+from pydantic import BaseModel, ValidationError
+
+from marketplace.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
+
+
+class MalformedRequest(DomainError):
+    status = 400
+    type = "malformed-request"
+    title = "Malformed request"
+
+
+def validation_errors(exc: ValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for item in exc.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        message = item["msg"].removeprefix("Value error, ")
+        errors.setdefault(field, []).append(message)
+    return errors
+
+
+def parse_model(model: type[BaseModel], data) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed("The request has invalid fields.",
+                               errors=validation_errors(exc)) from None
+
+
+def _record(fn: Callable, key: str, value) -> None:
+    spec = fn.__dict__.setdefault("_openapi", {})
+    spec[key] = value
+
+
+def json_body(model: type[BaseModel]):
+    """Parse the JSON body into ``model`` (400 if not JSON, 422 per field) as ``body=``."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            raw = request.get_data(cache=True)
+            try:
+                data = json.loads(raw or b"null")
+            except (ValueError, UnicodeDecodeError):
+                raise MalformedRequest("The body is not valid JSON.") from None
+            if not isinstance(data, dict):
+                raise MalformedRequest("The body must be a JSON object.")
+            kwargs["body"] = parse_model(model, data)
+            return view(*args, **kwargs)
+
+        _record(wrapper, "body", model)
+        return wrapper
+
+    return decorate
+
+
+def query_args(model: type[BaseModel]):
+    """Validate the query string into ``model`` as ``query=``."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            data = {key: request.args.get(key) for key in request.args}
+            kwargs["query"] = parse_model(model, data)
+            return view(*args, **kwargs)
+
+        _record(wrapper, "query", model)
+        return wrapper
+
+    return decorate
+
+
+def responds(model: type[BaseModel] | None = None, status: int = 200):
+    """Document the success response (for OpenAPI only)."""
+
+    def decorate(view):
+        _record(view, "response", (status, model))
+        return view
+
+    return decorate
+
+
+def current_user():
+    """The authenticated user (bearer token or session), or None. Cached per request.
+
+    Cached on the request, not on ``g``: an app context (and its ``g``) may outlive a request.
+    """
+    if "sheber.user" not in request.environ:
+        from marketplace.accounts.service import user_from_request
+
+        request.environ["sheber.user"] = user_from_request(request)
+    return request.environ["sheber.user"]
+
+
+def auth_required(*roles: str):
+    """401 without a valid token/session; 403 when the user's role is not among ``roles``."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            user = current_user()
+            if user is None:
+                raise Unauthorized("A valid bearer token is required.")
+            if roles and user.role not in roles:
+                raise Forbidden(f"This action needs the role {' or '.join(roles)}.")
+            return view(*args, **kwargs)
+
+        _record(wrapper, "auth", roles or ("any",))
+        return wrapper
+
+    return decorate
+
+
+def encode_cursor(values: Iterable) -> str:
+    raw = json.dumps(list(values), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]}) from None
+    if not isinstance(values, list):
+        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]})
+    return values

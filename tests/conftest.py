@@ -1,0 +1,93 @@
+"""Shared fixtures: an app on a freshly migrated database (SQLite file by default, a new
+PostgreSQL database when DATABASE_URL is set), cleaned between tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from marketplace import create_app
+from marketplace.extensions import db, limiter
+
+
+def _fresh_database_url(tmp_path_factory) -> tuple[str, callable]:
+    base = os.environ.get("DATABASE_URL")
+    if not base or base.startswith("sqlite"):
+        path = tmp_path_factory.mktemp("db") / "sheber-test.db"
+        return f"sqlite:///{path}", lambda: None
+    url = make_url(base)
+    name = f"sheber_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as connection:
+            connection.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+            ), {"n": name})
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url, drop = _fresh_database_url(tmp_path_factory)
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    from flask_migrate import upgrade
+
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
+        "RATELIMIT_AUTH": "10000 per minute",
+        "SERVER_NAME": None,
+    })
+    with app.app_context():
+        upgrade(revision="heads")
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def clean_database() -> None:
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app):
+    with app.app_context():
+        yield
+        db.session.rollback()
+        clean_database()
+        db.session.remove()
+    limiter.reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
