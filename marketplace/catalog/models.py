@@ -94,6 +94,8 @@ class Product(db.Model):
     height_mm: Mapped[int | None] = mapped_column(Integer)
     hs_code: Mapped[str | None] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(10), default=ProductStatus.ACTIVE)
+    # "L0" declared, "L1" operator-verified, "L2" third-party attested; kept by provenance service
+    provenance_level: Mapped[str] = mapped_column(String(2), default="L0", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

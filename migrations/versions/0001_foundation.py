@@ -1,12 +1,13 @@
 """accounts, catalogue, fx
 
 Revision ID: 0001_foundation
-Revises: 
-Create Date: 2026-11-26 03:45:28.349023
+Revises:
+Create Date: 2026-11-26 03:47:17.390796
 
 """
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 # revision identifiers, used by Alembic.
 revision = '0001_foundation'
@@ -91,6 +92,7 @@ def upgrade():
     sa.Column('height_mm', sa.Integer(), nullable=True),
     sa.Column('hs_code', sa.String(length=10), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('provenance_level', sa.String(length=2), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['artisan_id'], ['user.id'], name=op.f('fk_product_artisan_id_user')),
@@ -99,6 +101,7 @@ def upgrade():
     with op.batch_alter_table('product', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_product_artisan_id'), ['artisan_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_product_craft'), ['craft'], unique=False)
+        batch_op.create_index(batch_op.f('ix_product_provenance_level'), ['provenance_level'], unique=False)
         batch_op.create_index('ix_product_status_created', ['status', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_product_status_price_base', ['status', 'price_base', 'id'], unique=False)
 
@@ -131,6 +134,7 @@ def downgrade():
     with op.batch_alter_table('product', schema=None) as batch_op:
         batch_op.drop_index('ix_product_status_price_base')
         batch_op.drop_index('ix_product_status_created')
+        batch_op.drop_index(batch_op.f('ix_product_provenance_level'))
         batch_op.drop_index(batch_op.f('ix_product_craft'))
         batch_op.drop_index(batch_op.f('ix_product_artisan_id'))
 
