@@ -38,3 +38,38 @@ def make_artisan(**kw) -> User:
 def make_operator(**kw) -> User:
     kw.setdefault("country", "KZ")
     return make_user(Role.OPERATOR, **kw)
+
+
+def make_product(artisan: User | None = None, **overrides):
+    """An active product row (written directly, not through the catalogue service)."""
+    from marketplace.catalog.models import ArtisanProfile, Product
+    from marketplace.extensions import db
+
+    artisan = artisan or make_artisan()
+    if db.session.get(ArtisanProfile, artisan.id) is None:
+        db.session.add(ArtisanProfile(user_id=artisan.id, workshop_name=f"{artisan.name} workshop",
+                                      bio={"en": "A workshop in Almaty."}, crafts=["ceramics"]))
+    n = next(_counter)
+    materials = overrides.pop("materials", ["clay"])
+    techniques = overrides.pop("techniques", ["wheel-throwing"])
+    fields = {
+        "artisan_id": artisan.id,
+        "title": {"en": f"Bowl {n}", "ru": f"Пиала {n}", "kk": f"Кесе {n}"},
+        "description": {"en": "Hand-thrown bowl."},
+        "craft": "ceramics",
+        "materials": materials,
+        "techniques": techniques,
+        "materials_key": "|" + "|".join(materials) + "|",
+        "techniques_key": "|" + "|".join(techniques) + "|",
+        "price_amount": 1500000,
+        "price_currency": "KZT",
+        "price_base": 1500000,
+        "stock": 5,
+        "weight_g": 450,
+        "length_mm": 160, "width_mm": 160, "height_mm": 80,
+    }
+    fields.update(overrides)
+    product = Product(**fields)
+    db.session.add(product)
+    db.session.commit()
+    return product
