@@ -25,4 +25,6 @@ UNMANAGED_TABLE_PREFIXES = ("product_fts",)
 
 
 def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
-    return not (type_ == "table" and name and name.startswith(UNMANAGED_TABLE_PREFIXES))
+    # Indexes too: PostgreSQL's full-text GIN expression index is named product_fts_*.
+    return not (type_ in ("table", "index") and name
+                and name.startswith(UNMANAGED_TABLE_PREFIXES))

@@ -41,6 +41,13 @@ def round_half_up(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_HALF_UP))
 
 
+def _exact(value, what: str) -> Decimal:
+    # A float has already been rounded to binary; accepting one would hide a lost minor unit.
+    if isinstance(value, float | bool) or not isinstance(value, int | str | Decimal):
+        raise TypeError(f"{what} must be a Decimal, int or decimal string, got {value!r}")
+    return Decimal(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     amount: int
@@ -58,8 +65,8 @@ class Money:
     @classmethod
     def from_major(cls, value: str | int | Decimal, currency: str) -> Money:
         """Parse a major-unit amount such as "12.50" exactly; rejects sub-minor precision."""
-        minor = Decimal(str(value)) * (Decimal(10) ** exponent(currency))
-        if minor != minor.to_integral_value():
+        minor = _exact(value, "an amount") * (Decimal(10) ** exponent(currency))
+        if not minor.is_finite() or minor != minor.to_integral_value():
             raise CurrencyError(f"{value} has more decimals than {currency} allows")
         return cls(int(minor), currency)
 
@@ -101,12 +108,13 @@ class Money:
 
     def apply_rate(self, rate: Decimal) -> Money:
         """Multiply by a ratio in the same currency (a duty or tax rate), rounding half-up once."""
-        return Money(round_half_up(Decimal(self.amount) * Decimal(rate)), self.currency)
+        return Money(round_half_up(Decimal(self.amount) * _exact(rate, "a rate")),
+                     self.currency)
 
     def convert(self, currency: str, rate: Decimal) -> Money:
         """Convert with ``rate`` = units of ``currency`` per one unit of ``self.currency``."""
         shift = exponent(currency) - exponent(self.currency)
-        exact = Decimal(self.amount) * Decimal(rate) * (Decimal(10) ** shift)
+        exact = Decimal(self.amount) * _exact(rate, "a rate") * (Decimal(10) ** shift)
         return Money(round_half_up(exact), currency)
 
     def allocate(self, weights: list[int]) -> list[Money]:

@@ -8,6 +8,53 @@ Create Date: 2026-11-26 03:47:17.390796
 from alembic import op
 import sqlalchemy as sa
 
+# Full-text search over kk/ru/en (marketplace/catalog/search.py queries these).
+# SQLite: an FTS5 table kept by triggers; product_id is UNINDEXED rather than the rowid because
+# product's implicit rowid is not stable (VACUUM may renumber it).
+_SQLITE_TEXT = {
+    "title": "coalesce(json_extract({row}.title, '$.en'), '') || ' ' || "
+             "coalesce(json_extract({row}.title, '$.ru'), '') || ' ' || "
+             "coalesce(json_extract({row}.title, '$.kk'), '')",
+    "tags": "replace({row}.materials_key, '|', ' ') || ' ' || replace({row}.techniques_key, '|', ' ')",
+    "description": "coalesce(json_extract({row}.description, '$.en'), '') || ' ' || "
+                   "coalesce(json_extract({row}.description, '$.ru'), '') || ' ' || "
+                   "coalesce(json_extract({row}.description, '$.kk'), '')",
+}
+
+
+def _sqlite_fts_values(row):
+    return ", ".join(f"{row}.id" if c == "id" else _SQLITE_TEXT[c].format(row=row)
+                     for c in ("id", "title", "tags", "description"))
+
+
+SQLITE_FTS = [
+    "CREATE VIRTUAL TABLE product_fts USING fts5(product_id UNINDEXED, title, tags, description, "
+    "tokenize = 'unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER product_fts_insert AFTER INSERT ON product BEGIN "
+    "INSERT INTO product_fts(product_id, title, tags, description) "
+    f"VALUES ({_sqlite_fts_values('new')}); END",
+    "CREATE TRIGGER product_fts_delete AFTER DELETE ON product BEGIN "
+    "DELETE FROM product_fts WHERE product_id = old.id; END",
+    "CREATE TRIGGER product_fts_update "
+    "AFTER UPDATE OF title, description, materials_key, techniques_key ON product BEGIN "
+    "DELETE FROM product_fts WHERE product_id = old.id; "
+    "INSERT INTO product_fts(product_id, title, tags, description) "
+    f"VALUES ({_sqlite_fts_values('new')}); END",
+    "INSERT INTO product_fts(product_id, title, tags, description) "
+    f"SELECT {_sqlite_fts_values('product')} FROM product",
+]
+
+# PostgreSQL: a GIN index on the tsvector expression (catalog/search.py PG_DOCUMENT, same text).
+PG_FTS_INDEX = (
+    "CREATE INDEX product_fts_document ON product USING gin ("
+    "(setweight(to_tsvector('simple'::regconfig, coalesce(title->>'en', '') || ' ' || "
+    "coalesce(title->>'ru', '') || ' ' || coalesce(title->>'kk', '')), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, replace(materials_key, '|', ' ') || ' ' || "
+    "replace(techniques_key, '|', ' ')), 'B') || "
+    "setweight(to_tsvector('simple'::regconfig, coalesce(description->>'en', '') || ' ' || "
+    "coalesce(description->>'ru', '') || ' ' || coalesce(description->>'kk', '')), 'C')))"
+)
+
 
 # revision identifiers, used by Alembic.
 revision = '0001_foundation'
@@ -105,6 +152,13 @@ def upgrade():
         batch_op.create_index('ix_product_status_created', ['status', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_product_status_price_base', ['status', 'price_base', 'id'], unique=False)
 
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        for statement in SQLITE_FTS:
+            op.execute(statement)
+    elif dialect == "postgresql":
+        op.execute(PG_FTS_INDEX)
+
     op.create_table('product_image',
     sa.Column('id', sa.String(length=26), nullable=False),
     sa.Column('product_id', sa.String(length=26), nullable=False),
@@ -131,6 +185,13 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_product_image_product_id'))
 
     op.drop_table('product_image')
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        for trigger in ("product_fts_insert", "product_fts_delete", "product_fts_update"):
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        op.execute("DROP TABLE IF EXISTS product_fts")
+    elif dialect == "postgresql":
+        op.execute("DROP INDEX IF EXISTS product_fts_document")
     with op.batch_alter_table('product', schema=None) as batch_op:
         batch_op.drop_index('ix_product_status_price_base')
         batch_op.drop_index('ix_product_status_created')

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request, send_file
+
+from marketplace.catalog import service
+from marketplace.catalog.schemas import (
+    CraftList,
+    ImageOut,
+    ListQuery,
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+    ProfileIn,
+    ProfileOut,
+    ReadQuery,
+)
+from marketplace.errors import NotFound
+from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.money import PRESENTMENT_CURRENCIES
+from marketplace.storage import get_storage, valid_key
+
+bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
+media_bp = Blueprint("media", __name__)
+blueprints = [bp, media_bp]
+
+MEDIA_MAX_AGE = 365 * 24 * 3600  # keys are content hashes: a key's bytes never change
+
+
+def request_language(query_lang: str | None) -> str | None:
+    """``?lang=``, else the first of Accept-Language (by quality) that we write in."""
+    if service.supported_language(query_lang):
+        return service.supported_language(query_lang)
+    for value, _quality in request.accept_languages:
+        if lang := service.supported_language(value):
+            return lang
+    return None
+
+
+def request_currency(query_currency: str | None) -> str:
+    if query_currency:
+        return query_currency
+    user = current_user()
+    if user is not None and user.currency in PRESENTMENT_CURRENCIES:
+        return user.currency
+    return service.DEFAULT_PRESENTMENT
+
+
+def _present_one(product, query: ReadQuery | None = None) -> dict:
+    query = query or ReadQuery()
+    return service.present_products([product], lang=request_language(query.lang),
+                                    currency=request_currency(query.currency))[0]
+
+
+# --- workshop profiles ---
+
+@bp.get("/artisans/me")
+@auth_required("artisan")
+@query_args(ReadQuery)
+@responds(ProfileOut)
+def my_profile(query: ReadQuery):
+    """The signed-in artisan's workshop profile (404 until it is created with PUT)."""
+    service.get_profile(current_user().id)
+    return service.profile_view(current_user().id, request_language(query.lang))
+
+
+@bp.put("/artisans/me")
+@auth_required("artisan")
+@json_body(ProfileIn)
+@responds(ProfileOut)
+def save_my_profile(body: ProfileIn):
+    """Create or replace the signed-in artisan's workshop profile."""
+    user = current_user()
+    service.save_profile(user, body)
+    return service.profile_view(user.id, request_language(None))
+
+
+@bp.get("/artisans/<artisan_id>")
+@query_args(ReadQuery)
+@responds(ProfileOut)
+def artisan_profile(artisan_id: str, query: ReadQuery):
+    """A workshop's public profile with its product counts."""
+    return service.profile_view(artisan_id, request_language(query.lang))
+
+
+# --- products ---
+
+@bp.get("/products")
+@query_args(ListQuery)
+@responds(ProductPage)
+def list_products(query: ListQuery):
+    """Browse active products: filters, full-text search, sort, keyset pagination."""
+    page = service.list_products(
+        q=query.q, craft=query.craft, material=query.material, technique=query.technique,
+        artisan=query.artisan, verified=query.verified, min_price=query.min_price,
+        max_price=query.max_price, currency=query.currency, ships_to=query.ships_to,
+        sort=query.sort, limit=query.limit, cursor=query.cursor,
+    )
+    items = service.present_products(page.products, lang=request_language(query.lang),
+                                     currency=request_currency(query.currency), rates=page.rates)
+    return {"items": items, "next_cursor": page.next_cursor}
+
+
+@bp.post("/products")
+@auth_required("artisan")
+@json_body(ProductIn)
+@responds(ProductOut, 201)
+def create_product(body: ProductIn):
+    """List a new piece (artisans only)."""
+    product = service.create_product(current_user(), body)
+    return _present_one(product), 201, {"Location": f"/api/v1/products/{product.id}"}
+
+
+@bp.get("/products/<product_id>")
+@query_args(ReadQuery)
+@responds(ProductOut)
+def get_product(product_id: str, query: ReadQuery):
+    """One product, in the requested language and presentment currency."""
+    product = service.get_product(product_id, current_user())
+    return _present_one(product, query)
+
+
+@bp.patch("/products/<product_id>")
+@auth_required("artisan")
+@json_body(ProductPatch)
+@responds(ProductOut)
+def update_product(product_id: str, body: ProductPatch):
+    """Change some fields of your product; a provenance-relevant change revokes its label."""
+    product = service.update_product(current_user(), product_id, body)
+    return _present_one(product)
+
+
+@bp.delete("/products/<product_id>")
+@auth_required("artisan")
+@responds(None, 204)
+def archive_product(product_id: str):
+    """Archive your product (it leaves the catalogue; orders keep it)."""
+    service.archive_product(current_user(), product_id)
+    return "", 204
+
+
+@bp.post("/products/<product_id>/images")
+@auth_required("artisan")
+@responds(ImageOut, 201)
+def upload_image(product_id: str):
+    """Add an image: multipart field `file`, JPEG/PNG/WebP, at most 10 MB."""
+    max_bytes = current_app.config["MAX_IMAGE_BYTES"]
+    upload = request.files.get("file")
+    data = upload.stream.read(max_bytes + 1) if upload is not None else None
+    image = service.add_image(current_user(), product_id, data, max_bytes=max_bytes)
+    return service.image_out(image), 201
+
+
+@bp.delete("/products/<product_id>/images/<image_id>")
+@auth_required("artisan")
+@responds(None, 204)
+def delete_image(product_id: str, image_id: str):
+    """Remove an image from your product."""
+    service.delete_image(current_user(), product_id, image_id)
+    return "", 204
+
+
+@bp.get("/crafts")
+@query_args(ReadQuery)
+@responds(CraftList)
+def crafts(query: ReadQuery):
+    """Craft categories with their default HS codes and names in kk/ru/en."""
+    return {"items": service.crafts(request_language(query.lang))}
+
+
+# --- media ---
+
+@media_bp.get("/media/<key>")
+def media(key: str):
+    """An uploaded image, cacheable forever (its key is the hash of its bytes)."""
+    path = get_storage().path(key) if valid_key(key) else None
+    if path is None:
+        raise NotFound("No such file.")
+    mimetype = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}[key.rsplit(".")[1]]
+    response = send_file(path, mimetype=mimetype, conditional=True, etag=key.split(".")[0],
+                         max_age=MEDIA_MAX_AGE)
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    return response

@@ -1,0 +1,367 @@
+"""Request and response models of the catalogue (they also produce the OpenAPI document)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from marketplace.catalog.models import Craft
+from marketplace.geo import COUNTRIES
+from marketplace.money import LISTING_CURRENCIES, MAX_AMOUNT, PRESENTMENT_CURRENCIES
+
+LANGUAGES = ("en", "ru", "kk")
+FALLBACK_ORDER = ("en", "ru", "kk")
+MAX_PRICE = 10**10  # minor units: 100 million tenge; anything above is a typo
+MAX_STOCK = 100_000
+MAX_WEIGHT_G = 100_000
+MAX_DIMENSION_MM = 3_000
+MAX_TAGS = 20
+_HS_CODE = re.compile(r"\d{4,10}")
+
+Dimension = Annotated[StrictInt, Field(ge=1, le=MAX_DIMENSION_MM)]
+
+
+def _clean_translations(model: BaseModel) -> dict[str, str]:
+    return {lang: value for lang in LANGUAGES if (value := getattr(model, lang))}
+
+
+class TitleText(BaseModel):
+    """A title in up to three languages; at least one is required."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    en: str | None = Field(None, max_length=200)
+    ru: str | None = Field(None, max_length=200)
+    kk: str | None = Field(None, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_language(self):
+        if not _clean_translations(self):
+            raise ValueError("give the text in at least one of kk, ru, en")
+        return self
+
+    def as_dict(self) -> dict[str, str]:
+        return _clean_translations(self)
+
+
+class LongText(BaseModel):
+    """A description or biography in up to three languages."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    en: str | None = Field(None, max_length=5000)
+    ru: str | None = Field(None, max_length=5000)
+    kk: str | None = Field(None, max_length=5000)
+
+    def as_dict(self) -> dict[str, str]:
+        return _clean_translations(self)
+
+
+class MoneyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: StrictInt = Field(gt=0, lt=MAX_PRICE, description="Minor units (tiyn, cents).")
+    currency: str = Field(description=f"One of {', '.join(LISTING_CURRENCIES)}.")
+
+    @field_validator("currency")
+    @classmethod
+    def _listing_currency(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value not in LISTING_CURRENCIES:
+            raise ValueError(f"list prices in one of {', '.join(LISTING_CURRENCIES)}")
+        return value
+
+
+class DimensionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    l: Dimension  # noqa: E741 - the contract's field name
+    w: Dimension
+    h: Dimension
+
+
+def _tags(values: list[str]) -> list[str]:
+    cleaned: list[str] = []
+    for value in values:
+        tag = " ".join(value.split()).lower()
+        if not tag:
+            raise ValueError("empty entries are not allowed")
+        if len(tag) > 60:
+            raise ValueError("each entry is at most 60 characters")
+        if "|" in tag:
+            raise ValueError("'|' is not allowed")
+        if tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned
+
+
+def _hs_code(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().replace(".", "").replace(" ", "")
+    if not _HS_CODE.fullmatch(value):
+        raise ValueError("an HS code is 4 to 10 digits")
+    return value
+
+
+class _ProductFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: LongText | None = None
+    materials: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    techniques: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    hs_code: str | None = Field(None, description="Overrides the craft's default HS code.")
+
+    @field_validator("materials", "techniques")
+    @classmethod
+    def _tag_list(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _tags(value)
+
+    @field_validator("hs_code")
+    @classmethod
+    def _hs(cls, value: str | None) -> str | None:
+        return _hs_code(value)
+
+
+class ProductIn(_ProductFields):
+    title: TitleText
+    craft: Craft
+    price: MoneyIn
+    stock: StrictInt = Field(ge=0, le=MAX_STOCK)
+    weight_g: StrictInt = Field(ge=1, le=MAX_WEIGHT_G)
+    dimensions_mm: DimensionsIn
+    provenance: dict | None = Field(
+        None, description="Optional provenance declaration (see PUT /products/{id}/provenance).")
+
+
+class ProductPatch(_ProductFields):
+    """Only the fields given change; ``hs_code: null`` returns to the craft's default."""
+
+    title: TitleText | None = None
+    craft: Craft | None = None
+    price: MoneyIn | None = None
+    stock: StrictInt | None = Field(None, ge=0, le=MAX_STOCK)
+    weight_g: StrictInt | None = Field(None, ge=1, le=MAX_WEIGHT_G)
+    dimensions_mm: DimensionsIn | None = None
+    materials: list[str] | None = Field(None, max_length=MAX_TAGS)
+    techniques: list[str] | None = Field(None, max_length=MAX_TAGS)
+
+    # Defaults are not validated, so this only rejects an explicit null.
+    @field_validator("title", "craft", "price", "stock", "weight_g", "dimensions_mm",
+                     "materials", "techniques")
+    @classmethod
+    def _not_null(cls, value):
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+
+def _presentment(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().upper()
+    if value not in PRESENTMENT_CURRENCIES:
+        raise ValueError(f"use one of {', '.join(PRESENTMENT_CURRENCIES)}")
+    return value
+
+
+class ReadQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    currency: str | None = Field(None, description="Presentment currency for display_price.")
+    lang: Annotated[str, StringConstraints(max_length=35)] | None = Field(
+        None, description="kk, ru or en (else Accept-Language); falls back to en, ru, kk.")
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        return _presentment(value)
+
+
+SORTS = ("newest", "price_asc", "price_desc", "relevance")
+
+
+class ListQuery(ReadQuery):
+    q: str | None = Field(None, max_length=200, description="Words to find in kk, ru or en.")
+    craft: Craft | None = None
+    material: str | None = Field(None, max_length=60)
+    technique: str | None = Field(None, max_length=60)
+    artisan: str | None = Field(None, max_length=26, description="An artisan's user id.")
+    verified: bool | None = Field(None, description="true: provenance L1/L2 only; false: L0.")
+    min_price: int | None = Field(None, ge=0, le=MAX_AMOUNT,
+                                  description="Minor units of `currency` (default KZT).")
+    max_price: int | None = Field(None, ge=0, le=MAX_AMOUNT,
+                                  description="Minor units of `currency` (default KZT).")
+    ships_to: str | None = Field(None, description="ISO 3166-1 alpha-2 destination.")
+    sort: Literal["newest", "price_asc", "price_desc", "relevance"] | None = Field(
+        None, description="Default: relevance when q is given, else newest.")
+    limit: int = Field(24, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=500)
+
+    @field_validator("material", "technique")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        return None if value is None else (" ".join(value.split()).lower() or None)
+
+    @field_validator("ships_to")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().upper()
+        if value not in COUNTRIES:
+            raise ValueError("unknown ISO 3166-1 country code")
+        return value
+
+    @model_validator(mode="after")
+    def _range(self):
+        if (self.min_price is not None and self.max_price is not None
+                and self.min_price > self.max_price):
+            raise ValueError("min_price is above max_price")
+        return self
+
+
+class ProfileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    workshop_name: str = Field(min_length=1, max_length=200)
+    bio: LongText = Field(default_factory=LongText)
+    city: str = Field("Almaty", min_length=1, max_length=100)
+    country: str = Field("KZ", min_length=2, max_length=2)
+    crafts: list[Craft] = Field(default_factory=list, max_length=len(Craft))
+    since_year: StrictInt | None = Field(None, ge=1900)
+    lineage: str | None = Field(None, max_length=2000,
+                                description="Master → apprentice line, in the artisan's words.")
+    processing_days: StrictInt = Field(5, ge=1, le=90,
+                                       description="Days to make ready and pack an order.")
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        value = value.upper()
+        if value not in COUNTRIES:
+            raise ValueError("unknown ISO 3166-1 country code")
+        return value
+
+    @field_validator("since_year")
+    @classmethod
+    def _not_future(cls, value: int | None) -> int | None:
+        if value is not None and value > date.today().year:
+            raise ValueError("cannot be in the future")
+        return value
+
+    @field_validator("crafts")
+    @classmethod
+    def _unique(cls, value: list[Craft]) -> list[Craft]:
+        return list(dict.fromkeys(value))
+
+
+# --- responses (documentation) ---
+
+class MoneyOut(BaseModel):
+    amount: int
+    currency: str
+
+
+class ImageOut(BaseModel):
+    id: str
+    url: str
+    content_type: str
+    width: int
+    height: int
+    size_bytes: int
+    position: int
+    alt: dict[str, str]
+
+
+class ProvenanceSummary(BaseModel):
+    level: str
+    label_code: str | None
+    status: str
+    url: str | None
+
+
+class ArtisanRef(BaseModel):
+    id: str
+    workshop_name: str
+    city: str
+
+
+class Translations(BaseModel):
+    title: dict[str, str]
+    description: dict[str, str]
+
+
+class ProductOut(BaseModel):
+    id: str
+    artisan_id: str
+    artisan: ArtisanRef
+    title: str = Field(description="Resolved: requested language, else en, ru, kk.")
+    description: str
+    lang: str = Field(description="The language of the resolved title.")
+    translations: Translations
+    craft: str
+    materials: list[str]
+    techniques: list[str]
+    price: MoneyOut = Field(description="The listing price, in the artisan's currency.")
+    display_price: MoneyOut = Field(description="The price in the presentment currency.")
+    fx_rate: str
+    stock: int
+    available: int
+    weight_g: int | None
+    dimensions_mm: dict[str, int | None]
+    hs_code: str
+    hs_code_override: str | None
+    status: str
+    images: list[ImageOut]
+    provenance: ProvenanceSummary
+    created_at: str
+    updated_at: str
+
+
+class ProductPage(BaseModel):
+    items: list[ProductOut]
+    next_cursor: str | None
+
+
+class ProfileCounts(BaseModel):
+    active_products: int
+    verified_products: int
+
+
+class ProfileOut(BaseModel):
+    id: str
+    workshop_name: str
+    bio: str
+    lang: str | None
+    translations: dict[str, dict[str, str]]
+    city: str
+    country: str
+    crafts: list[str]
+    since_year: int | None
+    lineage: str | None
+    processing_days: int
+    counts: ProfileCounts
+    member_since: str
+
+
+class CraftOut(BaseModel):
+    code: str
+    hs_code: str
+    name: str
+    names: dict[str, str]
+
+
+class CraftList(BaseModel):
+    items: list[CraftOut]

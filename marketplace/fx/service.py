@@ -1,0 +1,215 @@
+"""Exchange rates: one table of rates per US dollar, operator overrides, conversion.
+
+A cross rate is ``per_usd[to] / per_usd[from]`` in ``Decimal``; ``Money.convert`` rounds it
+half-up exactly once. An operator's override of a currency wins over the source's rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Context, Decimal, InvalidOperation
+
+from flask import current_app, has_app_context
+from sqlalchemy import select
+
+from marketplace.errors import NotFound, ValidationFailed
+from marketplace.extensions import db
+from marketplace.fx.models import FxRate
+from marketplace.fx.sources import FileRateSource, HttpJsonRateSource, RateSnapshot, RateSource
+from marketplace.ids import utcnow
+from marketplace.money import EXPONENTS, Money
+
+BASE_CURRENCY = "KZT"  # Product.price_base is kept in this currency
+QUOTE_CURRENCY = "USD"  # rates are stored as units per one US dollar
+MAX_RATE = Decimal(10) ** 9
+_STORE = Context(prec=20)
+
+
+def _stored(value: Decimal) -> str:
+    return format(_STORE.plus(value).normalize(_STORE), "f")
+
+
+def format_rate(value: Decimal, digits: int = 10) -> str:
+    """A rate for people and clients: ``digits`` significant digits, no exponent notation."""
+    context = Context(prec=digits)
+    return format(context.plus(value).normalize(context), "f")
+
+
+@dataclass(frozen=True)
+class CurrencyRate:
+    currency: str
+    rate: Decimal  # the source's rate per USD
+    override: Decimal | None
+    source: str
+    as_of: datetime
+
+    @property
+    def effective(self) -> Decimal:
+        return self.override if self.override is not None else self.rate
+
+
+@dataclass(frozen=True)
+class RateTable:
+    """A snapshot of every rate, read with one query: convert many amounts without more."""
+
+    rates: dict[str, CurrencyRate]
+
+    def per_usd(self, currency: str) -> Decimal:
+        try:
+            return self.rates[currency].effective
+        except KeyError:
+            raise ValidationFailed(f"No exchange rate for {currency}.",
+                                   errors={"currency": [f"no exchange rate for {currency}"]}
+                                   ) from None
+
+    def rate(self, from_currency: str, to_currency: str) -> Decimal:
+        """Units of ``to_currency`` per one unit of ``from_currency``."""
+        if from_currency == to_currency:
+            return Decimal(1)
+        return self.per_usd(to_currency) / self.per_usd(from_currency)
+
+    def convert(self, money: Money, to_currency: str) -> tuple[Money, Decimal]:
+        rate = self.rate(money.currency, to_currency)
+        return money.convert(to_currency, rate), rate
+
+
+def default_source() -> RateSource:
+    url = current_app.config.get("FX_SOURCE_URL") if has_app_context() else None
+    return HttpJsonRateSource(url) if url else FileRateSource()
+
+
+def _row_rate(row: FxRate) -> CurrencyRate:
+    return CurrencyRate(
+        currency=row.currency, rate=Decimal(row.rate),
+        override=Decimal(row.override) if row.override else None,
+        source=row.source, as_of=row.as_of,
+    )
+
+
+def _snapshot_rows(snapshot: RateSnapshot) -> list[dict]:
+    now = utcnow()
+    return [
+        {"currency": code, "rate": _stored(value), "source": snapshot.source,
+         "as_of": snapshot.as_of, "override": None, "override_by": None, "updated_at": now}
+        for code, value in sorted(snapshot.per_usd.items())
+    ]
+
+
+def _insert_missing(rows: list[dict]) -> None:
+    """Insert rate rows unless present (a concurrent first load must not fail)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        db.session.execute(FxRate.__table__.insert(), rows)
+        return
+    db.session.execute(insert(FxRate).values(rows).on_conflict_do_nothing(
+        index_elements=["currency"]))
+
+
+def current_rates() -> RateTable:
+    """Every rate in one query. An empty table (fresh install, tests) is first filled from the
+    offline rates file, inside the caller's transaction (committed with the caller's work)."""
+    rows = db.session.execute(select(FxRate)).scalars().all()
+    if not rows:
+        snapshot = FileRateSource().fetch()
+        _insert_missing(_snapshot_rows(snapshot))
+        rows = db.session.execute(select(FxRate)).scalars().all()
+    return RateTable({row.currency: _row_rate(row) for row in rows})
+
+
+def rate(from_currency: str, to_currency: str) -> Decimal:
+    return current_rates().rate(from_currency, to_currency)
+
+
+def convert(money: Money, to_currency: str) -> tuple[Money, Decimal]:
+    """``money`` in ``to_currency`` (rounded half-up once) and the rate used."""
+    if money.currency == to_currency:
+        return money, Decimal(1)
+    return current_rates().convert(money, to_currency)
+
+
+def _reprice_products() -> None:
+    from marketplace.catalog.service import recompute_price_base
+
+    recompute_price_base(current_rates())
+
+
+def refresh_rates(source: RateSource | None = None) -> int:
+    """Load rates from ``source`` (default: FX_SOURCE_URL, else the rates file), keep operator
+    overrides, recompute every product's ``price_base``; returns how many rates were stored."""
+    snapshot = (source or default_source()).fetch()
+    existing = {row.currency: row for row in db.session.execute(select(FxRate)).scalars()}
+    for values in _snapshot_rows(snapshot):
+        row = existing.get(values["currency"])
+        if row is None:
+            db.session.add(FxRate(**values))
+        else:
+            row.rate, row.source, row.as_of = values["rate"], values["source"], values["as_of"]
+    db.session.flush()
+    _reprice_products()
+    db.session.commit()
+    return len(snapshot.per_usd)
+
+
+def parse_rate(raw) -> Decimal:
+    """A positive decimal given as a string or an integer (a float would already be rounded)."""
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ValidationFailed("The rate must be a decimal string such as \"515.25\".",
+                               errors={"rate": ["must be a decimal string"]})
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value <= 0 or value > MAX_RATE:
+        raise ValidationFailed("The rate must be a positive decimal number.",
+                               errors={"rate": ["must be a positive decimal number"]})
+    return value
+
+
+def _overridable(currency: str) -> str:
+    currency = (currency or "").upper()
+    if currency not in EXPONENTS:
+        raise ValidationFailed(f"Unsupported currency {currency!r}.",
+                               errors={"currency": ["unsupported currency"]})
+    if currency == QUOTE_CURRENCY:
+        raise ValidationFailed("Rates are quoted per US dollar; USD itself is always 1.",
+                               errors={"currency": ["USD is the quote currency"]})
+    return currency
+
+
+def set_override(currency: str, rate_per_usd: Decimal | str | int,
+                 operator_id: str | None = None) -> CurrencyRate:
+    """Pin ``currency`` at ``rate_per_usd`` units per US dollar until cleared."""
+    currency = _overridable(currency)
+    value = rate_per_usd if isinstance(rate_per_usd, Decimal) else parse_rate(rate_per_usd)
+    if not value.is_finite() or value <= 0 or value > MAX_RATE:
+        raise ValidationFailed("The rate must be a positive decimal number.",
+                               errors={"rate": ["must be a positive decimal number"]})
+    current_rates()
+    row = db.session.get(FxRate, currency)
+    if row is None:
+        raise NotFound(f"No rate for {currency} in the source; refresh the rates first.")
+    row.override, row.override_by = _stored(value), operator_id
+    db.session.flush()
+    _reprice_products()
+    db.session.commit()
+    return _row_rate(row)
+
+
+def clear_override(currency: str) -> CurrencyRate | None:
+    """Go back to the source's rate; a no-op when there is no override."""
+    currency = _overridable(currency)
+    current_rates()
+    row = db.session.get(FxRate, currency)
+    if row is None:
+        return None
+    if row.override is not None:
+        row.override, row.override_by = None, None
+        db.session.flush()
+        _reprice_products()
+    db.session.commit()
+    return _row_rate(row)
