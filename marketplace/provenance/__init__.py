@@ -1,0 +1,1 @@
+"""Provenance records, operator verification, signed labels, piece histories."""

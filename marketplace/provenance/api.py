@@ -1,0 +1,219 @@
+"""Provenance HTTP: the artisan's record, the operators' queue, public labels, pages and QR."""
+
+from __future__ import annotations
+
+import secrets
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, Response, render_template, request
+
+from marketplace.catalog.models import Product
+from marketplace.errors import NotFound
+from marketplace.extensions import db
+from marketplace.geo import COUNTRIES
+from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.provenance import service
+from marketplace.provenance.models import ProvenanceLabel
+from marketplace.provenance.schemas import (
+    DecisionIn,
+    FlagIn,
+    FlagOut,
+    FlagPage,
+    FlagQuery,
+    LabelOut,
+    PageQuery,
+    PieceOut,
+    PublicKeyOut,
+    QueueQuery,
+    RecordIn,
+    RecordOut,
+    RecordPage,
+    ResolveFlagIn,
+    RevokeIn,
+)
+
+bp = Blueprint("provenance", __name__, url_prefix="/api/v1")
+pages = Blueprint("provenance_pages", __name__)
+blueprints = [bp, pages]
+
+
+def _record_out(product_id: str, record=None) -> dict:
+    product = db.session.get(Product, product_id)
+    return service.record_view(record, product_id=product_id,
+                               product_craft=product.craft if product else None)
+
+
+@bp.get("/products/<product_id>/provenance")
+@auth_required("artisan", "operator")
+@responds(RecordOut)
+def get_record(product_id: str):
+    """The product's provenance record and its verification status (its artisan, operators)."""
+    record = service.get_record(product_id, user=current_user())
+    return _record_out(product_id, record)
+
+
+@bp.put("/products/<product_id>/provenance")
+@auth_required("artisan")
+@json_body(RecordIn)
+@responds(RecordOut)
+def put_record(product_id: str, body: RecordIn):
+    """Save the provenance record; editing a verified record revokes its label."""
+    record = service.put_record(product_id, body.model_dump(mode="json", exclude_none=True),
+                                artisan_id=current_user().id)
+    return _record_out(product_id, record)
+
+
+@bp.post("/products/<product_id>/provenance/submit")
+@auth_required("artisan")
+@responds(RecordOut)
+def submit_record(product_id: str):
+    """Submit the record for verification (status pending); 422 names what is missing."""
+    record = service.submit_record(product_id, artisan_id=current_user().id)
+    return _record_out(product_id, record)
+
+
+@bp.get("/operator/provenance")
+@auth_required("operator")
+@query_args(QueueQuery)
+@responds(RecordPage)
+def queue(query: QueueQuery):
+    """The verification queue (``?status=pending`` by default), oldest first."""
+    items, next_cursor = service.list_records(query.status, limit=query.limit,
+                                              cursor=query.cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@bp.post("/operator/provenance/<product_id>/decision")
+@auth_required("operator")
+@json_body(DecisionIn)
+@responds(RecordOut)
+def decide(product_id: str, body: DecisionIn):
+    """Approve (issues a signed label at L1 or L2) or reject a pending record."""
+    data = body.model_dump(mode="json", exclude_none=True)
+    record = service.decide(product_id, operator_id=current_user().id, **data)
+    return _record_out(product_id, record)
+
+
+@bp.post("/operator/provenance/<product_id>/revoke")
+@auth_required("operator")
+@json_body(RevokeIn)
+@responds(RecordOut)
+def revoke(product_id: str, body: RevokeIn):
+    """Revoke the product's valid label (the code keeps answering: revoked)."""
+    service.revoke_label(product_id, reason=body.reason, operator_id=current_user().id)
+    return _record_out(product_id, service.get_record(product_id, user=current_user()))
+
+
+@bp.get("/operator/provenance/flags")
+@auth_required("operator")
+@query_args(FlagQuery)
+@responds(FlagPage)
+def flags(query: FlagQuery):
+    """Buyers' flags on labels, oldest first (``?status=open`` by default)."""
+    items, next_cursor = service.list_flags(query.status, limit=query.limit, cursor=query.cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@bp.post("/operator/provenance/flags/<flag_id>/resolve")
+@auth_required("operator")
+@json_body(ResolveFlagIn)
+@responds(FlagOut)
+def resolve_flag(flag_id: str, body: ResolveFlagIn):
+    """Close a flag with a note (revoking the label is a separate action)."""
+    flag = service.resolve_flag(flag_id, operator_id=current_user().id, note=body.note)
+    return service.flag_view(flag, db.session.get(ProvenanceLabel, flag.label_id))
+
+
+@bp.get("/provenance/public-key")
+@responds(PublicKeyOut)
+def public_key():
+    """The marketplace's Ed25519 label keys: the current one and every earlier one."""
+    return service.public_keys()
+
+
+@bp.get("/provenance/<code>")
+@responds(LabelOut)
+def label(code: str):
+    """A label: the signed object, its signature, and whether it verifies."""
+    return service.public_label(code)
+
+
+@bp.get("/provenance/<code>/pieces/<serial>")
+@responds(PieceOut)
+def piece(code: str, serial: str):
+    """One piece's hash-chained history and whether the chain verifies."""
+    return service.piece_history(code, serial)
+
+
+@bp.post("/provenance/<code>/flags")
+@auth_required()
+@json_body(FlagIn)
+@responds(FlagOut, 201)
+def flag(code: str, body: FlagIn):
+    """Ask operators to review a label."""
+    flag = service.flag_label(code, user_id=current_user().id, reason=body.reason)
+    return service.flag_view(flag, db.session.get(ProvenanceLabel, flag.label_id)), 201
+
+
+# Public HTML page and QR code (outside /api/v1) --------------------------------------------------
+
+def _with_policy(response: Response, policy: str) -> Response:
+    response.headers["Content-Security-Policy"] = policy
+    return response
+
+
+def _resolve(text, lang: str) -> str:
+    if isinstance(text, dict):
+        return text.get(lang) or text.get("en") or next(iter(text.values()), "")
+    return str(text or "")
+
+
+@pages.get("/provenance/<code>.svg")
+def label_qr(code: str):
+    """The QR code of a label's public page."""
+    try:
+        view = service.public_label(code)
+    except NotFound:
+        return Response("No label with this code.", status=404, mimetype="text/plain")
+    image = qrcode.make(view["url"], image_factory=qrcode.image.svg.SvgPathImage, border=4)
+    response = Response(image.to_string(encoding="unicode"), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return _with_policy(response, "default-src 'none'; style-src 'unsafe-inline'")
+
+
+@pages.get("/provenance/<code>")
+def label_page(code: str):
+    """The page a label's QR code opens: the record, its level and whether it holds."""
+    query = PageQuery.model_validate({key: request.args.get(key) for key in request.args
+                                      if key in PageQuery.model_fields})
+    nonce = secrets.token_urlsafe(16)
+    policy = (f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self'; "
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    try:
+        view = service.public_label(code)
+    except NotFound:
+        html = render_template("provenance/not_found.html", code=code, nonce=nonce)
+        return _with_policy(Response(html, status=404, mimetype="text/html"), policy)
+    lang = (query.lang or request.accept_languages.best_match(["en", "ru", "kk"]) or "en")
+    payload = view["record"] if isinstance(view["record"], dict) else {}
+    piece, piece_missing = None, False
+    if query.piece:
+        try:
+            piece = service.piece_history(code, query.piece)
+        except NotFound:
+            piece_missing = True
+    product = payload.get("product") if isinstance(payload.get("product"), dict) else {}
+    html = render_template(
+        "provenance/label.html", view=view, nonce=nonce,
+        record=payload.get("record") if isinstance(payload.get("record"), dict) else {},
+        product=product, title=_resolve(product.get("title"), lang),
+        artisan=payload.get("artisan") if isinstance(payload.get("artisan"), dict) else {},
+        attestation=payload.get("attestation") if isinstance(payload.get("attestation"),
+                                                             dict) else None,
+        piece=piece, piece_serial=query.piece, piece_missing=piece_missing,
+        country=lambda iso: COUNTRIES.get(str(iso or "").upper(), iso or ""),
+    )
+    response = Response(html, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-cache"
+    return _with_policy(response, policy)
