@@ -1,0 +1,1 @@
+"""International shipping from Almaty: rates, quotes, duties, carriers, customs papers."""
