@@ -1,0 +1,297 @@
+"""Stripe's word on payments: signed webhook events, stored once, and the PaymentIntents they
+point at.
+
+``receive_event`` verifies and stores an event; ``apply_stripe_event`` (callable from a Celery
+task with the event id only) acts on it. Events can arrive twice, late or out of order, so the
+handlers re-fetch the PaymentIntent from Stripe and act on its current state, and every change
+is a guarded transition or a ledger line keyed by Stripe's object id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import stripe
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.checkout import reservations, stripe_client
+from marketplace.checkout.models import StripeEvent
+from marketplace.errors import DomainError, NotFound
+from marketplace.extensions import db
+from marketplace.ids import utcnow
+from marketplace.money import EXPONENTS, Money
+from marketplace.orders import service as orders
+from marketplace.orders.models import (
+    AWAITING_PAYMENT,
+    LedgerKind,
+    Order,
+    OrderStatus,
+    PaymentLedgerEntry,
+    Refund,
+)
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+class InvalidWebhook(DomainError):
+    status = 400
+    type = "invalid-webhook"
+    title = "Invalid webhook"
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    event_id: str
+    type: str
+    duplicate: bool
+
+
+def receive_event(payload: bytes, signature_header: str | None) -> ReceivedEvent:
+    """Verify ``Stripe-Signature`` over the raw body and store the event once."""
+    try:
+        stripe.Webhook.construct_event(payload, signature_header or "",
+                                       stripe_client.webhook_secret(),
+                                       tolerance=SIGNATURE_TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError:
+        raise InvalidWebhook("The Stripe-Signature header does not match the body, or its "
+                             "timestamp is too old.") from None
+    except ValueError:
+        raise InvalidWebhook("The body is not a Stripe event.") from None
+    data = json.loads(payload)
+    event_id, type_ = data.get("id"), data.get("type")
+    if not isinstance(event_id, str) or not isinstance(type_, str):
+        raise InvalidWebhook("The event has no id or type.")
+    db.session.add(StripeEvent(event_id=event_id, type=type_, payload=data))
+    try:
+        db.session.commit()
+        return ReceivedEvent(event_id, type_, duplicate=False)
+    except IntegrityError:
+        db.session.rollback()
+    db.session.execute(update(StripeEvent).where(StripeEvent.event_id == event_id)
+                       .values(deliveries=StripeEvent.deliveries + 1))
+    db.session.commit()
+    return ReceivedEvent(event_id, type_, duplicate=True)
+
+
+@orders.rollback_on_error
+def apply_stripe_event(event_id: str) -> str:
+    """Act on a stored event once; returns what happened. Safe to call again (and concurrently):
+    a processed event is skipped and every effect is guarded."""
+    row = db.session.execute(
+        select(StripeEvent).where(StripeEvent.event_id == event_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"No stored Stripe event {event_id}.")
+    if row.processed_at is not None:
+        return row.outcome or "already processed"
+    type_, payload = row.type, row.payload
+    try:
+        outcome = _dispatch(type_, payload)
+    except IntegrityError:
+        # A concurrent delivery recorded the same Stripe object first; the second pass sees it.
+        db.session.rollback()
+        outcome = _dispatch(type_, payload)
+    db.session.execute(
+        update(StripeEvent)
+        .where(StripeEvent.event_id == event_id, StripeEvent.processed_at.is_(None))
+        .values(processed_at=utcnow(), outcome=outcome[:200]))
+    db.session.commit()
+    return outcome
+
+
+def _dispatch(type_: str, payload: dict) -> str:
+    obj = (payload.get("data") or {}).get("object") or {}
+    if type_.startswith("payment_intent."):
+        if not obj.get("id"):
+            return "ignored: no PaymentIntent id"
+        return apply_payment_intent(_fetch_intent(obj["id"]))
+    if type_ == "charge.refunded":
+        return sync_refunds(obj.get("payment_intent"))
+    if type_ == "charge.dispute.created":
+        return record_dispute(obj)
+    return f"ignored {type_}"
+
+
+def _fetch_intent(payment_intent_id: str) -> dict:
+    try:
+        return stripe_client.retrieve_payment_intent(payment_intent_id)
+    except stripe.StripeError as exc:
+        raise stripe_client.upstream_error(exc) from exc
+
+
+def _order_for_intent(payment_intent_id: str | None, order_id: str | None = None) -> Order | None:
+    if order_id:
+        order = db.session.get(Order, order_id)
+        if order is not None:
+            return order
+    if not payment_intent_id:
+        return None
+    order = db.session.execute(
+        select(Order).where(Order.payment_intent_id == payment_intent_id)).scalar_one_or_none()
+    if order is None:
+        order = db.session.execute(
+            select(Order).join(PaymentLedgerEntry, PaymentLedgerEntry.order_id == Order.id)
+            .where(PaymentLedgerEntry.reference == payment_intent_id).limit(1)
+        ).scalar_one_or_none()
+    return order
+
+
+def apply_payment_intent(intent: dict) -> str:
+    """Bring the order in line with the PaymentIntent as Stripe reports it now."""
+    order = _order_for_intent(intent["id"], (intent.get("metadata") or {}).get("order_id"))
+    if order is None:
+        return "no matching order"
+    if intent["status"] == "succeeded":
+        return _payment_succeeded(order.id, intent)
+    if intent["status"] == "requires_payment_method" and intent.get("last_payment_error"):
+        return _payment_failed(order.id, intent)
+    return f"no change: PaymentIntent is {intent['status']}"
+
+
+def _charged(intent: dict) -> Money | None:
+    currency = str(intent.get("currency") or "").upper()
+    amount = intent.get("amount_received") or intent.get("amount")
+    if currency not in EXPONENTS or not isinstance(amount, int):
+        return None
+    return Money(amount, currency)
+
+
+@orders.rollback_on_error
+def _payment_succeeded(order_id: str, intent: dict) -> str:
+    order = orders.lock_order(order_id)
+    charged = _charged(intent)
+    if charged is None:
+        db.session.rollback()
+        return "ignored: PaymentIntent without a usable amount or currency"
+    if not orders.record_ledger(order.id, LedgerKind.CAPTURED, charged, intent["id"]):
+        db.session.commit()
+        return "no change: payment already recorded"
+    orders.record_ledger(order.id, LedgerKind.AUTHORISED, charged, intent["id"])
+
+    if charged != order.total:
+        reason = (f"Stripe charged {charged} for PaymentIntent {intent['id']}, the order "
+                  f"total is {order.total}")
+        order.flagged_reason = reason
+        orders.add_event(order.id, "payment_mismatch", data={
+            "payment_intent": intent["id"], "charged": charged.to_dict(),
+            "expected": order.total.to_dict()})
+        db.session.commit()
+        log.warning("order %s flagged: %s", order.id, reason)
+        return "flagged: amount or currency mismatch"
+
+    status = OrderStatus(order.status)
+    if status in AWAITING_PAYMENT:
+        orders.transition(order.id, OrderStatus.PAID, expected=[status],
+                          data={"payment_intent": intent["id"]})
+        order.payment_intent_id = intent["id"]
+        reservations.convert(order.id)
+        _start_fulfilment(order)
+        db.session.commit()
+        return "paid"
+
+    if status is OrderStatus.EXPIRED:
+        if reservations.sell_without_hold(order.id):
+            orders.transition(order.id, OrderStatus.PAID, expected=[status],
+                              data={"payment_intent": intent["id"], "after_expiry": True})
+            order.payment_intent_id = intent["id"]
+            _start_fulfilment(order)
+            db.session.commit()
+            return "paid after expiry"
+        _refund_late_payment(order, intent["id"], "the hold expired and the pieces were sold")
+        orders.transition(order.id, OrderStatus.REFUNDED, expected=[status])
+        db.session.commit()
+        return "refunded: paid after expiry, out of stock"
+
+    # Paid already through another PaymentIntent, or cancelled meanwhile: give the money back.
+    _refund_late_payment(order, intent["id"], f"payment arrived for an order that is {status}")
+    db.session.commit()
+    return "refunded: duplicate or late payment"
+
+
+def _start_fulfilment(order: Order) -> None:
+    orders.open_fulfilments(order)
+    orders.issue_serials(order)
+
+
+def _refund_late_payment(order: Order, payment_intent_id: str, why: str) -> None:
+    amount = next((left for pi, left in orders.captured_intents(order)
+                   if pi == payment_intent_id), 0)
+    if amount <= 0:
+        return
+    try:
+        refund = stripe_client.create_refund(
+            payment_intent_id=payment_intent_id, amount=amount,
+            idempotency_key=f"sheber-order-{order.id}-late-{payment_intent_id}",
+            metadata={"order_id": order.id, "reason": why, "source": "automatic"})
+    except stripe.StripeError as exc:
+        raise stripe_client.upstream_error(exc) from exc
+    orders.record_refund(order, refund["id"], payment_intent_id, amount, reason=why,
+                         source="automatic", status=refund.get("status"))
+
+
+@orders.rollback_on_error
+def _payment_failed(order_id: str, intent: dict) -> str:
+    order = orders.lock_order(order_id)
+    if intent["id"] != order.payment_intent_id:
+        db.session.commit()
+        return "no change: failure of an earlier attempt"
+    error = intent.get("last_payment_error") or {}
+    details = {"payment_intent": intent["id"], "code": error.get("code"),
+               "decline_code": error.get("decline_code"), "message": error.get("message")}
+    moved = orders.transition(order.id, OrderStatus.PAYMENT_FAILED,
+                              expected=[OrderStatus.PENDING_PAYMENT], data=details)
+    already_noted = any(e.type == "payment_failed" and e.data.get("payment_intent") == intent["id"]
+                        for e in order.events)
+    if not already_noted and (moved or order.status == OrderStatus.PAYMENT_FAILED):
+        orders.add_event(order.id, "payment_failed", data=details)
+    db.session.commit()
+    return "payment_failed" if moved else f"no change: order is {order.status}"
+
+
+@orders.rollback_on_error
+def sync_refunds(payment_intent_id: str | None) -> str:
+    """Record refunds made outside our API (Stripe dashboard) that Stripe reports."""
+    order = _order_for_intent(payment_intent_id)
+    if order is None:
+        return "no matching order"
+    try:
+        stripe_refunds = stripe_client.list_refunds(payment_intent_id)
+    except stripe.StripeError as exc:
+        raise stripe_client.upstream_error(exc) from exc
+    order = orders.lock_order(order.id)
+    known = set(db.session.execute(
+        select(Refund.stripe_refund_id).where(Refund.order_id == order.id)).scalars())
+    added = 0
+    for refund in stripe_refunds:
+        if refund["id"] in known or refund.get("status") in ("failed", "canceled"):
+            continue
+        if str(refund.get("currency", "")).upper() != order.currency:
+            continue
+        reason = (refund.get("metadata") or {}).get("reason") or "refunded in Stripe"
+        orders.record_refund(order, refund["id"], payment_intent_id, int(refund["amount"]),
+                             reason=reason, source="stripe", status=refund.get("status"))
+        added += 1
+    orders.mark_refunded_if_complete(order)
+    db.session.commit()
+    return f"recorded {added} refund(s)"
+
+
+@orders.rollback_on_error
+def record_dispute(dispute: dict) -> str:
+    order = _order_for_intent(dispute.get("payment_intent"))
+    if order is None:
+        return "no matching order"
+    orders.lock_order(order.id)
+    details = {"dispute": dispute.get("id"), "amount": dispute.get("amount"),
+               "currency": str(dispute.get("currency", "")).upper(),
+               "reason": dispute.get("reason"), "status": dispute.get("status"),
+               "charge": dispute.get("charge")}
+    moved = orders.transition(order.id, OrderStatus.DISPUTED, data=details)
+    if moved is None:
+        orders.add_event(order.id, "dispute", data=details)
+    db.session.commit()
+    return "disputed" if moved else "dispute noted"

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from marketplace.checkout.service import MAX_CART_QUANTITY
+from marketplace.geo import COUNTRIES, needs_postal_code
+from marketplace.money import EXPONENTS, PRESENTMENT_CURRENCIES
+
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_POSTAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9 -]{1,11}")
+_PAYMENT_METHOD = re.compile(r"pm_[A-Za-z0-9_]{1,200}")
+
+
+def _currency(value: str) -> str:
+    value = value.upper()
+    if value not in PRESENTMENT_CURRENCIES:
+        raise ValueError(f"unsupported currency; use one of {', '.join(PRESENTMENT_CURRENCIES)}")
+    return value
+
+
+class MoneyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(strict=True, gt=0, le=10**12)
+    currency: str = Field(min_length=3, max_length=3)
+
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        value = value.upper()
+        if value not in EXPONENTS:
+            raise ValueError("unsupported currency")
+        return value
+
+
+class MoneyOut(BaseModel):
+    amount: int
+    currency: str
+
+
+class CartItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    product_id: str = Field(min_length=1, max_length=26)
+    quantity: int = Field(strict=True, ge=1, le=MAX_CART_QUANTITY)
+
+
+class CartItemPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: int = Field(strict=True, ge=1, le=MAX_CART_QUANTITY)
+
+
+class CartQuery(BaseModel):
+    currency: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _supported(cls, value: str | None) -> str | None:
+        return _currency(value) if value else None
+
+
+class CartItemOut(BaseModel):
+    id: str
+    product_id: str
+    title: dict[str, str]
+    quantity: int
+    available: int
+    unit_price: MoneyOut
+    display_unit_price: MoneyOut
+    display_line_total: MoneyOut
+
+
+class CartOut(BaseModel):
+    id: str | None
+    currency: str
+    items: list[CartItemOut]
+    subtotal: MoneyOut
+
+
+class AddressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    # country before postal_code: the postal-code check depends on it
+    country: str = Field(min_length=2, max_length=2)
+    postal_code: str | None = Field(default=None, max_length=12)
+    phone: str = Field(min_length=8, max_length=16)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        value = value.upper()
+        if value not in COUNTRIES:
+            raise ValueError("unknown ISO 3166-1 country code")
+        return value
+
+    @field_validator("postal_code")
+    @classmethod
+    def _postal_code(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = " ".join(value.upper().split()) if value else None
+        country = info.data.get("country")
+        if value is None:
+            if country and needs_postal_code(country):
+                raise ValueError(f"required for {country}")
+            return None
+        if not _POSTAL_CODE.fullmatch(value):
+            raise ValueError("not a valid postal code")
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        value = re.sub(r"[\s().-]", "", value)
+        if not _E164.fullmatch(value):
+            raise ValueError("must be in E.164 form, e.g. +77011234567")
+        return value
+
+
+class CheckoutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    shipping_address: AddressIn
+    shipping_option: str = Field(min_length=1, max_length=2000)
+    currency: str = Field(min_length=3, max_length=3)
+    duties_mode: Literal["DDP", "DAP"]
+
+    @field_validator("currency")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        return _currency(value)
+
+
+class PaymentOut(BaseModel):
+    provider: Literal["stripe"]
+    payment_intent_id: str
+    client_secret: str
+    publishable_key: str
+
+
+class CheckoutOut(BaseModel):
+    order: dict
+    payment: PaymentOut
+    reservation_expires_at: str
+
+
+class PayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    payment_method: str = Field(min_length=4, max_length=203)
+
+    @field_validator("payment_method")
+    @classmethod
+    def _payment_method(cls, value: str) -> str:
+        if not _PAYMENT_METHOD.fullmatch(value):
+            raise ValueError("must be a Stripe PaymentMethod id (pm_...)")
+        return value
+
+
+class PayOut(BaseModel):
+    status: Literal["succeeded", "requires_action", "processing", "failed"]
+    payment_intent_id: str
+    client_secret: str
+    next_action: dict | None = None
+    error: dict | None = None
+    order: dict
+
+
+class WebhookOut(BaseModel):
+    received: bool
+    event_id: str
+    duplicate: bool
+    outcome: str

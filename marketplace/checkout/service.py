@@ -1,0 +1,416 @@
+"""Cart, checkout (order + stock hold + PaymentIntent), paying an order, expiring holds.
+
+Public functions for other domains and workers: ``cart_items_for_quote``, ``checkout``,
+``pay_order``, ``expire_reservations``, ``expire_order``; Stripe events are in
+``marketplace.checkout.payments``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import stripe
+from flask import current_app
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.accounts.models import User
+from marketplace.catalog.models import Product, ProductStatus
+from marketplace.checkout import payments, reservations, stripe_client
+from marketplace.checkout.models import Cart, CartItem
+from marketplace.errors import (
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    OutOfStock,
+    ValidationFailed,
+)
+from marketplace.extensions import db
+from marketplace.fx import service as fx
+from marketplace.ids import new_id, utcnow
+from marketplace.money import Money, exponent
+from marketplace.orders import service as orders
+from marketplace.orders.models import AWAITING_PAYMENT, Order, OrderLine, OrderStatus
+from marketplace.shipping import service as shipping
+
+log = logging.getLogger(__name__)
+
+MAX_CART_QUANTITY = 99
+
+# Stripe's published minimum charge per presentment currency ("Minimum and maximum charge
+# amounts", docs.stripe.com/currencies), in minor units.
+STRIPE_MINIMUM_CHARGE: dict[str, int] = {
+    "USD": 50, "EUR": 50, "GBP": 30, "JPY": 50, "AED": 200, "CHF": 50, "CAD": 50, "AUD": 50,
+}
+# Currencies Stripe does not list (KZT, CNY, KRW, TRY, RUB) must come to at least this.
+STRIPE_MINIMUM_USD = Money(50, "USD")
+
+
+# --- cart ----------------------------------------------------------------------------------
+
+def get_cart(buyer_id: str) -> Cart | None:
+    return db.session.execute(select(Cart).where(Cart.buyer_id == buyer_id)).scalar_one_or_none()
+
+
+def _cart_for_update(buyer_id: str) -> Cart:
+    cart = get_cart(buyer_id)
+    if cart is not None:
+        return cart
+    db.session.add(Cart(buyer_id=buyer_id))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # a concurrent request created it first
+    return get_cart(buyer_id)
+
+
+def cart_items_for_quote(user_id: str) -> list[tuple[Product, int]]:
+    cart = get_cart(user_id)
+    return [(item.product, item.quantity) for item in cart.items] if cart else []
+
+
+def _active_product(product_id: str) -> Product:
+    product = db.session.get(Product, product_id)
+    if product is None or product.status != ProductStatus.ACTIVE:
+        raise NotFound("No such product.")
+    return product
+
+
+def _check_available(product: Product, quantity: int) -> None:
+    if quantity > product.available:
+        raise OutOfStock(f"Only {max(product.available, 0)} of this piece can be ordered now.",
+                         product_id=product.id, available=max(product.available, 0))
+
+
+@orders.rollback_on_error
+def add_to_cart(buyer: User, product_id: str, quantity: int) -> CartItem:
+    """Add pieces (to the line already there, if any); more than available → 409."""
+    product = _active_product(product_id)
+    cart = _cart_for_update(buyer.id)
+    item = db.session.execute(select(CartItem).where(
+        CartItem.cart_id == cart.id, CartItem.product_id == product.id)).scalar_one_or_none()
+    wanted = quantity + (item.quantity if item else 0)
+    if wanted > MAX_CART_QUANTITY:
+        raise ValidationFailed(f"At most {MAX_CART_QUANTITY} of one piece per order.",
+                               errors={"quantity": [f"at most {MAX_CART_QUANTITY} in total"]})
+    _check_available(product, wanted)
+    if item is None:
+        item = CartItem(cart_id=cart.id, product_id=product.id, quantity=wanted)
+        db.session.add(item)
+    else:
+        item.quantity = wanted
+    cart.updated_at = utcnow()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("The cart changed at the same time; try again.") from None
+    return item
+
+
+def _own_item(buyer: User, item_id: str) -> CartItem:
+    item = db.session.get(CartItem, item_id)
+    if item is None or item.cart.buyer_id != buyer.id:
+        raise NotFound("No such cart item.")
+    return item
+
+
+@orders.rollback_on_error
+def update_cart_item(buyer: User, item_id: str, quantity: int) -> CartItem:
+    item = _own_item(buyer, item_id)
+    _check_available(_active_product(item.product_id), quantity)
+    item.quantity = quantity
+    item.cart.updated_at = utcnow()
+    db.session.commit()
+    return item
+
+
+@orders.rollback_on_error
+def remove_cart_item(buyer: User, item_id: str) -> None:
+    item = _own_item(buyer, item_id)
+    db.session.delete(item)
+    db.session.commit()
+
+
+# --- checkout ------------------------------------------------------------------------------
+
+def minimum_charge(currency: str, rates: fx.RateTable | None = None) -> Money:
+    listed = STRIPE_MINIMUM_CHARGE.get(currency)
+    if listed is not None:
+        return Money(listed, currency)
+    rate = (rates or fx.current_rates()).rate("USD", currency)
+    shift = Decimal(10) ** (exponent(currency) - exponent("USD"))
+    return Money(math.ceil(Decimal(STRIPE_MINIMUM_USD.amount) * rate * shift), currency)
+
+
+def check_minimum_charge(total: Money, rates: fx.RateTable | None = None) -> None:
+    least = minimum_charge(total.currency, rates)
+    if total.amount < least.amount:
+        raise ValidationFailed(
+            f"Card payments in {total.currency} must be at least {least}; this order comes to "
+            f"{total}.", errors={"currency": [f"the total is below Stripe's minimum of {least}"]})
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    order: Order
+    payment_intent_id: str
+    client_secret: str
+    publishable_key: str
+    reservation_expires_at: datetime
+
+
+def checkout(buyer: User, *, shipping_address: dict, shipping_option: str, currency: str,
+             duties_mode: str) -> CheckoutResult:
+    """Turn the cart into an order awaiting payment: price it, hold the stock (all or nothing),
+    then create its PaymentIntent. Nothing is held and no PaymentIntent exists unless every
+    check passed."""
+    cart = get_cart(buyer.id)
+    cart_items = list(cart.items) if cart else []
+    if not cart_items:
+        raise Conflict("Your cart is empty.")
+    for item in cart_items:
+        if item.product.status != ProductStatus.ACTIVE:
+            raise Conflict("A piece in your cart is no longer for sale; remove it first.",
+                           product_id=item.product_id)
+    items = [(item.product, item.quantity) for item in cart_items]
+    rates = fx.current_rates()
+    priced_lines = []
+    for product, quantity in items:
+        unit, rate = rates.convert(product.price, currency)
+        priced_lines.append((product, quantity, unit, rate))
+    option = shipping.resolve_option(shipping_option, shipping_address["country"],
+                                     shipping_address.get("postal_code"), items, currency,
+                                     duties_mode)
+    items_total = Money.zero(currency)
+    for _, quantity, unit, _ in priced_lines:
+        items_total += unit * quantity
+    total = items_total + option.shipping + option.duties
+    check_minimum_charge(total, rates)
+
+    expires_at = utcnow() + timedelta(seconds=int(current_app.config["RESERVATION_TTL_SECONDS"]))
+    first = priced_lines[0]
+    order = Order(
+        id=new_id(), buyer_id=buyer.id, status=OrderStatus.PENDING_PAYMENT, currency=currency,
+        listing_currency=first[0].price_currency, fx_rate=_rate_text(first[3]),
+        items_amount=items_total.amount, shipping_amount=option.shipping.amount,
+        duties_amount=option.duties.amount, total_amount=total.amount,
+        shipping_address=shipping_address, shipping_option=option.to_dict(),
+        duties_mode=duties_mode, payment_attempt=1, reservation_expires_at=expires_at)
+    db.session.add(order)
+    for position, (product, quantity, unit, rate) in enumerate(priced_lines):
+        db.session.add(OrderLine(
+            order_id=order.id, position=position, product_id=product.id,
+            artisan_id=product.artisan_id, title=dict(product.title or {}), quantity=quantity,
+            unit_price_amount=product.price_amount, unit_price_currency=product.price_currency,
+            unit_presentment_amount=unit.amount, fx_rate=_rate_text(rate), serials=[]))
+    try:
+        db.session.flush()
+        reservations.hold(order.id, [(p.id, q) for p, q in items], expires_at)
+        emptied = db.session.execute(
+            delete(CartItem).where(CartItem.id.in_([i.id for i in cart_items]))
+            .execution_options(synchronize_session=False)).rowcount
+        if emptied != len(cart_items):
+            raise Conflict("The cart changed during checkout; check it and try again.")
+        orders.add_event(order.id, "created", to_status=OrderStatus.PENDING_PAYMENT,
+                         actor_id=buyer.id, data={"total": total.to_dict()})
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+    try:
+        intent = stripe_client.create_payment_intent(
+            amount=total.amount, currency=currency, order_id=order.id, attempt=1)
+    except stripe.StripeError as exc:
+        _abandon(order.id, [(i.product_id, i.quantity) for i in cart_items], buyer.id, exc)
+        raise stripe_client.upstream_error(exc) from exc
+    db.session.execute(update(Order).where(Order.id == order.id)
+                       .values(payment_intent_id=intent["id"])
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+    return CheckoutResult(db.session.get(Order, order.id), intent["id"],
+                          intent["client_secret"], stripe_client.publishable_key(), expires_at)
+
+
+def _rate_text(rate: Decimal) -> str:
+    return format(rate.normalize(), "f")
+
+
+def _abandon(order_id: str, cart_items: list[tuple[str, int]], buyer_id: str,
+             exc: Exception) -> None:
+    """Stripe could not create the PaymentIntent: cancel the order, free the stock, give the
+    buyer their cart back."""
+    log.warning("checkout %s: PaymentIntent not created: %s", order_id, exc)
+    orders.transition(order_id, OrderStatus.CANCELLED, expected=[OrderStatus.PENDING_PAYMENT],
+                      data={"reason": "the payment could not be set up"})
+    reservations.release(order_id)
+    cart = get_cart(buyer_id)
+    if cart is not None:
+        present = set(db.session.execute(
+            select(CartItem.product_id).where(CartItem.cart_id == cart.id)).scalars())
+        for product_id, quantity in cart_items:
+            if product_id not in present:
+                db.session.add(CartItem(cart_id=cart.id, product_id=product_id,
+                                        quantity=quantity))
+    db.session.commit()
+
+
+# --- paying an order -----------------------------------------------------------------------
+
+def _payable_order(buyer: User, order_id: str) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None or order.buyer_id != buyer.id:
+        raise NotFound("No such order.")
+    status = OrderStatus(order.status)
+    if status not in AWAITING_PAYMENT:
+        raise InvalidTransition(f"An order that is {status} cannot be paid.")
+    if order.flagged_reason:
+        raise InvalidTransition("This order is held for review and cannot be paid now.")
+    if order.payment_intent_id is None:
+        raise InvalidTransition("This order has no payment set up.")
+    if order.reservation_expires_at is not None and order.reservation_expires_at <= utcnow():
+        expire_order(order.id)
+        raise InvalidTransition("The reservation has expired; this order can no longer be paid.")
+    return order
+
+
+def _stripe_call(function, *args):
+    try:
+        return function(*args)
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404 or getattr(exc, "param", None) == "payment_method":
+            raise ValidationFailed("Stripe does not know this payment method.",
+                                   errors={"payment_method": ["unknown payment method"]}
+                                   ) from None
+        raise stripe_client.upstream_error(exc) from exc
+    except stripe.CardError:
+        raise  # a decline is an answer, not an outage: pay_order reports it to the buyer
+    except stripe.StripeError as exc:
+        raise stripe_client.upstream_error(exc) from exc
+
+
+@orders.rollback_on_error
+def pay_order(buyer: User, order_id: str, payment_method: str) -> dict:
+    """Attach ``payment_method`` to the order's PaymentIntent and confirm it.
+
+    Returns ``{status: succeeded|requires_action|processing|failed, client_secret, ...}``. The
+    order changes only from what Stripe answers (the same code as the webhook runs).
+    """
+    order = _payable_order(buyer, order_id)
+    intent = _stripe_call(stripe_client.retrieve_payment_intent, order.payment_intent_id)
+    if intent["status"] in ("succeeded", "processing"):
+        payments.apply_payment_intent(intent)
+        return _outcome(intent)
+    if intent["status"] in ("requires_confirmation", "requires_payment_method") and not intent.get(
+            "last_payment_error"):
+        intent = _stripe_call(stripe_client.set_payment_method, intent["id"], payment_method)
+    else:
+        # A failed, cancelled or half-authenticated attempt: start a fresh PaymentIntent.
+        intent = _new_attempt(order, payment_method)
+    try:
+        intent = _stripe_call(stripe_client.confirm_payment_intent, intent["id"])
+    except stripe.CardError as exc:
+        intent = _stripe_call(stripe_client.retrieve_payment_intent, intent["id"])
+        payments.apply_payment_intent(intent)
+        error = exc.error
+        return _outcome(intent, status="failed", error={
+            "code": exc.code or getattr(error, "code", None),
+            "decline_code": getattr(error, "decline_code", None),
+            "message": exc.user_message or str(exc),
+        })
+    payments.apply_payment_intent(intent)
+    return _outcome(intent)
+
+
+def _outcome(intent: dict, *, status: str | None = None, error: dict | None = None) -> dict:
+    result = {
+        "status": status or {"succeeded": "succeeded", "requires_action": "requires_action",
+                             "processing": "processing"}.get(intent["status"], "failed"),
+        "payment_intent_id": intent["id"],
+        "client_secret": intent["client_secret"],
+    }
+    if intent.get("next_action"):
+        result["next_action"] = intent["next_action"]
+    if result["status"] == "failed" and error is None:
+        last = intent.get("last_payment_error") or {}
+        error = {"code": last.get("code"), "decline_code": last.get("decline_code"),
+                 "message": last.get("message") or f"The payment is {intent['status']}."}
+    if error is not None:
+        result["error"] = error
+    return result
+
+
+@orders.rollback_on_error
+def _new_attempt(order: Order, payment_method: str) -> dict:
+    old_intent, attempt = order.payment_intent_id, order.payment_attempt + 1
+    try:
+        stripe_client.cancel_payment_intent(old_intent)
+    except stripe.InvalidRequestError:
+        pass  # already cancelled or no longer cancellable; its webhook will tell the rest
+    except stripe.StripeError as exc:
+        raise stripe_client.upstream_error(exc) from exc
+    intent = _stripe_call(lambda: stripe_client.create_payment_intent(
+        amount=order.total_amount, currency=order.currency, order_id=order.id, attempt=attempt,
+        payment_method=payment_method))
+    moved = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.payment_attempt == order.payment_attempt)
+        .values(payment_intent_id=intent["id"], payment_attempt=attempt, updated_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        db.session.rollback()
+        stripe_client.cancel_payment_intent(intent["id"])
+        raise Conflict("Another payment attempt for this order is in progress.")
+    orders.add_event(order.id, "payment_attempt", data={
+        "attempt": attempt, "payment_intent": intent["id"], "replaces": old_intent})
+    db.session.commit()
+    return intent
+
+
+# --- expiry --------------------------------------------------------------------------------
+
+def expire_reservations(now: datetime | None = None) -> int:
+    """Release the stock of unpaid orders whose hold has lapsed and cancel their
+    PaymentIntents; returns how many orders expired. Safe to run concurrently and repeatedly."""
+    now = now or utcnow()
+    due = db.session.execute(
+        select(Order.id).where(Order.status.in_(list(AWAITING_PAYMENT)),
+                               Order.flagged_reason.is_(None),
+                               Order.reservation_expires_at <= now)
+        .order_by(Order.reservation_expires_at)).scalars().all()
+    db.session.rollback()
+    return sum(1 for order_id in due if expire_order(order_id))
+
+
+@orders.rollback_on_error
+def expire_order(order_id: str) -> bool:
+    """Expire one unpaid order: cancel its PaymentIntent first so that Stripe takes no money,
+    then release the hold. If Stripe has just taken the money, the order is paid instead."""
+    order = db.session.get(Order, order_id)
+    if order is None or OrderStatus(order.status) not in AWAITING_PAYMENT:
+        return False
+    if order.payment_intent_id:
+        try:
+            stripe_client.cancel_payment_intent(order.payment_intent_id)
+        except stripe.InvalidRequestError:
+            intent = _stripe_call(stripe_client.retrieve_payment_intent, order.payment_intent_id)
+            if intent["status"] == "succeeded":
+                payments.apply_payment_intent(intent)
+                return False
+        except stripe.StripeError as exc:
+            # Stripe unreachable: expire anyway; a payment that still succeeds is re-reserved
+            # or refunded when its event arrives.
+            log.warning("order %s: PaymentIntent not cancelled on expiry: %s", order_id, exc)
+    orders.lock_order(order_id)
+    moved = orders.transition(order_id, OrderStatus.EXPIRED, expected=AWAITING_PAYMENT)
+    if moved is None:
+        db.session.rollback()
+        return False
+    reservations.release(order_id)
+    db.session.commit()
+    return True

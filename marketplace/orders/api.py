@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from flask import Blueprint
+
+from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.money import Money
+from marketplace.orders import service
+from marketplace.orders.schemas import (
+    OrderListOut,
+    OrderListQuery,
+    OrderOut,
+    RefundIn,
+    RefundOut,
+    order_out,
+    order_summary_out,
+    refund_out,
+)
+
+bp = Blueprint("orders", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/orders")
+@auth_required()
+@query_args(OrderListQuery)
+@responds(OrderListOut)
+def list_orders(query: OrderListQuery):
+    """Orders: a buyer's own, an artisan's (with their pieces), or all for operators."""
+    orders, next_cursor = service.list_orders(
+        current_user(), status=query.status, limit=query.limit, cursor=query.cursor)
+    return {"items": [order_summary_out(order) for order in orders], "next_cursor": next_cursor}
+
+
+@bp.get("/orders/<order_id>")
+@auth_required()
+@responds(OrderOut)
+def get_order(order_id: str):
+    """One order with lines, totals, fulfilments, shipments and its timeline."""
+    user = current_user()
+    return order_out(service.visible_order(order_id, user), user)
+
+
+@bp.post("/orders/<order_id>/cancel")
+@auth_required()
+@responds(OrderOut)
+def cancel_order(order_id: str):
+    """Cancel before shipment: what was paid is refunded and the pieces return to stock."""
+    user = current_user()
+    return order_out(service.cancel_order(order_id, user), user)
+
+
+@bp.post("/operator/orders/<order_id>/refunds")
+@auth_required("operator")
+@json_body(RefundIn)
+@responds(RefundOut, 201)
+def refund_order(order_id: str, body: RefundIn):
+    """Refund an amount, some lines, or everything left (operators)."""
+    user = current_user()
+    amount = Money(body.amount.amount, body.amount.currency) if body.amount else None
+    lines = [(line.line_id, line.quantity) for line in body.lines] if body.lines else None
+    refunds = service.refund_order(order_id, user,
+                                   service.RefundRequest(amount, lines, body.reason))
+    order = service.visible_order(order_id, user)
+    return {"refunds": [refund_out(r) for r in refunds], "order": order_out(order, user)}, 201
