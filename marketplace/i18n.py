@@ -1,0 +1,129 @@
+"""Languages and presentment currency for HTML pages (Flask-Babel).
+
+Each visitor's choice is kept in the signed session cookie; a signed-in user's saved
+preference and the browser's Accept-Language fill in until they choose.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from babel import Locale
+from babel.numbers import format_currency
+from flask import Flask, request, session
+from flask_babel import Babel, format_date, format_datetime, get_locale, refresh
+
+from marketplace.money import PRESENTMENT_CURRENCIES, Money
+
+LANGUAGES: tuple[str, ...] = ("kk", "ru", "en")
+# Each language names itself, so a visitor finds theirs whatever the page language is.
+LANGUAGE_NAMES: dict[str, str] = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+DEFAULT_LANGUAGE = "en"
+DEFAULT_CURRENCY = "USD"
+
+babel = Babel()
+
+
+def _session_user():
+    # Only the session: a bearer-token API caller never sees pages.
+    from marketplace.accounts.service import get_user
+
+    user_id = session.get("user_id")
+    return get_user(user_id) if user_id else None
+
+
+def select_locale() -> str:
+    chosen = session.get("locale")
+    if chosen in LANGUAGES:
+        return chosen
+    user = _session_user()
+    if user is not None and user.locale in LANGUAGES:
+        return user.locale
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def current_currency() -> str:
+    chosen = session.get("currency")
+    if chosen in PRESENTMENT_CURRENCIES:
+        return chosen
+    user = _session_user()
+    if user is not None and user.currency in PRESENTMENT_CURRENCIES:
+        return user.currency
+    return DEFAULT_CURRENCY
+
+
+def remember_preferences(*, language: str | None = None, currency: str | None = None) -> None:
+    """Store the visitor's choice; unknown values are ignored rather than trusted."""
+    if language in LANGUAGES:
+        session["locale"] = language
+    if currency in PRESENTMENT_CURRENCIES:
+        session["currency"] = currency
+    session.permanent = True  # survive a browser restart (PERMANENT_SESSION_LIFETIME)
+    refresh()
+
+
+def format_money(money: Money | dict | None) -> str:
+    if money is None:
+        return ""
+    if isinstance(money, dict):
+        money = Money(money["amount"], money["currency"])
+    return format_currency(money.major, money.currency, locale=str(get_locale()))
+
+
+def localized(text: dict | str | None, language: str | None = None) -> str:
+    """Pick a translated field ({"en": .., "ru": .., "kk": ..}) for the page language."""
+    if text is None:
+        return ""
+    if isinstance(text, str):
+        return text
+    language = language or current_language()
+    for candidate in (language, "en", "ru", "kk"):
+        if text.get(candidate):
+            return text[candidate]
+    return next((value for value in text.values() if value), "")
+
+
+def country_name(code: str | None) -> str:
+    if not code:
+        return ""
+    return Locale.parse(current_language()).territories.get(code.upper(), code)
+
+
+def _as_datetime(value):
+    if isinstance(value, str):
+        value = value.removesuffix("Z")
+        return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+    return value
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)
+
+    @app.before_request
+    def _fresh_locale():
+        # Flask-Babel caches the locale on ``g``, which can outlive one request (tests share
+        # an app context across requests); every request chooses again.
+        refresh()
+
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["localized"] = localized
+    app.jinja_env.filters["date"] = lambda value, fmt="medium": (
+        format_date(_as_datetime(value), fmt) if value else "")
+    app.jinja_env.filters["datetime"] = lambda value, fmt="medium": (
+        format_datetime(_as_datetime(value), fmt) if value else "")
+
+    @app.context_processor
+    def _i18n_globals():
+        return {
+            "LANGUAGES": LANGUAGES,
+            "LANGUAGE_NAMES": LANGUAGE_NAMES,
+            "CURRENCIES": PRESENTMENT_CURRENCIES,
+            "current_language": current_language,
+            "current_currency": current_currency,
+            "country_name": country_name,
+        }

@@ -1,0 +1,18 @@
+"""HTML pages: storefront, auth, artisan workshop (/workshop) and operator console (/console).
+
+Views parse the form or query, call one domain service and render; no business rule lives here.
+"""
+
+from __future__ import annotations
+
+from flask import has_request_context
+
+from marketplace.storefront import auth, buy, console, shop, workshop
+from marketplace.storefront.pages import page_user
+
+blueprints = [shop.bp, auth.bp, buy.bp, workshop.bp, console.bp]
+
+
+@shop.bp.app_context_processor
+def _page_globals():
+    return {"page_user": page_user() if has_request_context() else None}

@@ -1,0 +1,136 @@
+"""Sign up, sign in, sign out and the language / currency switcher."""
+
+from __future__ import annotations
+
+from babel import Locale
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from pydantic import ValidationError
+
+from marketplace.accounts import service as accounts
+from marketplace.accounts.models import Role
+from marketplace.accounts.schemas import RegisterIn
+from marketplace.errors import Conflict, Unauthorized
+from marketplace.extensions import limiter
+from marketplace.geo import COUNTRIES
+from marketplace.i18n import current_currency, current_language, remember_preferences
+from marketplace.security import rotate_csrf_token
+from marketplace.storefront.pages import html_errors, page_user, safe_next
+
+bp = html_errors(Blueprint("auth", __name__))
+
+_KEPT_ON_SIGN_IN = ("locale", "currency")
+
+
+def _auth_limit() -> str:
+    return current_app.config["RATELIMIT_AUTH"]
+
+
+def home_for(user) -> str:
+    if user.role == Role.ARTISAN:
+        return url_for("workshop.dashboard")
+    if user.role == Role.OPERATOR:
+        return url_for("console.dashboard")
+    return url_for("shop.catalogue")
+
+
+def _start_session(user) -> None:
+    # A fresh session on sign-in (no fixation); the visitor keeps their language and currency.
+    kept = {key: session[key] for key in _KEPT_ON_SIGN_IN if key in session}
+    session.clear()
+    session.update(kept)
+    session["user_id"] = user.id
+    session.permanent = True
+    rotate_csrf_token()
+
+
+def countries_for_language(language: str) -> list[tuple[str, str]]:
+    names = Locale.parse(language).territories
+    return sorted(((code, names.get(code, fallback)) for code, fallback in COUNTRIES.items()),
+                  key=lambda item: item[1])
+
+
+def _signup_errors(exc: ValidationError) -> dict[str, str]:
+    messages = {
+        "email": _("Enter a valid email address."),
+        "password": _("Use a password of at least 10 characters."),
+        "role": _("Choose whether you buy or make crafts."),
+        "name": _("Enter your name."),
+        "country": _("Choose your country."),
+    }
+    errors = {}
+    for item in exc.errors():
+        field = str(item["loc"][0]) if item["loc"] else ""
+        errors[field] = messages.get(field, _("Check this field."))
+    return errors
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def signup():
+    form = {"role": "buyer", "country": "", "name": "", "email": ""}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        form = {key: request.form.get(key, "").strip() for key in ("name", "email", "role",
+                                                                   "country")}
+        try:
+            fields = RegisterIn(password=request.form.get("password", ""),
+                                locale=current_language(), currency=current_currency(), **form)
+            user = accounts.create_user(**fields.model_dump())
+        except ValidationError as exc:
+            errors, status = _signup_errors(exc), 422
+        except Conflict:
+            errors, status = {"email": _("An account with this email already exists.")}, 409
+        else:
+            _start_session(user)
+            flash(_("Welcome to Sheber, %(name)s.", name=user.name), "success")
+            return redirect(safe_next(request.args.get("next"), home_for(user)))
+    return render_template("storefront/signup.html", form=form, errors=errors,
+                           countries=countries_for_language(current_language())), status
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def signin():
+    email = ""
+    error = None
+    status = 200
+    if request.method == "POST":
+        email = request.form.get("email", "").strip()
+        try:
+            user = accounts.authenticate(email, request.form.get("password", ""))
+        except Unauthorized:
+            error, status = _("Wrong email or password."), 401
+        else:
+            _start_session(user)
+            return redirect(safe_next(request.args.get("next"), home_for(user)))
+    elif page_user() is not None:
+        return redirect(safe_next(request.args.get("next"), home_for(page_user())))
+    return render_template("storefront/signin.html", email=email, error=error), status
+
+
+@bp.post("/signout")
+def signout():
+    kept = {key: session[key] for key in _KEPT_ON_SIGN_IN if key in session}
+    session.clear()
+    session.update(kept)
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("shop.catalogue"))
+
+
+@bp.post("/preferences")
+def preferences():
+    """The language and currency switcher in the page header."""
+    remember_preferences(language=request.form.get("language"),
+                         currency=request.form.get("currency"))
+    return redirect(safe_next(request.form.get("next"), url_for("shop.catalogue")))

@@ -1,0 +1,175 @@
+"""Is every UI string translated into Kazakh and Russian, in the compiled catalogues the app
+reads, and does every page render in all three languages without an English UI string?"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo
+from lxml import html as lxml_html
+
+from tests.checkout.helpers import BERLIN, fixed_rates  # noqa: F401  (a fixture)
+from tests.factories import make_artisan, make_buyer, make_operator, make_product
+from tests.storefront.helpers import HTML, choose, post_form, sign_in
+
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATIONS = ROOT / "marketplace" / "translations"
+TRANSLATED = ("kk", "ru")
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+# Text a visitor reads in attributes (the rest is element text).
+READ_ATTRIBUTES = ("placeholder", "aria-label", "alt", "title")
+
+
+@cache
+def ui_strings() -> tuple[str, ...]:
+    """Every msgid the templates and views mark for translation (as ``pybabel extract``)."""
+    with open(ROOT / "babel.cfg") as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    found = set()
+    for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options_map):
+        found.update(message if isinstance(message, tuple) else [message])
+    return tuple(sorted(found))
+
+
+@cache
+def compiled(language: str) -> dict[str, str]:
+    path = TRANSLATIONS / language / "LC_MESSAGES" / "messages.mo"
+    assert path.exists(), f"{path} is missing: run `make install` (pybabel compile)"
+    with open(path, "rb") as handle:
+        catalog = read_mo(handle)
+    return {message.id: message.string for message in catalog if message.id}
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_ui_string_has_a_compiled_translation(language):
+    strings = ui_strings()
+    assert len(strings) > 100  # the extraction really ran over templates and views
+    catalog = compiled(language)
+    missing = [msgid for msgid in strings if not catalog.get(msgid)]
+    assert missing == [], f"untranslated in {language}: {missing}"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_translations_keep_every_placeholder(language):
+    catalog = compiled(language)
+    broken = [msgid for msgid in ui_strings() if catalog.get(msgid) and
+              sorted(PLACEHOLDER.findall(msgid)) != sorted(PLACEHOLDER.findall(catalog[msgid]))]
+    assert broken == []
+
+
+# --- rendered pages ----------------------------------------------------------------------------
+
+def visible_texts(page: str) -> list[str]:
+    tree = lxml_html.fromstring(page)
+    for hidden in tree.xpath("//script|//style"):
+        hidden.drop_tree()
+    texts = [text for text in tree.itertext()]
+    for element in tree.iter():
+        texts.extend(value for name, value in element.attrib.items()
+                     if name in READ_ATTRIBUTES or name.startswith("data-msg-"))
+    return [" ".join(text.split()) for text in texts if text.strip()]
+
+
+@cache
+def english_patterns() -> list[tuple[str, re.Pattern]]:
+    """One pattern per UI string that reads differently once translated."""
+    patterns = []
+    for msgid in ui_strings():
+        if all(compiled(language).get(msgid) == msgid for language in TRANSLATED):
+            continue
+        words = re.escape(" ".join(msgid.split()))
+        words = re.sub(r"%\\\(\w+\\\)s", ".+?", words)
+        patterns.append((msgid, re.compile(rf"(?<![\w]){words}(?![\w])")))
+    return patterns
+
+
+def english_ui_strings_in(page: str) -> set[str]:
+    found = set()
+    for text in visible_texts(page):
+        for msgid, pattern in english_patterns():
+            if pattern.search(text):
+                found.add(msgid)
+    return found
+
+
+def render(client, path: str, language: str) -> str:
+    choose(client, language=language)
+    response = client.get(path, headers=HTML)
+    assert response.status_code in (200, 404), (path, response.status_code)
+    page = response.get_data(as_text=True)
+    assert f'<html lang="{language}">' in page
+    return page
+
+
+@pytest.fixture
+def catalogue():
+    artisan = make_artisan(name="Aigerim")
+    product = make_product(artisan, title={"en": "Bowl", "ru": "Пиала", "kk": "Кесе"},
+                           description={"en": "Bowl.", "ru": "Пиала.", "kk": "Кесе."},
+                           materials=["қызыл саз"], techniques=["қыштан илеу"])
+    return artisan, product
+
+
+@pytest.fixture
+def buyer_order(client, catalogue, fixed_rates, stripe_webhooks):  # noqa: F811
+    """A signed-in buyer with a cart and a placed (unpaid) order."""
+    _, product = catalogue
+    sign_in(client, make_buyer())
+    choose(client, currency="EUR")
+    post_form(client, "/cart/items", {"product_id": product.id, "quantity": "1"})
+    page = post_form(client, "/checkout/delivery", BERLIN).get_data(as_text=True)
+    option = re.search(r'name="shipping_option" value="([^"]+)"', page).group(1)
+    placed = post_form(client, "/checkout/place", {**BERLIN, "shipping_option": option,
+                                                   "duties_mode": "DDP"})
+    order_id = placed.headers["Location"].split("/")[2]
+    post_form(client, "/cart/items", {"product_id": product.id, "quantity": "1"})
+    return order_id
+
+
+def pages_render_without_english(client, paths: list[str]) -> None:
+    for path in paths:
+        english = render(client, path, "en")
+        assert english_ui_strings_in(english), f"the detector found nothing on {path} in en"
+        for language in TRANSLATED:
+            leftovers = english_ui_strings_in(render(client, path, language))
+            assert leftovers == set(), f"{path} in {language} shows English: {leftovers}"
+
+
+def test_public_pages_render_in_every_language(client, catalogue):
+    artisan, product = catalogue
+    pages_render_without_english(client, ["/", "/?q=кесе&min_price=abc", f"/products/{product.id}",
+                                          f"/artisans/{artisan.id}", "/signin", "/signup",
+                                          "/products/nothing-here"])
+
+
+def test_form_errors_render_in_every_language(client):
+    for language in TRANSLATED:
+        choose(client, language=language)
+        page = post_form(client, "/signup", {"email": "x", "password": "short", "role": "buyer",
+                                             "name": "", "country": "ZZ"})
+        assert page.status_code == 422
+        assert english_ui_strings_in(page.get_data(as_text=True)) == set()
+
+
+def test_buyer_pages_render_in_every_language(client, buyer_order):
+    pages_render_without_english(client, ["/cart", "/checkout", "/orders",
+                                          f"/orders/{buyer_order}",
+                                          f"/orders/{buyer_order}/pay"])
+    for language in TRANSLATED:
+        choose(client, language=language)
+        page = post_form(client, "/checkout/delivery", BERLIN).get_data(as_text=True)
+        assert english_ui_strings_in(page) == set(), language
+
+
+def test_workshop_and_console_render_in_every_language(client, catalogue):
+    artisan, _ = catalogue
+    sign_in(client, artisan)
+    pages_render_without_english(client, ["/workshop/"])
+    post_form(client, "/signout")
+    sign_in(client, make_operator())
+    pages_render_without_english(client, ["/console/"])
