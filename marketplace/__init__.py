@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from marketplace import i18n, security
 from marketplace.config import load_config
 from marketplace.errors import register_error_handlers
 from marketplace.extensions import db, limiter, migrate
@@ -32,6 +33,7 @@ def import_models() -> None:
         if importlib.util.find_spec(f"marketplace.{domain}") is not None:
             _optional_module(f"marketplace.{domain}.models")
     _optional_module("marketplace.outbox")
+    _optional_module("marketplace.mail")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -51,6 +53,8 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     limiter.init_app(app)
     register_error_handlers(app)
+    i18n.init_app(app)
+    security.init_app(app)
 
     for domain in DOMAINS:
         if importlib.util.find_spec(f"marketplace.{domain}") is None:

@@ -65,6 +65,8 @@ def load_config(instance_path: str | Path) -> dict:
             raise ConfigError("production needs DATABASE_URL pointing at a real database")
         if not _env("STRIPE_SECRET_KEY") or not _env("STRIPE_WEBHOOK_SECRET"):
             raise ConfigError("production needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET")
+        if not _env("PROVENANCE_SIGNING_KEY"):
+            raise ConfigError("production needs PROVENANCE_SIGNING_KEY (labels must survive hosts)")
 
     config = {
         "SHEBER_ENV": environment,
@@ -73,6 +75,10 @@ def load_config(instance_path: str | Path) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": broker,  # None = embedded filesystem broker (workers/app.py)
+        "CELERY_BROKER_FOLDER": _env("CELERY_BROKER_FOLDER"),  # None = instance/broker
+        "CELERY_BROKER_KEY_PREFIX": _env("CELERY_BROKER_KEY_PREFIX"),  # share one Redis safely
+        # Redis redelivers an unacknowledged task after this; longer than any task may run.
+        "CELERY_VISIBILITY_TIMEOUT": _int_env("CELERY_VISIBILITY_TIMEOUT", 3600),
         "STRIPE_SECRET_KEY": _env("STRIPE_SECRET_KEY", EMULATOR_SECRET_KEY),
         "STRIPE_PUBLISHABLE_KEY": _env("STRIPE_PUBLISHABLE_KEY", EMULATOR_PUBLISHABLE_KEY),
         "STRIPE_WEBHOOK_SECRET": _env("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
@@ -88,10 +94,13 @@ def load_config(instance_path: str | Path) -> dict:
         "MAIL_PORT": _int_env("MAIL_PORT", 25),
         "MAIL_SENDER": _env("MAIL_SENDER", "Sheber <orders@sheber.kz>"),
         "MAIL_TIMEOUT_SECONDS": _int_env("MAIL_TIMEOUT_SECONDS", 15),
+        "MAIL_USERNAME": _env("MAIL_USERNAME"),  # set = STARTTLS + login
+        "MAIL_PASSWORD": _env("MAIL_PASSWORD"),
         "PLATFORM_COMMISSION_BPS": _int_env("PLATFORM_COMMISSION_BPS", 1200),
         "RESERVATION_TTL_SECONDS": _int_env("RESERVATION_TTL_SECONDS", 900),
         "PAYOUT_HOLD_DAYS": _int_env("PAYOUT_HOLD_DAYS", 14),
         "UPLOAD_FOLDER": _env("UPLOAD_FOLDER", str(instance / "uploads")),
+        "FX_SOURCE_URL": _env("FX_SOURCE_URL"),  # None = the rates file in data/
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024 + 64 * 1024,  # 10 MB image + multipart overhead
         "MAX_IMAGE_BYTES": 10 * 1024 * 1024,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",

@@ -13,6 +13,10 @@ from sqlalchemy.engine import make_url
 from marketplace import create_app
 from marketplace.extensions import db, limiter
 
+# Fixtures for a real SMTP server, real Celery workers and the Stripe emulator with the app on
+# a live port, usable from any test package.
+pytest_plugins = ["tests.plugins.smtp", "tests.plugins.worker", "tests.stripe_emulator"]
+
 
 def _fresh_database_url(tmp_path_factory) -> tuple[str, callable]:
     base = os.environ.get("DATABASE_URL")
@@ -52,6 +56,8 @@ def app(database_url, tmp_path_factory):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
+        # never write a signing key into the repository's instance/ folder from a test
+        "PROVENANCE_KEY_FILE": str(tmp_path_factory.mktemp("keys") / "provenance_signing_key"),
         "RATELIMIT_AUTH": "10000 per minute",
         "SERVER_NAME": None,
     })

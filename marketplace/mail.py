@@ -1,0 +1,204 @@
+"""Outgoing mail: build a message (text, optional HTML, attachments), send it over SMTP, at most
+once per idempotency key. Without MAIL_SERVER the message is written to the log instead.
+
+Services do not talk to SMTP: they call ``queue_mail(...)`` inside their transaction, which emits
+a ``mail.requested`` outbox event; the ``send_mail_task`` worker task calls ``send_mail`` with the
+event id as the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import smtplib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+
+from flask import current_app
+from sqlalchemy import String, Text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from marketplace import outbox
+from marketplace.extensions import db
+from marketplace.ids import utcnow
+
+log = logging.getLogger(__name__)
+
+MAIL_REQUESTED = "mail.requested"
+
+
+class TransientMailError(Exception):
+    """Worth retrying: the network or the server failed for now (timeouts, resets, 4xx)."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+
+
+class SentMail(db.Model):
+    """One row per idempotency key; ``sent_at`` is set once the SMTP server accepted it."""
+
+    __tablename__ = "sent_mail"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255))
+    recipients: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+def message_id_for(key: str, sender: str) -> str:
+    """The same key always gives the same Message-ID, so a resend can be recognised downstream."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "sheber.local"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+
+def build_message(*, to: str | Sequence[str], subject: str, text: str, html: str | None = None,
+                  attachments: Iterable[Attachment] = (), sender: str,
+                  message_id: str | None = None) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to if isinstance(to, str) else ", ".join(to)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    if message_id:
+        message["Message-ID"] = message_id
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(attachment.content, maintype=maintype,
+                               subtype=subtype or "octet-stream", filename=attachment.filename)
+    return message
+
+
+def deliver(message: EmailMessage) -> None:
+    """Hand the message to MAIL_SERVER (or the log); raise TransientMailError when a retry may
+    succeed, and let permanent refusals (5xx, bad addresses) raise as they are."""
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        _log_message(message)
+        return
+    try:
+        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"],
+                          timeout=config["MAIL_TIMEOUT_SECONDS"]) as smtp:
+            if config.get("MAIL_USERNAME"):
+                smtp.starttls()
+                smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+            refused = smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        if all(400 <= code < 500 for code, _ in exc.recipients.values()):
+            raise TransientMailError(f"recipients deferred: {exc.recipients}") from exc
+        raise
+    except smtplib.SMTPResponseException as exc:
+        if 400 <= exc.smtp_code < 500:
+            raise TransientMailError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
+        raise
+    except smtplib.SMTPServerDisconnected as exc:
+        raise TransientMailError(f"SMTP server disconnected: {exc}") from exc
+    except smtplib.SMTPException:
+        raise
+    except OSError as exc:  # refused, reset, timed out, DNS
+        raise TransientMailError(f"SMTP connection failed: {exc!r}") from exc
+    if refused:
+        log.warning("mail %s: some recipients refused: %s", message["Message-ID"], refused)
+
+
+def send_mail(key: str, *, to: str | Sequence[str], subject: str, text: str,
+              html: str | None = None, attachments: Iterable[Attachment] = ()) -> bool:
+    """Send once per ``key``: True if sent now, False if it had already been sent."""
+    sender = current_app.config["MAIL_SENDER"]
+    message = build_message(to=to, subject=subject, text=text, html=html,
+                            attachments=attachments, sender=sender,
+                            message_id=message_id_for(key, sender))
+    _record_intent(key, message)
+    session = db.session
+    # The UPDATE locks the row (PostgreSQL) or the database (SQLite) while SMTP talks, so a
+    # duplicate delivery of the same task waits and then finds sent_at set instead of resending.
+    claimed = session.execute(
+        update(SentMail).where(SentMail.key == key, SentMail.sent_at.is_(None))
+        .values(attempts=SentMail.attempts + 1)
+    ).rowcount
+    if not claimed:
+        session.rollback()
+        return False
+    try:
+        deliver(message)
+    except Exception as exc:
+        session.rollback()
+        _record_failure(key, exc)
+        raise
+    session.execute(update(SentMail).where(SentMail.key == key)
+                    .values(sent_at=utcnow(), last_error=None))
+    session.commit()
+    return True
+
+
+def queue_mail(*, to: str | Sequence[str], subject: str, text: str, html: str | None = None,
+               attachments: Iterable[Attachment] = (), session: Session | None = None) -> str:
+    """Send this mail after the caller's transaction commits (never if it rolls back); returns the
+    outbox event id, which is also the mail's idempotency key."""
+    payload = mail_payload(to=to, subject=subject, text=text, html=html, attachments=attachments)
+    return outbox.emit(MAIL_REQUESTED, payload, session=session).id
+
+
+def mail_payload(*, to: str | Sequence[str], subject: str, text: str, html: str | None = None,
+                 attachments: Iterable[Attachment] = ()) -> dict:
+    """The JSON form of a mail, as carried by the outbox event and the task."""
+    return {
+        "to": [to] if isinstance(to, str) else list(to),
+        "subject": subject,
+        "text": text,
+        "html": html,
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type,
+             "content_base64": base64.b64encode(a.content).decode("ascii")}
+            for a in attachments
+        ],
+    }
+
+
+def send_mail_payload(key: str, payload: dict) -> bool:
+    attachments = [Attachment(a["filename"], base64.b64decode(a["content_base64"]),
+                              a["content_type"]) for a in payload.get("attachments") or ()]
+    return send_mail(key, to=payload["to"], subject=payload["subject"], text=payload["text"],
+                     html=payload.get("html"), attachments=attachments)
+
+
+def _record_intent(key: str, message: EmailMessage) -> None:
+    session = db.session
+    if session.get(SentMail, key) is not None:
+        return
+    session.add(SentMail(key=key, message_id=message["Message-ID"],
+                         recipients=message["To"], subject=str(message["Subject"])[:500]))
+    try:
+        session.commit()
+    except IntegrityError:  # a duplicate delivery recorded it first
+        session.rollback()
+
+
+def _record_failure(key: str, exc: Exception) -> None:
+    db.session.execute(update(SentMail).where(SentMail.key == key).values(
+        attempts=SentMail.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]))
+    db.session.commit()
+
+
+def _log_message(message: EmailMessage) -> None:
+    body = message.get_body(preferencelist=("plain",))
+    names = [part.get_filename() for part in message.iter_attachments()]
+    log.info("mail (MAIL_SERVER unset, not sent)\nMessage-ID: %s\nFrom: %s\nTo: %s\nSubject: %s\n"
+             "Attachments: %s\n\n%s", message["Message-ID"], message["From"], message["To"],
+             message["Subject"], ", ".join(names) or "none",
+             body.get_content() if body is not None else "")

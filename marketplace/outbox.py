@@ -1,0 +1,185 @@
+"""Transactional outbox: an event is written in the same transaction as the state change it
+follows, then a relay hands it to Celery and marks it published.
+
+A service calls ``emit(type, payload)`` before it commits. Right after the commit the relay tries
+to publish that transaction's events; if the broker is down they stay pending and the beat sweep
+(``publish_pending``, every few seconds) delivers them later. Delivery is at least once, so every
+consumer is keyed by the event id (``run_once``).
+
+Consumers are Celery tasks called as ``task(event_id, payload)``; ``register_handler`` maps an
+event type to task names (see ``workers/handlers.py``). This module never imports the tasks: it
+sends them by name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+import kombu.exceptions
+from flask import current_app, has_app_context
+from sqlalchemy import JSON, Index, String, Text, event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from marketplace.extensions import db
+from marketplace.ids import new_id, utcnow
+
+log = logging.getLogger(__name__)
+
+_UNPUBLISHED_KEY = "outbox_unpublished_ids"
+_handlers: dict[str, list[str]] = {}
+
+# What a broker outage looks like from the publishing side (with the transport's own connection
+# errors: Redis refused, AMQP gone, the embedded broker's folder unusable). Anything else is a
+# bug and must not be hidden.
+BROKER_ERRORS = (kombu.exceptions.OperationalError, kombu.exceptions.ChannelError, OSError)
+
+
+class OutboxEvent(db.Model):
+    __tablename__ = "outbox_event"
+    __table_args__ = (Index("ix_outbox_event_pending", "published_at", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ProcessedEvent(db.Model):
+    """One row per (event, consumer) that has run to completion."""
+
+    __tablename__ = "processed_event"
+
+    event_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def register_handler(event_type: str, task_name: str) -> None:
+    """Deliver events of ``event_type`` to the Celery task ``task_name(event_id, payload)``."""
+    names = _handlers.setdefault(event_type, [])
+    if task_name not in names:
+        names.append(task_name)
+
+
+def handlers_for(event_type: str) -> tuple[str, ...]:
+    return tuple(_handlers.get(event_type, ()))
+
+
+def emit(event_type: str, payload: dict, *, session: Session | None = None) -> OutboxEvent:
+    """Add an event to the caller's session; it is committed (or rolled back) with the caller's
+    transaction and published right after the commit."""
+    json.dumps(payload)  # fail in the caller, not in the relay, on a payload JSON cannot carry
+    session = session or db.session()
+    outbox_event = OutboxEvent(id=new_id(), type=event_type, payload=payload)
+    session.add(outbox_event)
+    session.info.setdefault(_UNPUBLISHED_KEY, []).append(outbox_event.id)
+    return outbox_event
+
+
+def publish_pending(limit: int = 100, *, ids: Sequence[str] | None = None,
+                    older_than: timedelta | None = None) -> int:
+    """Send pending events (oldest first) to their tasks and mark them published.
+
+    Returns how many were published. Stops at the first broker error, leaving that event and the
+    rest pending with ``attempts`` and ``last_error`` updated. An event type without handlers is
+    marked published: it had nobody to reach.
+    """
+    celery = current_app.extensions["celery"]
+    # Its own session: this also runs from after_commit, where the caller's session cannot
+    # emit SQL. SKIP LOCKED (PostgreSQL) keeps two relays from sending the same event.
+    with Session(db.engine) as session:
+        query = (select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+                 .order_by(OutboxEvent.created_at, OutboxEvent.id).limit(limit)
+                 .with_for_update(skip_locked=True))
+        if ids is not None:
+            query = query.where(OutboxEvent.id.in_(ids))
+        if older_than is not None:
+            query = query.where(OutboxEvent.created_at <= utcnow() - older_than)
+        events = session.scalars(query).all()
+        published = 0
+        if events:
+            with celery.producer_or_acquire() as producer:
+                published = _send(celery, producer, events)
+        session.commit()
+    return published
+
+
+def _send(celery, producer, events: list[OutboxEvent]) -> int:
+    connection = producer.connection
+    broker_errors = (*BROKER_ERRORS, *connection.connection_errors, *connection.channel_errors)
+    published = 0
+    for outbox_event in events:
+        outbox_event.attempts += 1
+        try:
+            # One attempt, no reconnect loop: this may run inside a web request, and the
+            # sweep retries anyway.
+            connection.ensure_connection(max_retries=0)
+            for task_name in handlers_for(outbox_event.type):
+                celery.send_task(task_name, args=[outbox_event.id, outbox_event.payload],
+                                 producer=producer, retry=False)
+        except broker_errors as exc:
+            outbox_event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning("outbox: broker unavailable, %s stays pending: %s", outbox_event.id, exc)
+            return published
+        outbox_event.published_at = utcnow()
+        outbox_event.last_error = None
+        published += 1
+    return published
+
+
+def pending_count() -> int:
+    return db.session.execute(select(func.count()).select_from(OutboxEvent)
+                              .where(OutboxEvent.published_at.is_(None))).scalar_one()
+
+
+def run_once(event_id: str, consumer: str, work: Callable[[], object]) -> bool:
+    """Run ``work`` for this event unless ``consumer`` already completed it; False if skipped.
+
+    The marker is flushed before ``work`` and committed with it, so the work and the marker
+    commit together (if ``work`` commits, the marker goes in that same commit) and a failure
+    rolls both back for a retry. A concurrent duplicate waits on the marker's key and skips.
+    """
+    session = db.session
+    if session.get(ProcessedEvent, (event_id, consumer)) is not None:
+        return False
+    session.add(ProcessedEvent(event_id=event_id, consumer=consumer))
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return False
+    try:
+        work()
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        if session.get(ProcessedEvent, (event_id, consumer)) is not None:
+            return False
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    return True
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_after_commit(session: Session) -> None:
+    ids = session.info.pop(_UNPUBLISHED_KEY, None)
+    if not ids or not has_app_context() or "celery" not in current_app.extensions:
+        return
+    try:
+        publish_pending(limit=len(ids), ids=ids)
+    except Exception:  # noqa: BLE001 - the caller's data is committed; the beat sweep retries
+        log.exception("outbox: publishing after commit failed; the sweep will retry %s", ids)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_UNPUBLISHED_KEY, None)

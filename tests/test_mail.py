@@ -1,0 +1,134 @@
+"""Mail: built with text, HTML and a PDF, sent over a real SMTP server once per key."""
+
+from __future__ import annotations
+
+import io
+import logging
+import smtplib
+
+import pytest
+from pypdf import PdfReader
+from reportlab.pdfgen import canvas
+from sqlalchemy import select
+
+from marketplace import mail
+from marketplace.extensions import db
+from marketplace.mail import Attachment, SentMail, TransientMailError
+from marketplace.outbox import OutboxEvent
+from tests.plugins.smtp import free_port
+from workers.mail import send_mail_task
+
+
+def receipt_pdf(text: str) -> bytes:
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer)
+    page.drawString(72, 720, text)
+    page.save()
+    return buffer.getvalue()
+
+
+def sent_row(key: str) -> SentMail:
+    db.session.expire_all()
+    return db.session.get(SentMail, key)
+
+
+def test_message_has_text_html_and_a_pdf_attachment(app):
+    message = mail.build_message(
+        to=["aigerim@example.test", "ops@sheber.kz"], subject="Your receipt",
+        text="Рахмет! Thank you.", html="<p>Thank you.</p>",
+        attachments=[Attachment("receipt.pdf", receipt_pdf("Order 42"), "application/pdf")],
+        sender="Sheber <orders@sheber.kz>", message_id="<abc@sheber.kz>")
+    assert message["To"] == "aigerim@example.test, ops@sheber.kz"
+    assert message["Message-ID"] == "<abc@sheber.kz>"
+    assert message.get_body(("plain",)).get_content().strip() == "Рахмет! Thank you."
+    assert message.get_body(("html",)).get_content().strip() == "<p>Thank you.</p>"
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == "receipt.pdf"
+    assert attachment.get_content_type() == "application/pdf"
+
+
+def test_message_id_is_derived_from_the_key_and_the_sender_domain():
+    first = mail.message_id_for("receipt:order-1", "Sheber <orders@sheber.kz>")
+    assert first == mail.message_id_for("receipt:order-1", "orders@sheber.kz")
+    assert first != mail.message_id_for("receipt:order-2", "orders@sheber.kz")
+    assert first.startswith("<") and first.endswith("@sheber.kz>")
+
+
+def test_send_mail_delivers_over_smtp_once_per_key(app, smtp_server):
+    pdf = receipt_pdf("Order 42: felt slippers")
+    kwargs = {"to": "aigerim@example.test", "subject": "Your receipt", "text": "Thank you.",
+              "attachments": [Attachment("receipt.pdf", pdf, "application/pdf")]}
+    assert mail.send_mail("receipt:order-42", **kwargs) is True
+    assert mail.send_mail("receipt:order-42", **kwargs) is False
+
+    [message] = smtp_server.wait_for(1)
+    assert smtp_server.rcpt_count == 1
+    assert smtp_server.envelopes == [("orders@sheber.kz", ["aigerim@example.test"])]
+    assert message["Message-ID"] == mail.message_id_for("receipt:order-42",
+                                                        app.config["MAIL_SENDER"])
+    [attachment] = list(message.iter_attachments())
+    reader = PdfReader(io.BytesIO(attachment.get_content()))
+    assert "Order 42: felt slippers" in reader.pages[0].extract_text()
+    row = sent_row("receipt:order-42")
+    assert row.sent_at is not None and row.attempts == 1
+
+
+def test_mail_task_retries_a_deferred_delivery_then_sends_once(smtp_server):
+    smtp_server.reply_next("DATA", "451 4.3.0 Mailbox busy, try again later")
+    payload = mail.mail_payload(to="artisan@example.test", subject="Pack order 7",
+                                text="Two bowls to pack.")
+    result = send_mail_task.apply(args=["pack:order-7", payload])
+
+    assert result.successful()
+    [message] = smtp_server.wait_for(1)
+    assert message["Subject"] == "Pack order 7"
+    assert smtp_server.rcpt_count == 2
+    row = sent_row("pack:order-7")
+    assert row.attempts == 2 and row.sent_at is not None and row.last_error is None
+
+
+def test_mail_task_does_not_retry_a_permanent_refusal(smtp_server):
+    smtp_server.reply_next("RCPT", "550 5.1.1 No such mailbox")
+    payload = mail.mail_payload(to="nobody@example.test", subject="Hello", text="Hi")
+    result = send_mail_task.apply(args=["hello:nobody", payload])
+
+    assert result.failed()
+    assert isinstance(result.result, smtplib.SMTPRecipientsRefused)
+    assert smtp_server.rcpt_count == 1
+    row = sent_row("hello:nobody")
+    assert row.sent_at is None and "550" in row.last_error
+
+
+def test_an_unreachable_mail_server_is_a_transient_error(app):
+    saved = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
+    try:
+        with pytest.raises(TransientMailError):
+            mail.send_mail("k1", to="a@example.test", subject="s", text="t")
+    finally:
+        app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = saved
+    row = sent_row("k1")
+    assert row.sent_at is None and row.attempts == 1
+
+
+def test_without_a_mail_server_the_mail_is_written_to_the_log(app, caplog):
+    assert app.config["MAIL_SERVER"] is None
+    with caplog.at_level(logging.INFO, logger="marketplace.mail"):
+        sent = mail.send_mail("console:1", to="buyer@example.test", subject="Order shipped",
+                              text="Your parcel left Almaty.")
+    assert sent is True
+    assert "Order shipped" in caplog.text and "Your parcel left Almaty." in caplog.text
+    assert sent_row("console:1").sent_at is not None
+
+
+def test_queued_mail_exists_only_if_the_callers_transaction_commits(app):
+    mail.queue_mail(to="buyer@example.test", subject="Rolled back", text="no")
+    db.session.rollback()
+    event_id = mail.queue_mail(to="buyer@example.test", subject="Committed", text="yes",
+                               attachments=[Attachment("a.txt", b"hello", "text/plain")])
+    db.session.commit()
+
+    [event] = db.session.execute(select(OutboxEvent)).scalars().all()
+    assert event.id == event_id and event.type == mail.MAIL_REQUESTED
+    assert event.payload["subject"] == "Committed"
+    assert event.payload["attachments"][0]["content_base64"] == "aGVsbG8="

@@ -1,0 +1,174 @@
+"""The Celery app, built from the Flask config and bound to one Flask app.
+
+``create_app`` calls ``init_celery(app)``; the result lives in ``app.extensions["celery"]``. Every
+task runs inside ``app.app_context()`` and gives its database session back afterwards.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import kombu.exceptions
+import stripe
+from celery import Celery, Task
+from celery.signals import worker_process_init
+from flask import Flask
+from kombu import Exchange, Queue
+from sqlalchemy.exc import OperationalError
+
+from marketplace.errors import ExternalServiceError
+from marketplace.extensions import db
+from marketplace.mail import TransientMailError
+from workers.schedule import beat_schedule
+
+QUEUES = ("orders", "shipping", "payments", "mail", "maintenance")
+DEFAULT_QUEUE = "celery"
+
+TASK_ROUTES = {
+    "workers.orders.*": {"queue": "orders"},
+    "workers.shipping.*": {"queue": "shipping"},
+    "workers.payments.*": {"queue": "payments"},
+    "workers.payouts.*": {"queue": "payments"},
+    "workers.mail.*": {"queue": "mail"},
+    "workers.maintenance.*": {"queue": "maintenance"},
+}
+
+TASK_MODULES = ("workers.mail", "workers.maintenance", "workers.shipping")
+
+# Errors a later attempt can get past: a dropped or locked database, the broker, SMTP 4xx,
+# Stripe's network and rate limits. Anything else is a bug or a permanent refusal: no retry.
+TRANSIENT_ERRORS = (
+    OperationalError,
+    kombu.exceptions.OperationalError,
+    TransientMailError,
+    ExternalServiceError,
+    stripe.APIConnectionError,
+    stripe.RateLimitError,
+    ConnectionError,
+    TimeoutError,
+)
+
+# For tasks that may run twice without harm: a crash mid-task puts the message back.
+IDEMPOTENT = {"acks_late": True, "reject_on_worker_lost": True}
+
+TASK_TIME_LIMIT = 300  # seconds; CELERY_VISIBILITY_TIMEOUT must stay above this + retry backoff
+RETRY_BACKOFF_MAX = 600
+
+
+def init_celery(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        autoretry_for = TRANSIENT_ERRORS
+        retry_backoff = True
+        retry_backoff_max = RETRY_BACKOFF_MAX
+        retry_jitter = True
+        max_retries = 8
+
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                try:
+                    return self.run(*args, **kwargs)
+                finally:
+                    db.session.remove()
+
+    @worker_process_init.connect(weak=False)
+    def _new_connections_after_fork(**_):
+        # A pool process must not share the parent's database sockets.
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    celery = Celery("sheber", task_cls=FlaskTask)
+    celery.config_from_object(celery_settings(app))
+    celery.set_default()
+    app.extensions["celery"] = celery
+
+    import workers.handlers  # noqa: F401 - registers the outbox event handlers
+
+    return celery
+
+
+def celery_settings(app: Flask) -> dict:
+    config = app.config
+    broker_url = config.get("CELERY_BROKER_URL") or "filesystem://localhost//"
+    transport_options: dict = {"visibility_timeout": config["CELERY_VISIBILITY_TIMEOUT"]}
+    transport = None
+    if broker_url.startswith("filesystem://"):
+        transport = "workers.broker:Transport"
+        transport_options.update(_filesystem_folders(app))
+    if broker_url.startswith(("redis://", "rediss://")):
+        transport_options["socket_connect_timeout"] = 5
+        prefix = config.get("CELERY_BROKER_KEY_PREFIX")
+        if prefix is None and app.testing:
+            prefix = _throwaway_redis_namespace(broker_url)
+        if prefix:
+            transport_options["global_keyprefix"] = prefix
+    return {
+        "broker_url": broker_url,
+        "broker_transport": transport,
+        "broker_transport_options": transport_options,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 5,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "event_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_default_queue": DEFAULT_QUEUE,
+        "task_queues": [Queue(name, Exchange(name), routing_key=name)
+                        for name in (*QUEUES, DEFAULT_QUEUE)],
+        "task_routes": TASK_ROUTES,
+        "imports": TASK_MODULES,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # The embedded broker keeps a binding file per worker forever; nobody inspects it anyway.
+        "worker_enable_remote_control": not broker_url.startswith("filesystem://"),
+        "task_time_limit": TASK_TIME_LIMIT,
+        "task_soft_time_limit": TASK_TIME_LIMIT - 30,
+        "timezone": "UTC",
+        "enable_utc": True,
+        "beat_schedule": beat_schedule(),
+        "beat_schedule_filename": str(Path(app.instance_path) / "celerybeat-schedule"),
+    }
+
+
+def _filesystem_folders(app: Flask) -> dict:
+    folder = app.config.get("CELERY_BROKER_FOLDER")
+    if folder is None and app.testing:
+        # Tests must not leave messages for the developer's `make run` worker to pick up.
+        folder = tempfile.mkdtemp(prefix="sheber-broker-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    root = Path(folder or Path(app.instance_path) / "broker")
+    queue, processed, control = root / "queue", root / "processed", root / "control"
+    for path in (queue, processed, control):
+        path.mkdir(parents=True, exist_ok=True)
+    # One folder for in and out: producers and workers share this machine's disk. The default
+    # 1 s poll would cap a worker at about one task a second (it polls after every ack).
+    return {"data_folder_in": str(queue), "data_folder_out": str(queue),
+            "processed_folder": str(processed), "control_folder": str(control),
+            "store_processed": False, "polling_interval": 0.01}
+
+
+def _throwaway_redis_namespace(broker_url: str) -> str:
+    """A key prefix of its own for one test process, so that test runs sharing a Redis (and the
+    developer's worker) never consume each other's messages; removed at exit."""
+    prefix = f"sheber-test-{uuid.uuid4().hex[:12]}:"
+
+    def drop_keys():
+        import redis
+
+        client = redis.Redis.from_url(broker_url, socket_connect_timeout=2)
+        try:
+            keys = list(client.scan_iter(match=prefix + "*", count=500))
+            if keys:
+                client.delete(*keys)
+        except redis.RedisError:
+            pass
+        finally:
+            client.close()
+
+    atexit.register(drop_keys)
+    return prefix

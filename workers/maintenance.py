@@ -1,0 +1,60 @@
+"""Beat jobs (queue ``maintenance``). The services are imported when the task runs, so a worker
+starts even while a domain is missing; ``workers.schedule`` only schedules what exists."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+
+from marketplace import outbox
+from workers.app import IDEMPOTENT
+
+log = logging.getLogger(__name__)
+
+RELAY_BATCH = 500
+RELAY_MAX_BATCHES = 10
+# Fresher events are being published by their own after-commit hook; leave them to it.
+RELAY_GRACE = timedelta(seconds=2)
+
+
+@shared_task(**IDEMPOTENT)
+def relay_outbox_task() -> int:
+    """Publish outbox events that the after-commit hook could not (broker down, crash)."""
+    total = 0
+    for _ in range(RELAY_MAX_BATCHES):
+        published = outbox.publish_pending(limit=RELAY_BATCH, older_than=RELAY_GRACE)
+        total += published
+        if published < RELAY_BATCH:
+            break
+    if total:
+        log.info("outbox sweep published %d events", total)
+    return total
+
+
+@shared_task(**IDEMPOTENT)
+def expire_reservations_task():
+    from marketplace.checkout.service import expire_reservations
+
+    result = expire_reservations()
+    log.info("reservation expiry: %s", result)
+    return result
+
+
+@shared_task(**IDEMPOTENT)
+def refresh_fx_rates_task() -> int:
+    from marketplace.fx.service import refresh_rates
+
+    stored = refresh_rates()
+    log.info("fx refresh stored %d rates", stored)
+    return stored
+
+
+@shared_task(**IDEMPOTENT)
+def poll_tracking_task() -> int:
+    from marketplace.shipping.shipments import poll_tracking
+
+    recorded = poll_tracking()
+    log.info("tracking poll recorded %d scans", recorded)
+    return recorded
