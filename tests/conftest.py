@@ -59,6 +59,8 @@ def app(database_url, tmp_path_factory):
         # never write a signing key into the repository's instance/ folder from a test
         "PROVENANCE_KEY_FILE": str(tmp_path_factory.mktemp("keys") / "provenance_signing_key"),
         "RATELIMIT_AUTH": "10000 per minute",
+        # concurrent test runs may share one Redis: keep their rate-limit counters apart
+        "RATELIMIT_KEY_PREFIX": f"sheber-test-{uuid.uuid4().hex[:8]}",
         "SERVER_NAME": None,
     })
     with app.app_context():

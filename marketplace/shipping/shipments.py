@@ -343,8 +343,8 @@ def shipment_data(shipment: Shipment, order: Order) -> papers.ShipmentData:
     estimate = option.get("duties_estimate") or {"amount": 0, "currency": order.currency}
     permit = ""
     if shipment.permit_number:
-        permit = f"{shipment.permit_number} ({shipment.permit_issued_by}, " \
-                 f"{shipment.permit_issued_at.date().isoformat()})"
+        permit = (f"{shipment.permit_number} ({shipment.permit_issued_by}, "
+                  f"{shipment.permit_issued_at.date().isoformat()})")
     return papers.ShipmentData(
         reference=shipment.id, service=shipment.service, sender=sender_address(),
         recipient=_recipient(order), lines=customs_lines(order),
@@ -466,7 +466,8 @@ def _mail_buyer(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
         service_name=option.get("service_name") or shipment.service,
         location=event.location, description=event.description,
         occurred_at=isoformat(event.occurred_at), duties_mode=shipment.duties_mode,
-        eta_min=eta.get("min"), eta_max=eta.get("max"))
+        eta_min=eta.get("min"), eta_max=eta.get("max"),
+        has_provenance=bool(_serials(list(order.lines))))
     mail.queue_mail(to=buyer.email, subject=f"{SUBJECTS[S(event.status)]} (order {order.id})",
                     text=text)
 
@@ -548,8 +549,9 @@ def verify_carrier_signature(carrier: str, body: bytes, header: str | None, *,
 
 
 def _known_event(carrier: str, event_id: str) -> bool:
-    return db.session.execute(select(ShipmentEvent.id).where(
-        ShipmentEvent.carrier == carrier, ShipmentEvent.external_id == event_id)).first() is not None
+    found = db.session.execute(select(ShipmentEvent.id).where(
+        ShipmentEvent.carrier == carrier, ShipmentEvent.external_id == event_id)).first()
+    return found is not None
 
 
 @orders.rollback_on_error
