@@ -5,8 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from marketplace.geo import COUNTRIES
-from marketplace.money import PRESENTMENT_CURRENCIES
+from marketplace.validation import country_code, presentment_currency
 
 LANGUAGES = ("en", "ru", "kk")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
@@ -33,19 +32,12 @@ class RegisterIn(BaseModel):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str) -> str:
-        value = value.upper()
-        if value not in COUNTRIES:
-            raise ValueError("unknown ISO 3166-1 country code")
-        return value
+        return country_code(value)
 
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
-        value = value.upper()
-        if value not in PRESENTMENT_CURRENCIES:
-            supported = ", ".join(PRESENTMENT_CURRENCIES)
-            raise ValueError(f"unsupported currency; use one of {supported}")
-        return value
+        return presentment_currency(value)
 
 
 class LoginIn(BaseModel):

@@ -17,8 +17,8 @@ from pydantic import (
 )
 
 from marketplace.catalog.models import Craft
-from marketplace.geo import COUNTRIES
-from marketplace.money import LISTING_CURRENCIES, MAX_AMOUNT, PRESENTMENT_CURRENCIES
+from marketplace.money import LISTING_CURRENCIES, MAX_AMOUNT
+from marketplace.validation import country_code, presentment_currency
 
 LANGUAGES = ("en", "ru", "kk")
 FALLBACK_ORDER = ("en", "ru", "kk")
@@ -167,15 +167,6 @@ class ProductPatch(_ProductFields):
         return value
 
 
-def _presentment(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip().upper()
-    if value not in PRESENTMENT_CURRENCIES:
-        raise ValueError(f"use one of {', '.join(PRESENTMENT_CURRENCIES)}")
-    return value
-
-
 class ReadQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -186,7 +177,7 @@ class ReadQuery(BaseModel):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
-        return _presentment(value)
+        return presentment_currency(value)
 
 
 SORTS = ("newest", "price_asc", "price_desc", "relevance")
@@ -217,12 +208,7 @@ class ListQuery(ReadQuery):
     @field_validator("ships_to")
     @classmethod
     def _country(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip().upper()
-        if value not in COUNTRIES:
-            raise ValueError("unknown ISO 3166-1 country code")
-        return value
+        return country_code(value)
 
     @model_validator(mode="after")
     def _range(self):
@@ -249,10 +235,7 @@ class ProfileIn(BaseModel):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str) -> str:
-        value = value.upper()
-        if value not in COUNTRIES:
-            raise ValueError("unknown ISO 3166-1 country code")
-        return value
+        return country_code(value)
 
     @field_validator("since_year")
     @classmethod

@@ -6,19 +6,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from marketplace.checkout.service import MAX_CART_QUANTITY
-from marketplace.geo import COUNTRIES, needs_postal_code
-from marketplace.money import EXPONENTS, PRESENTMENT_CURRENCIES
+from marketplace.geo import needs_postal_code
+from marketplace.money import EXPONENTS
+from marketplace.validation import country_code, presentment_currency
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _POSTAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9 -]{1,11}")
 _PAYMENT_METHOD = re.compile(r"pm_[A-Za-z0-9_]{1,200}")
-
-
-def _currency(value: str) -> str:
-    value = value.upper()
-    if value not in PRESENTMENT_CURRENCIES:
-        raise ValueError(f"unsupported currency; use one of {', '.join(PRESENTMENT_CURRENCIES)}")
-    return value
 
 
 class MoneyIn(BaseModel):
@@ -60,7 +54,7 @@ class CartQuery(BaseModel):
     @field_validator("currency")
     @classmethod
     def _supported(cls, value: str | None) -> str | None:
-        return _currency(value) if value else None
+        return presentment_currency(value) if value else None
 
 
 class CartItemOut(BaseModel):
@@ -97,10 +91,7 @@ class AddressIn(BaseModel):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str) -> str:
-        value = value.upper()
-        if value not in COUNTRIES:
-            raise ValueError("unknown ISO 3166-1 country code")
-        return value
+        return country_code(value)
 
     @field_validator("postal_code")
     @classmethod
@@ -135,7 +126,7 @@ class CheckoutIn(BaseModel):
     @field_validator("currency")
     @classmethod
     def _supported(cls, value: str) -> str:
-        return _currency(value)
+        return presentment_currency(value)
 
 
 class PaymentOut(BaseModel):

@@ -5,9 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from marketplace.accounts.models import Role, User
-from marketplace.geo import COUNTRIES
 from marketplace.ids import isoformat
-from marketplace.money import PRESENTMENT_CURRENCIES
 from marketplace.shipping.carriers import TrackingStatus
 from marketplace.shipping.models import Shipment
 from marketplace.shipping.service import MAX_LINES, MAX_QUANTITY
@@ -16,6 +14,7 @@ from marketplace.shipping.shipments import (
     MAX_PACKED_WEIGHT_G,
     shipments_for_order,
 )
+from marketplace.validation import country_code, presentment_currency
 
 
 class QuoteMoneyOut(BaseModel):
@@ -32,10 +31,7 @@ class DestinationIn(BaseModel):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str) -> str:
-        value = value.upper()
-        if value not in COUNTRIES:
-            raise ValueError("unknown ISO 3166-1 country code")
-        return value
+        return country_code(value)
 
 
 class QuoteItemIn(BaseModel):
@@ -58,13 +54,7 @@ class QuoteIn(BaseModel):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.upper()
-        if value not in PRESENTMENT_CURRENCIES:
-            supported = ", ".join(PRESENTMENT_CURRENCIES)
-            raise ValueError(f"unsupported currency; use one of {supported}")
-        return value
+        return presentment_currency(value)
 
 
 class EtaDaysOut(BaseModel):

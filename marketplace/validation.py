@@ -1,0 +1,26 @@
+"""Field checks shared by every domain's request schemas (pydantic validators)."""
+
+from __future__ import annotations
+
+from marketplace.geo import COUNTRIES
+from marketplace.money import PRESENTMENT_CURRENCIES
+
+
+def country_code(value: str | None) -> str | None:
+    """An ISO 3166-1 alpha-2 code, upper-cased; None passes through for optional fields."""
+    if value is None:
+        return None
+    value = value.strip().upper()
+    if value not in COUNTRIES:
+        raise ValueError("unknown ISO 3166-1 country code")
+    return value
+
+
+def presentment_currency(value: str | None) -> str | None:
+    """A currency buyers may see and pay in, upper-cased; None passes through."""
+    if value is None:
+        return None
+    value = value.strip().upper()
+    if value not in PRESENTMENT_CURRENCIES:
+        raise ValueError(f"unsupported currency; use one of {', '.join(PRESENTMENT_CURRENCIES)}")
+    return value
