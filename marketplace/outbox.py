@@ -56,7 +56,7 @@ class ProcessedEvent(db.Model):
 
     __tablename__ = "processed_event"
 
-    event_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # any id, not only ours
     consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
 

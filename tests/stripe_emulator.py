@@ -6,8 +6,9 @@ Fixtures (a pytest plugin, registered in tests/conftest.py):
   ``STRIPE_API_BASE`` points at it for the whole session.
 - ``live_server`` (session): the test app on 127.0.0.1:<free port>, served from a thread.
 - ``stripe_webhooks`` (per test): empties the emulator and registers our webhook endpoint with
-  it; on teardown waits until every event the emulator sent has reached the app, so no late
-  delivery leaks into the next test.
+  it; the session's ``payments_worker`` (tests/plugins/worker.py) applies the stored events. On
+  teardown it waits until every event the emulator sent has been applied, so no late delivery
+  leaks into the next test.
 """
 
 from __future__ import annotations
@@ -198,8 +199,9 @@ def live_server(app):
 
 
 @pytest.fixture
-def stripe_webhooks(app, stripe_emulator, live_server):
-    """A clean emulator whose webhooks reach the live app; yields the emulator."""
+def stripe_webhooks(app, stripe_emulator, live_server, payments_worker):
+    """A clean emulator whose webhooks reach the live app, where a real worker applies them;
+    yields the emulator."""
     from marketplace.checkout.models import StripeEvent
     from marketplace.extensions import db
 

@@ -58,3 +58,19 @@ def poll_tracking_task() -> int:
     recorded = poll_tracking()
     log.info("tracking poll recorded %d scans", recorded)
     return recorded
+
+
+@shared_task(**IDEMPOTENT)
+def run_payouts_task() -> str | None:
+    """The daily payout run on the default rail; returns the batch id (None: nothing due).
+    Idempotent: a second run finds the same balances settled and pays nothing twice."""
+    from marketplace.payouts.service import run_payouts
+
+    result = run_payouts()
+    for skipped in result.skipped:
+        log.warning("payout run: %s not paid: %s", skipped["artisan_id"], skipped["reason"])
+    if result.batch is None:
+        log.info("payout run: nothing to pay")
+        return None
+    log.info("payout run: batch %s with %d payout(s)", result.batch.id, len(result.batch.payouts))
+    return result.batch.id

@@ -7,6 +7,7 @@ import importlib.util
 
 OUTBOX_RELAY_SECONDS = 5.0
 POLL_TRACKING_SECONDS = 1800.0  # carriers ask for no more than a few polls an hour per parcel
+PAYOUT_RUN_SECONDS = 86400.0  # daily: one batch, one file for the bank
 
 
 def _service_has(module: str, function: str) -> bool:
@@ -43,5 +44,11 @@ def beat_schedule() -> dict:
             "task": "workers.maintenance.poll_tracking_task",
             "schedule": POLL_TRACKING_SECONDS,
             "options": {"expires": POLL_TRACKING_SECONDS / 2},
+        }
+    if _service_has("marketplace.payouts.service", "run_payouts"):
+        schedule["run-payouts"] = {
+            "task": "workers.maintenance.run_payouts_task",
+            "schedule": PAYOUT_RUN_SECONDS,
+            "options": {"expires": PAYOUT_RUN_SECONDS / 2},
         }
     return schedule

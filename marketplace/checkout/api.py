@@ -121,9 +121,9 @@ def pay_order(order_id: str, body: PayIn):
 @bp.post("/webhooks/stripe")
 @responds(WebhookOut)
 def stripe_webhook():
-    """Stripe's events, verified by their signature (400 when it does not hold)."""
+    """Stripe's events, verified by their signature (400 when it does not hold) and stored once;
+    a worker applies them (``outcome`` is ``queued`` until then)."""
     received = payments.receive_event(request.get_data(cache=False),
                                       request.headers.get("Stripe-Signature"))
-    outcome = payments.apply_stripe_event(received.event_id)
     return {"received": True, "event_id": received.event_id, "duplicate": received.duplicate,
-            "outcome": outcome}
+            "outcome": received.outcome or "queued"}

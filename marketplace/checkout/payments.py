@@ -1,8 +1,9 @@
 """Stripe's word on payments: signed webhook events, stored once, and the PaymentIntents they
 point at.
 
-``receive_event`` verifies and stores an event; ``apply_stripe_event`` (callable from a Celery
-task with the event id only) acts on it. Events can arrive twice, late or out of order, so the
+``receive_event`` verifies and stores an event and, in the same transaction, emits the outbox
+event ``stripe.event_received``; the ``workers.payments`` task then calls ``apply_stripe_event``
+with the event id, which acts on it. Events can arrive twice, late or out of order, so the
 handlers re-fetch the PaymentIntent from Stripe and act on its current state, and every change
 is a guarded transition or a ledger line keyed by Stripe's object id.
 """
@@ -17,6 +18,7 @@ import stripe
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from marketplace import outbox
 from marketplace.checkout import reservations, stripe_client
 from marketplace.checkout.models import StripeEvent
 from marketplace.errors import DomainError, NotFound
@@ -36,6 +38,8 @@ from marketplace.orders.models import (
 log = logging.getLogger(__name__)
 
 SIGNATURE_TOLERANCE_SECONDS = 300
+# Outbox event {"event_id"}: a stored Stripe event for ``workers.payments`` to apply.
+STRIPE_EVENT_RECEIVED = "stripe.event_received"
 
 
 class InvalidWebhook(DomainError):
@@ -49,6 +53,7 @@ class ReceivedEvent:
     event_id: str
     type: str
     duplicate: bool
+    outcome: str | None = None  # set when a duplicate's first delivery was applied already
 
 
 def receive_event(payload: bytes, signature_header: str | None) -> ReceivedEvent:
@@ -67,6 +72,7 @@ def receive_event(payload: bytes, signature_header: str | None) -> ReceivedEvent
     if not isinstance(event_id, str) or not isinstance(type_, str):
         raise InvalidWebhook("The event has no id or type.")
     db.session.add(StripeEvent(event_id=event_id, type=type_, payload=data))
+    outbox.emit(STRIPE_EVENT_RECEIVED, {"event_id": event_id})
     try:
         db.session.commit()
         return ReceivedEvent(event_id, type_, duplicate=False)
@@ -74,8 +80,14 @@ def receive_event(payload: bytes, signature_header: str | None) -> ReceivedEvent
         db.session.rollback()
     db.session.execute(update(StripeEvent).where(StripeEvent.event_id == event_id)
                        .values(deliveries=StripeEvent.deliveries + 1))
+    row = db.session.execute(select(StripeEvent.processed_at, StripeEvent.outcome)
+                             .where(StripeEvent.event_id == event_id)).one()
+    if row.processed_at is None:
+        # Stripe sends again what it thinks we missed: hand it to the task again (applying an
+        # event is idempotent), in case the first attempt is stuck.
+        outbox.emit(STRIPE_EVENT_RECEIVED, {"event_id": event_id})
     db.session.commit()
-    return ReceivedEvent(event_id, type_, duplicate=True)
+    return ReceivedEvent(event_id, type_, duplicate=True, outcome=row.outcome)
 
 
 @orders.rollback_on_error
@@ -213,8 +225,11 @@ def _payment_succeeded(order_id: str, intent: dict) -> str:
 
 
 def _start_fulfilment(order: Order) -> None:
+    """In the paid transition's transaction: fulfilments, serials, and the event that starts the
+    order pipeline (artisans' mails, the receipt, the payouts ledger)."""
     orders.open_fulfilments(order)
     orders.issue_serials(order)
+    outbox.emit(orders.ORDER_PAID, {"order_id": order.id})
 
 
 def _refund_late_payment(order: Order, payment_intent_id: str, why: str) -> None:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import stripe
 from sqlalchemy import func, select, update
 
+from marketplace import outbox
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.checkout import reservations, stripe_client
@@ -42,6 +43,10 @@ from marketplace.orders.models import (
 from marketplace.provenance import service as provenance
 
 DEFAULT_PROCESSING_DAYS = 5
+
+# Outbox events: the order pipeline (workers/handlers.py) starts from these.
+ORDER_PAID = "order.paid"  # {"order_id"}: emitted with the paid transition
+ORDER_REFUNDED = "order.refunded"  # {"order_id", "stripe_refund_id"}: with each refund
 
 
 def rollback_on_error(function: Callable) -> Callable:
@@ -309,6 +314,7 @@ def record_refund(order: Order, stripe_refund_id: str, payment_intent_id: str, a
                     status=status or "succeeded", created_by=actor_id)
     db.session.add(refund)
     record_ledger(order.id, LedgerKind.REFUNDED, Money(amount, order.currency), stripe_refund_id)
+    outbox.emit(ORDER_REFUNDED, {"order_id": order.id, "stripe_refund_id": stripe_refund_id})
     add_event(order.id, "refund", actor_id=actor_id, data={
         "refund_id": stripe_refund_id, "amount": amount, "currency": order.currency,
         "reason": reason, "source": source, "lines": lines or []})

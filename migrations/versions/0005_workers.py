@@ -31,7 +31,7 @@ def upgrade():
         batch_op.create_index('ix_outbox_event_pending', ['published_at', 'created_at'], unique=False)
 
     op.create_table('processed_event',
-    sa.Column('event_id', sa.String(length=26), nullable=False),
+    sa.Column('event_id', sa.String(length=64), nullable=False),
     sa.Column('consumer', sa.String(length=100), nullable=False),
     sa.Column('processed_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('event_id', 'consumer', name=op.f('pk_processed_event'))

@@ -1,5 +1,6 @@
-"""POST /api/v1/webhooks/stripe: signatures, events stored once, duplicates and late events,
-refunds and disputes reported by Stripe."""
+"""POST /api/v1/webhooks/stripe: signatures, events stored once and applied by a real worker
+(the session's ``payments_worker``), duplicates and late events, refunds and disputes reported
+by Stripe."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import stripe
 
 from marketplace.catalog.models import Product
 from marketplace.checkout.models import StripeEvent
+from marketplace.checkout.payments import STRIPE_EVENT_RECEIVED
 from marketplace.extensions import db
 from marketplace.orders.models import OrderEvent, Refund
+from marketplace.outbox import OutboxEvent
 from tests.checkout.helpers import (
     buyer_with_cart,
     do_checkout,
@@ -43,6 +46,16 @@ def _transitions(order_id: str, to_status: str) -> int:
         OrderEvent.order_id == order_id, OrderEvent.to_status == to_status)).scalars().all())
 
 
+def applied(event_id: str) -> str:
+    """Wait until the worker has applied the stored event; its outcome."""
+    def processed():
+        db.session.rollback()
+        return db.session.execute(db.select(StripeEvent.outcome).where(
+            StripeEvent.event_id == event_id, StripeEvent.processed_at.is_not(None))).scalar()
+
+    return wait_until(processed, message=f"the worker to apply {event_id}")
+
+
 def _stored_events() -> int:
     db.session.rollback()
     return db.session.execute(db.select(db.func.count()).select_from(StripeEvent)).scalar_one()
@@ -69,10 +82,9 @@ def test_the_same_signed_event_five_times_and_a_late_failure_change_the_order_on
         db.session.rollback()
         row = db.session.execute(db.select(StripeEvent).where(
             StripeEvent.event_id == event["id"])).scalar_one()
-        return row.deliveries == 6 and row
+        return row.deliveries == 6 and row.processed_at is not None and row
 
-    row = wait_until(delivered_six_times, message="the emulator's own delivery")
-    assert row.processed_at is not None
+    wait_until(delivered_six_times, message="the emulator's own delivery, applied")
     assert status_of(order_id) == "paid"
     assert _transitions(order_id, "paid") == 1
     assert (fresh(Product, bowl.id).stock, fresh(Product, bowl.id).reserved) == (1, 0)
@@ -84,7 +96,8 @@ def test_the_same_signed_event_five_times_and_a_late_failure_change_the_order_on
     late = post_signed(live_server + WEBHOOK_PATH,
                        stripe_event("payment_intent.payment_failed", failed_view), _secret(app))
     assert late.status_code == 200
-    assert late.json()["outcome"] == "no change: payment already recorded"
+    assert late.json()["outcome"] == "queued"
+    assert applied(late.json()["event_id"]) == "no change: payment already recorded"
     assert status_of(order_id) == "paid"
     assert _transitions(order_id, "paid") == 1 and _transitions(order_id, "payment_failed") == 0
     assert fresh(Product, bowl.id).stock == 1
@@ -127,8 +140,33 @@ def test_an_unhandled_event_type_is_stored_and_acknowledged(app, live_server, st
     response = post_signed(live_server + WEBHOOK_PATH, event, _secret(app))
     assert response.status_code == 200
     assert response.json() == {"received": True, "event_id": event["id"], "duplicate": False,
-                               "outcome": "ignored customer.created"}
+                               "outcome": "queued"}
+    assert applied(event["id"]) == "ignored customer.created"
     assert _stored_events() == 1
+
+    again = post_signed(live_server + WEBHOOK_PATH, event, _secret(app))
+    assert again.json() == {"received": True, "event_id": event["id"], "duplicate": True,
+                            "outcome": "ignored customer.created"}
+
+
+def test_the_endpoint_stores_and_queues_the_event_even_while_the_broker_is_down(
+        app, dead_broker_app):
+    # Applying it here and now would ask Stripe for pi_unknown and fail: it must only be stored.
+    event = stripe_event("payment_intent.succeeded", {"id": "pi_unknown",
+                                                      "object": "payment_intent"})
+    body = json.dumps(event).encode()
+    with dead_broker_app.app_context():
+        response = dead_broker_app.test_client().post(
+            WEBHOOK_PATH, data=body, content_type="application/json",
+            headers={"Stripe-Signature": stripe_signature(body, _secret(app))})
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == "queued"
+    db.session.rollback()
+    row = db.session.execute(db.select(StripeEvent)).scalar_one()
+    assert row.event_id == event["id"] and row.processed_at is None
+    [queued] = db.session.execute(db.select(OutboxEvent).where(
+        OutboxEvent.type == STRIPE_EVENT_RECEIVED)).scalars().all()
+    assert queued.payload == {"event_id": event["id"]} and queued.published_at is None
 
 
 def test_charge_refunded_records_dashboard_refunds_once_alongside_ours(
@@ -153,6 +191,7 @@ def test_charge_refunded_records_dashboard_refunds_once_alongside_ours(
     for _ in range(2):
         response = post_signed(live_server + WEBHOOK_PATH, event, _secret(app))
         assert response.status_code == 200
+    assert applied(event["id"]) == "recorded 1 refund(s)"
     db.session.rollback()
     refunds = {r.stripe_refund_id: r for r in db.session.execute(
         db.select(Refund).where(Refund.order_id == order_id)).scalars()}
@@ -169,6 +208,7 @@ def test_charge_refunded_records_dashboard_refunds_once_alongside_ours(
     response = post_signed(live_server + WEBHOOK_PATH, stripe_event("charge.refunded", charge),
                            _secret(app))
     assert response.status_code == 200
+    applied(response.json()["event_id"])
     assert status_of(order_id) == "refunded"
     payment = client.get(f"/api/v1/orders/{order_id}", headers=headers).get_json()["payment"]
     assert payment["refunded"]["amount"] == total and payment["fully_refunded"] is True
@@ -186,6 +226,7 @@ def test_charge_dispute_created_moves_the_order_to_disputed_once(app, client, li
     event = stripe_event("charge.dispute.created", dispute)
     for _ in range(3):
         assert post_signed(live_server + WEBHOOK_PATH, event, _secret(app)).status_code == 200
+    applied(event["id"])
     assert status_of(order_id) == "disputed"
     assert _transitions(order_id, "disputed") == 1
     events = client.get(f"/api/v1/orders/{order_id}", headers=headers).get_json()["events"]

@@ -41,6 +41,8 @@ def worker_environment(app, database_url: str) -> dict[str, str]:
         env["CELERY_BROKER_FOLDER"] = str(Path(options["data_folder_in"]).parent)
     if options.get("global_keyprefix"):
         env["CELERY_BROKER_KEY_PREFIX"] = options["global_keyprefix"]
+    if app.config.get("STRIPE_API_BASE"):  # the session's Stripe emulator, when it runs
+        env["STRIPE_API_BASE"] = app.config["STRIPE_API_BASE"]
     if app.config.get("MAIL_SERVER"):
         env["MAIL_SERVER"] = app.config["MAIL_SERVER"]
         env["MAIL_PORT"] = str(app.config["MAIL_PORT"])
@@ -70,10 +72,12 @@ def empty_broker(app) -> None:
 
 
 class LiveWorker:
-    def __init__(self, env: dict[str, str], log_path: Path, *, beat_schedule: Path | None):
+    def __init__(self, env: dict[str, str], log_path: Path, *, beat_schedule: Path | None,
+                 queues: tuple[str, ...] = ()):
         self.env = env
         self.log_path = log_path
         self.beat_schedule = beat_schedule
+        self.queues = queues  # empty: every queue
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> LiveWorker:
@@ -82,6 +86,8 @@ class LiveWorker:
                    "--without-heartbeat", "-n", f"pytest-{uuid.uuid4().hex[:8]}@%h"]
         if self.beat_schedule is not None:
             command += ["--beat", "--schedule", str(self.beat_schedule)]
+        if self.queues:
+            command += ["--queues", ",".join(self.queues)]
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
@@ -146,6 +152,19 @@ def start_worker(app, database_url, tmp_path):
 @pytest.fixture
 def live_worker(start_worker) -> LiveWorker:
     return start_worker()
+
+
+@pytest.fixture(scope="session")
+def payments_worker(app, database_url, stripe_emulator, tmp_path_factory) -> LiveWorker:
+    """One worker for the whole session on the ``payments`` queue only: Stripe's webhooks are
+    applied by a task, as in production, while the rest of the order pipeline stays still for
+    tests that look at a paid order (tests of the pipeline start a worker of their own)."""
+    worker = LiveWorker(worker_environment(app, database_url),
+                        tmp_path_factory.mktemp("payments-worker") / "worker.log",
+                        beat_schedule=None, queues=("payments",))
+    worker.start()
+    yield worker
+    worker.stop()
 
 
 @pytest.fixture

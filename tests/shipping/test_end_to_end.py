@@ -70,7 +70,9 @@ def test_a_parcel_from_almaty_reaches_munich(client, stripe_webhooks, smtp_serve
     assert paid["status"] == "succeeded"
     wait_until(webhook_processed("payment_intent.succeeded", paid["payment_intent_id"]),
                message="the payment webhook")
-    assert order_status(order_id) == "paid"
+    # The worker's order pipeline (artisans told, receipt sent) moves it on to fulfilling.
+    wait_until(lambda: order_status(order_id) == "fulfilling", timeout=30,
+               message="the order pipeline")
 
     # Each artisan packs; the operator makes the parcel; the worker buys the label.
     pack_every_box(client, order_id)

@@ -1,0 +1,172 @@
+"""The buyer's receipt as a PDF, rendered from the Jinja template ``templates/pdf/receipt.xml``.
+
+The template writes a small layout document (``title``, ``heading``, ``para``, ``small``,
+``spacer``, ``table`` with ``row`` and ``cell``) so that wording and layout live in
+``templates/``; this module turns it into reportlab flowables. Jinja escapes the values (an
+``.xml`` template autoescapes), so a product title cannot inject layout.
+"""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from pathlib import Path
+from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape
+
+from flask import current_app, render_template
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from marketplace.accounts.models import User
+from marketplace.ids import isoformat
+from marketplace.money import Money
+from marketplace.orders.models import Order
+
+TEMPLATE = "pdf/receipt.xml"
+# Titles and addresses may be Kazakh or Russian: a TrueType font with Cyrillic when the machine
+# has one, else the PDF core font (Latin only).
+_FONT_CANDIDATES = (
+    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+     "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf"),
+)
+_fonts: tuple[str, str] | None = None
+
+
+def _font_names() -> tuple[str, str]:
+    global _fonts
+    if _fonts is None:
+        _fonts = ("Helvetica", "Helvetica-Bold")
+        for regular, bold in _FONT_CANDIDATES:
+            if Path(regular).exists() and Path(bold).exists():
+                pdfmetrics.registerFont(TTFont("SheberReceipt", regular))
+                pdfmetrics.registerFont(TTFont("SheberReceipt-Bold", bold))
+                _fonts = ("SheberReceipt", "SheberReceipt-Bold")
+                break
+    return _fonts
+
+
+def filename(order: Order) -> str:
+    return f"sheber-receipt-{order.id}.pdf"
+
+
+def title_in(title: dict | None, locale: str) -> str:
+    """A translated title in ``locale``, else English, else whatever it has."""
+    title = title or {}
+    return title.get(locale) or title.get("en") or next(iter(title.values()), "")
+
+
+def receipt_context(order: Order, buyer: User) -> dict:
+    """Everything the receipt shows, as strings ready to print."""
+    lines = []
+    for line in order.lines:
+        serials = list(line.serials or [])
+        codes = sorted({serial.rsplit("-", 1)[0] for serial in serials})
+        unit = Money(line.unit_presentment_amount, order.currency)
+        lines.append({
+            "title": title_in(line.title, buyer.locale), "quantity": line.quantity,
+            "unit": unit.format(), "total": (unit * line.quantity).format(),
+            "listing_unit": Money(line.unit_price_amount, line.unit_price_currency).format(),
+            "label_codes": codes, "serials": serials,
+        })
+    option = order.shipping_option or {}
+    rate = Decimal(order.fx_rate)
+    return {
+        "order": order, "buyer_name": buyer.name, "buyer_email": buyer.email,
+        "address": order.shipping_address or {}, "lines": lines,
+        "items": Money(order.items_amount, order.currency).format(),
+        "shipping": Money(order.shipping_amount, order.currency).format(),
+        "duties": Money(order.duties_amount, order.currency).format(),
+        "total": order.total.format(), "currency": order.currency,
+        "duties_mode": order.duties_mode,
+        "listing_currency": order.listing_currency,
+        "fx_rate": format(rate.normalize(), "f"),
+        "fx_rate_same_currency": order.listing_currency == order.currency,
+        "service_name": option.get("service_name") or option.get("service") or "",
+        "paid_at": isoformat(order.paid_at), "payment_reference": order.payment_intent_id,
+        "public_url": current_app.config["PUBLIC_URL"],
+    }
+
+
+def receipt_pdf(order: Order, buyer: User) -> bytes:
+    layout = render_template(TEMPLATE, **receipt_context(order, buyer))
+    return render_layout(layout, title=f"Sheber receipt {order.id}")
+
+
+# --- the layout document -> PDF --------------------------------------------------------------
+
+def _styles() -> dict[str, ParagraphStyle]:
+    regular, bold = _font_names()
+    base = ParagraphStyle("para", fontName=regular, fontSize=9.5, leading=12.5)
+    return {
+        "title": ParagraphStyle("title", parent=base, fontName=bold, fontSize=17, leading=21,
+                                spaceAfter=4),
+        "heading": ParagraphStyle("heading", parent=base, fontName=bold, fontSize=11,
+                                  leading=14, spaceBefore=8, spaceAfter=3),
+        "para": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5,
+                                textColor=colors.HexColor("#555555")),
+        "cell": ParagraphStyle("cell", parent=base, fontSize=8.5, leading=10.5),
+        "cell-bold": ParagraphStyle("cell-bold", parent=base, fontName=bold, fontSize=8.5,
+                                    leading=10.5),
+    }
+
+
+def _markup(element: ET.Element) -> str:
+    """The element's text for a Paragraph: escaped again (ElementTree unescaped it), blank
+    lines dropped, each remaining line on its own line."""
+    lines = [" ".join(line.split()) for line in "".join(element.itertext()).splitlines()]
+    return "<br/>".join(escape(line) for line in lines if line)
+
+
+def _table(element: ET.Element, styles: dict, width: float) -> Table:
+    rows, commands = [], [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+        ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ]
+    for index, row in enumerate(element.findall("row")):
+        strong = row.get("header") == "true" or row.get("total") == "true"
+        cells = []
+        for column, cell in enumerate(row.findall("cell")):
+            style = styles["cell-bold" if strong else "cell"]
+            if cell.get("align") == "right":
+                style = ParagraphStyle(f"{style.name}-right", parent=style, alignment=2)
+                commands.append(("ALIGN", (column, index), (column, index), "RIGHT"))
+            cells.append(Paragraph(_markup(cell), style))
+        if row.get("total") == "true":
+            commands.append(("LINEABOVE", (0, index), (-1, index), 0.8, colors.black))
+        rows.append(cells)
+    shares = [float(part) for part in element.get("widths", "").split(",") if part]
+    widths = [width * share / sum(shares) for share in shares] if shares else None
+    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table.setStyle(TableStyle(commands))
+    return table
+
+
+def render_layout(layout: str, *, title: str) -> bytes:
+    root = ET.fromstring(layout)
+    styles = _styles()
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(buffer, pagesize=A4, title=title, author="Sheber",
+                                 leftMargin=18 * mm, rightMargin=18 * mm,
+                                 topMargin=16 * mm, bottomMargin=16 * mm)
+    story = []
+    for element in root:
+        if element.tag in ("title", "heading", "para", "small"):
+            story.append(Paragraph(_markup(element), styles[element.tag]))
+        elif element.tag == "spacer":
+            story.append(Spacer(1, float(element.get("height", "6")) * mm))
+        elif element.tag == "table":
+            story.append(_table(element, styles, document.width))
+        else:
+            raise ValueError(f"unknown receipt layout element <{element.tag}>")
+    document.build(story)
+    return buffer.getvalue()

@@ -1,0 +1,173 @@
+"""Payout rails: how a batch of payouts reaches the artisans' accounts.
+
+Only the bank-transfer rail exists: it writes the batch as a CSV (for people) and an ISO 20022
+``pain.001.001.03`` customer credit transfer initiation (for the marketplace's bank); an operator
+uploads it to the bank and marks the batch executed. A Stripe Connect rail (transfers with
+``transfer_group`` = order) is not offered: Stripe Connect cannot pay out to sellers based in
+Kazakhstan, and the local Stripe emulator has no Connect API to build it against.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+from xml.etree import ElementTree as ET
+
+from flask import current_app
+
+from marketplace.catalog.models import ArtisanProfile
+from marketplace.errors import ValidationFailed
+from marketplace.ids import isoformat
+from marketplace.money import Money, exponent
+
+BANK_TRANSFER = "bank_transfer"
+STRIPE_CONNECT = "stripe_connect"
+PAIN_001_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
+CSV_NAME = "transfers.csv"
+PAIN_001_NAME = "pain.001.xml"
+CSV_COLUMNS = ("batch_id", "payout_id", "artisan_id", "beneficiary_name", "beneficiary_country",
+               "iban", "bic", "currency", "amount", "amount_minor", "execution_date",
+               "remittance")
+
+
+@dataclass(frozen=True)
+class Debtor:
+    """The marketplace's own account, debited by the bank."""
+
+    name: str
+    iban: str
+    bic: str
+    country: str
+
+
+def debtor() -> Debtor:
+    config = current_app.config
+    return Debtor(config["PAYOUT_DEBTOR_NAME"], config["PAYOUT_DEBTOR_IBAN"],
+                  config["PAYOUT_DEBTOR_BIC"], config["PAYOUT_DEBTOR_COUNTRY"])
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def major(amount: int, currency: str) -> str:
+    """``1234567 KZT`` → ``"12345.67"``: the decimal form banks read (no grouping)."""
+    return f"{Money(amount, currency).major:.{exponent(currency)}f}"
+
+
+def remittance(payout) -> str:
+    return f"Sheber payout {payout.id}"
+
+
+class BankTransferRail:
+    name = BANK_TRANSFER
+
+    def cannot_pay(self, profile: ArtisanProfile | None) -> str | None:
+        """Why this artisan cannot be paid by bank transfer now (None: they can)."""
+        if profile is None or not profile.payout_iban or not profile.payout_bic:
+            return "no payout bank account (IBAN and BIC) on the workshop profile"
+        return None
+
+    def files(self, batch, payouts: list, *, debtor: Debtor) -> list[tuple[str, str, bytes]]:
+        return [(CSV_NAME, "text/csv; charset=utf-8", transfers_csv(batch, payouts)),
+                (PAIN_001_NAME, "application/xml", pain_001(batch, payouts, debtor))]
+
+
+def get(name: str) -> BankTransferRail:
+    if name == BANK_TRANSFER:
+        return BankTransferRail()
+    if name == STRIPE_CONNECT:
+        raise ValidationFailed(
+            "Stripe Connect payouts are not available: Stripe Connect cannot pay out to sellers "
+            "based in Kazakhstan. Use the bank-transfer rail.",
+            errors={"rail": ["stripe_connect is not available; use bank_transfer"]})
+    raise ValidationFailed("Unknown payout rail.", errors={"rail": [f"unknown rail {name!r}"]})
+
+
+def _spreadsheet_safe(text: str) -> str:
+    # A name starting with = + - @ would run as a formula when the CSV is opened in a spreadsheet.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def transfers_csv(batch, payouts: list) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for payout in payouts:
+        writer.writerow([
+            batch.id, payout.id, payout.artisan_id, _spreadsheet_safe(payout.beneficiary_name),
+            payout.beneficiary_country, payout.iban, payout.bic, payout.currency,
+            major(payout.amount, payout.currency), payout.amount, batch.execution_date.isoformat(),
+            remittance(payout)])
+    return out.getvalue().encode("utf-8")
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attributes) -> ET.Element:
+    element = ET.SubElement(parent, tag, attributes)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _agent(parent: ET.Element, tag: str, bic: str) -> None:
+    _sub(_sub(_sub(parent, tag), "FinInstnId"), "BIC", bic)
+
+
+def _party(parent: ET.Element, tag: str, name: str, country: str) -> None:
+    party = _sub(parent, tag)
+    _sub(party, "Nm", name[:140])
+    _sub(_sub(party, "PstlAdr"), "Ctry", country)
+
+
+def _account(parent: ET.Element, tag: str, iban: str, currency: str | None = None) -> None:
+    account = _sub(parent, tag)
+    _sub(_sub(account, "Id"), "IBAN", iban)
+    if currency:
+        _sub(account, "Ccy", currency)
+
+
+def _control_sum(payouts: list) -> str:
+    total = sum((Money(p.amount, p.currency).major for p in payouts), Decimal(0))
+    return format(total, "f")
+
+
+def pain_001(batch, payouts: list, debtor: Debtor) -> bytes:
+    """One ``PmtInf`` per currency, one ``CdtTrfTxInf`` per payout; ``EndToEndId`` is the payout
+    id, so the bank's statement points back at it."""
+    document = ET.Element("Document", {"xmlns": PAIN_001_NAMESPACE})
+    initiation = _sub(document, "CstmrCdtTrfInitn")
+    header = _sub(initiation, "GrpHdr")
+    _sub(header, "MsgId", batch.id)
+    _sub(header, "CreDtTm", isoformat(batch.created_at).removesuffix("Z"))
+    _sub(header, "NbOfTxs", str(len(payouts)))
+    _sub(header, "CtrlSum", _control_sum(payouts))
+    _sub(_sub(header, "InitgPty"), "Nm", debtor.name[:140])
+    for currency in sorted({p.currency for p in payouts}):
+        group = [p for p in payouts if p.currency == currency]
+        information = _sub(initiation, "PmtInf")
+        _sub(information, "PmtInfId", f"{batch.id}-{currency}")
+        _sub(information, "PmtMtd", "TRF")
+        _sub(information, "BtchBookg", "false")  # one statement line per artisan
+        _sub(information, "NbOfTxs", str(len(group)))
+        _sub(information, "CtrlSum", _control_sum(group))
+        _sub(_sub(information, "PmtTpInf"), "InstrPrty", "NORM")
+        _sub(information, "ReqdExctnDt", batch.execution_date.isoformat())
+        _party(information, "Dbtr", debtor.name, debtor.country)
+        _account(information, "DbtrAcct", debtor.iban, currency)
+        _agent(information, "DbtrAgt", debtor.bic)
+        _sub(information, "ChrgBr", "SHAR")
+        for payout in group:
+            transfer = _sub(information, "CdtTrfTxInf")
+            payment_id = _sub(transfer, "PmtId")
+            _sub(payment_id, "InstrId", payout.id)
+            _sub(payment_id, "EndToEndId", payout.id)
+            _sub(_sub(transfer, "Amt"), "InstdAmt", major(payout.amount, currency), Ccy=currency)
+            _agent(transfer, "CdtrAgt", payout.bic)
+            _party(transfer, "Cdtr", payout.beneficiary_name, payout.beneficiary_country)
+            _account(transfer, "CdtrAcct", payout.iban)
+            _sub(_sub(transfer, "RmtInf"), "Ustrd", remittance(payout))
+    ET.indent(document)
+    return ET.tostring(document, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,455 @@
+"""Payouts: what the marketplace owes each artisan, and the runs that pay it.
+
+The ledger per artisan (``LedgerEntry``) is written from the order: a **sale** (the artisan's
+lines at listing price, in the listing currency) and the platform's **commission**
+(``PLATFORM_COMMISSION_BPS`` of the sale, rounded half-up once) when the order is paid; for each
+refund the artisan's share of it (**refund**) and the commission on that share given back
+(**commission_refund**), so that the commission always equals one rounding of what the artisan
+finally sold. A refund after the sale was paid out becomes a **clawback**: it counts at the next
+run and nets against that payout; a payout is never negative.
+
+Entries tied to an order become payable once that artisan's parcel is delivered and
+``PAYOUT_HOLD_DAYS`` have passed (not while the order is disputed). ``run_payouts`` groups the
+payable balance per artisan and currency into one batch for a rail (``marketplace.payouts.rails``)
+and settles the entries with a **payout** entry; the operator takes the batch's files to the bank
+and marks it executed.
+
+Public functions for other domains and tasks: ``record_order(order_id)``, ``run_payouts(...)``,
+``mark_batch_executed(...)``, ``balances(artisan_id)``, ``artisan_payouts(...)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import and_, exists, func, or_, select, update
+
+from marketplace.accounts.models import Role, User
+from marketplace.catalog.models import ArtisanProfile
+from marketplace.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from marketplace.extensions import db
+from marketplace.http import decode_cursor, encode_cursor
+from marketplace.ids import new_id, utcnow
+from marketplace.money import Money, round_half_up
+from marketplace.orders import service as orders
+from marketplace.orders.models import Fulfilment, Order, OrderStatus, Refund
+from marketplace.payouts import rails
+from marketplace.payouts.models import (
+    BatchStatus,
+    EntryKind,
+    LedgerEntry,
+    Payout,
+    PayoutBatch,
+    PayoutFile,
+    PayoutStatus,
+)
+
+K = EntryKind
+
+# Refunds that give back a second, unwanted capture: the artisans' sale never included it.
+NOT_ARTISANS_MONEY = frozenset({"automatic"})
+IBAN_FORMAT = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
+BIC_FORMAT = re.compile(r"^[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?$")
+
+
+def commission_on(amount: int, bps: int) -> int:
+    """The platform's commission on ``amount`` minor units, rounded half-up once."""
+    return round_half_up(Decimal(amount) * bps / 10_000)
+
+
+# --- the ledger ----------------------------------------------------------------------------
+
+def _entry(order: Order, artisan_id: str, kind: EntryKind, amount: int, currency: str,
+           reference: str, *, after_delivery: bool = True,
+           commission_bps: int | None = None) -> LedgerEntry:
+    entry = LedgerEntry(artisan_id=artisan_id, order_id=order.id, kind=kind, amount=amount,
+                        currency=currency, reference=reference, after_delivery=after_delivery,
+                        commission_bps=commission_bps)
+    db.session.add(entry)
+    return entry
+
+
+def _artisans_refunds(order: Order) -> list[Refund]:
+    rows = db.session.execute(
+        select(Refund).where(Refund.order_id == order.id)
+        .order_by(Refund.created_at, Refund.id)).scalars()
+    return [refund for refund in rows if refund.source not in NOT_ARTISANS_MONEY]
+
+
+def _refund_shares(order: Order, refund: Refund, gross: dict, refunded: dict,
+                   refunded_before: int) -> dict[tuple[str, str], int]:
+    """Each (artisan, currency)'s share of ``refund``, in listing minor units.
+
+    Line refunds take those lines at listing price. An amount refund takes the same fraction of
+    what each artisan has left as it takes of what the buyer has left, so refunding everything
+    left always reverses the artisans' sales exactly.
+    """
+    shares: dict[tuple[str, str], int] = defaultdict(int)
+    if refund.lines:
+        by_id = {line.id: line for line in order.lines}
+        for item in refund.lines:
+            line = by_id.get(item.get("line_id"))
+            if line is not None:
+                key = (line.artisan_id, line.unit_price_currency)
+                shares[key] += line.unit_price_amount * int(item.get("quantity") or 0)
+    else:
+        left = order.total_amount - refunded_before
+        if left <= 0:
+            return {}
+        for key, amount in gross.items():
+            remaining = amount - refunded[key]
+            shares[key] = round_half_up(Decimal(remaining) * refund.amount / left)
+    return {key: max(0, min(share, gross[key] - refunded[key]))
+            for key, share in shares.items() if key in gross}
+
+
+@orders.rollback_on_error
+def record_order(order_id: str, *, commit: bool = True) -> int:
+    """Bring the ledger in line with the order: sale and commission per artisan once it is paid,
+    and each refund's share. Idempotent (every entry is keyed); returns how many it added."""
+    order = orders.lock_order(order_id)
+    if order.paid_at is None:
+        if commit:
+            db.session.commit()
+        return 0
+    have = {(e.artisan_id, e.kind, e.reference): e for e in db.session.execute(
+        select(LedgerEntry).where(LedgerEntry.order_id == order.id)).scalars()}
+    added = 0
+    gross: dict[tuple[str, str], int] = defaultdict(int)
+    for line in order.lines:
+        gross[(line.artisan_id, line.unit_price_currency)] += line.unit_price_amount * line.quantity
+    bps: dict[tuple[str, str], int] = {}
+    sales: dict[tuple[str, str], LedgerEntry] = {}
+    for (artisan_id, currency), amount in sorted(gross.items()):
+        reference = f"{order.id}/{currency}"
+        sale = have.get((artisan_id, K.SALE, reference))
+        if sale is None:
+            sale = _entry(order, artisan_id, K.SALE, amount, currency, reference)
+            added += 1
+        commission = have.get((artisan_id, K.COMMISSION, reference))
+        if commission is None:
+            rate = int(current_app.config["PLATFORM_COMMISSION_BPS"])
+            commission = _entry(order, artisan_id, K.COMMISSION, -commission_on(amount, rate),
+                                currency, reference, commission_bps=rate)
+            added += 1
+        sales[(artisan_id, currency)] = sale
+        bps[(artisan_id, currency)] = commission.commission_bps or 0
+
+    refunded: dict[tuple[str, str], int] = defaultdict(int)
+    refunded_before = 0
+    for refund in _artisans_refunds(order):
+        shares = _refund_shares(order, refund, gross, refunded, refunded_before)
+        for (artisan_id, currency), share in sorted(shares.items()):
+            key = (artisan_id, currency)
+            reference = f"{refund.id}/{currency}"
+            recorded = any((artisan_id, kind, reference) in have
+                           for kind in (K.REFUND, K.CLAWBACK))
+            if share and not recorded:
+                paid_out = sales[key].payout_id is not None
+                kind = K.CLAWBACK if paid_out else K.REFUND
+                _entry(order, artisan_id, kind, -share, currency, reference,
+                       after_delivery=not paid_out)
+                returned = (commission_on(gross[key] - refunded[key], bps[key])
+                            - commission_on(gross[key] - refunded[key] - share, bps[key]))
+                if returned:
+                    _entry(order, artisan_id, K.COMMISSION_REFUND, returned, currency,
+                           reference, after_delivery=not paid_out)
+                    added += 1
+                added += 1
+            refunded[key] += share
+        refunded_before += refund.amount
+    db.session.flush()
+    if commit:
+        db.session.commit()
+    return added
+
+
+def entries_for_order(order_id: str, artisan_id: str | None = None) -> list[LedgerEntry]:
+    query = select(LedgerEntry).where(LedgerEntry.order_id == order_id)
+    if artisan_id is not None:
+        query = query.where(LedgerEntry.artisan_id == artisan_id)
+    return list(db.session.execute(
+        query.order_by(LedgerEntry.created_at, LedgerEntry.id)).scalars())
+
+
+# --- what is payable -----------------------------------------------------------------------
+
+def payable_condition(now: datetime):
+    """SQL: an open entry that the next run may pay (delivered + hold, or not tied to delivery)."""
+    cutoff = now - timedelta(days=int(current_app.config["PAYOUT_HOLD_DAYS"]))
+    delivered = exists().where(Fulfilment.order_id == LedgerEntry.order_id,
+                               Fulfilment.artisan_id == LedgerEntry.artisan_id,
+                               Fulfilment.delivered_at.is_not(None),
+                               Fulfilment.delivered_at <= cutoff)
+    disputed = exists().where(Order.id == LedgerEntry.order_id,
+                              Order.status == OrderStatus.DISPUTED)
+    return or_(LedgerEntry.after_delivery.is_(False), and_(delivered, ~disputed))
+
+
+@dataclass(frozen=True)
+class Balance:
+    currency: str
+    pending: Money  # every entry not paid out yet
+    payable: Money  # of which the next run would pay (if positive)
+
+    def to_dict(self) -> dict:
+        return {"currency": self.currency, "pending": self.pending.to_dict(),
+                "payable": self.payable.to_dict()}
+
+
+def balances(artisan_id: str, now: datetime | None = None) -> list[Balance]:
+    now = now or utcnow()
+    open_entries = and_(LedgerEntry.artisan_id == artisan_id, LedgerEntry.payout_id.is_(None))
+    pending = dict(db.session.execute(
+        select(LedgerEntry.currency, func.sum(LedgerEntry.amount)).where(open_entries)
+        .group_by(LedgerEntry.currency)).all())
+    payable = dict(db.session.execute(
+        select(LedgerEntry.currency, func.sum(LedgerEntry.amount))
+        .where(open_entries, payable_condition(now)).group_by(LedgerEntry.currency)).all())
+    return [Balance(currency, Money(int(pending[currency]), currency),
+                    Money(int(payable.get(currency) or 0), currency))
+            for currency in sorted(pending)]
+
+
+# --- payout runs ---------------------------------------------------------------------------
+
+@dataclass
+class RunResult:
+    batch: PayoutBatch | None
+    skipped: list[dict] = field(default_factory=list)
+
+
+def _beneficiary(artisan_id: str) -> tuple[User, ArtisanProfile | None]:
+    return db.session.get(User, artisan_id), db.session.get(ArtisanProfile, artisan_id)
+
+
+@orders.rollback_on_error
+def run_payouts(*, rail: str = rails.BANK_TRANSFER, now: datetime | None = None,
+                actor_id: str | None = None, execution_date: date | None = None) -> RunResult:
+    """Pay every artisan's positive payable balance (per currency) in one batch on ``rail``.
+
+    Safe to run concurrently: an entry is settled by a conditional update, and a run that finds
+    an entry taken by another run changes nothing (409).
+    """
+    adapter = rails.get(rail)
+    now = now or utcnow()
+    entries = db.session.execute(
+        select(LedgerEntry).where(LedgerEntry.payout_id.is_(None), payable_condition(now))
+        .order_by(LedgerEntry.artisan_id, LedgerEntry.currency, LedgerEntry.created_at,
+                  LedgerEntry.id)).scalars().all()
+    groups: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
+    for entry in entries:
+        groups[(entry.artisan_id, entry.currency)].append(entry)
+
+    result = RunResult(batch=None)
+    batch = PayoutBatch(id=new_id(), rail=adapter.name, status=BatchStatus.READY,
+                        execution_date=execution_date or now.date(), created_by=actor_id)
+    payouts: list[Payout] = []
+    settle: dict[str, list[str]] = {}
+    for (artisan_id, currency), group in groups.items():
+        amount = sum(entry.amount for entry in group)
+        if amount == 0:
+            continue
+        if amount < 0:
+            result.skipped.append({"artisan_id": artisan_id, "amount": {
+                "amount": amount, "currency": currency},
+                "reason": "clawbacks and refunds leave nothing to pay"})
+            continue
+        user, profile = _beneficiary(artisan_id)
+        problem = adapter.cannot_pay(profile)
+        if problem:
+            result.skipped.append({"artisan_id": artisan_id, "amount": {
+                "amount": amount, "currency": currency}, "reason": problem})
+            continue
+        payout = Payout(id=new_id(), artisan_id=artisan_id, batch_id=batch.id, rail=adapter.name,
+                        status=PayoutStatus.PENDING, amount=amount, currency=currency,
+                        beneficiary_name=(profile.workshop_name or user.name)[:140],
+                        beneficiary_country=profile.country or user.country,
+                        iban=profile.payout_iban, bic=profile.payout_bic)
+        payouts.append(payout)
+        settle[payout.id] = [entry.id for entry in group]
+    if not payouts:
+        db.session.rollback()
+        return result
+    db.session.add(batch)
+    db.session.add_all(payouts)
+    db.session.flush()
+    for payout in payouts:
+        settled = db.session.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.id.in_(settle[payout.id]), LedgerEntry.payout_id.is_(None))
+            .values(payout_id=payout.id).execution_options(synchronize_session=False)).rowcount
+        if settled != len(settle[payout.id]):
+            db.session.rollback()
+            raise Conflict("Another payout run is settling the same balances; try again.")
+        db.session.add(LedgerEntry(artisan_id=payout.artisan_id, kind=K.PAYOUT,
+                                   amount=-payout.amount, currency=payout.currency,
+                                   reference=payout.id, after_delivery=False,
+                                   payout_id=payout.id))
+    db.session.flush()
+    for name, content_type, content in adapter.files(batch, payouts, debtor=rails.debtor()):
+        db.session.add(PayoutFile(batch_id=batch.id, name=name, content_type=content_type,
+                                  content=content, sha256=rails.sha256(content)))
+    db.session.commit()
+    result.batch = db.session.get(PayoutBatch, batch.id)
+    return result
+
+
+@orders.rollback_on_error
+def mark_batch_executed(batch_id: str, operator: User, *,
+                        bank_reference: str | None = None) -> PayoutBatch:
+    """The operator has had the bank execute the batch's files: its payouts are paid."""
+    if operator.role != Role.OPERATOR:
+        raise Forbidden("Only operators execute payouts.")
+    batch = get_batch(batch_id)
+    now = utcnow()
+    moved = db.session.execute(
+        update(PayoutBatch)
+        .where(PayoutBatch.id == batch.id, PayoutBatch.status == BatchStatus.READY)
+        .values(status=BatchStatus.EXECUTED, executed_at=now, executed_by=operator.id,
+                bank_reference=bank_reference)
+        .execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        db.session.rollback()
+        raise InvalidTransition("This batch has been marked executed already.")
+    db.session.execute(
+        update(Payout).where(Payout.batch_id == batch.id, Payout.status == PayoutStatus.PENDING)
+        .values(status=PayoutStatus.PAID, paid_at=now)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    db.session.expire_all()
+    return get_batch(batch_id)
+
+
+def get_batch(batch_id: str) -> PayoutBatch:
+    batch = db.session.get(PayoutBatch, batch_id)
+    if batch is None:
+        raise NotFound("No such payout batch.")
+    return batch
+
+
+def batch_file(batch_id: str, name: str) -> PayoutFile:
+    row = db.session.execute(select(PayoutFile).where(
+        PayoutFile.batch_id == batch_id, PayoutFile.name == name)).scalar_one_or_none()
+    if row is None:
+        raise NotFound("This batch has no such file.")
+    return row
+
+
+def _page(query, order_columns, limit: int, cursor: str | None):
+    created_column, id_column = order_columns
+    if cursor:
+        values = decode_cursor(cursor)
+        try:
+            created_at, row_id = datetime.fromisoformat(values[0]), str(values[1])
+        except (IndexError, TypeError, ValueError):
+            raise ValidationFailed("The cursor is not valid.",
+                                   errors={"cursor": ["invalid"]}) from None
+        query = query.where((created_column < created_at)
+                            | ((created_column == created_at) & (id_column < row_id)))
+    rows = list(db.session.execute(
+        query.order_by(created_column.desc(), id_column.desc()).limit(limit + 1)).scalars())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1].created_at.isoformat(), rows[-1].id])
+    return rows, next_cursor
+
+
+def list_batches(*, limit: int = 24, cursor: str | None = None):
+    return _page(select(PayoutBatch), (PayoutBatch.created_at, PayoutBatch.id), limit, cursor)
+
+
+def artisan_payouts(artisan_id: str, *, limit: int = 24, cursor: str | None = None):
+    return _page(select(Payout).where(Payout.artisan_id == artisan_id),
+                 (Payout.created_at, Payout.id), limit, cursor)
+
+
+# --- what a payout is made of --------------------------------------------------------------
+
+@dataclass
+class OrderShare:
+    """One order's part in a payout (or in the open balance), amounts as the artisan sees them."""
+
+    order_id: str | None
+    currency: str
+    sale: int = 0
+    commission: int = 0  # kept by the platform (net of what refunds gave back)
+    refunded: int = 0
+    clawed_back: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.sale - self.commission - self.refunded - self.clawed_back
+
+    def to_dict(self) -> dict:
+        def money(amount: int) -> dict:
+            return {"amount": amount, "currency": self.currency}
+
+        return {"order_id": self.order_id, "sale": money(self.sale),
+                "commission": money(self.commission), "refunded": money(self.refunded),
+                "clawed_back": money(self.clawed_back), "net": money(self.net)}
+
+
+def order_shares(entries: list[LedgerEntry]) -> list[OrderShare]:
+    shares: dict[tuple[str | None, str], OrderShare] = {}
+    for entry in entries:
+        if entry.kind == K.PAYOUT:
+            continue
+        share = shares.setdefault((entry.order_id, entry.currency),
+                                  OrderShare(entry.order_id, entry.currency))
+        if entry.kind == K.SALE:
+            share.sale += entry.amount
+        elif entry.kind in (K.COMMISSION, K.COMMISSION_REFUND):
+            share.commission -= entry.amount
+        elif entry.kind == K.REFUND:
+            share.refunded -= entry.amount
+        elif entry.kind == K.CLAWBACK:
+            share.clawed_back -= entry.amount
+    return list(shares.values())
+
+
+# --- the artisan's bank account ------------------------------------------------------------
+
+def normalise_iban(value: str) -> str:
+    return re.sub(r"\s+", "", value or "").upper()
+
+
+def iban_is_valid(iban: str) -> bool:
+    """ISO 13616: the format and the mod-97 check digits."""
+    if not IBAN_FORMAT.match(iban):
+        return False
+    digits = "".join(str(int(char, 36)) for char in iban[4:] + iban[:4])
+    return int(digits) % 97 == 1
+
+
+def payout_account(user: User) -> ArtisanProfile:
+    if user.role != Role.ARTISAN:
+        raise Forbidden("Only artisans have a payout account.")
+    profile = db.session.get(ArtisanProfile, user.id)
+    if profile is None:
+        raise NotFound("Create your workshop profile first (PUT /api/v1/artisans/me).")
+    return profile
+
+
+@orders.rollback_on_error
+def set_payout_account(user: User, *, iban: str, bic: str) -> ArtisanProfile:
+    """Where bank-transfer payouts go: an IBAN (checked) and the bank's BIC."""
+    profile = payout_account(user)
+    iban, bic = normalise_iban(iban), re.sub(r"\s+", "", bic or "").upper()
+    errors: dict[str, list[str]] = {}
+    if not iban_is_valid(iban):
+        errors["iban"] = ["not a valid IBAN (format or check digits)"]
+    if not BIC_FORMAT.match(bic):
+        errors["bic"] = ["not a valid BIC (8 or 11 letters and digits)"]
+    if errors:
+        raise ValidationFailed("The bank account is not valid.", errors=errors)
+    profile.payout_iban, profile.payout_bic = iban, bic
+    db.session.commit()
+    return profile
+
