@@ -1,16 +1,55 @@
-"""The artisan's workshop dashboard (/workshop): profile and listings."""
+"""The artisan's workshop (/workshop): profile, listings with photos, provenance records,
+orders to pack and the payouts ledger. Each view reads the form, calls one service and
+renders."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from decimal import InvalidOperation
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from marketplace.catalog import service as catalog
+from marketplace.catalog.service import PayloadTooLarge
+from marketplace.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from marketplace.i18n import current_currency, current_language
+from marketplace.money import LISTING_CURRENCIES, CurrencyError, Money
+from marketplace.orders import service as order_service
+from marketplace.orders.models import FulfilmentStatus, OrderStatus
+from marketplace.orders.schemas import order_out
+from marketplace.payouts import service as payouts
+from marketplace.payouts.schemas import balance_out, payout_out
+from marketplace.provenance import service as provenance
+from marketplace.shipping import shipments
+from marketplace.shipping.models import ShipmentStatus
+from marketplace.storefront import record_form
+from marketplace.storefront.auth import countries_for_language
+from marketplace.storefront.forms import (
+    general_key,
+    optional_text,
+    place_errors,
+    tags,
+    text,
+    translated,
+    whole_number,
+)
 from marketplace.storefront.pages import html_errors, page_user, roles_required
 
 bp = html_errors(Blueprint("workshop", __name__, url_prefix="/workshop"))
 
 PAGE_SIZE = 50
+ORDERS_PAGE_SIZE = 24
+# What the pack form is offered for (pack_fulfilment has the rule and says no otherwise).
+PACKABLE_ORDERS = (OrderStatus.PAID, OrderStatus.FULFILLING)
+PACKABLE_FULFILMENTS = (FulfilmentStatus.PENDING, FulfilmentStatus.PACKED)
+
+
+def _crafts() -> list[dict]:
+    return catalog.crafts(current_language())
+
+
+def _craft_names() -> dict[str, str]:
+    return {craft["code"]: craft["name"] for craft in _crafts()}
 
 
 @bp.get("/")
@@ -23,6 +62,440 @@ def dashboard():
     listings = catalog.present_products(page.products, lang=current_language(),
                                         currency=current_currency(), rates=page.rates)
     next_url = url_for("workshop.dashboard", cursor=page.next_cursor) if page.next_cursor else None
-    crafts = {craft["code"]: craft["name"] for craft in catalog.crafts(current_language())}
     return render_template("workshop/dashboard.html", profile=profile, listings=listings,
-                           next_url=next_url, craft_names=crafts)
+                           next_url=next_url, craft_names=_craft_names())
+
+
+# --- profile -------------------------------------------------------------------------------
+
+def _profile_message(field: str) -> str:
+    messages = {
+        "workshop_name": _("Enter the workshop's name."),
+        "bio": _("A biography is at most 5000 characters in each language."),
+        "city": _("Enter the city."),
+        "country": _("Choose the country."),
+        "crafts": _("Choose from the list of crafts."),
+        "since_year": _("Enter a year from 1900 to this year."),
+        "lineage": _("At most 2000 characters."),
+        "processing_days": _("Enter the days you need to make an order ready and pack it, "
+                             "from 1 to 90."),
+    }
+    return messages.get(field, _("Check this field."))
+
+
+def _first_segment(field: str) -> str:
+    return field.split(".")[0]
+
+
+def _render_profile(form: dict, errors: dict, status: int = 200):
+    return render_template("workshop/profile.html", form=form, errors=errors, crafts=_crafts(),
+                           countries=countries_for_language(current_language())), status
+
+
+@bp.get("/profile")
+@roles_required("artisan")
+def profile():
+    view = catalog.profile_view(page_user().id, current_language())
+    form = {"workshop_name": view["workshop_name"], "bio": view["translations"]["bio"],
+            "city": view["city"], "country": view["country"], "crafts": view["crafts"],
+            "since_year": view["since_year"] or "", "lineage": view["lineage"] or "",
+            "processing_days": view["processing_days"]}
+    return _render_profile(form, {})
+
+
+@bp.post("/profile")
+@roles_required("artisan")
+def save_profile():
+    errors: dict[str, str] = {}
+    data = {
+        "workshop_name": text("workshop_name"), "bio": translated("bio"),
+        "city": text("city"), "country": text("country"),
+        "crafts": request.form.getlist("crafts"),
+        "since_year": whole_number("since_year", errors, _profile_message("since_year"),
+                                   required=False),
+        "lineage": optional_text("lineage"),
+        "processing_days": whole_number("processing_days", errors,
+                                        _profile_message("processing_days")),
+    }
+    if not errors:
+        try:
+            catalog.save_profile(page_user(), data)
+        except ValidationFailed as exc:
+            errors = place_errors(exc.errors, _profile_message, _first_segment)
+        else:
+            flash(_("Your workshop profile is saved."), "success")
+            return redirect(url_for("workshop.dashboard"))
+    form = {**data, "since_year": text("since_year"), "processing_days": text("processing_days"),
+            "lineage": text("lineage")}
+    return _render_profile(form, errors, 422)
+
+
+# --- listings ------------------------------------------------------------------------------
+
+def _listing_message(field: str) -> str:
+    messages = {
+        "title": _("Give the title in at least one language, at most 200 characters."),
+        "description": _("A description is at most 5000 characters in each language."),
+        "craft": _("Choose a craft."),
+        "materials": _("Separate entries with commas: up to 20, each at most 60 characters."),
+        "techniques": _("Separate entries with commas: up to 20, each at most 60 characters."),
+        "price": _("Enter a price such as 15000 or 149.90."),
+        "currency": _("Choose the currency of the price."),
+        "stock": _("Enter how many pieces you have, from 0 to 100000."),
+        "weight_g": _("Enter the weight in grams, from 1 to 100000."),
+        "dimensions": _("Enter length, width and height in millimetres, from 1 to 3000."),
+        "hs_code": _("An HS code is 4 to 10 digits."),
+    }
+    return messages.get(field, _("Check this field."))
+
+
+def _listing_field(field: str) -> str:
+    """Which part of the listing form shows a catalogue error key."""
+    first = field.split(".")[0]
+    if first == "price" and field.endswith("currency"):
+        return "currency"
+    return {"dimensions_mm": "dimensions"}.get(first, first)
+
+
+def _listing_from_form(errors: dict[str, str]) -> dict:
+    currency = text("currency")
+    price = None
+    if currency not in LISTING_CURRENCIES:
+        errors["currency"] = _listing_message("currency")
+    else:
+        raw = text("price").replace(" ", "").replace("\u00a0", "").replace(",", ".")
+        try:
+            price = Money.from_major(raw, currency)
+        except (CurrencyError, InvalidOperation, ValueError):
+            errors["price"] = _listing_message("price")
+    sides = {}
+    for side, name in (("l", "length_mm"), ("w", "width_mm"), ("h", "height_mm")):
+        sides[side] = whole_number(name, errors, _listing_message("dimensions"))
+        if name in errors:
+            errors["dimensions"] = errors.pop(name)
+    return {
+        "title": translated("title"), "description": translated("description"),
+        "craft": text("craft"), "materials": tags("materials"), "techniques": tags("techniques"),
+        "price": {"amount": price.amount, "currency": price.currency} if price else None,
+        "stock": whole_number("stock", errors, _listing_message("stock")),
+        "weight_g": whole_number("weight_g", errors, _listing_message("weight_g")),
+        "dimensions_mm": sides,
+        "hs_code": optional_text("hs_code"),
+    }
+
+
+def _typed_listing() -> dict:
+    """The listing form as typed, to show again with its errors."""
+    return {
+        "title": translated("title"), "description": translated("description"),
+        "craft": text("craft"), "materials": text("materials"), "techniques": text("techniques"),
+        "price": text("price"), "currency": text("currency"), "stock": text("stock"),
+        "weight_g": text("weight_g"), "length_mm": text("length_mm"),
+        "width_mm": text("width_mm"), "height_mm": text("height_mm"), "hs_code": text("hs_code"),
+    }
+
+
+def _listing_form(view: dict) -> dict:
+    price = Money(view["price"]["amount"], view["price"]["currency"])
+    return {
+        "title": view["translations"]["title"], "description": view["translations"]["description"],
+        "craft": view["craft"], "materials": ", ".join(view["materials"]),
+        "techniques": ", ".join(view["techniques"]), "price": str(price.major),
+        "currency": price.currency, "stock": view["stock"], "weight_g": view["weight_g"] or "",
+        "length_mm": view["dimensions_mm"]["l"] or "", "width_mm": view["dimensions_mm"]["w"] or "",
+        "height_mm": view["dimensions_mm"]["h"] or "", "hs_code": view["hs_code_override"] or "",
+    }
+
+
+def _own_listing(product_id: str):
+    """The signed-in artisan's own product; another artisan's is not found (as in the API)."""
+    user = page_user()
+    product = catalog.get_product(product_id, viewer=user)
+    if product.artisan_id != user.id:
+        raise NotFound("No such product.")
+    return product
+
+
+def _listing_view(product) -> dict:
+    return catalog.present_products([product], lang=current_language(),
+                                    currency=current_currency())[0]
+
+
+def _render_listing(form: dict, errors: dict, *, listing: dict | None = None, status: int = 200):
+    return render_template("workshop/listing.html", form=form, errors=errors, listing=listing,
+                           crafts=_crafts(), currencies=LISTING_CURRENCIES), status
+
+
+@bp.get("/listings/new")
+@roles_required("artisan")
+def new_listing():
+    form = {"title": {}, "description": {}, "craft": "", "materials": "", "techniques": "",
+            "price": "", "currency": "KZT", "stock": 1, "weight_g": "", "length_mm": "",
+            "width_mm": "", "height_mm": "", "hs_code": ""}
+    return _render_listing(form, {})
+
+
+@bp.post("/listings/new")
+@roles_required("artisan")
+def create_listing():
+    errors: dict[str, str] = {}
+    data = _listing_from_form(errors)
+    if not errors:
+        try:
+            product = catalog.create_product(page_user(), data)
+        except ValidationFailed as exc:
+            errors = place_errors(exc.errors, _listing_message, _listing_field)
+        else:
+            flash(_("The piece is listed. Add photos and its provenance next."), "success")
+            return redirect(url_for("workshop.edit_listing", product_id=product.id))
+    return _render_listing(_typed_listing(), errors, status=422)
+
+
+@bp.get("/listings/<product_id>")
+@roles_required("artisan")
+def edit_listing(product_id: str):
+    listing = _listing_view(_own_listing(product_id))
+    return _render_listing(_listing_form(listing), {}, listing=listing)
+
+
+@bp.post("/listings/<product_id>")
+@roles_required("artisan")
+def update_listing(product_id: str):
+    product = _own_listing(product_id)
+    errors: dict[str, str] = {}
+    data = _listing_from_form(errors)
+    if not errors:
+        try:
+            catalog.update_product(page_user(), product_id, data)
+        except ValidationFailed as exc:
+            errors = place_errors(exc.errors, _listing_message, _listing_field)
+        except Conflict as exc:
+            if "stock" in (exc.errors or {}):
+                errors = {"stock": _("Pieces held by buyers' checkouts cannot be taken out of "
+                                     "stock.")}
+            else:
+                flash(_("An archived piece cannot be changed."), "error")
+                return redirect(url_for("workshop.dashboard"))
+        else:
+            flash(_("Your changes are saved."), "success")
+            return redirect(url_for("workshop.edit_listing", product_id=product_id))
+    return _render_listing(_typed_listing(), errors, listing=_listing_view(product), status=422)
+
+
+@bp.post("/listings/<product_id>/images")
+@roles_required("artisan")
+def add_image(product_id: str):
+    upload = request.files.get("file")
+    max_bytes = current_app.config["MAX_IMAGE_BYTES"]
+    data = upload.stream.read(max_bytes + 1) if upload is not None and upload.filename else None
+    alt = {current_language(): text("alt")} if text("alt") else None
+    try:
+        catalog.add_image(page_user(), product_id, data, max_bytes=max_bytes, alt=alt)
+    except ValidationFailed:
+        flash(_("Choose a JPEG, PNG or WebP photo."), "error")
+    except PayloadTooLarge:
+        flash(_("A photo can be at most %(mb)s MB.", mb=max_bytes // (1024 * 1024)), "error")
+    except Conflict:
+        flash(_("A listing has at most %(count)s photos.", count=catalog.MAX_IMAGES_PER_PRODUCT),
+              "error")
+    else:
+        flash(_("The photo is added."), "success")
+    return redirect(url_for("workshop.edit_listing", product_id=product_id))
+
+
+@bp.post("/listings/<product_id>/images/<image_id>/remove")
+@roles_required("artisan")
+def remove_image(product_id: str, image_id: str):
+    catalog.delete_image(page_user(), product_id, image_id)
+    flash(_("The photo is removed."), "success")
+    return redirect(url_for("workshop.edit_listing", product_id=product_id))
+
+
+@bp.post("/listings/<product_id>/archive")
+@roles_required("artisan")
+def archive_listing(product_id: str):
+    catalog.archive_product(page_user(), product_id)
+    flash(_("The piece is archived: buyers no longer see it; past orders keep it."), "success")
+    return redirect(url_for("workshop.dashboard"))
+
+
+# --- provenance ----------------------------------------------------------------------------
+
+def _render_provenance(product, record: dict, errors: dict, status: int = 200):
+    user = page_user()
+    listing = _listing_view(product)
+    view = provenance.record_view(provenance.get_record(product.id, user=user),
+                                  product_id=product.id, product_craft=product.craft)
+    missing = [record_form.error_message(key) for key in
+               dict.fromkeys(general_key(field) for field in view["missing"])]
+    return render_template(
+        "workshop/provenance.html", listing=listing, view=view, record=record,
+        rows=record_form.with_blank_rows(record), errors=errors, missing=missing,
+        crafts=_crafts(), countries=countries_for_language(current_language()),
+        maker_kinds=record_form.MAKER_KINDS, dye_kinds=record_form.DYE_KINDS,
+        availability=record_form.AVAILABILITY,
+        design_origins=record_form.DESIGN_ORIGINS), status
+
+
+@bp.get("/listings/<product_id>/provenance")
+@roles_required("artisan")
+def provenance_record(product_id: str):
+    user = page_user()
+    product = _own_listing(product_id)
+    stored = provenance.get_record(product_id, user=user)
+    if stored is not None:
+        record = stored.data
+    else:
+        record = record_form.starting_record(
+            _listing_view(product), catalog.profile_view(user.id, current_language()),
+            user.name)
+    return _render_provenance(product, record, {})
+
+
+@bp.post("/listings/<product_id>/provenance")
+@roles_required("artisan")
+def save_provenance(product_id: str):
+    user = page_user()
+    product = _own_listing(product_id)
+    record = record_form.record_from_form()
+    submitting = request.form.get("action") == "submit"
+    try:
+        provenance.put_record(product_id, record, artisan_id=user.id)
+    except ValidationFailed as exc:
+        return _render_provenance(product, record,
+                                  place_errors(exc.errors, record_form.error_message), 422)
+    if not submitting:
+        flash(_("The provenance record is saved as a draft."), "success")
+        return redirect(url_for("workshop.provenance_record", product_id=product_id))
+    try:
+        provenance.submit_record(product_id, artisan_id=user.id)
+    except ValidationFailed as exc:
+        flash(_("Saved as a draft. Complete the marked fields to send it for verification."),
+              "error")
+        return _render_provenance(product, record,
+                                  place_errors(exc.errors, record_form.error_message), 422)
+    except InvalidTransition:
+        flash(_("This record is already verified. Change it first to send it again."), "error")
+    else:
+        flash(_("Sent for verification. An operator will check it."), "success")
+    return redirect(url_for("workshop.provenance_record", product_id=product_id))
+
+
+# --- orders to pack ------------------------------------------------------------------------
+
+def _pack_message(field: str) -> str:
+    if field == "weight_g":
+        return _("Enter the weight of the packed box in grams, packaging included; it cannot "
+                 "be lighter than the pieces inside.")
+    return _("Enter the box's outer length, width and height in millimetres.")
+
+
+def _pack_field(field: str) -> str:
+    return "dimensions" if field.startswith("dimensions") else field
+
+
+def _packable(view: dict, fulfilment: dict) -> bool:
+    open_shipments = [s for s in view["shipments"] if s["status"] != ShipmentStatus.FAILED]
+    return (view["status"] in PACKABLE_ORDERS and fulfilment["status"] in PACKABLE_FULFILMENTS
+            and not open_shipments)
+
+
+def _render_orders(*, errors: dict | None = None, typed: dict | None = None, status: int = 200):
+    user = page_user()
+    found, next_cursor = order_service.list_orders(user, limit=ORDERS_PAGE_SIZE,
+                                            cursor=request.args.get("cursor") or None)
+    rows = []
+    for order in found:
+        view = order_out(order, user)
+        for fulfilment in view["fulfilments"]:
+            rows.append({"order": view, "fulfilment": fulfilment,
+                         "packable": _packable(view, fulfilment)})
+    next_url = url_for("workshop.orders", cursor=next_cursor) if next_cursor else None
+    return render_template("workshop/orders.html", rows=rows, next_url=next_url,
+                           errors=errors or {}, typed=typed or {}), status
+
+
+@bp.get("/orders")
+@roles_required("artisan")
+def orders():
+    return _render_orders()
+
+
+@bp.post("/fulfilments/<fulfilment_id>/packed")
+@roles_required("artisan")
+def mark_packed(fulfilment_id: str):
+    errors: dict[str, str] = {}
+    weight = whole_number("weight_g", errors, _pack_message("weight_g"))
+    sides = [whole_number(name, errors, _pack_message("dimensions"))
+             for name in ("length_mm", "width_mm", "height_mm")]
+    if any(name in errors for name in ("length_mm", "width_mm", "height_mm")):
+        errors = {key: value for key, value in errors.items() if not key.endswith("_mm")}
+        errors["dimensions"] = _pack_message("dimensions")
+    if not errors:
+        try:
+            shipments.pack_fulfilment(fulfilment_id, page_user(), weight_g=weight,
+                                      length_mm=sides[0], width_mm=sides[1], height_mm=sides[2])
+        except ValidationFailed as exc:
+            errors = place_errors(exc.errors, _pack_message, _pack_field)
+        except InvalidTransition:
+            flash(_("These pieces can no longer be marked packed: the parcel has been made "
+                    "or the order has changed."), "error")
+            return redirect(url_for("workshop.orders"))
+        else:
+            flash(_("Marked packed. Sheber will collect the box and make the parcel."),
+                  "success")
+            return redirect(url_for("workshop.orders"))
+    typed = {name: text(name) for name in ("weight_g", "length_mm", "width_mm", "height_mm")}
+    return _render_orders(errors={fulfilment_id: errors}, typed={fulfilment_id: typed},
+                          status=422)
+
+
+
+# --- payouts -------------------------------------------------------------------------------
+
+def _account_message(field: str) -> str:
+    if field == "iban":
+        return _("Enter a valid IBAN, e.g. KZ75 125K ZT20 6910 0100: its check digits are "
+                 "verified.")
+    return _("Enter the bank's BIC: 8 or 11 letters and digits.")
+
+
+def _render_payouts(*, errors: dict | None = None, typed: dict | None = None,
+                    status: int = 200):
+    user = page_user()
+    found, next_cursor = payouts.artisan_payouts(user.id, limit=ORDERS_PAGE_SIZE,
+                                                 cursor=request.args.get("cursor") or None)
+    try:
+        account = payouts.payout_account(user)
+    except NotFound:
+        account = None  # no workshop profile yet
+    form = typed or {"iban": (account.payout_iban if account else None) or "",
+                     "bic": (account.payout_bic if account else None) or ""}
+    return render_template(
+        "workshop/payouts.html", payouts=[payout_out(p) for p in found],
+        balances=[balance_out(b) for b in payouts.balances(user.id)],
+        hold_days=int(current_app.config["PAYOUT_HOLD_DAYS"]), has_profile=account is not None,
+        form=form, errors=errors or {},
+        next_url=url_for("workshop.payouts_page", cursor=next_cursor) if next_cursor else None
+    ), status
+
+
+@bp.get("/payouts")
+@roles_required("artisan")
+def payouts_page():
+    return _render_payouts()
+
+
+@bp.post("/payouts/account")
+@roles_required("artisan")
+def save_payout_account():
+    try:
+        payouts.set_payout_account(page_user(), iban=text("iban"), bic=text("bic"))
+    except ValidationFailed as exc:
+        return _render_payouts(errors=place_errors(exc.errors, _account_message),
+                               typed={"iban": text("iban"), "bic": text("bic")}, status=422)
+    except NotFound:
+        flash(_("Create your workshop profile first."), "error")
+        return redirect(url_for("workshop.profile"))
+    flash(_("Your bank account for payouts is saved."), "success")
+    return redirect(url_for("workshop.payouts_page"))

@@ -7,8 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.steps import choose_language, enter_card, sign_in
 from tests.checkout.helpers import BERLIN, fixed_rates, status_of  # noqa: F401  (a fixture)
-from tests.factories import PASSWORD, make_artisan, make_buyer, make_product
+from tests.factories import make_artisan, make_buyer, make_product
 
 pytestmark = pytest.mark.browser
 
@@ -16,19 +17,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(autouse=True)
 def _rates(fixed_rates):  # noqa: F811
     """Every price on these pages is worked out from fixed exchange rates."""
-
-
-def choose_language(page, language: str) -> None:
-    page.select_option("#pref-language", language)
-    page.locator("form.preferences button[type=submit]").click()
-    expect(page.locator("html")).to_have_attribute("lang", language)
-
-
-def sign_in(page, user) -> None:
-    page.goto("/signin")
-    page.fill("#email", user.email)
-    page.fill("#password", PASSWORD)
-    page.locator("main form button[type=submit]").click()
 
 
 def test_a_visitor_browses_in_russian_filters_ceramics_and_opens_a_piece(page):
@@ -70,16 +58,6 @@ def buy_to_germany(page, product) -> str:
     page.get_by_role("button", name="Continue to payment").click()
     expect(page).to_have_url(re.compile(r"/orders/\w+/pay$"))
     return page.url.rsplit("/", 2)[-2]
-
-
-def enter_card(page, number: str) -> None:
-    # The emulator's Stripe.js draws plain inputs named by their placeholders.
-    card = page.locator("#card-element")
-    card.get_by_placeholder("number").fill(number)
-    card.get_by_placeholder("exp_month").fill("12")
-    card.get_by_placeholder("exp_year").fill("30")
-    card.get_by_placeholder("cvc").fill("123")
-    card.get_by_placeholder("postal_code").fill("10115")
 
 
 def test_a_buyer_checks_out_to_germany_with_ddp_and_pays_by_card(page, stripe_js):

@@ -13,6 +13,8 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from lxml import html as lxml_html
 
+from marketplace.provenance import service as provenance
+from marketplace.shipping import shipments
 from tests.checkout.helpers import BERLIN, fixed_rates  # noqa: F401  (a fixture)
 from tests.factories import make_artisan, make_buyer, make_operator, make_product
 from tests.storefront.helpers import HTML, choose, post_form, sign_in
@@ -166,10 +168,118 @@ def test_buyer_pages_render_in_every_language(client, buyer_order):
         assert english_ui_strings_in(page) == set(), language
 
 
-def test_workshop_and_console_render_in_every_language(client, catalogue):
-    artisan, _ = catalogue
+# A provenance record in the artisan's words (Kazakh): its text is data, not UI.
+KAZAKH_RECORD = {
+    "makers": [{"name": "Әйгерім Нұрланқызы", "kind": "artisan", "role": "шебер",
+                "place": {"city": "Алматы", "country": "KZ"}},
+               {"name": "Жетісу жүн кооперативі", "kind": "production_partner",
+                "place": {"city": "Талдықорған", "country": "KZ"}}],
+    "place": {"city": "Алматы", "country": "KZ"}, "craft": "ceramics",
+    "techniques": ["қыштан илеу"],
+    "materials": [{"name": "күміс", "origin": {"country": "KZ"}, "precious_metal": True,
+                   "fineness": 925, "hallmark": "925"}],
+    "dyes": [{"name": "рүян", "kind": "natural"}],
+    "when": {"availability": "made_to_order", "started_on": "2025-09-01",
+             "finished_on": "2025-09-20", "hours": 12},
+    "hand_work_share": 95, "design": {"origin": "traditional", "motif": "қошқар мүйіз"},
+    "lineage": [{"master": "Серік Оспанов", "apprentice": "Әйгерім", "since_year": 2012}],
+    "certifications": [{"scheme": "ЮНЕСКО", "issuer": "Кеңес", "reference": "А-1"}],
+    "cultural_value": True,
+}
+
+
+@pytest.fixture
+def shipped_order(client, catalogue, fixed_rates, stripe_webhooks):  # noqa: F811
+    """An order paid by card, packed, its parcel labelled; (order id, buyer, artisan)."""
+    from tests.shipping.flow import pack_every_box, paid, run_label_tasks
+
+    artisan, product = catalogue
+    order_id, buyer, _ = paid(client, (product, 1))
+    pack_every_box(client, order_id)
+    shipments.request_shipment(order_id, make_operator())
+    run_label_tasks()
+    return order_id, buyer, artisan
+
+
+def test_workshop_pages_render_in_every_language(client, catalogue):
+    artisan, product = catalogue
+    draft = make_product(artisan, title={"kk": "Кесе", "ru": "Пиала"}, craft="ceramics")
+    provenance.put_record(draft.id, KAZAKH_RECORD, artisan_id=artisan.id)
     sign_in(client, artisan)
-    pages_render_without_english(client, ["/workshop/"])
+    pages_render_without_english(client, [
+        "/workshop/", "/workshop/profile", "/workshop/listings/new",
+        f"/workshop/listings/{product.id}", f"/workshop/listings/{product.id}/provenance",
+        f"/workshop/listings/{draft.id}/provenance", "/workshop/orders"])
+
+
+def test_workshop_form_errors_render_in_every_language(client, catalogue):
+    artisan, product = catalogue
+    sign_in(client, artisan)
+    forms = [("/workshop/profile", {"workshop_name": "", "country": "ZZ",
+                                    "processing_days": "x"}),
+             ("/workshop/listings/new", {"price": "x", "currency": "KZT", "stock": "-1"}),
+             (f"/workshop/listings/{product.id}/provenance",
+              {"materials-0-name": "күміс", "materials-0-precious_metal": "1",
+               "action": "submit"})]
+    for language in TRANSLATED:
+        choose(client, language=language)
+        for path, data in forms:
+            page = post_form(client, path, data)
+            assert page.status_code == 422, path
+            assert english_ui_strings_in(page.get_data(as_text=True)) == set(), (path, language)
+
+
+def test_console_pages_render_in_every_language(client, catalogue):
+    artisan, product = catalogue
+    provenance.put_record(product.id, KAZAKH_RECORD, artisan_id=artisan.id)
+    provenance.submit_record(product.id, artisan_id=artisan.id)
+    operator = make_operator()
+    verified = make_product(artisan, title={"kk": "Кесе", "ru": "Пиала"}, craft="ceramics")
+    provenance.put_record(verified.id, KAZAKH_RECORD, artisan_id=artisan.id)
+    provenance.submit_record(verified.id, artisan_id=artisan.id)
+    provenance.decide(verified.id, operator_id=operator.id, decision="approve", level="L1",
+                      evidence=[{"type": "identity", "note": "Төлқұжат көрілді."}])
+    provenance.flag_label(provenance.label_code_for_product(verified.id),
+                          user_id=make_buyer().id, reason="Бұл зауыт бұйымы.")
+    sign_in(client, operator)
+    pages_render_without_english(client, [
+        "/console/", "/console/provenance", f"/console/provenance/{product.id}",
+        f"/console/provenance/{verified.id}", "/console/flags", "/console/orders",
+        "/console/fx"])
+    for language in TRANSLATED:
+        choose(client, language=language)
+        page = post_form(client, f"/console/provenance/{product.id}/decision",
+                         {"decision": "approve", "level": "L2", "evidence-0-type": "other"})
+        assert page.status_code == 422
+        assert english_ui_strings_in(page.get_data(as_text=True)) == set(), language
+
+
+def test_order_pages_with_a_parcel_render_in_every_language(client, shipped_order):
+    order_id, buyer, artisan = shipped_order
+    sign_in(client, buyer)
+    pages_render_without_english(client, [f"/orders/{order_id}"])
+    post_form(client, "/signout")
+    sign_in(client, artisan)
+    pages_render_without_english(client, ["/workshop/orders", f"/orders/{order_id}"])
     post_form(client, "/signout")
     sign_in(client, make_operator())
-    pages_render_without_english(client, ["/console/"])
+    pages_render_without_english(client, [f"/console/orders/{order_id}",
+                                          "/console/orders?status=shipped"])
+
+
+def test_payout_pages_render_in_every_language(client, app, monkeypatch):
+    from marketplace.payouts import service as payouts
+    from tests.payouts.helpers import artisan_with_account, deliver, paid_order, piece
+
+    monkeypatch.setitem(app.config, "PAYOUT_HOLD_DAYS", 14)
+    artisan = artisan_with_account("Көк керамика")
+    order = paid_order((piece(artisan, 6_000_000), 1, 10_800))
+    payouts.record_order(order.id)
+    deliver(order, days_ago=20)
+    operator = make_operator()
+    batch = payouts.run_payouts(actor_id=operator.id).batch
+    sign_in(client, artisan)
+    pages_render_without_english(client, ["/workshop/payouts"])
+    post_form(client, "/signout")
+    sign_in(client, operator)
+    pages_render_without_english(client, ["/console/payouts", f"/console/payouts/{batch.id}"])

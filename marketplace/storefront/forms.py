@@ -1,0 +1,80 @@
+"""Reading HTML form fields into the plain values the services take, and the services' field
+errors back onto the form (in the page's language: the services speak English)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+
+from flask import request
+
+LANGUAGE_ORDER = ("kk", "ru", "en")
+_INDEX = re.compile(r"\.\d+(?=\.|$)")
+
+
+def text(name: str) -> str:
+    return request.form.get(name, "").strip()
+
+
+def optional_text(name: str) -> str | None:
+    return text(name) or None
+
+
+def translated(prefix: str) -> dict[str, str]:
+    """``title_kk``, ``title_ru``, ``title_en`` as the services' ``{"kk": .., "ru": .., "en": ..}``
+    (empty languages left out)."""
+    return {lang: value for lang in LANGUAGE_ORDER if (value := text(f"{prefix}_{lang}"))}
+
+
+def tags(name: str) -> list[str]:
+    """A comma-separated list as typed ("silver, turquoise")."""
+    return [part.strip() for part in text(name).split(",") if part.strip()]
+
+
+def whole_number(name: str, errors: dict[str, str], message: str, *,
+                 required: bool = True) -> int | None:
+    """An integer typed into ``name``; a wrong or missing one puts ``message`` in ``errors``."""
+    raw = text(name).replace(" ", "").replace("\u00a0", "")
+    if not raw:
+        if required:
+            errors[name] = message
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        errors[name] = message
+        return None
+
+
+def day(name: str, errors: dict[str, str], message: str) -> date | None:
+    raw = text(name)
+    if not raw:
+        errors[name] = message
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = message
+        return None
+
+
+def general_key(field: str) -> str:
+    """A service's error key without its list positions: ``materials.1.origin.country`` ->
+    ``materials.origin.country``."""
+    return _INDEX.sub("", field)
+
+
+def form_key(field: str) -> str:
+    """Where a service's error key sits on a form: ``makers.0.name`` -> ``makers-0-name``."""
+    return field.replace(".", "-")
+
+
+def place_errors(service_errors: dict | None, messages: Callable[[str], str],
+                 where: Callable[[str], str] = form_key) -> dict[str, str]:
+    """The service's ``{field: [english messages]}`` as ``{form field: translated message}``;
+    ``messages`` translates by the general key, ``where`` says which form field shows it."""
+    placed: dict[str, str] = {}
+    for field in service_errors or {}:
+        placed.setdefault(where(field), messages(general_key(field)))
+    return placed
