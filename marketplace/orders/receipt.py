@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
-from pathlib import Path
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
@@ -19,38 +18,15 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from marketplace.accounts.models import User
 from marketplace.ids import isoformat
 from marketplace.money import Money
 from marketplace.orders.models import Order
+from marketplace.pdf import font_names
 
 TEMPLATE = "pdf/receipt.xml"
-# Titles and addresses may be Kazakh or Russian: a TrueType font with Cyrillic when the machine
-# has one, else the PDF core font (Latin only).
-_FONT_CANDIDATES = (
-    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-    ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-     "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf"),
-)
-_fonts: tuple[str, str] | None = None
-
-
-def _font_names() -> tuple[str, str]:
-    global _fonts
-    if _fonts is None:
-        _fonts = ("Helvetica", "Helvetica-Bold")
-        for regular, bold in _FONT_CANDIDATES:
-            if Path(regular).exists() and Path(bold).exists():
-                pdfmetrics.registerFont(TTFont("SheberReceipt", regular))
-                pdfmetrics.registerFont(TTFont("SheberReceipt-Bold", bold))
-                _fonts = ("SheberReceipt", "SheberReceipt-Bold")
-                break
-    return _fonts
 
 
 def filename(order: Order) -> str:
@@ -103,7 +79,7 @@ def receipt_pdf(order: Order, buyer: User) -> bytes:
 # --- the layout document -> PDF --------------------------------------------------------------
 
 def _styles() -> dict[str, ParagraphStyle]:
-    regular, bold = _font_names()
+    regular, bold = font_names()
     base = ParagraphStyle("para", fontName=regular, fontSize=9.5, leading=12.5)
     return {
         "title": ParagraphStyle("title", parent=base, fontName=bold, fontSize=17, leading=21,

@@ -11,7 +11,6 @@ import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode.code128 import Code128
@@ -19,39 +18,15 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from marketplace.money import Money
+from marketplace.pdf import font_names
 
 ORIGIN_COUNTRY = "KZ"
 CN22_MAX_SDR = Decimal(300)
 LABEL_SIZE = (4 * 72, 6 * 72)  # 4 x 6 inch thermal label
-
-# Customs forms must be legible in Latin script, but names and addresses may be Cyrillic:
-# use a TrueType font that covers it when the machine has one, else the PDF core font.
-_FONT_CANDIDATES = (
-    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-    ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-     "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf"),
-)
-_fonts: tuple[str, str] | None = None
-
-
-def _font_names() -> tuple[str, str]:
-    global _fonts
-    if _fonts is None:
-        _fonts = ("Helvetica", "Helvetica-Bold")
-        for regular, bold in _FONT_CANDIDATES:
-            if Path(regular).exists() and Path(bold).exists():
-                pdfmetrics.registerFont(TTFont("SheberSans", regular))
-                pdfmetrics.registerFont(TTFont("SheberSans-Bold", bold))
-                _fonts = ("SheberSans", "SheberSans-Bold")
-                break
-    return _fonts
 
 
 @dataclass(frozen=True)
@@ -167,7 +142,7 @@ def label_pdf(data: ShipmentData) -> bytes:
     """A 4x6 inch label: addresses, service, weight, Code 128 barcode of the tracking number."""
     if not data.tracking_number:
         raise ValueError("a label needs a tracking number")
-    regular, bold = _font_names()
+    regular, bold = font_names()
     buffer = io.BytesIO()
     width, height = LABEL_SIZE
     pdf = Canvas(buffer, pagesize=LABEL_SIZE, invariant=1)
@@ -227,7 +202,7 @@ def label_pdf(data: ShipmentData) -> bytes:
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    regular, bold = _font_names()
+    regular, bold = font_names()
     return {
         "title": ParagraphStyle("title", fontName=bold, fontSize=14, leading=18),
         "h": ParagraphStyle("h", fontName=bold, fontSize=9, leading=11),
