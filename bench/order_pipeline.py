@@ -24,9 +24,8 @@ from pathlib import Path
 from bench.pipeline import (
     Completions,
     broker_settings,
+    brokers_to_measure,
     drop_redis_prefix,
-    redis_answers,
-    redis_url,
     start_worker,
     stop_worker,
 )
@@ -190,13 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="an empty scratch database (default: SQLite)")
     args = parser.parse_args(argv)
 
-    brokers = ["filesystem"]
-    if redis_answers():
-        brokers.append("redis")
-    else:
-        print(f"(Redis does not answer at {redis_url()}: embedded broker only)")
-    for key in ("CELERY_BROKER_URL", "CELERY_BROKER_FOLDER", "CELERY_BROKER_KEY_PREFIX"):
-        os.environ.pop(key, None)
+    brokers = brokers_to_measure()
 
     results = [measure(broker, args.orders, args.concurrency, args.database_url)
                for broker in brokers]

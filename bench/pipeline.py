@@ -176,13 +176,8 @@ def measure(broker: str, tasks: int, concurrency: int, database_url: str | None)
     return Result(broker, baseline, piped, committed)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--database-url", help="an empty scratch database (default: SQLite)")
-    args = parser.parse_args(argv)
-
+def brokers_to_measure() -> list[str]:
+    """The embedded broker, and Redis when it answers; each run sets its own broker settings."""
     brokers = ["filesystem"]
     if redis_answers():
         brokers.append("redis")
@@ -190,6 +185,17 @@ def main(argv: list[str] | None = None) -> None:
         print(f"(Redis does not answer at {redis_url()}: embedded broker only)")
     for key in ("CELERY_BROKER_URL", "CELERY_BROKER_FOLDER", "CELERY_BROKER_KEY_PREFIX"):
         os.environ.pop(key, None)
+    return brokers
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--database-url", help="an empty scratch database (default: SQLite)")
+    args = parser.parse_args(argv)
+
+    brokers = brokers_to_measure()
 
     results = [measure(broker, args.tasks, args.concurrency, args.database_url)
                for broker in brokers]
