@@ -26,6 +26,7 @@ from bench.pipeline import (
     broker_settings,
     brokers_to_measure,
     drop_redis_prefix,
+    noop_rate,
     start_worker,
     stop_worker,
 )
@@ -38,6 +39,7 @@ class Result:
     broker: str
     orders: int
     seconds: float
+    baseline: float  # no-op tasks/s through the same broker and worker
 
     @property
     def orders_per_second(self) -> float:
@@ -148,10 +150,8 @@ def measure(broker: str, count: int, concurrency: int, database_url: str | None)
                           workdir / "worker.log")
     try:
         with app.app_context():
-            # Warm up: the worker is ready once it has run a task end to end.
             completions = Completions()
-            app.extensions["celery"].send_task("bench.tasks.noop_task", args=[completions.port])
-            completions.wait(1, timeout=120)
+            baseline = noop_rate(app.extensions["celery"], completions, count * TASKS_PER_ORDER)
             completions.socket.close()
             since = utcnow()
             started = time.perf_counter()
@@ -179,7 +179,7 @@ def measure(broker: str, count: int, concurrency: int, database_url: str | None)
         shutil.rmtree(workdir, ignore_errors=True)
         for key in settings:
             os.environ.pop(key, None)
-    return Result(broker, count, seconds)
+    return Result(broker, count, seconds, baseline)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -197,10 +197,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nOrder pipeline: {args.orders} paid two-artisan orders ({TASKS_PER_ORDER} tasks "
           f"each), one worker with {args.concurrency} processes, {database}, "
           f"{os.cpu_count()} CPUs")
-    print(f"{'broker':<12}{'seconds':>9}{'orders/s':>10}{'tasks/s':>9}")
+    print(f"{'broker':<12}{'seconds':>9}{'orders/s':>10}{'tasks/s':>9}{'no-op task/s':>14}"
+          f"{'ratio':>7}")
     for result in results:
         print(f"{result.broker:<12}{result.seconds:>9.1f}{result.orders_per_second:>10.1f}"
-              f"{result.tasks_per_second:>9.1f}")
+              f"{result.tasks_per_second:>9.1f}{result.baseline:>14.0f}"
+              f"{result.tasks_per_second / result.baseline:>7.2f}")
 
 
 if __name__ == "__main__":

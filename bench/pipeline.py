@@ -119,6 +119,18 @@ def stop_worker(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def noop_rate(celery, completions: Completions, tasks: int) -> float:
+    """The baseline: no-op tasks per second through this broker and worker, after a warm-up
+    (the worker is ready once it has run a task end to end)."""
+    celery.send_task("bench.tasks.noop_task", args=[completions.port])
+    completions.wait(1, timeout=120)
+    started = time.perf_counter()
+    for _ in range(tasks):
+        celery.send_task("bench.tasks.noop_task", args=[completions.port])
+    completions.wait(tasks, timeout=600)
+    return tasks / (time.perf_counter() - started)
+
+
 def measure(broker: str, tasks: int, concurrency: int, database_url: str | None) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix=f"sheber-bench-{broker}-"))
     settings = broker_settings(broker, workdir)
@@ -140,15 +152,7 @@ def measure(broker: str, tasks: int, concurrency: int, database_url: str | None)
                           workdir / "worker.log")
     try:
         with app.app_context():
-            # Warm up: the worker is ready once it has run a task end to end.
-            celery.send_task("bench.tasks.noop_task", args=[completions.port])
-            completions.wait(1, timeout=120)
-
-            started = time.perf_counter()
-            for _ in range(tasks):
-                celery.send_task("bench.tasks.noop_task", args=[completions.port])
-            completions.wait(tasks, timeout=600)
-            baseline = tasks / (time.perf_counter() - started)
+            baseline = noop_rate(celery, completions, tasks)
 
             started = time.perf_counter()
             for _ in range(tasks):
