@@ -2,17 +2,31 @@
 
 SQLite: the FTS5 table ``product_fts`` kept by triggers on ``product``.
 PostgreSQL: a GIN index on the ``tsvector`` expression below (index ``product_fts_document``).
-Both are created by migration 0001 on their own engine only. Both match every word of the query
+Both are created by migration 0001 on their own engine only; any other database gets a portable
+substring match without an index. Both match every word of the query
 as a case-insensitive word prefix, without stemming (there is no Kazakh stemmer), and rank
 title matches above material/technique matches above description matches.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Double, cast, func, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Double,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 
 from marketplace.catalog.models import Product
 
@@ -67,4 +81,22 @@ def text_match(query: str, dialect: str) -> Match | None:
         )
         return Match(join=hits, join_on=hits.c.product_id == Product.id, condition=None,
                      score=hits.c.score)
-    raise NotImplementedError(f"full-text search is not set up for {dialect}")
+    return _portable_match(words)
+
+
+def _portable_match(words: list[str]) -> Match:
+    """Any other database (e.g. MariaDB): every word as a case-insensitive substring of the
+    titles, tags or descriptions, title hits ranked first. No index: fine for small catalogues."""
+    title = func.lower(cast(Product.title, String))
+    tags = func.lower(Product.materials_key + Product.techniques_key)
+    description = func.lower(cast(Product.description, String))
+
+    def has(column, word: str):
+        # JSON text may hold non-ASCII letters as \uXXXX escapes, depending on the database
+        forms = {word, json.dumps(word)[1:-1]}
+        return or_(*[column.contains(form, autoescape=True) for form in forms])
+
+    condition = and_(*[or_(has(title, word), tags.contains(word, autoescape=True),
+                           has(description, word)) for word in words])
+    title_hits = sum(case((has(title, word), 1), else_=0) for word in words)
+    return Match(join=None, join_on=None, condition=condition, score=-title_hits)
