@@ -9,6 +9,12 @@ consumer is keyed by the event id (``run_once``).
 Consumers are Celery tasks called as ``task(event_id, payload)``; ``register_handler`` maps an
 event type to task names (see ``workers/handlers.py``). This module never imports the tasks: it
 sends them by name.
+
+A consequence that must commit or roll back with the change itself (a product's materials change,
+so its provenance label is no longer true) is a *reaction*: ``register_reaction`` maps an event
+type to a function that ``emit`` calls with the payload, in the emitting transaction. Reactions
+are how a lower domain's change reaches a higher one without importing it; they never call out
+of the process (that is a task's job).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 
 _UNPUBLISHED_KEY = "outbox_unpublished_ids"
 _handlers: dict[str, list[str]] = {}
+_reactions: dict[str, list[Callable[[dict], object]]] = {}
 
 # What a broker outage looks like from the publishing side (with the transport's own connection
 # errors: Redis refused, AMQP gone, the embedded broker's folder unusable). Anything else is a
@@ -72,6 +79,17 @@ def handlers_for(event_type: str) -> tuple[str, ...]:
     return tuple(_handlers.get(event_type, ()))
 
 
+def register_reaction(event_type: str, reaction: Callable[[dict], object]) -> None:
+    """Call ``reaction(payload)`` inside every transaction that emits ``event_type``."""
+    reactions = _reactions.setdefault(event_type, [])
+    if reaction not in reactions:
+        reactions.append(reaction)
+
+
+def reactions_for(event_type: str) -> tuple[Callable[[dict], object], ...]:
+    return tuple(_reactions.get(event_type, ()))
+
+
 def emit(event_type: str, payload: dict, *, session: Session | None = None) -> OutboxEvent:
     """Add an event to the caller's session; it is committed (or rolled back) with the caller's
     transaction and published right after the commit."""
@@ -80,6 +98,8 @@ def emit(event_type: str, payload: dict, *, session: Session | None = None) -> O
     outbox_event = OutboxEvent(id=new_id(), type=event_type, payload=payload)
     session.add(outbox_event)
     session.info.setdefault(_UNPUBLISHED_KEY, []).append(outbox_event.id)
+    for reaction in reactions_for(event_type):
+        reaction(payload)
     return outbox_event
 
 
