@@ -33,8 +33,10 @@ browser:
 test: install browser
 	$(BIN)/python -m pytest
 
+# ruff, and the layer contracts of .importlinter (no domain imports a higher one)
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m bench

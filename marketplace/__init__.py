@@ -9,13 +9,14 @@ from pathlib import Path
 
 from flask import Flask
 
-from marketplace import i18n, security
+from marketplace import http, i18n, security
+from marketplace.accounts import service as accounts_service
 from marketplace.config import load_config
 from marketplace.errors import register_error_handlers
 from marketplace.extensions import db, limiter, migrate
 
 # One package per domain; each may have models.py, api.py (``bp``) and cli.py (``register_cli``).
-DOMAINS = ("accounts", "fx", "catalog", "provenance", "shipping", "checkout", "orders",
+DOMAINS = ("accounts", "fx", "catalog", "provenance", "inventory", "shipping", "checkout", "orders",
            "payouts", "storefront")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_error_handlers(app)
     i18n.init_app(app)
     security.init_app(app)
+    http.init_user_loader(app, accounts_service.user_from_request)
+    app.extensions["sheber.get_user"] = accounts_service.get_user
 
     for domain in DOMAINS:
         if importlib.util.find_spec(f"marketplace.{domain}") is None:

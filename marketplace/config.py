@@ -99,6 +99,7 @@ def load_config(instance_path: str | Path) -> dict:
         "PLATFORM_COMMISSION_BPS": _int_env("PLATFORM_COMMISSION_BPS", 1200),
         "RESERVATION_TTL_SECONDS": _int_env("RESERVATION_TTL_SECONDS", 900),
         "PAYOUT_HOLD_DAYS": _int_env("PAYOUT_HOLD_DAYS", 14),
+        "RETURN_WINDOW_DAYS": _int_env("RETURN_WINDOW_DAYS", 14),
         # the marketplace's own account that bank-transfer payouts are debited from
         "PAYOUT_DEBTOR_NAME": _env("PAYOUT_DEBTOR_NAME", "Sheber Marketplace LLP"),
         "PAYOUT_DEBTOR_IBAN": _env("PAYOUT_DEBTOR_IBAN", "KZ86125KZT5004100100"),

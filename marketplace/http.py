@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable
 
-from flask import request
+from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
 from marketplace.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
@@ -99,10 +99,15 @@ def current_user():
     Cached on the request, not on ``g``: an app context (and its ``g``) may outlive a request.
     """
     if "sheber.user" not in request.environ:
-        from marketplace.accounts.service import user_from_request
-
-        request.environ["sheber.user"] = user_from_request(request)
+        loader = current_app.extensions["sheber.user_loader"]
+        request.environ["sheber.user"] = loader(request)
     return request.environ["sheber.user"]
+
+
+def init_user_loader(app, loader) -> None:
+    """Who the request's user is: accounts (a higher layer) registers this at app creation,
+    as Flask-Login's ``user_loader`` does, so this kernel module never imports it."""
+    app.extensions["sheber.user_loader"] = loader
 
 
 def auth_required(*roles: str):

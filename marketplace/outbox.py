@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
+from marketplace.transaction import use_case
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +177,8 @@ def run_once(event_id: str, consumer: str, work: Callable[[], object]) -> bool:
         session.rollback()
         return False
     try:
-        work()
-        session.commit()
+        # The work's own use cases join this transaction: the marker and the work commit once.
+        use_case(work)()
     except IntegrityError:
         session.rollback()
         if session.get(ProcessedEvent, (event_id, consumer)) is not None:

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
 
 from marketplace.accounts.models import Role, User
-from marketplace.checkout.schemas import MoneyIn, MoneyOut
+from marketplace.extensions import db
 from marketplace.ids import isoformat
 from marketplace.money import Money
-from marketplace.orders.models import Order, OrderStatus
+from marketplace.orders.models import Order, OrderStatus, Shipment
 from marketplace.orders.service import payment_summary
-from marketplace.shipping.schemas import order_shipments_out
+from marketplace.validation import MoneyIn, MoneyOut
 
 
 class OrderListQuery(BaseModel):
@@ -125,11 +126,18 @@ def refund_out(refund) -> dict:
     }
 
 
-def _shipments(order_id: str) -> list[dict]:
-    # Imported here: shipping's modules import the orders service and these serialisers.
-    from marketplace.shipping.schemas import order_shipments_out
+def shipment_summary_out(shipment: Shipment) -> dict:
+    return {"id": shipment.id, "status": shipment.status, "carrier": shipment.carrier,
+            "service": shipment.service, "tracking_number": shipment.tracking_number,
+            "created_at": isoformat(shipment.created_at),
+            "delivered_at": isoformat(shipment.delivered_at)}
 
-    return order_shipments_out(order_id)
+
+def order_shipments_out(order_id: str) -> list[dict]:
+    """The ``shipments`` of an order's JSON."""
+    return [shipment_summary_out(s) for s in db.session.execute(
+        select(Shipment).where(Shipment.order_id == order_id).order_by(Shipment.created_at)
+    ).scalars()]
 
 
 def order_summary_out(order: Order) -> dict:

@@ -48,6 +48,7 @@ from marketplace.payouts.models import (
     PayoutFile,
     PayoutStatus,
 )
+from marketplace.transaction import use_case
 
 K = EntryKind
 
@@ -108,14 +109,12 @@ def _refund_shares(order: Order, refund: Refund, gross: dict, refunded: dict,
             for key, share in shares.items() if key in gross}
 
 
-@orders.rollback_on_error
-def record_order(order_id: str, *, commit: bool = True) -> int:
+@use_case
+def record_order(order_id: str) -> int:
     """Bring the ledger in line with the order: sale and commission per artisan once it is paid,
     and each refund's share. Idempotent (every entry is keyed); returns how many it added."""
     order = orders.lock_order(order_id)
     if order.paid_at is None:
-        if commit:
-            db.session.commit()
         return 0
     have = {(e.artisan_id, e.kind, e.reference): e for e in db.session.execute(
         select(LedgerEntry).where(LedgerEntry.order_id == order.id)).scalars()}
@@ -164,8 +163,6 @@ def record_order(order_id: str, *, commit: bool = True) -> int:
             refunded[key] += share
         refunded_before += refund.amount
     db.session.flush()
-    if commit:
-        db.session.commit()
     return added
 
 
@@ -228,7 +225,6 @@ def _beneficiary(artisan_id: str) -> tuple[User, ArtisanProfile | None]:
     return db.session.get(User, artisan_id), db.session.get(ArtisanProfile, artisan_id)
 
 
-@orders.rollback_on_error
 def run_payouts(*, rail: str = rails.BANK_TRANSFER, now: datetime | None = None,
                 actor_id: str | None = None, execution_date: date | None = None) -> RunResult:
     """Pay every artisan's positive payable balance (per currency) in one batch on ``rail``.
@@ -236,6 +232,15 @@ def run_payouts(*, rail: str = rails.BANK_TRANSFER, now: datetime | None = None,
     Safe to run concurrently: an entry is settled by a conditional update, and a run that finds
     an entry taken by another run changes nothing (409).
     """
+    result = _run_payouts(rail=rail, now=now, actor_id=actor_id, execution_date=execution_date)
+    if result.batch is not None:  # read afresh after the commit, with its payouts and files
+        result.batch = db.session.get(PayoutBatch, result.batch.id)
+    return result
+
+
+@use_case
+def _run_payouts(*, rail: str, now: datetime | None, actor_id: str | None,
+                 execution_date: date | None) -> RunResult:
     adapter = rails.get(rail)
     now = now or utcnow()
     entries = db.session.execute(
@@ -274,7 +279,6 @@ def run_payouts(*, rail: str = rails.BANK_TRANSFER, now: datetime | None = None,
         payouts.append(payout)
         settle[payout.id] = [entry.id for entry in group]
     if not payouts:
-        db.session.rollback()
         return result
     db.session.add(batch)
     db.session.add_all(payouts)
@@ -285,7 +289,6 @@ def run_payouts(*, rail: str = rails.BANK_TRANSFER, now: datetime | None = None,
             .where(LedgerEntry.id.in_(settle[payout.id]), LedgerEntry.payout_id.is_(None))
             .values(payout_id=payout.id).execution_options(synchronize_session=False)).rowcount
         if settled != len(settle[payout.id]):
-            db.session.rollback()
             raise Conflict("Another payout run is settling the same balances; try again.")
         db.session.add(LedgerEntry(artisan_id=payout.artisan_id, kind=K.PAYOUT,
                                    amount=-payout.amount, currency=payout.currency,
@@ -295,12 +298,12 @@ def run_payouts(*, rail: str = rails.BANK_TRANSFER, now: datetime | None = None,
     for name, content_type, content in adapter.files(batch, payouts, debtor=rails.debtor()):
         db.session.add(PayoutFile(batch_id=batch.id, name=name, content_type=content_type,
                                   content=content, sha256=rails.sha256(content)))
-    db.session.commit()
+    db.session.flush()
     result.batch = db.session.get(PayoutBatch, batch.id)
     return result
 
 
-@orders.rollback_on_error
+@use_case
 def mark_batch_executed(batch_id: str, operator: User, *,
                         bank_reference: str | None = None) -> PayoutBatch:
     """The operator has had the bank execute the batch's files: its payouts are paid."""
@@ -315,13 +318,12 @@ def mark_batch_executed(batch_id: str, operator: User, *,
                 bank_reference=bank_reference)
         .execution_options(synchronize_session=False)).rowcount
     if moved != 1:
-        db.session.rollback()
         raise InvalidTransition("This batch has been marked executed already.")
     db.session.execute(
         update(Payout).where(Payout.batch_id == batch.id, Payout.status == PayoutStatus.PENDING)
         .values(status=PayoutStatus.PAID, paid_at=now)
         .execution_options(synchronize_session=False))
-    db.session.commit()
+    db.session.flush()
     db.session.expire_all()
     return get_batch(batch_id)
 
@@ -437,7 +439,7 @@ def payout_account(user: User) -> ArtisanProfile:
     return profile
 
 
-@orders.rollback_on_error
+@use_case
 def set_payout_account(user: User, *, iban: str, bic: str) -> ArtisanProfile:
     """Where bank-transfer payouts go: an IBAN (checked) and the bank's BIC."""
     profile = payout_account(user)
@@ -450,6 +452,5 @@ def set_payout_account(user: User, *, iban: str, bic: str) -> ArtisanProfile:
     if errors:
         raise ValidationFailed("The bank account is not valid.", errors=errors)
     profile.payout_iban, profile.payout_bic = iban, bic
-    db.session.commit()
     return profile
 

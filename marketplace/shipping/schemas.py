@@ -6,13 +6,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from marketplace.accounts.models import Role, User
 from marketplace.ids import isoformat
+from marketplace.orders.models import Shipment
+from marketplace.orders.schemas import shipment_summary_out
 from marketplace.shipping.carriers import TrackingStatus
-from marketplace.shipping.models import Shipment
 from marketplace.shipping.service import MAX_LINES, MAX_QUANTITY
 from marketplace.shipping.shipments import (
     MAX_PACKED_SIDE_MM,
     MAX_PACKED_WEIGHT_G,
-    shipments_for_order,
 )
 from marketplace.validation import country_code, presentment_currency
 
@@ -211,18 +211,6 @@ class CarrierEventOut(BaseModel):
     duplicate: bool
     shipment_id: str
     status: str
-
-
-def shipment_summary_out(shipment: Shipment) -> dict:
-    return {"id": shipment.id, "status": shipment.status, "carrier": shipment.carrier,
-            "service": shipment.service, "tracking_number": shipment.tracking_number,
-            "created_at": isoformat(shipment.created_at),
-            "delivered_at": isoformat(shipment.delivered_at)}
-
-
-def order_shipments_out(order_id: str) -> list[dict]:
-    """The ``shipments`` of an order's JSON."""
-    return [shipment_summary_out(s) for s in shipments_for_order(order_id)]
 
 
 def shipment_out(shipment: Shipment, viewer: User) -> dict:

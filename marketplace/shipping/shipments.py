@@ -42,6 +42,7 @@ from marketplace.errors import (
 from marketplace.extensions import db
 from marketplace.ids import isoformat, new_id, utcnow
 from marketplace.money import Money
+from marketplace.orders import lifecycle
 from marketplace.orders import service as orders
 from marketplace.orders.models import (
     Fulfilment,
@@ -49,12 +50,16 @@ from marketplace.orders.models import (
     Order,
     OrderLine,
     OrderStatus,
+    Shipment,
+    ShipmentEvent,
+    ShipmentStatus,
 )
 from marketplace.provenance import service as provenance
 from marketplace.shipping import carriers, papers
-from marketplace.shipping.models import Shipment, ShipmentEvent, ShipmentStatus
+from marketplace.shipping.errors import ShippingError
 from marketplace.shipping.rates import effective_rates, rates_file
 from marketplace.shipping.service import customs_form_for
+from marketplace.transaction import lock_rows, use_case
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +74,7 @@ FUTURE_SKEW = timedelta(hours=1)  # carriers' clocks; a scan further ahead is re
 POLL_BATCH = 200
 
 S = ShipmentStatus
-SHIPPABLE_ORDER = frozenset({OrderStatus.PAID, OrderStatus.FULFILLING})
+SHIPPABLE_ORDER = lifecycle.SHIPPABLE
 # How far along a parcel is; a scan only moves it forward. Customs and a customs hold are the
 # same stage: there the newer scan wins (a hold is released, or customs hold it after all).
 RANK = {S.LABEL_CREATED: 1, S.IN_TRANSIT: 2, S.CUSTOMS: 3, S.CUSTOMS_HOLD: 3,
@@ -129,14 +134,14 @@ def _serials(lines: list[OrderLine]) -> list[str]:
     return [serial for line in lines for serial in (line.serials or [])]
 
 
-@orders.rollback_on_error
+@use_case
 def pack_fulfilment(fulfilment_id: str, user: User, *, weight_g: int, length_mm: int,
                     width_mm: int, height_mm: int) -> Fulfilment:
     """The artisan's box is packed: its weight (with packaging) and outer size. May be repeated
     to correct the figures until the operator has made the parcel."""
     fulfilment = _fulfilment_for_artisan(fulfilment_id, user)
     _check_box(weight_g, (length_mm, width_mm, height_mm))
-    order = orders.lock_order(fulfilment.order_id)
+    order = lifecycle.lock_order(fulfilment.order_id)
     db.session.refresh(fulfilment)
     if OrderStatus(order.status) not in SHIPPABLE_ORDER:
         raise InvalidTransition(f"An order that is {order.status} is not packed.")
@@ -152,21 +157,16 @@ def pack_fulfilment(fulfilment_id: str, user: User, *, weight_g: int, length_mm:
             f"A box of {weight_g} g cannot hold pieces declared at {declared} g.",
             errors={"weight_g": [f"lighter than the pieces inside ({declared} g declared)"]})
 
-    fulfilment.status = FulfilmentStatus.PACKED
-    fulfilment.packed_weight_g = weight_g
-    fulfilment.packed_length_mm, fulfilment.packed_width_mm, fulfilment.packed_height_mm = (
-        length_mm, width_mm, height_mm)
-    fulfilment.packed_at = utcnow()
-    orders.transition(order.id, OrderStatus.FULFILLING, expected=[OrderStatus.PAID],
-                      actor_id=user.id)
-    orders.add_event(order.id, "fulfilment_packed", actor_id=user.id, data={
+    lifecycle.mark_fulfilment_packed(fulfilment, weight_g=weight_g,
+                                     dimensions=(length_mm, width_mm, height_mm),
+                                     actor_id=user.id)
+    lifecycle.add_event(order.id, "fulfilment_packed", actor_id=user.id, data={
         "fulfilment_id": fulfilment.id, "weight_g": weight_g,
         "dimensions_mm": {"l": length_mm, "w": width_mm, "h": height_mm}})
     for serial in _serials(lines):
         provenance.record_piece_event(serial, "packed", data={"weight_g": weight_g},
                                       place={"city": "Almaty", "country": "KZ"},
                                       key=f"packed-{fulfilment.id}", commit=False)
-    db.session.commit()
     return fulfilment
 
 
@@ -190,22 +190,21 @@ def _lock(shipment_id: str) -> tuple[Order, Shipment]:
     order_id = db.session.execute(
         select(Shipment.order_id).where(Shipment.id == shipment_id)).scalar_one_or_none()
     if order_id is None:
-        raise NotFound("No such shipment.")
-    order = orders.lock_order(order_id)
-    db.session.execute(update(Shipment).where(Shipment.id == shipment_id)
-                       .values(updated_at=utcnow()).execution_options(synchronize_session=False))
+        raise NotFound("No such shipment.", code=ShippingError.SHIPMENT_NOT_FOUND)
+    order = lifecycle.lock_order(order_id)
+    lock_rows(Shipment, [shipment_id])
     shipment = db.session.execute(
         select(Shipment).where(Shipment.id == shipment_id)
         .execution_options(populate_existing=True)).scalar_one()
     return order, shipment
 
 
-@orders.rollback_on_error
+@use_case
 def request_shipment(order_id: str, operator: User) -> Shipment:
     """The operator turns an order whose boxes are all packed into one parcel. The label is
     bought by a task (outbox event ``shipment.requested``); a cultural-value piece holds the
     parcel (``held_export``) until an export permit is recorded."""
-    order = orders.lock_order(order_id)
+    order = lifecycle.lock_order(order_id)
     if OrderStatus(order.status) not in SHIPPABLE_ORDER:
         raise InvalidTransition(f"An order that is {order.status} cannot be shipped.")
     shipment = db.session.execute(
@@ -240,15 +239,12 @@ def request_shipment(order_id: str, operator: User) -> Shipment:
     shipment.weight_g = weight
     shipment.length_mm, shipment.width_mm, shipment.height_mm = sides
     shipment.requested_by, shipment.last_error = operator.id, None
-    shipment.status = S.HELD_EXPORT if held and not shipment.permit_number else S.REQUESTED
-    shipment.status_at = utcnow()
-    orders.transition(order.id, OrderStatus.FULFILLING, expected=[OrderStatus.PAID],
-                      actor_id=operator.id)
-    orders.add_event(order.id, "shipment_requested", actor_id=operator.id,
+    lifecycle.request_shipment(shipment, held_for_export=held and not shipment.permit_number,
+                               actor_id=operator.id)
+    lifecycle.add_event(order.id, "shipment_requested", actor_id=operator.id,
                      data={"shipment_id": shipment.id, "status": shipment.status})
     if shipment.status == S.REQUESTED:
         outbox.emit(SHIPMENT_REQUESTED, {"shipment_id": shipment.id})
-    db.session.commit()
     return shipment
 
 
@@ -260,7 +256,7 @@ def _naive_utc(moment: datetime | date) -> datetime:
     return moment
 
 
-@orders.rollback_on_error
+@use_case
 def record_export_permit(shipment_id: str, operator: User, *, permit_number: str,
                          issued_by: str, issued_at: datetime | date) -> Shipment:
     """Record the export permit of a held parcel and release it to the label task."""
@@ -280,12 +276,11 @@ def record_export_permit(shipment_id: str, operator: User, *, permit_number: str
                                 "export permit.")
     shipment.permit_number, shipment.permit_issued_by = permit_number.strip(), issued_by.strip()
     shipment.permit_issued_at, shipment.permit_recorded_by = issued, operator.id
-    shipment.status, shipment.status_at = S.REQUESTED, utcnow()
-    orders.add_event(order.id, "export_permit", actor_id=operator.id, data={
+    lifecycle.release_shipment(shipment)
+    lifecycle.add_event(order.id, "export_permit", actor_id=operator.id, data={
         "shipment_id": shipment.id, "permit_number": shipment.permit_number,
         "issued_by": shipment.permit_issued_by, "issued_at": isoformat(issued)})
     outbox.emit(SHIPMENT_REQUESTED, {"shipment_id": shipment.id})
-    db.session.commit()
     return shipment
 
 
@@ -355,30 +350,45 @@ def shipment_data(shipment: Shipment, order: Order) -> papers.ShipmentData:
         posted_on=utcnow().date(), invoice_number=f"SHB-{order.id}", export_permit=permit)
 
 
-@orders.rollback_on_error
 def buy_label(shipment_id: str) -> Shipment:
     """Ask the carrier adapter for the label, make the customs papers, mark the order shipped.
     Idempotent: a shipment that is not ``requested`` is returned as it is. A carrier that
     refuses the parcel fails the shipment (the operator may request it again); a carrier that
-    is down raises ExternalServiceError so that the task retries."""
-    order, shipment = _lock(shipment_id)
-    if shipment.status != S.REQUESTED:
-        db.session.commit()
-        return shipment
-    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
-        shipment.status, shipment.status_at = S.CANCELLED, utcnow()
-        shipment.last_error = f"the order became {order.status} before the label was bought"
-        db.session.commit()
-        return shipment
-    data = shipment_data(shipment, order)
+    is down raises ExternalServiceError so that the task retries. The carrier is called with
+    no lock held; what it answers is recorded afterwards, if the parcel still waits for it."""
+    data = _label_request(shipment_id)
+    if data is None:
+        return db.session.get(Shipment, shipment_id)
     try:
         # The shipment id is the carrier's reference: adapters that can, pass it as their
         # idempotency key so a retried task does not buy a second label.
-        label = carriers.get_carrier(shipment.carrier).create_label(data)
+        label = carriers.get_carrier(data.carrier).create_label(data)
     except (ValidationFailed, Conflict, NotFound) as refused:
         db.session.rollback()
         _fail(shipment_id, refused.detail)
         return db.session.get(Shipment, shipment_id)
+    return _record_label(shipment_id, data, label)
+
+
+@use_case
+def _label_request(shipment_id: str) -> papers.ShipmentData | None:
+    """What the carrier needs, or None when there is nothing to buy (the parcel is not waiting
+    for a label, or its order was cancelled meanwhile: then the parcel is cancelled)."""
+    order, shipment = _lock(shipment_id)
+    if shipment.status != S.REQUESTED:
+        return None
+    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
+        lifecycle.cancel_shipment(
+            shipment, f"the order became {order.status} before the label was bought")
+        return None
+    return shipment_data(shipment, order)
+
+
+@use_case
+def _record_label(shipment_id: str, data: papers.ShipmentData, label) -> Shipment:
+    order, shipment = _lock(shipment_id)
+    if shipment.status != S.REQUESTED:  # another run recorded its label first
+        return shipment
     labelled = replace(data, tracking_number=label.tracking_number)
     form = customs_form_for(labelled.goods_value, shipment.service)
     shipment.tracking_number = label.tracking_number
@@ -392,23 +402,18 @@ def buy_label(shipment_id: str) -> Shipment:
                           description=f"Label created ({data.service_name}); customs "
                                       f"declaration {form[:2]} {form[2:]}", source="label")
     db.session.add(event)
-    shipment.status, shipment.status_at = S.LABEL_CREATED, now
+    lifecycle.record_scan(shipment, S.LABEL_CREATED, now)
     _enter(order, shipment, event)
-    db.session.commit()
     return shipment
 
 
+@use_case
 def _fail(shipment_id: str, reason: str) -> None:
-    db.session.execute(
-        update(Shipment).where(Shipment.id == shipment_id, Shipment.status == S.REQUESTED)
-        .values(status=S.FAILED, last_error=reason[:2000], status_at=utcnow(),
-                updated_at=utcnow()))
-    order_id = db.session.execute(
-        select(Shipment.order_id).where(Shipment.id == shipment_id)).scalar_one()
-    orders.add_event(order_id, "shipment_failed",
-                     data={"shipment_id": shipment_id, "reason": reason[:500]})
-    db.session.commit()
-    log.warning("shipment %s: the carrier refused the label: %s", shipment_id, reason)
+    order, _ = _lock(shipment_id)
+    if lifecycle.fail_shipment(shipment_id, reason):
+        lifecycle.add_event(order.id, "shipment_failed",
+                            data={"shipment_id": shipment_id, "reason": reason[:500]})
+        log.warning("shipment %s: the carrier refused the label: %s", shipment_id, reason)
 
 
 # --- what a status means for the order, the pieces and the buyer -----------------------------
@@ -416,18 +421,12 @@ def _fail(shipment_id: str, reason: str) -> None:
 def _enter(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
     """Side effects of the shipment reaching ``event.status`` (called once per status)."""
     status = S(event.status)
-    active = [f for f in order.fulfilments if f.status != FulfilmentStatus.CANCELLED]
     serials = _serials(list(order.lines))
-    orders.add_event(order.id, "shipment", data={
+    lifecycle.add_event(order.id, "shipment", data={
         "shipment_id": shipment.id, "status": status, "tracking_number": shipment.tracking_number,
         "location": event.location})
     if status is S.LABEL_CREATED:
-        orders.transition(order.id, OrderStatus.FULFILLING, expected=[OrderStatus.PAID])
-        orders.transition(order.id, OrderStatus.SHIPPED, expected=[OrderStatus.FULFILLING],
-                          data={"shipment_id": shipment.id,
-                                "tracking_number": shipment.tracking_number})
-        for fulfilment in active:
-            fulfilment.status, fulfilment.shipped_at = FulfilmentStatus.SHIPPED, event.occurred_at
+        lifecycle.mark_shipped(order, shipment, at=event.occurred_at)
         for serial in serials:
             provenance.record_piece_event(
                 serial, "shipped", place={"city": "Almaty", "country": "KZ"},
@@ -435,12 +434,7 @@ def _enter(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
                 key=f"shipped-{shipment.id}", time=event.occurred_at, commit=False)
     elif status is S.DELIVERED:
         shipment.delivered_at = event.occurred_at
-        orders.transition(order.id, OrderStatus.DELIVERED, expected=[OrderStatus.SHIPPED],
-                          data={"shipment_id": shipment.id})
-        for fulfilment in active:
-            if fulfilment.status == FulfilmentStatus.SHIPPED:
-                fulfilment.status = FulfilmentStatus.DELIVERED
-                fulfilment.delivered_at = event.occurred_at
+        lifecycle.mark_delivered(order, shipment, at=event.occurred_at)
         country = (order.shipping_address or {}).get("country")
         for serial in serials:
             provenance.record_piece_event(
@@ -492,7 +486,7 @@ def _apply_scan(order: Order, shipment: Shipment, *, status: str, occurred_at: d
     db.session.add(event)
     moved = _moves(shipment, status, occurred_at)
     if moved:
-        shipment.status, shipment.status_at = status, occurred_at
+        lifecycle.record_scan(shipment, status, occurred_at)
         _enter(order, shipment, event)
     db.session.flush()
     return moved
@@ -554,7 +548,6 @@ def _known_event(carrier: str, event_id: str) -> bool:
     return found is not None
 
 
-@orders.rollback_on_error
 def record_carrier_event(carrier: str, *, event_id: str, tracking_number: str, status: str,
                          occurred_at: datetime, location: str = "",
                          description: str = "") -> tuple[Shipment, bool]:
@@ -571,17 +564,23 @@ def record_carrier_event(carrier: str, *, event_id: str, tracking_number: str, s
         raise NotFound(f"No {carrier} parcel {tracking_number} of ours.")
     if _known_event(carrier, event_id):
         return db.session.get(Shipment, shipment_id), True
+    try:
+        return _record_scan_once(shipment_id, carrier, event_id, status=status,
+                                 occurred_at=occurred, location=location,
+                                 description=description)
+    except IntegrityError:  # a concurrent delivery of the same event id committed first
+        return db.session.get(Shipment, shipment_id), True
+
+
+@use_case
+def _record_scan_once(shipment_id: str, carrier: str, event_id: str, *, status: str,
+                      occurred_at: datetime, location: str,
+                      description: str) -> tuple[Shipment, bool]:
     order, shipment = _lock(shipment_id)
     if _known_event(carrier, event_id):  # a concurrent delivery of the same event won
-        db.session.commit()
         return shipment, True
-    _apply_scan(order, shipment, status=status, occurred_at=occurred, location=location,
+    _apply_scan(order, shipment, status=status, occurred_at=occurred_at, location=location,
                 description=description, source="webhook", external_id=event_id)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return db.session.get(Shipment, shipment_id), True
     return shipment, False
 
 
@@ -599,19 +598,28 @@ def poll_tracking(limit: int = POLL_BATCH) -> int:
     return sum(_poll_one(shipment_id) for shipment_id in ids)
 
 
-@orders.rollback_on_error
 def _poll_one(shipment_id: str) -> int:
     shipment = db.session.get(Shipment, shipment_id)
+    carrier, tracking_number = shipment.carrier, shipment.tracking_number
+    db.session.rollback()  # no transaction stays open across the carrier's answer
     try:
-        scans = carriers.get_carrier(shipment.carrier).track(shipment.tracking_number)
+        scans = carriers.get_carrier(carrier).track(tracking_number)
     except (ExternalServiceError, NotFound) as exc:
         # This parcel waits for the next sweep; the others are still polled now.
-        log.warning("tracking %s %s failed: %s", shipment.carrier, shipment.tracking_number,
-                    exc.detail)
-        db.session.execute(update(Shipment).where(Shipment.id == shipment_id)
-                           .values(polled_at=utcnow()))
-        db.session.commit()
+        log.warning("tracking %s %s failed: %s", carrier, tracking_number, exc.detail)
+        _polled(shipment_id)
         return 0
+    return _record_polled_scans(shipment_id, scans)
+
+
+@use_case
+def _polled(shipment_id: str) -> None:
+    db.session.execute(update(Shipment).where(Shipment.id == shipment_id)
+                       .values(polled_at=utcnow()))
+
+
+@use_case
+def _record_polled_scans(shipment_id: str, scans) -> int:
     order, shipment = _lock(shipment_id)
     seen = {event.status for event in shipment.events}
     recorded = 0
@@ -623,7 +631,6 @@ def _poll_one(shipment_id: str) -> int:
         seen.add(scan.status)
         recorded += 1
     shipment.polled_at = utcnow()
-    db.session.commit()
     return recorded
 
 
@@ -634,7 +641,7 @@ def visible_shipment(shipment_id: str, user: User) -> Shipment:
     shipment = db.session.get(Shipment, shipment_id)
     order = db.session.get(Order, shipment.order_id) if shipment is not None else None
     if order is None or not orders.can_see(order, user):
-        raise NotFound("No such shipment.")
+        raise NotFound("No such shipment.", code=ShippingError.SHIPMENT_NOT_FOUND)
     return shipment
 
 

@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from pydantic import ValidationError
 
 from marketplace.checkout import service as checkout
-from marketplace.checkout import stripe_client
 from marketplace.checkout.schemas import AddressIn
 from marketplace.errors import (
     Conflict,
@@ -21,9 +20,11 @@ from marketplace.errors import (
 )
 from marketplace.fx import service as fx
 from marketplace.i18n import current_currency, current_language, localized
+from marketplace.integrations import stripe_client
 from marketplace.money import Money
 from marketplace.orders import service as orders
-from marketplace.orders.models import AWAITING_PAYMENT, OrderStatus
+from marketplace.orders.lifecycle import AWAITING_PAYMENT
+from marketplace.orders.models import OrderStatus
 from marketplace.orders.schemas import order_out
 from marketplace.shipping import service as shipping
 from marketplace.shipping import shipments

@@ -25,7 +25,8 @@ from marketplace.http import parse_model
 from marketplace.i18n import current_language, format_money
 from marketplace.money import CurrencyError, Money
 from marketplace.orders import service as order_service
-from marketplace.orders.models import REFUNDABLE, OrderStatus
+from marketplace.orders.lifecycle import REFUNDABLE
+from marketplace.orders.models import OrderStatus, ShipmentStatus
 from marketplace.orders.schemas import order_out
 from marketplace.payouts import service as payouts
 from marketplace.payouts.rails import BANK_TRANSFER
@@ -34,7 +35,6 @@ from marketplace.provenance import service as provenance
 from marketplace.provenance.models import FlagStatus, RecordStatus
 from marketplace.provenance.schemas import DecisionIn
 from marketplace.shipping import shipments
-from marketplace.shipping.models import ShipmentStatus
 from marketplace.shipping.schemas import shipment_out
 from marketplace.storefront import record_form
 from marketplace.storefront.forms import (

@@ -15,13 +15,12 @@ from marketplace.errors import Conflict, InvalidTransition, NotFound, Validation
 from marketplace.i18n import current_currency, current_language
 from marketplace.money import LISTING_CURRENCIES, CurrencyError, Money
 from marketplace.orders import service as order_service
-from marketplace.orders.models import FulfilmentStatus, OrderStatus
+from marketplace.orders.models import FulfilmentStatus, OrderStatus, ShipmentStatus
 from marketplace.orders.schemas import order_out
 from marketplace.payouts import service as payouts
 from marketplace.payouts.schemas import balance_out, payout_out
 from marketplace.provenance import service as provenance
 from marketplace.shipping import shipments
-from marketplace.shipping.models import ShipmentStatus
 from marketplace.storefront import record_form
 from marketplace.storefront.auth import countries_for_language
 from marketplace.storefront.forms import (

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from marketplace.catalog.models import ArtisanProfile, Product
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
-from marketplace.orders import service as orders
+from marketplace.orders import lifecycle
 from marketplace.orders.models import (
     Fulfilment,
     FulfilmentStatus,
@@ -75,7 +75,7 @@ def refund(order: Order, amount: int, *, lines: list[tuple[OrderLine, int]] = ()
 def deliver(order: Order, *, days_ago: float = 0, artisan_id: str | None = None) -> None:
     """The order's parcels (or one artisan's) delivered ``days_ago``."""
     order = db.session.get(Order, order.id)
-    orders.open_fulfilments(order)
+    lifecycle.open_fulfilments(order)
     for fulfilment in db.session.execute(
             db.select(Fulfilment).where(Fulfilment.order_id == order.id)).scalars():
         if artisan_id is None or fulfilment.artisan_id == artisan_id:

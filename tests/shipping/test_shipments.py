@@ -13,10 +13,9 @@ from sqlalchemy import select
 from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
 from marketplace.ids import utcnow
-from marketplace.orders.models import Order, OrderEvent
+from marketplace.orders.models import Order, OrderEvent, Shipment
 from marketplace.provenance.models import PieceEvent
 from marketplace.shipping import carriers, shipments
-from marketplace.shipping.models import Shipment
 from tests.checkout.helpers import buyer_with_cart, do_checkout, fresh
 from tests.factories import auth_headers, make_artisan, make_buyer, make_operator, make_product
 from tests.shipping.flow import (
