@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 from pathlib import Path
 
 from flask import Flask
 
-from marketplace import i18n, security
+from marketplace import i18n, logs, security
 from marketplace.config import load_config
 from marketplace.errors import register_error_handlers
 from marketplace.extensions import db, limiter, migrate
@@ -47,7 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.json.ensure_ascii = False  # Kazakh and Russian text stays readable UTF-8
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.init_app(app)
 
     import_models()
     db.init_app(app)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from flask import request
 from pydantic import BaseModel, ValidationError
 
+from marketplace import logs
 from marketplace.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
 
 
@@ -102,6 +103,7 @@ def current_user():
         from marketplace.accounts.service import user_from_request
 
         request.environ["sheber.user"] = user_from_request(request)
+        logs.bind(user_id=getattr(request.environ["sheber.user"], "id", None))
     return request.environ["sheber.user"]
 
 
