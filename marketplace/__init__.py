@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 from pathlib import Path
 
 from flask import Flask
 
-from marketplace import http, i18n, security
+from marketplace import http, i18n, logs, security
 from marketplace.accounts import service as accounts_service
 from marketplace.config import load_config
 from marketplace.errors import register_error_handlers
@@ -48,7 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.json.ensure_ascii = False  # Kazakh and Russian text stays readable UTF-8
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.init_app(app)
 
     import_models()
     db.init_app(app)

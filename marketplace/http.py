@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
+from marketplace import logs
 from marketplace.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
 
 
@@ -101,6 +102,7 @@ def current_user():
     if "sheber.user" not in request.environ:
         loader = current_app.extensions["sheber.user_loader"]
         request.environ["sheber.user"] = loader(request)
+        logs.bind(user_id=getattr(request.environ["sheber.user"], "id", None))
     return request.environ["sheber.user"]
 
 
