@@ -7,6 +7,8 @@ them, and on every other weak setting, naming each variable and what to set inst
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import logging
 import secrets
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -267,12 +271,17 @@ def _signing_key_problems(value: str | None) -> list[str]:
         return [f"PROVENANCE_SIGNING_KEY is missing: {hint}"]
     if _is_public(value):
         return [f"PROVENANCE_SIGNING_KEY is a published example value: {hint}"]
-    # the signer's own parser; imported late so that loading config loads no domain package
-    from marketplace.provenance.signing import SigningKeyError, load_private_key
-
+    # Parsed with the cryptography library itself: config sits below every domain.
+    text = value.strip()
     try:
-        load_private_key(value)
-    except SigningKeyError:
+        if "-----BEGIN" in text:
+            key = serialization.load_pem_private_key(text.encode(), password=None)
+        else:
+            key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(text, validate=True))
+        valid = isinstance(key, Ed25519PrivateKey)
+    except (binascii.Error, ValueError, TypeError):
+        valid = False
+    if not valid:
         return [f"PROVENANCE_SIGNING_KEY is not an Ed25519 private key: {hint}"]
     return []
 
