@@ -57,6 +57,9 @@ def paid_order(*lines: tuple[Product, int, int], currency: str = "EUR", shipping
             artisan_id=product.artisan_id, title=product.title, quantity=quantity,
             unit_price_amount=product.price_amount, unit_price_currency=product.price_currency,
             unit_presentment_amount=unit, fx_rate="0.0018", serials=[]))
+    db.session.flush()
+    if status not in lifecycle.AWAITING_PAYMENT:
+        lifecycle.open_fulfilments(order)  # as the paid move does
     db.session.commit()
     return order
 
