@@ -352,18 +352,26 @@ def refund_order(order_id: str, operator: User, request: RefundRequest) -> list[
     return submit_refunds(_request_operator_refund(order_id, operator, request))
 
 
+def refund_refusal(order: Order) -> tuple[OrderError, str] | None:
+    """Why nothing can be refunded on this order now, or None: the rule pages show too."""
+    if OrderStatus(order.status) not in REFUNDABLE:
+        return (OrderError.NOT_REFUNDABLE,
+                f"An order that is {order.status} has no payment to refund.")
+    if refundable_left(order) <= 0:
+        return (OrderError.NOTHING_TO_REFUND,
+                "Everything paid for this order has been refunded already.")
+    return None
+
+
 @use_case
 def _request_operator_refund(order_id: str, operator: User, request: RefundRequest) -> list[str]:
     if operator.role != Role.OPERATOR:
         raise Forbidden("Only operators issue refunds.", code=OrderError.OPERATOR_ONLY)
     order = lock_order(order_id)
-    if OrderStatus(order.status) not in REFUNDABLE:
-        raise InvalidTransition(f"An order that is {order.status} has no payment to refund.",
-                                code=OrderError.NOT_REFUNDABLE)
+    refusal = refund_refusal(order)
+    if refusal is not None:
+        raise InvalidTransition(refusal[1], code=refusal[0])
     left = refundable_left(order)
-    if left <= 0:
-        raise InvalidTransition("Everything paid for this order has been refunded already.",
-                                code=OrderError.NOTHING_TO_REFUND)
     lines_out: list[dict] = []
     if request.amount is not None and request.lines:
         raise ValidationFailed("Give an amount or lines, not both.",

@@ -9,5 +9,6 @@ class ShippingError(StrEnum):
     NOT_SHIPPABLE = "shipping.not_shippable"
     ALREADY_REQUESTED = "shipping.already_requested"
     NOT_PACKED = "shipping.not_packed"
+    NOT_PACKABLE = "shipping.not_packable"
     DESTINATION_NOT_SERVED = "shipping.destination_not_served"
     CARRIER_SIGNATURE_INVALID = "shipping.carrier_signature_invalid"

@@ -134,6 +134,29 @@ def _serials(lines: list[OrderLine]) -> list[str]:
     return [serial for line in lines for serial in (line.serials or [])]
 
 
+PACKABLE_FULFILMENTS = frozenset({FulfilmentStatus.PENDING, FulfilmentStatus.PACKED})
+
+
+def pack_refusal(order: Order, fulfilment: Fulfilment) -> str | None:
+    """Why this box cannot be (re)packed now, or None when it can: the rule pages show too."""
+    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
+        return f"An order that is {order.status} is not packed."
+    if fulfilment.status not in PACKABLE_FULFILMENTS:
+        return f"This fulfilment is {fulfilment.status} already."
+    if _open_shipment(order.id) is not None:
+        return "The operator has already made the parcel for this order."
+    return None
+
+
+def parcel_refusal(order: Order) -> tuple[ShippingError, str] | None:
+    """Why the operator cannot make this order's parcel now, or None when they can."""
+    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
+        return ShippingError.NOT_SHIPPABLE, f"An order that is {order.status} cannot be shipped."
+    if _open_shipment(order.id) is not None:
+        return ShippingError.ALREADY_REQUESTED, "This order has its shipment already."
+    return None
+
+
 @use_case
 def pack_fulfilment(fulfilment_id: str, user: User, *, weight_g: int, length_mm: int,
                     width_mm: int, height_mm: int) -> Fulfilment:
@@ -143,12 +166,9 @@ def pack_fulfilment(fulfilment_id: str, user: User, *, weight_g: int, length_mm:
     _check_box(weight_g, (length_mm, width_mm, height_mm))
     order = lifecycle.lock_order(fulfilment.order_id)
     db.session.refresh(fulfilment)
-    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
-        raise InvalidTransition(f"An order that is {order.status} is not packed.")
-    if fulfilment.status not in (FulfilmentStatus.PENDING, FulfilmentStatus.PACKED):
-        raise InvalidTransition(f"This fulfilment is {fulfilment.status} already.")
-    if _open_shipment(order.id) is not None:
-        raise InvalidTransition("The operator has already made the parcel for this order.")
+    refusal = pack_refusal(order, fulfilment)
+    if refusal is not None:
+        raise InvalidTransition(refusal, code=ShippingError.NOT_PACKABLE)
     lines = _lines_of(order, fulfilment.artisan_id)
     declared = sum((db.session.get(Product, line.product_id).weight_g or 0) * line.quantity
                    for line in lines)
@@ -205,12 +225,13 @@ def request_shipment(order_id: str, operator: User) -> Shipment:
     bought by a task (outbox event ``shipment.requested``); a cultural-value piece holds the
     parcel (``held_export``) until an export permit is recorded."""
     order = lifecycle.lock_order(order_id)
-    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
-        raise InvalidTransition(f"An order that is {order.status} cannot be shipped.")
     shipment = db.session.execute(
         select(Shipment).where(Shipment.order_id == order.id)).scalar_one_or_none()
-    if shipment is not None and shipment.status != S.FAILED:
-        raise Conflict("This order has its shipment already.", shipment_id=shipment.id)
+    refusal = parcel_refusal(order)
+    if refusal is not None and refusal[0] is ShippingError.ALREADY_REQUESTED:
+        raise Conflict(refusal[1], code=refusal[0], shipment_id=shipment.id)
+    if refusal is not None:
+        raise InvalidTransition(refusal[1], code=refusal[0])
     active = [f for f in order.fulfilments if f.status != FulfilmentStatus.CANCELLED]
     unpacked = [f.id for f in active if f.status != FulfilmentStatus.PACKED]
     if not active or unpacked:

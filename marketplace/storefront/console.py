@@ -24,8 +24,8 @@ from marketplace.fx.service import QUOTE_CURRENCY
 from marketplace.http import parse_model
 from marketplace.i18n import current_language, format_money
 from marketplace.money import CurrencyError, Money
+from marketplace.orders import lifecycle
 from marketplace.orders import service as order_service
-from marketplace.orders.lifecycle import REFUNDABLE
 from marketplace.orders.models import OrderStatus, ShipmentStatus
 from marketplace.orders.schemas import order_out
 from marketplace.payouts import service as payouts
@@ -54,7 +54,6 @@ DASHBOARD_ROWS = 10
 EVIDENCE_ROWS = 3
 EVIDENCE_TYPES = ("identity", "studio_visit", "work_in_progress", "material_receipt",
                   "third_party_attestation", "other")
-SHIPPABLE = (OrderStatus.PAID, OrderStatus.FULFILLING)
 
 
 def _craft_names() -> dict[str, str]:
@@ -72,7 +71,7 @@ def dashboard():
     flags, more_flags = provenance.list_flags(FlagStatus.OPEN, limit=DASHBOARD_ROWS)
     user = page_user()
     to_ship = {status: order_service.list_orders(user, status=status, limit=DASHBOARD_ROWS)
-               for status in SHIPPABLE}
+               for status in lifecycle.SHIPPABLE}
     return render_template("console/dashboard.html", queue=queue, more_records=more_records,
                            flags=flags, more_flags=more_flags, to_ship=to_ship)
 
@@ -243,15 +242,13 @@ def _render_order(order_id: str, *, errors: dict | None = None, typed: dict | No
     view = order_out(found, user)
     parcels = [shipment_out(shipments.visible_shipment(item["id"], user), user)
                for item in view["shipments"]]
-    open_parcels = [p for p in parcels if p["status"] != ShipmentStatus.FAILED]
     workshops = {f["artisan_id"]: catalog.profile_view(f["artisan_id"])["workshop_name"]
                  for f in view["fulfilments"]}
     return render_template(
         "console/order.html", order=view, buyer=accounts.get_user(found.buyer_id),
         workshops=workshops, parcels=parcels,
-        can_ship=view["status"] in SHIPPABLE and not open_parcels,
-        can_refund=(view["status"] in REFUNDABLE
-                    and view["payment"]["refundable"]["amount"] > 0),
+        can_ship=shipments.parcel_refusal(found) is None,
+        can_refund=order_service.refund_refusal(found) is None,
         errors=errors or {}, typed=typed or {}), status
 
 

@@ -15,7 +15,6 @@ from marketplace.errors import Conflict, InvalidTransition, NotFound, Validation
 from marketplace.i18n import current_currency, current_language
 from marketplace.money import LISTING_CURRENCIES, CurrencyError, Money
 from marketplace.orders import service as order_service
-from marketplace.orders.models import FulfilmentStatus, OrderStatus, ShipmentStatus
 from marketplace.orders.schemas import order_out
 from marketplace.payouts import service as payouts
 from marketplace.payouts.schemas import balance_out, payout_out
@@ -39,8 +38,6 @@ bp = html_errors(Blueprint("workshop", __name__, url_prefix="/workshop"))
 PAGE_SIZE = 50
 ORDERS_PAGE_SIZE = 24
 # What the pack form is offered for (pack_fulfilment has the rule and says no otherwise).
-PACKABLE_ORDERS = (OrderStatus.PAID, OrderStatus.FULFILLING)
-PACKABLE_FULFILMENTS = (FulfilmentStatus.PENDING, FulfilmentStatus.PACKED)
 
 
 def _crafts() -> list[dict]:
@@ -393,10 +390,9 @@ def _pack_field(field: str) -> str:
     return "dimensions" if field.startswith("dimensions") else field
 
 
-def _packable(view: dict, fulfilment: dict) -> bool:
-    open_shipments = [s for s in view["shipments"] if s["status"] != ShipmentStatus.FAILED]
-    return (view["status"] in PACKABLE_ORDERS and fulfilment["status"] in PACKABLE_FULFILMENTS
-            and not open_shipments)
+def _packable(order, fulfilment_id: str) -> bool:
+    fulfilment = next(f for f in order.fulfilments if f.id == fulfilment_id)
+    return shipments.pack_refusal(order, fulfilment) is None
 
 
 def _render_orders(*, errors: dict | None = None, typed: dict | None = None, status: int = 200):
@@ -408,7 +404,7 @@ def _render_orders(*, errors: dict | None = None, typed: dict | None = None, sta
         view = order_out(order, user)
         for fulfilment in view["fulfilments"]:
             rows.append({"order": view, "fulfilment": fulfilment,
-                         "packable": _packable(view, fulfilment)})
+                         "packable": _packable(order, fulfilment["id"])})
     next_url = url_for("workshop.orders", cursor=next_cursor) if next_cursor else None
     return render_template("workshop/orders.html", rows=rows, next_url=next_url,
                            errors=errors or {}, typed=typed or {}), status
