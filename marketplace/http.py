@@ -15,13 +15,21 @@ from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
 from marketplace import logs
-from marketplace.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
+from marketplace.errors import (
+    AuthError,
+    DomainError,
+    Forbidden,
+    RequestError,
+    Unauthorized,
+    ValidationFailed,
+)
 
 
 class MalformedRequest(DomainError):
     status = 400
     type = "malformed-request"
     title = "Malformed request"
+    code = RequestError.MALFORMED
 
 
 def validation_errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -38,7 +46,7 @@ def parse_model(model: type[BaseModel], data) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed("The request has invalid fields.",
-                               errors=validation_errors(exc)) from None
+                               errors=validation_errors(exc), code=RequestError.INVALID) from None
 
 
 def _record(fn: Callable, key: str, value) -> None:
@@ -56,9 +64,11 @@ def json_body(model: type[BaseModel]):
             try:
                 data = json.loads(raw or b"null")
             except (ValueError, UnicodeDecodeError):
-                raise MalformedRequest("The body is not valid JSON.") from None
+                raise MalformedRequest("The body is not valid JSON.",
+                                       code=RequestError.MALFORMED_JSON) from None
             if not isinstance(data, dict):
-                raise MalformedRequest("The body must be a JSON object.")
+                raise MalformedRequest("The body must be a JSON object.",
+                                       code=RequestError.NOT_AN_OBJECT)
             kwargs["body"] = parse_model(model, data)
             return view(*args, **kwargs)
 
@@ -120,9 +130,11 @@ def auth_required(*roles: str):
         def wrapper(*args, **kwargs):
             user = current_user()
             if user is None:
-                raise Unauthorized("A valid bearer token is required.")
+                raise Unauthorized("A valid bearer token is required.",
+                                   code=AuthError.REQUIRED)
             if roles and user.role not in roles:
-                raise Forbidden(f"This action needs the role {' or '.join(roles)}.")
+                raise Forbidden(f"This action needs the role {' or '.join(roles)}.",
+                                code=AuthError.ROLE_REQUIRED)
             return view(*args, **kwargs)
 
         _record(wrapper, "auth", roles or ("any",))
@@ -141,7 +153,9 @@ def decode_cursor(cursor: str) -> list:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]}) from None
+        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]},
+                               code=RequestError.INVALID_CURSOR) from None
     if not isinstance(values, list):
-        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]})
+        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]},
+                               code=RequestError.INVALID_CURSOR)
     return values

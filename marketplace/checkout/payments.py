@@ -43,7 +43,7 @@ class InvalidWebhook(DomainError):
     status = 400
     type = "invalid-webhook"
     title = "Invalid webhook"
-    code = "checkout.invalid_webhook"
+    code = CheckoutError.WEBHOOK_MALFORMED
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,15 @@ def receive_event(payload: bytes, signature_header: str | None) -> ReceivedEvent
                                        tolerance=SIGNATURE_TOLERANCE_SECONDS)
     except stripe.SignatureVerificationError:
         raise InvalidWebhook("The Stripe-Signature header does not match the body, or its "
-                             "timestamp is too old.") from None
+                             "timestamp is too old.",
+                             code=CheckoutError.WEBHOOK_SIGNATURE_INVALID) from None
     except ValueError:
-        raise InvalidWebhook("The body is not a Stripe event.") from None
+        raise InvalidWebhook("The body is not a Stripe event.",
+                             code=CheckoutError.WEBHOOK_MALFORMED) from None
     data = json.loads(payload)
     event_id, type_ = data.get("id"), data.get("type")
     if not isinstance(event_id, str) or not isinstance(type_, str):
-        raise InvalidWebhook("The event has no id or type.")
+        raise InvalidWebhook("The event has no id or type.", code=CheckoutError.WEBHOOK_MALFORMED)
     db.session.add(StripeEvent(event_id=event_id, type=type_, payload=data))
     outbox.emit(STRIPE_EVENT_RECEIVED, {"event_id": event_id})
     try:
@@ -94,7 +96,8 @@ def apply_stripe_event(event_id: str) -> str:
     row = db.session.execute(
         select(StripeEvent).where(StripeEvent.event_id == event_id)).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"No stored Stripe event {event_id}.", code=CheckoutError.EVENT_UNKNOWN)
+        raise NotFound(f"No stored Stripe event {event_id}.",
+                       code=CheckoutError.STRIPE_EVENT_NOT_FOUND)
     if row.processed_at is not None:
         return row.outcome or "already processed"
     type_, payload = row.type, row.payload

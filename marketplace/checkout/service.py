@@ -37,6 +37,7 @@ from marketplace.integrations import stripe_client
 from marketplace.inventory import reservations
 from marketplace.money import Money, exponent
 from marketplace.orders import lifecycle
+from marketplace.orders.errors import OrderError
 from marketplace.orders.lifecycle import AWAITING_PAYMENT
 from marketplace.orders.models import Order, OrderLine, OrderStatus
 from marketplace.shipping import service as shipping
@@ -81,7 +82,7 @@ def cart_items_for_quote(user_id: str) -> list[tuple[Product, int]]:
 def _active_product(product_id: str) -> Product:
     product = db.session.get(Product, product_id)
     if product is None or product.status != ProductStatus.ACTIVE:
-        raise NotFound("No such product.", code=CheckoutError.PIECE_UNAVAILABLE)
+        raise NotFound("No such product.", code=CheckoutError.PRODUCT_UNAVAILABLE)
     return product
 
 
@@ -102,7 +103,7 @@ def add_to_cart(buyer: User, product_id: str, quantity: int) -> CartItem:
     wanted = quantity + (item.quantity if item else 0)
     if wanted > MAX_CART_QUANTITY:
         raise ValidationFailed(f"At most {MAX_CART_QUANTITY} of one piece per order.",
-                               code=CheckoutError.TOO_MANY,
+                               code=CheckoutError.QUANTITY_LIMIT,
                                errors={"quantity": [f"at most {MAX_CART_QUANTITY} in total"]})
     _check_available(product, wanted)
     if item is None:
@@ -209,7 +210,7 @@ def _place_order(buyer: User, *, shipping_address: dict, shipping_option: str, c
     for item in cart_items:
         if item.product.status != ProductStatus.ACTIVE:
             raise Conflict("A piece in your cart is no longer for sale; remove it first.",
-                           code=CheckoutError.PIECE_UNAVAILABLE, product_id=item.product_id)
+                           code=CheckoutError.PRODUCT_UNAVAILABLE, product_id=item.product_id)
     items = [(item.product, item.quantity) for item in cart_items]
     rates = fx.current_rates()
     priced_lines = []
@@ -282,17 +283,17 @@ def _abandon(order_id: str, cart_items: list[tuple[str, int]], buyer_id: str,
 def _payable_order(buyer: User, order_id: str) -> Order:
     order = db.session.get(Order, order_id)
     if order is None or order.buyer_id != buyer.id:
-        raise NotFound("No such order.", code=CheckoutError.ORDER_NOT_FOUND)
+        raise NotFound("No such order.", code=OrderError.NOT_FOUND)
     status = OrderStatus(order.status)
     if status not in AWAITING_PAYMENT:
         raise InvalidTransition(f"An order that is {status} cannot be paid.",
-                                code=CheckoutError.NOT_PAYABLE)
+                                code=CheckoutError.ORDER_NOT_PAYABLE)
     if order.flagged_reason:
         raise InvalidTransition("This order is held for review and cannot be paid now.",
-                                code=CheckoutError.HELD_FOR_REVIEW)
+                                code=CheckoutError.ORDER_HELD)
     if order.payment_intent_id is None:
         raise InvalidTransition("This order has no payment set up.",
-                                code=CheckoutError.NO_PAYMENT)
+                                code=CheckoutError.PAYMENT_MISSING)
     if order.reservation_expires_at is not None and order.reservation_expires_at <= utcnow():
         expire_order(order.id)
         raise InvalidTransition("The reservation has expired; this order can no longer be paid.",
@@ -306,7 +307,7 @@ def _stripe_call(function, *args):
     except stripe.InvalidRequestError as exc:
         if exc.http_status == 404 or getattr(exc, "param", None) == "payment_method":
             raise ValidationFailed("Stripe does not know this payment method.",
-                                   code=CheckoutError.UNKNOWN_PAYMENT_METHOD,
+                                   code=CheckoutError.PAYMENT_METHOD_UNKNOWN,
                                    errors={"payment_method": ["unknown payment method"]}
                                    ) from None
         raise stripe_client.upstream_error(exc) from exc
@@ -380,7 +381,7 @@ def _new_attempt(order: Order, payment_method: str) -> dict:
     if not _record_attempt(order.id, attempt, intent["id"], old_intent):
         stripe_client.cancel_payment_intent(intent["id"])
         raise Conflict("Another payment attempt for this order is in progress.",
-                       code=CheckoutError.ATTEMPT_IN_PROGRESS)
+                       code=CheckoutError.PAYMENT_IN_PROGRESS)
     return intent
 
 

@@ -104,6 +104,13 @@ SETTLED_ELSEWHERE = frozenset({S.CANCELLED, S.REFUNDED, S.DISPUTED, S.COMPLETED}
 
 # --- the moves -----------------------------------------------------------------------------
 
+_CODES = {
+    "order": (OrderError.NOT_FOUND, OrderError.INVALID_TRANSITION),
+    "fulfilment": (OrderError.FULFILMENT_NOT_FOUND, OrderError.FULFILMENT_INVALID_TRANSITION),
+    "shipment": (OrderError.SHIPMENT_NOT_FOUND, OrderError.SHIPMENT_INVALID_TRANSITION),
+}
+
+
 def _move(model, table: dict, row_id: str, to, *, values: dict | None = None,
           what: str) -> tuple[bool, object]:
     """Move one row to ``to``; ``(moved, status before)``. Same status: no-op. Not in the
@@ -114,13 +121,13 @@ def _move(model, table: dict, row_id: str, to, *, values: dict | None = None,
         current = db.session.execute(
             select(model.status).where(model.id == row_id)).scalar_one_or_none()
         if current is None:
-            raise NotFound(f"No such {what}.", code=f"{what}.not_found")
+            raise NotFound(f"No such {what}.", code=_CODES[what][0])
         current = status_type(current)
         if current is to:
             return False, current
         if to not in table[current]:
             raise InvalidTransition(f"A {what} that is {current} cannot become {to}.",
-                                    code=f"{what}.invalid_transition",
+                                    code=_CODES[what][1],
                                     current=str(current), requested=str(to))
         changes = {"status": to, **(values or {})}
         if hasattr(model, "updated_at"):
@@ -131,7 +138,7 @@ def _move(model, table: dict, row_id: str, to, *, values: dict | None = None,
         if moved == 1:
             return True, current
     raise InvalidTransition(f"The {what} changed while it was being moved; try again.",
-                            code=f"{what}.concurrent_change")
+                            code=OrderError.CONCURRENT_CHANGE)
 
 
 def move_order(order_id: str, to: OrderStatus | str, *, actor_id: str | None = None,

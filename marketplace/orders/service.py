@@ -25,6 +25,7 @@ from marketplace.errors import (
     Forbidden,
     InvalidTransition,
     NotFound,
+    RequestError,
     ValidationFailed,
 )
 from marketplace.extensions import db
@@ -98,7 +99,7 @@ def list_orders(user: User, *, status: str | None = None, limit: int = 24,
         try:
             created_at, order_id = datetime.fromisoformat(values[0]), str(values[1])
         except (IndexError, TypeError, ValueError):
-            raise ValidationFailed("The cursor is not valid.", code=OrderError.INVALID_CURSOR,
+            raise ValidationFailed("The cursor is not valid.", code=RequestError.INVALID_CURSOR,
                                    errors={"cursor": ["invalid"]}) from None
         query = query.where((Order.created_at < created_at)
                             | ((Order.created_at == created_at) & (Order.id < order_id)))
@@ -358,7 +359,7 @@ def refund_refusal(order: Order) -> tuple[OrderError, str] | None:
         return (OrderError.NOT_REFUNDABLE,
                 f"An order that is {order.status} has no payment to refund.")
     if refundable_left(order) <= 0:
-        return (OrderError.NOTHING_TO_REFUND,
+        return (OrderError.FULLY_REFUNDED,
                 "Everything paid for this order has been refunded already.")
     return None
 
@@ -366,7 +367,7 @@ def refund_refusal(order: Order) -> tuple[OrderError, str] | None:
 @use_case
 def _request_operator_refund(order_id: str, operator: User, request: RefundRequest) -> list[str]:
     if operator.role != Role.OPERATOR:
-        raise Forbidden("Only operators issue refunds.", code=OrderError.OPERATOR_ONLY)
+        raise Forbidden("Only operators issue refunds.", code=OrderError.REFUND_OPERATOR_ONLY)
     order = lock_order(order_id)
     refusal = refund_refusal(order)
     if refusal is not None:
@@ -398,7 +399,7 @@ def _request_operator_refund(order_id: str, operator: User, request: RefundReque
     elif request.amount is not None:
         if request.amount.currency != order.currency:
             raise ValidationFailed(f"The order was paid in {order.currency}.",
-                                   code=OrderError.REFUND_CURRENCY,
+                                   code=OrderError.REFUND_CURRENCY_MISMATCH,
                                    errors={"amount.currency": [f"must be {order.currency}"]})
         amount = request.amount.amount
     else:
@@ -406,7 +407,7 @@ def _request_operator_refund(order_id: str, operator: User, request: RefundReque
     if amount > left:
         raise ValidationFailed(
             f"At most {Money(left, order.currency)} is left to refund.",
-            code=OrderError.REFUND_EXCEEDS_CAPTURED,
+            code=OrderError.REFUND_TOO_LARGE,
             errors={"amount": [f"at most {left} (minor units) left to refund"]})
     made = request_refunds(order, amount, reason=request.reason, source="operator",
                            lines=lines_out, actor_id=operator.id)
@@ -440,7 +441,7 @@ def _cancel(order_id: str, user: User) -> tuple[str | None, list[str]]:
     order = visible_order(order_id, user)
     if user.role not in (Role.OPERATOR, Role.BUYER):
         raise Forbidden("Only the buyer or an operator can cancel an order.",
-                        code=OrderError.BUYER_OR_OPERATOR_ONLY)
+                        code=OrderError.CANCEL_FORBIDDEN)
     order = lock_order(order_id)
     summary = payment_summary(order)
     before = lifecycle.cancel(order.id, actor_id=user.id, by=user.role)

@@ -31,7 +31,14 @@ from sqlalchemy import and_, exists, func, or_, select, update
 
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import ArtisanProfile
-from marketplace.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from marketplace.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    RequestError,
+    ValidationFailed,
+)
 from marketplace.extensions import db
 from marketplace.http import decode_cursor, encode_cursor
 from marketplace.ids import new_id, utcnow
@@ -39,6 +46,7 @@ from marketplace.money import Money, round_half_up
 from marketplace.orders import service as orders
 from marketplace.orders.models import Fulfilment, Order, OrderStatus, Refund
 from marketplace.payouts import rails
+from marketplace.payouts.errors import PayoutError
 from marketplace.payouts.models import (
     BatchStatus,
     EntryKind,
@@ -289,7 +297,8 @@ def _run_payouts(*, rail: str, now: datetime | None, actor_id: str | None,
             .where(LedgerEntry.id.in_(settle[payout.id]), LedgerEntry.payout_id.is_(None))
             .values(payout_id=payout.id).execution_options(synchronize_session=False)).rowcount
         if settled != len(settle[payout.id]):
-            raise Conflict("Another payout run is settling the same balances; try again.")
+            raise Conflict("Another payout run is settling the same balances; try again.",
+                           code=PayoutError.RUN_IN_PROGRESS)
         db.session.add(LedgerEntry(artisan_id=payout.artisan_id, kind=K.PAYOUT,
                                    amount=-payout.amount, currency=payout.currency,
                                    reference=payout.id, after_delivery=False,
@@ -308,7 +317,7 @@ def mark_batch_executed(batch_id: str, operator: User, *,
                         bank_reference: str | None = None) -> PayoutBatch:
     """The operator has had the bank execute the batch's files: its payouts are paid."""
     if operator.role != Role.OPERATOR:
-        raise Forbidden("Only operators execute payouts.")
+        raise Forbidden("Only operators execute payouts.", code=PayoutError.OPERATOR_ONLY)
     batch = get_batch(batch_id)
     now = utcnow()
     moved = db.session.execute(
@@ -318,7 +327,8 @@ def mark_batch_executed(batch_id: str, operator: User, *,
                 bank_reference=bank_reference)
         .execution_options(synchronize_session=False)).rowcount
     if moved != 1:
-        raise InvalidTransition("This batch has been marked executed already.")
+        raise InvalidTransition("This batch has been marked executed already.",
+                                code=PayoutError.BATCH_EXECUTED)
     db.session.execute(
         update(Payout).where(Payout.batch_id == batch.id, Payout.status == PayoutStatus.PENDING)
         .values(status=PayoutStatus.PAID, paid_at=now)
@@ -331,7 +341,7 @@ def mark_batch_executed(batch_id: str, operator: User, *,
 def get_batch(batch_id: str) -> PayoutBatch:
     batch = db.session.get(PayoutBatch, batch_id)
     if batch is None:
-        raise NotFound("No such payout batch.")
+        raise NotFound("No such payout batch.", code=PayoutError.BATCH_NOT_FOUND)
     return batch
 
 
@@ -339,7 +349,7 @@ def batch_file(batch_id: str, name: str) -> PayoutFile:
     row = db.session.execute(select(PayoutFile).where(
         PayoutFile.batch_id == batch_id, PayoutFile.name == name)).scalar_one_or_none()
     if row is None:
-        raise NotFound("This batch has no such file.")
+        raise NotFound("This batch has no such file.", code=PayoutError.FILE_NOT_FOUND)
     return row
 
 
@@ -350,8 +360,8 @@ def _page(query, order_columns, limit: int, cursor: str | None):
         try:
             created_at, row_id = datetime.fromisoformat(values[0]), str(values[1])
         except (IndexError, TypeError, ValueError):
-            raise ValidationFailed("The cursor is not valid.",
-                                   errors={"cursor": ["invalid"]}) from None
+            raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]},
+                                   code=RequestError.INVALID_CURSOR) from None
         query = query.where((created_column < created_at)
                             | ((created_column == created_at) & (id_column < row_id)))
     rows = list(db.session.execute(
@@ -432,10 +442,11 @@ def iban_is_valid(iban: str) -> bool:
 
 def payout_account(user: User) -> ArtisanProfile:
     if user.role != Role.ARTISAN:
-        raise Forbidden("Only artisans have a payout account.")
+        raise Forbidden("Only artisans have a payout account.", code=PayoutError.ARTISAN_ONLY)
     profile = db.session.get(ArtisanProfile, user.id)
     if profile is None:
-        raise NotFound("Create your workshop profile first (PUT /api/v1/artisans/me).")
+        raise NotFound("Create your workshop profile first (PUT /api/v1/artisans/me).",
+                       code=PayoutError.PROFILE_REQUIRED)
     return profile
 
 
@@ -450,7 +461,8 @@ def set_payout_account(user: User, *, iban: str, bic: str) -> ArtisanProfile:
     if not BIC_FORMAT.match(bic):
         errors["bic"] = ["not a valid BIC (8 or 11 letters and digits)"]
     if errors:
-        raise ValidationFailed("The bank account is not valid.", errors=errors)
+        raise ValidationFailed("The bank account is not valid.", errors=errors,
+                               code=PayoutError.BANK_ACCOUNT_INVALID)
     profile.payout_iban, profile.payout_bic = iban, bic
     return profile
 

@@ -96,6 +96,7 @@ SUBJECTS = {
 class CarrierSignatureInvalid(Unauthorized):
     type = "invalid-carrier-signature"
     title = "Invalid carrier signature"
+    code = ShippingError.CARRIER_SIGNATURE_INVALID
 
 
 # --- packing -------------------------------------------------------------------------------
@@ -103,13 +104,14 @@ class CarrierSignatureInvalid(Unauthorized):
 def _fulfilment_for_artisan(fulfilment_id: str, user: User) -> Fulfilment:
     fulfilment = db.session.get(Fulfilment, fulfilment_id)
     if fulfilment is None:
-        raise NotFound("No such fulfilment.")
+        raise NotFound("No such fulfilment.", code=ShippingError.FULFILMENT_NOT_FOUND)
     if fulfilment.artisan_id == user.id:
         return fulfilment
     order = db.session.get(Order, fulfilment.order_id)
     if user.role == Role.OPERATOR or order.buyer_id == user.id:
-        raise Forbidden("Only the artisan who made these pieces marks them packed.")
-    raise NotFound("No such fulfilment.")
+        raise Forbidden("Only the artisan who made these pieces marks them packed.",
+                        code=ShippingError.NOT_YOUR_FULFILMENT)
+    raise NotFound("No such fulfilment.", code=ShippingError.FULFILMENT_NOT_FOUND)
 
 
 def _check_box(weight_g: int, sides: tuple[int, int, int]) -> None:
@@ -123,7 +125,8 @@ def _check_box(weight_g: int, sides: tuple[int, int, int]) -> None:
             errors[f"dimensions_mm.{name}"] = [
                 f"must be a whole number of millimetres from 1 to {MAX_PACKED_SIDE_MM}"]
     if errors:
-        raise ValidationFailed("The parcel's weight or size is not possible.", errors=errors)
+        raise ValidationFailed("The parcel's weight or size is not possible.",
+                               code=ShippingError.PARCEL_INVALID, errors=errors)
 
 
 def _lines_of(order: Order, artisan_id: str) -> list[OrderLine]:
@@ -151,9 +154,10 @@ def pack_refusal(order: Order, fulfilment: Fulfilment) -> str | None:
 def parcel_refusal(order: Order) -> tuple[ShippingError, str] | None:
     """Why the operator cannot make this order's parcel now, or None when they can."""
     if OrderStatus(order.status) not in SHIPPABLE_ORDER:
-        return ShippingError.NOT_SHIPPABLE, f"An order that is {order.status} cannot be shipped."
+        return (ShippingError.ORDER_NOT_SHIPPABLE,
+                f"An order that is {order.status} cannot be shipped.")
     if _open_shipment(order.id) is not None:
-        return ShippingError.ALREADY_REQUESTED, "This order has its shipment already."
+        return ShippingError.SHIPMENT_EXISTS, "This order has its shipment already."
     return None
 
 
@@ -175,6 +179,7 @@ def pack_fulfilment(fulfilment_id: str, user: User, *, weight_g: int, length_mm:
     if weight_g * 100 < declared * MIN_CONTENT_SHARE_PERCENT:
         raise ValidationFailed(
             f"A box of {weight_g} g cannot hold pieces declared at {declared} g.",
+            code=ShippingError.PARCEL_INVALID,
             errors={"weight_g": [f"lighter than the pieces inside ({declared} g declared)"]})
 
     lifecycle.mark_fulfilment_packed(fulfilment, weight_g=weight_g,
@@ -228,7 +233,7 @@ def request_shipment(order_id: str, operator: User) -> Shipment:
     shipment = db.session.execute(
         select(Shipment).where(Shipment.order_id == order.id)).scalar_one_or_none()
     refusal = parcel_refusal(order)
-    if refusal is not None and refusal[0] is ShippingError.ALREADY_REQUESTED:
+    if refusal is not None and refusal[0] is ShippingError.SHIPMENT_EXISTS:
         raise Conflict(refusal[1], code=refusal[0], shipment_id=shipment.id)
     if refusal is not None:
         raise InvalidTransition(refusal[1], code=refusal[0])
@@ -236,18 +241,20 @@ def request_shipment(order_id: str, operator: User) -> Shipment:
     unpacked = [f.id for f in active if f.status != FulfilmentStatus.PACKED]
     if not active or unpacked:
         raise InvalidTransition("Every artisan must mark their pieces packed first.",
-                                unpacked_fulfilments=unpacked)
+                                code=ShippingError.NOT_PACKED, unpacked_fulfilments=unpacked)
     if not customs_lines(order):
-        raise InvalidTransition("Every piece of this order has been refunded; nothing to ship.")
+        raise InvalidTransition("Every piece of this order has been refunded; nothing to ship.",
+                                code=ShippingError.NOTHING_TO_SHIP)
     option = order.shipping_option or {}
     spec = effective_rates().services.get(option.get("service", ""))
     if spec is None or option.get("carrier") not in carriers.carrier_names():
         raise Conflict("The order's shipping service is no longer offered; refund the shipping "
-                       "or contact the buyer.")
+                       "or contact the buyer.", code=ShippingError.SERVICE_WITHDRAWN)
     weight, sides = consolidate([(f.packed_weight_g, f.packed_length_mm, f.packed_width_mm,
                                   f.packed_height_mm) for f in active])
     if weight > spec.max_weight_g or max(sides) > spec.max_length_mm:
-        raise Conflict(f"The consolidated parcel ({weight} g, {sides[0]} x {sides[1]} x "
+        raise Conflict(code=ShippingError.PARCEL_TOO_LARGE,
+                       detail=f"The consolidated parcel ({weight} g, {sides[0]} x {sides[1]} x "
                        f"{sides[2]} mm) is over the {spec.name} limits of "
                        f"{spec.max_weight_g} g and {spec.max_length_mm} mm.")
     held = any(provenance.is_cultural_value(line.product_id) for line in order.lines)
@@ -290,11 +297,12 @@ def record_export_permit(shipment_id: str, operator: User, *, permit_number: str
     if issued > utcnow() + FUTURE_SKEW:
         errors["issued_at"] = ["is in the future"]
     if errors:
-        raise ValidationFailed("The export permit is not complete.", errors=errors)
+        raise ValidationFailed("The export permit is not complete.",
+                               code=ShippingError.PERMIT_INVALID, errors=errors)
     order, shipment = _lock(shipment_id)
     if shipment.status != S.HELD_EXPORT:
         raise InvalidTransition(f"A shipment that is {shipment.status} is not held for an "
-                                "export permit.")
+                                "export permit.", code=ShippingError.NOT_HELD_FOR_PERMIT)
     shipment.permit_number, shipment.permit_issued_by = permit_number.strip(), issued_by.strip()
     shipment.permit_issued_at, shipment.permit_recorded_by = issued, operator.id
     lifecycle.release_shipment(shipment)
@@ -544,7 +552,8 @@ def verify_carrier_signature(carrier: str, body: bytes, header: str | None, *,
     carriers.get_carrier(carrier)
     secrets = webhook_secrets(carrier)
     if not secrets:
-        raise CarrierSignatureInvalid(f"No webhook secret is configured for {carrier}.")
+        raise CarrierSignatureInvalid(f"No webhook secret is configured for {carrier}.",
+                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
     timestamp, signatures = None, []
     for part in (header or "").split(","):
         key, _, value = part.strip().partition("=")
@@ -553,14 +562,17 @@ def verify_carrier_signature(carrier: str, body: bytes, header: str | None, *,
         elif key == "v1":
             signatures.append(value)
     if timestamp is None or not signatures:
-        raise CarrierSignatureInvalid("The X-Carrier-Signature header is missing or malformed.")
+        raise CarrierSignatureInvalid("The X-Carrier-Signature header is missing or malformed.",
+                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
     if abs((time.time() if now is None else now) - timestamp) > SIGNATURE_TOLERANCE_SECONDS:
-        raise CarrierSignatureInvalid("The signature's timestamp is too old or in the future.")
+        raise CarrierSignatureInvalid("The signature's timestamp is too old or in the future.",
+                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
     signed = f"{timestamp}.".encode() + body
     expected = [hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
                 for secret in secrets]
     if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
-        raise CarrierSignatureInvalid("The signature does not match the body.")
+        raise CarrierSignatureInvalid("The signature does not match the body.",
+                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
 
 
 def _known_event(carrier: str, event_id: str) -> bool:
@@ -577,12 +589,14 @@ def record_carrier_event(carrier: str, *, event_id: str, tracking_number: str, s
     occurred = _naive_utc(occurred_at)
     if occurred > utcnow() + FUTURE_SKEW:
         raise ValidationFailed("The event is dated in the future.",
+                               code=ShippingError.EVENT_IN_FUTURE,
                                errors={"occurred_at": ["is in the future"]})
     shipment_id = db.session.execute(select(Shipment.id).where(
         Shipment.carrier == carrier, Shipment.tracking_number == tracking_number)
     ).scalar_one_or_none()
     if shipment_id is None:
-        raise NotFound(f"No {carrier} parcel {tracking_number} of ours.")
+        raise NotFound(f"No {carrier} parcel {tracking_number} of ours.",
+                       code=ShippingError.PARCEL_NOT_FOUND)
     if _known_event(carrier, event_id):
         return db.session.get(Shipment, shipment_id), True
     try:
@@ -670,10 +684,12 @@ def shipment_paper(shipment_id: str, user: User, kind: str) -> bytes:
     """The label or customs PDF (``kind``: ``label`` or ``customs``), for operators."""
     shipment = visible_shipment(shipment_id, user)
     if user.role != Role.OPERATOR:
-        raise Forbidden("Only operators print labels and customs papers.")
+        raise Forbidden("Only operators print labels and customs papers.",
+                        code=ShippingError.PAPERS_OPERATOR_ONLY)
     pdf = shipment.label_pdf if kind == "label" else shipment.customs_pdf
     if pdf is None:
-        raise InvalidTransition(f"The shipment is {shipment.status}: it has no {kind} yet.")
+        raise InvalidTransition(f"The shipment is {shipment.status}: it has no {kind} yet.",
+                                code=ShippingError.PAPERS_NOT_READY)
     return pdf
 
 

@@ -45,6 +45,7 @@ from marketplace.storefront.forms import (
     text,
     whole_number,
 )
+from marketplace.storefront.messages import message_for
 from marketplace.storefront.pages import html_errors, page_user, roles_required
 
 bp = html_errors(Blueprint("console", __name__, url_prefix="/console"))
@@ -163,8 +164,9 @@ def decide(product_id: str):
     except ValidationFailed as exc:
         return _render_record(product_id, form=form, status=422,
                               errors=place_errors(exc.errors, _decision_message))
-    except InvalidTransition:
-        flash(_("This record is no longer waiting for verification."), "error")
+    except InvalidTransition as refused:
+        flash(message_for(refused, default=_("This record is no longer waiting for "
+                                             "verification.")), "error")
         return redirect(url_for("console.provenance_record", product_id=product_id))
     if record.status == RecordStatus.VALID:
         code = provenance.label_code_for_product(product_id)
@@ -193,8 +195,8 @@ def flags():
 def resolve_flag(flag_id: str):
     try:
         provenance.resolve_flag(flag_id, operator_id=page_user().id, note=optional_text("note"))
-    except InvalidTransition:
-        flash(_("This flag was already resolved."), "error")
+    except InvalidTransition as refused:
+        flash(message_for(refused, default=_("This flag was already resolved.")), "error")
     else:
         flash(_("The flag is resolved."), "success")
     return redirect(url_for("console.flags"))
@@ -209,8 +211,9 @@ def revoke_label(product_id: str):
         return redirect(request.referrer or url_for("console.flags"))
     try:
         provenance.revoke_label(product_id, reason=reason, operator_id=page_user().id)
-    except InvalidTransition:
-        flash(_("This piece has no valid label to withdraw."), "error")
+    except InvalidTransition as refused:
+        flash(message_for(refused, default=_("This piece has no valid label to withdraw.")),
+              "error")
     else:
         flash(_("The label is withdrawn. The piece shows no badge until it is verified again."),
               "success")
@@ -307,12 +310,15 @@ def refund(order_id: str):
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _refund_message,
                                   lambda field: field.split(".")[0])
-        except InvalidTransition:
-            errors = {"refund": _("Nothing is left to refund on this order.")}
-        except Conflict:
-            errors = {"refund": _("There is not enough paid money left to refund that.")}
-        except ExternalServiceError:
-            errors = {"refund": _("Stripe did not answer; nothing was refunded. Try again.")}
+        except InvalidTransition as refused:
+            errors = {"refund": message_for(
+                refused, default=_("Nothing is left to refund on this order."))}
+        except Conflict as refused:
+            errors = {"refund": message_for(
+                refused, default=_("There is not enough paid money left to refund that."))}
+        except ExternalServiceError as refused:
+            errors = {"refund": message_for(
+                refused, default=_("Stripe did not answer; nothing was refunded. Try again."))}
         else:
             total = sum((refund.money for refund in made), Money.zero(found.currency))
             flash(_("Refunded %(amount)s.", amount=format_money(total)), "success")
@@ -327,12 +333,14 @@ def refund(order_id: str):
 def request_shipment(order_id: str):
     try:
         shipment = shipments.request_shipment(order_id, page_user())
-    except InvalidTransition:
-        flash(_("The shipment cannot be made yet: every artisan must mark their pieces packed, "
-                "and the order must be paid."), "error")
-    except Conflict:
-        flash(_("The parcel cannot be made: it exists already, or the delivery service no "
-                "longer takes it. Check the order."), "error")
+    except InvalidTransition as refused:
+        flash(message_for(refused, default=_(
+            "The shipment cannot be made yet: every artisan must mark their pieces packed, "
+            "and the order must be paid.")), "error")
+    except Conflict as refused:
+        flash(message_for(refused, default=_(
+            "The parcel cannot be made: it exists already, or the delivery service no "
+            "longer takes it. Check the order.")), "error")
     else:
         if shipment.status == ShipmentStatus.HELD_EXPORT:
             flash(_("The parcel is held: a piece of cultural value needs an export permit "
@@ -386,8 +394,9 @@ def export_permit(shipment_id: str):
                                            issued_by=text("issued_by"), issued_at=issued_at)
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _permit_message)
-        except InvalidTransition:
-            flash(_("This parcel is not waiting for an export permit."), "error")
+        except InvalidTransition as refused:
+            flash(message_for(refused, default=_("This parcel is not waiting for an export "
+                                                 "permit.")), "error")
             return redirect(url_for("console.order", order_id=shipment.order_id))
         else:
             flash(_("The permit is recorded; the label is being made."), "success")
@@ -423,10 +432,9 @@ def set_rate(currency: str):
                             operator_id=page_user().id)
             flash(_("%(currency)s is pinned at %(rate)s per US dollar.", currency=currency,
                     rate=text("rate")), "success")
-    except ValidationFailed:
-        return _render_rates(errors={currency: _("Enter a positive decimal number such as "
-                                                 "515.25.")},
-                             typed={currency: text("rate")}, status=422)
+    except ValidationFailed as refused:
+        return _render_rates(errors={currency: message_for(refused)},
+                             typed={currency: text("rate")}, status=refused.status)
     return redirect(url_for("console.rates"))
 
 
@@ -496,8 +504,8 @@ def payout_batch_executed(batch_id: str):
         return redirect(url_for("console.payout_batch", batch_id=batch_id))
     try:
         payouts.mark_batch_executed(batch_id, page_user(), bank_reference=reference)
-    except InvalidTransition:
-        flash(_("This batch was marked executed already."), "error")
+    except InvalidTransition as refused:
+        flash(message_for(refused), "error")
     else:
         flash(_("The batch is executed: its payouts are paid."), "success")
     return redirect(url_for("console.payout_batch", batch_id=batch_id))

@@ -120,7 +120,7 @@ def test_every_fulfilment_move_the_table_allows_works_and_every_other_raises(sta
         else:
             with pytest.raises(InvalidTransition) as raised:
                 lifecycle.move_fulfilment(fulfilment.id, target)
-            assert raised.value.code == "fulfilment.invalid_transition"
+            assert raised.value.code == "order.fulfilment_invalid_transition"
     db.session.rollback()
 
 
@@ -146,7 +146,7 @@ def test_every_shipment_move_the_table_allows_works_and_every_other_raises(start
         else:
             with pytest.raises(InvalidTransition) as raised:
                 lifecycle.move_shipment(shipment.id, target)
-            assert raised.value.code == "shipment.invalid_transition"
+            assert raised.value.code == "order.shipment_invalid_transition"
     db.session.rollback()
 
 
