@@ -199,13 +199,17 @@ def test_an_event_a_task_emits_carries_on_the_same_trace():
                                          "order_id": order.id}
 
 
-def worker_fields(log: str, message: str) -> list[dict[str, str]]:
-    """The context fields of each line of the worker's (text) log whose message starts so."""
+def worker_fields(log: str, message: str) -> list[dict]:
+    """The JSON objects of the worker's log lines whose message starts so (other lines, such as
+    Celery's banner, are not JSON and are skipped)."""
     found = []
     for line in log.splitlines():
-        match = re.search(r" \[((?:\w+=\S+ ?)+)\] (.*)$", line)
-        if match and match.group(2).startswith(message):
-            found.append(dict(field.split("=", 1) for field in match.group(1).split()))
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and str(record.get("message", "")).startswith(message):
+            found.append(record)
     return found
 
 
@@ -217,7 +221,7 @@ def test_a_request_s_id_reaches_the_log_lines_of_the_tasks_it_caused(app, client
     product = make_product(stock=2, price_amount=1_500_000)
     buyer, headers = buyer_with_cart((product, 1))
     order_id = do_checkout(client, headers)["order"]["id"]
-    worker = start_worker()
+    worker = start_worker(LOG_FORMAT="json")  # production's format, parsed line by line
 
     request_id = f"pay-{uuid.uuid4().hex}"
     response = client.post(f"/api/v1/orders/{order_id}/payment",
