@@ -107,23 +107,6 @@ def _fulfilment(order: Order) -> Fulfilment:
     return fulfilment
 
 
-@pytest.mark.parametrize("start", list(FulfilmentStatus))
-def test_every_fulfilment_move_the_table_allows_works_and_every_other_raises(start):
-    fulfilment = _fulfilment(_order(S.PAID))
-    for target in FulfilmentStatus:
-        db.session.execute(db.update(Fulfilment).where(Fulfilment.id == fulfilment.id)
-                           .values(status=start))
-        if target is start:
-            assert lifecycle.move_fulfilment(fulfilment.id, target) is False
-        elif target in FULFILMENT_TRANSITIONS[start]:
-            assert lifecycle.move_fulfilment(fulfilment.id, target) is True
-        else:
-            with pytest.raises(InvalidTransition) as raised:
-                lifecycle.move_fulfilment(fulfilment.id, target)
-            assert raised.value.code == "order.fulfilment_invalid_transition"
-    db.session.rollback()
-
-
 def _shipment(order: Order) -> Shipment:
     shipment = Shipment(order_id=order.id, carrier="sheber-post", service="ems",
                         duties_mode="DAP", weight_g=500, length_mm=300, width_mm=200,
@@ -133,20 +116,32 @@ def _shipment(order: Order) -> Shipment:
     return shipment
 
 
-@pytest.mark.parametrize("start", list(ShipmentStatus))
-def test_every_shipment_move_the_table_allows_works_and_every_other_raises(start):
-    shipment = _shipment(_order(S.FULFILLING))
-    for target in ShipmentStatus:
-        db.session.execute(db.update(Shipment).where(Shipment.id == shipment.id)
-                           .values(status=start))
+MACHINES = {
+    "fulfilment": (Fulfilment, FULFILMENT_TRANSITIONS, lifecycle.move_fulfilment,
+                   lambda: _fulfilment(_order(S.PAID)), "order.fulfilment_invalid_transition"),
+    "shipment": (Shipment, SHIPMENT_TRANSITIONS, lifecycle.move_shipment,
+                 lambda: _shipment(_order(S.FULFILLING)), "order.shipment_invalid_transition"),
+}
+
+
+@pytest.mark.parametrize(("machine", "start"), [
+    (name, start) for name, (_, table, *_rest) in MACHINES.items() for start in table])
+def test_every_fulfilment_and_shipment_move_the_table_allows_works_and_every_other_raises(
+        machine, start):
+    model, table, move, build, code = MACHINES[machine]
+    row = build()
+    for target in table:
+        db.session.execute(db.update(model).where(model.id == row.id).values(status=start))
         if target is start:
-            assert lifecycle.move_shipment(shipment.id, target) is False
-        elif target in SHIPMENT_TRANSITIONS[start]:
-            assert lifecycle.move_shipment(shipment.id, target) is True
+            assert move(row.id, target) is False
+        elif target in table[start]:
+            assert move(row.id, target) is True
+            assert db.session.get(model, row.id).status == target
         else:
             with pytest.raises(InvalidTransition) as raised:
-                lifecycle.move_shipment(shipment.id, target)
-            assert raised.value.code == "order.shipment_invalid_transition"
+                move(row.id, target)
+            assert raised.value.code == code
+            assert db.session.get(model, row.id).status == start
     db.session.rollback()
 
 
