@@ -15,6 +15,7 @@ from flask import request
 from pydantic import BaseModel, ValidationError
 
 from marketplace.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
+from marketplace.schemas import dump
 
 
 class MalformedRequest(DomainError):
@@ -83,12 +84,29 @@ def query_args(model: type[BaseModel]):
     return decorate
 
 
-def responds(model: type[BaseModel] | None = None, status: int = 200):
-    """Document the success response (for OpenAPI only)."""
+def responds(model: type[BaseModel] | None = None, status: int = 200, *,
+             media_types: tuple[str, ...] = ("application/json",)):
+    """Document the success response and serialise the view's JSON through ``model``: the body
+    is exactly what the OpenAPI document says (see ``marketplace.schemas``). ``media_types``
+    names what a view without a model answers with (a PDF, a bank file)."""
 
     def decorate(view):
-        _record(view, "response", (status, model))
-        return view
+        if model is None:
+            _record(view, "response", (status, None))
+            _record(view, "media_types", media_types)
+            return view
+
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            result = view(*args, **kwargs)
+            if isinstance(result, tuple) and isinstance(result[0], dict | BaseModel):
+                return (dump(model, result[0]), *result[1:])
+            if isinstance(result, dict | BaseModel):
+                return dump(model, result)
+            return result
+
+        _record(wrapper, "response", (status, model))
+        return wrapper
 
     return decorate
 

@@ -89,6 +89,7 @@ def get_batch(batch_id: str):
 
 @bp.get("/operator/payouts/batches/<batch_id>/files/<name>")
 @auth_required("operator")
+@responds(media_types=("text/csv", "application/xml"))
 def batch_file(batch_id: str, name: str):
     """Download a batch file (transfers.csv, pain.001.xml)."""
     row = service.batch_file(batch_id, name)

@@ -150,6 +150,7 @@ def _pdf(data: bytes, filename: str) -> Response:
 
 @bp.get("/shipments/<shipment_id>/label.pdf")
 @auth_required()
+@responds(media_types=("application/pdf",))
 def get_label(shipment_id: str):
     """The shipping label with its Code 128 tracking barcode (operators)."""
     pdf = shipments.shipment_paper(shipment_id, current_user(), "label")
@@ -158,6 +159,7 @@ def get_label(shipment_id: str):
 
 @bp.get("/shipments/<shipment_id>/customs.pdf")
 @auth_required()
+@responds(media_types=("application/pdf",))
 def get_customs(shipment_id: str):
     """The customs declaration (CN 22, or CN 23 with the commercial invoice) (operators)."""
     pdf = shipments.shipment_paper(shipment_id, current_user(), "customs")

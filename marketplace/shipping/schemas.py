@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from marketplace.accounts.models import Role, User
 from marketplace.ids import isoformat
+from marketplace.orders.models import FulfilmentStatus
+from marketplace.schemas import DimensionsOut, MoneyOut, OutModel, Timestamp, build
 from marketplace.shipping.carriers import TrackingStatus
-from marketplace.shipping.models import Shipment
+from marketplace.shipping.models import Shipment, ShipmentStatus
 from marketplace.shipping.service import MAX_LINES, MAX_QUANTITY
 from marketplace.shipping.shipments import (
     MAX_PACKED_SIDE_MM,
@@ -16,10 +19,7 @@ from marketplace.shipping.shipments import (
 )
 from marketplace.validation import country_code, presentment_currency
 
-
-class QuoteMoneyOut(BaseModel):
-    amount: int
-    currency: str
+QuoteMoneyOut = MoneyOut
 
 
 class DestinationIn(BaseModel):
@@ -57,20 +57,20 @@ class QuoteIn(BaseModel):
         return presentment_currency(value)
 
 
-class EtaDaysOut(BaseModel):
+class EtaDaysOut(OutModel):
     min: int
     max: int
 
 
-class DutyLineOut(BaseModel):
+class DutyLineOut(OutModel):
     hs_code: str
     value: QuoteMoneyOut
     rate: str
 
 
-class DutyBreakdownOut(BaseModel):
+class DutyBreakdownOut(OutModel):
     country: str
-    regime: str
+    regime: str = Field(description="The import regime the estimate follows (IOSS, UK, ...).")
     currency: str
     goods_value: QuoteMoneyOut
     customs_value: QuoteMoneyOut
@@ -85,14 +85,15 @@ class DutyBreakdownOut(BaseModel):
     notes: list[str]
 
 
-class DutiesOut(BaseModel):
-    mode: str = Field(description="Suggested mode; the buyer picks DDP or DAP at checkout.")
-    modes: list[str]
+class DutiesOut(OutModel):
+    mode: Literal["DDP", "DAP"] = Field(
+        description="Suggested mode; the buyer picks DDP or DAP at checkout.")
+    modes: list[Literal["DDP", "DAP"]]
     estimate: QuoteMoneyOut
     breakdown: DutyBreakdownOut
 
 
-class OptionOut(BaseModel):
+class OptionOut(OutModel):
     id: str = Field(description="Opaque signed token; pass it to checkout as shipping_option.")
     service: str
     service_name: str
@@ -103,21 +104,26 @@ class OptionOut(BaseModel):
     duties: DutiesOut
 
 
-class UnavailableOut(BaseModel):
+class UnavailableOut(OutModel):
     service: str
     carrier: str
     reason: str
 
 
-class ParcelOut(BaseModel):
+class ParcelOut(OutModel):
     items_weight_g: int
     packaging_g: int
     volumetric_weight_g: int
     chargeable_weight_g: int
 
 
-class QuoteOut(BaseModel):
-    destination: dict
+class DestinationOut(OutModel):
+    country: str
+    postal_code: str | None
+
+
+class QuoteOut(OutModel):
+    destination: DestinationOut
     currency: str
     parcel: ParcelOut
     options: list[OptionOut]
@@ -143,14 +149,22 @@ class PackedIn(BaseModel):
     dimensions_mm: DimensionsIn
 
 
-class FulfilmentOut(BaseModel):
+class PackedOut(OutModel):
+    weight_g: int = Field(description="The packed box, packaging included.")
+    dimensions_mm: DimensionsOut
+    at: Timestamp
+
+
+class FulfilmentOut(OutModel):
+    """One artisan's part of an order: their pieces, packed into one box."""
+
     id: str
     artisan_id: str
-    status: str
-    ship_by: str | None
-    packed: dict | None
-    shipped_at: str | None
-    delivered_at: str | None
+    status: FulfilmentStatus = Field(strict=False)
+    ship_by: Timestamp | None
+    packed: PackedOut | None
+    shipped_at: Timestamp | None
+    delivered_at: Timestamp | None
 
 
 class ShipmentRequestIn(BaseModel):
@@ -180,40 +194,65 @@ class CarrierEventIn(BaseModel):
     description: str = Field(default="", max_length=500)
 
 
-class ShipmentAcceptedOut(BaseModel):
+class ShipmentAcceptedOut(OutModel):
     id: str
-    status: str
+    status: ShipmentStatus = Field(strict=False)
 
 
-class ShipmentEventOut(BaseModel):
-    status: str
-    occurred_at: str
+class ShipmentEventOut(OutModel):
+    status: ShipmentStatus = Field(strict=False)
+    occurred_at: Timestamp
     location: str
     description: str
-    source: str
+    source: str = Field(description="label, webhook or poll.")
 
 
-class ShipmentOut(BaseModel):
+class ShipmentSummaryOut(OutModel):
     id: str
-    order_id: str
-    status: str
+    status: ShipmentStatus = Field(strict=False)
     carrier: str
     service: str
     tracking_number: str | None
-    duties_mode: str
-    customs_form: str | None
-    parcel: dict
+    created_at: Timestamp
+    delivered_at: Timestamp | None
+
+
+class ShipmentParcelOut(OutModel):
+    weight_g: int
+    dimensions_mm: DimensionsOut
+
+
+class ExportPermitOut(OutModel):
+    permit_number: str
+    issued_by: str | None
+    issued_at: Timestamp | None
+
+
+class ShipmentOut(ShipmentSummaryOut):
+    order_id: str
+    duties_mode: Literal["DDP", "DAP"]
+    customs_form: str | None = Field(description="CN22 or CN23 once the papers exist.")
+    parcel: ShipmentParcelOut
+    label_created_at: Timestamp | None
     events: list[ShipmentEventOut]
+    export_permit: ExportPermitOut | None = Field(None, description="Operators only.")
+    last_error: str | None = Field(None, description="Operators only.")
+    label_url: str = Field(None, description="Operators only, once there is a label.")
+    customs_url: str = Field(None, description="Operators only, once there is a label.")
 
 
-class CarrierEventOut(BaseModel):
+class CarrierEventOut(OutModel):
     received: bool
     duplicate: bool
     shipment_id: str
-    status: str
+    status: ShipmentStatus = Field(strict=False)
 
 
 def shipment_summary_out(shipment: Shipment) -> dict:
+    return build(ShipmentSummaryOut, **_summary_fields(shipment))
+
+
+def _summary_fields(shipment: Shipment) -> dict:
     return {"id": shipment.id, "status": shipment.status, "carrier": shipment.carrier,
             "service": shipment.service, "tracking_number": shipment.tracking_number,
             "created_at": isoformat(shipment.created_at),
@@ -227,24 +266,26 @@ def order_shipments_out(order_id: str) -> list[dict]:
 
 def shipment_out(shipment: Shipment, viewer: User) -> dict:
     body = {
-        **shipment_summary_out(shipment),
+        **_summary_fields(shipment),
         "order_id": shipment.order_id,
         "duties_mode": shipment.duties_mode,
         "customs_form": shipment.customs_form,
-        "parcel": {"weight_g": shipment.weight_g,
-                   "dimensions_mm": {"l": shipment.length_mm, "w": shipment.width_mm,
-                                     "h": shipment.height_mm}},
+        "parcel": ShipmentParcelOut(
+            weight_g=shipment.weight_g,
+            dimensions_mm=DimensionsOut(l=shipment.length_mm, w=shipment.width_mm,
+                                        h=shipment.height_mm)),
         "label_created_at": isoformat(shipment.label_created_at),
-        "events": [{"status": e.status, "occurred_at": isoformat(e.occurred_at),
-                    "location": e.location, "description": e.description, "source": e.source}
+        "events": [ShipmentEventOut(status=e.status, occurred_at=isoformat(e.occurred_at),
+                                    location=e.location, description=e.description,
+                                    source=e.source)
                    for e in shipment.events],
     }
     if viewer.role == Role.OPERATOR:
-        body["export_permit"] = None if shipment.permit_number is None else {
-            "permit_number": shipment.permit_number, "issued_by": shipment.permit_issued_by,
-            "issued_at": isoformat(shipment.permit_issued_at)}
+        body["export_permit"] = None if shipment.permit_number is None else ExportPermitOut(
+            permit_number=shipment.permit_number, issued_by=shipment.permit_issued_by,
+            issued_at=isoformat(shipment.permit_issued_at))
         body["last_error"] = shipment.last_error
         if shipment.tracking_number:
             body["label_url"] = f"/api/v1/shipments/{shipment.id}/label.pdf"
             body["customs_url"] = f"/api/v1/shipments/{shipment.id}/customs.pdf"
-    return body
+    return build(ShipmentOut, **body)
