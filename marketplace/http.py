@@ -1,7 +1,8 @@
 """Small helpers shared by every blueprint: body/query validation, auth, cursors.
 
 Schemas are pydantic models; the decorators record them on the view so that
-``marketplace.openapi`` builds the OpenAPI document from the same models that validate input.
+``marketplace.openapi`` builds the OpenAPI document from the same models that validate input
+and serialise output.
 """
 
 from __future__ import annotations

@@ -141,6 +141,9 @@ def _operation(rule, view, spec, method, refs: dict, defs: dict) -> dict:
         errors.add(404)
     if "auth" in spec:
         operation["security"] = [{"bearer": []}]
+        roles = [role for role in spec["auth"] if role != "any"]
+        operation["description"] += (f" Signed in as: {' or '.join(roles)}." if roles
+                                     else " Signed in as anyone.")
         errors.update({401, 403})
         if method != "GET":
             errors.add(409)

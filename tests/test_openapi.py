@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
+from pydantic import ValidationError
+
+from marketplace.http import responds
+from marketplace.schemas import MoneyOut, TextOut, dump
 
 CATALOGUE_PATHS = {
     "/api/v1/artisans/me": {"get", "put"},
@@ -197,6 +201,26 @@ def test_errors_are_documented_as_problem_json_with_a_code(document):
     assert schemes["session"]["in"] == "cookie"
     pdf = document["paths"]["/api/v1/shipments/{shipment_id}/label.pdf"]["get"]
     assert set(pdf["responses"]["200"]["content"]) == {"application/pdf"}
+
+
+def test_a_view_cannot_answer_with_what_its_model_does_not_say():
+    @responds(MoneyOut, 201)
+    def documented():
+        return {"amount": 100, "currency": "KZT"}, 201, {"Location": "/x"}
+
+    @responds(MoneyOut)
+    def extra_field():
+        return {"amount": 100, "currency": "KZT", "note": "undocumented"}
+
+    @responds(MoneyOut)
+    def wrong_type():
+        return {"amount": "100", "currency": "KZT"}
+
+    assert documented() == ({"amount": 100, "currency": "KZT"}, 201, {"Location": "/x"})
+    for view in (extra_field, wrong_type):
+        with pytest.raises(ValidationError):
+            view()
+    assert dump(TextOut, {"ru": "Пиала"}) == {"ru": "Пиала"}  # absent stays absent, not null
 
 
 def _spectral() -> Path:

@@ -21,6 +21,7 @@ from marketplace.payouts.schemas import (
     batch_summary_out,
     payout_out,
 )
+from marketplace.schemas import build
 
 bp = Blueprint("payouts", __name__, url_prefix="/api/v1")
 
@@ -34,9 +35,10 @@ def my_payouts(query: PageQuery):
     user = current_user()
     payouts, next_cursor = service.artisan_payouts(user.id, limit=query.limit,
                                                    cursor=query.cursor)
-    return {"items": [payout_out(p) for p in payouts], "next_cursor": next_cursor,
-            "balances": [balance_out(b) for b in service.balances(user.id)],
-            "hold_days": int(current_app.config["PAYOUT_HOLD_DAYS"])}
+    return build(ArtisanPayoutsOut, items=[payout_out(p) for p in payouts],
+                 next_cursor=next_cursor,
+                 balances=[balance_out(b) for b in service.balances(user.id)],
+                 hold_days=int(current_app.config["PAYOUT_HOLD_DAYS"]))
 
 
 @bp.get("/artisans/me/payout-account")
@@ -66,7 +68,7 @@ def run_payouts(body: RunIn):
                                  execution_date=body.execution_date)
     if result.batch is None:
         raise Conflict("No artisan has a payable balance now.", skipped=result.skipped)
-    return {"batch": batch_out(result.batch), "skipped": result.skipped}, 201
+    return build(RunOut, batch=batch_out(result.batch), skipped=result.skipped), 201
 
 
 @bp.get("/operator/payouts/batches")
@@ -76,7 +78,8 @@ def run_payouts(body: RunIn):
 def list_batches(query: PageQuery):
     """Payout batches, newest first."""
     batches, next_cursor = service.list_batches(limit=query.limit, cursor=query.cursor)
-    return {"items": [batch_summary_out(b) for b in batches], "next_cursor": next_cursor}
+    return build(BatchListOut, items=[batch_summary_out(b) for b in batches],
+                 next_cursor=next_cursor)
 
 
 @bp.get("/operator/payouts/batches/<batch_id>")

@@ -351,6 +351,18 @@ class PublicKeyOut(OutModel):
     keys: list[SigningKeyOut]
 
 
+class PieceEventDataOut(OutModel):
+    """What the marketplace's own events record; which keys depends on the event type."""
+
+    label_code: str = Field(None, description="made, verified, sold")
+    level: str = Field(None, description="verified")
+    key_id: str = Field(None, description="verified")
+    label_sha256: str = Field(None, description="verified: sha256 of the signed label bytes")
+    weight_g: int = Field(None, description="packed")
+    carrier: str = Field(None, description="shipped")
+    tracking_number: str | None = Field(None, description="shipped, delivered, returned")
+
+
 class PieceEventOut(OutModel):
     seq: int
     event_type: str = Field(description="made, verified, sold, packed, shipped, delivered or "
@@ -358,8 +370,10 @@ class PieceEventOut(OutModel):
     time: Timestamp
     place: PlaceOut | JsonValue = Field(union_mode="left_to_right",
                                         description="Where it happened (PlaceOut), or null.")
-    data: JsonValue = Field(description="What the event records, hashed into the chain as "
-                                        "stored.")
+    data: PieceEventDataOut | JsonValue = Field(
+        union_mode="left_to_right",
+        description="What the event records (PieceEventDataOut for the marketplace's own "
+                    "events), hashed into the chain as stored.")
     prev_hash: str
     hash: str
 
