@@ -44,8 +44,10 @@ spectral:
 test: install browser spectral
 	$(BIN)/python -m pytest
 
+# ruff, and the layer contracts of .importlinter (no domain imports a higher one)
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m bench

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 from pathlib import Path
 
 from flask import Flask
 
-from marketplace import i18n, security
+from marketplace import http, i18n, logs, security
+from marketplace.accounts import service as accounts_service
 from marketplace.config import load_config
 from marketplace.errors import register_error_handlers
 from marketplace.extensions import db, limiter, migrate
 
 # One package per domain; each may have models.py, api.py (``bp``) and cli.py (``register_cli``).
-DOMAINS = ("accounts", "fx", "catalog", "provenance", "shipping", "checkout", "orders",
+DOMAINS = ("accounts", "fx", "catalog", "provenance", "inventory", "shipping", "checkout", "orders",
            "payouts", "storefront")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.json.ensure_ascii = False  # Kazakh and Russian text stays readable UTF-8
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.init_app(app)
 
     import_models()
     db.init_app(app)
@@ -56,6 +56,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_error_handlers(app)
     i18n.init_app(app)
     security.init_app(app)
+    http.init_user_loader(app, accounts_service.user_from_request)
+    app.extensions["sheber.get_user"] = accounts_service.get_user
 
     for domain in DOMAINS:
         if importlib.util.find_spec(f"marketplace.{domain}") is None:

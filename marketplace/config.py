@@ -1,38 +1,310 @@
-"""Settings read from the environment (names fixed by API.md), with safe local defaults.
+"""Settings read once from the environment (names fixed by API.md), with safe local defaults.
 
 Local defaults need no servers: SQLite and an embedded Celery broker under ``instance/``,
-the Stripe emulator on 127.0.0.1:8420. ``SHEBER_ENV=production`` refuses to start on defaults.
+the Stripe emulator on 127.0.0.1:8420. ``SHEBER_ENV=production`` refuses to start on any of
+them, and on every other weak setting, naming each variable and what to set instead.
 """
 
 from __future__ import annotations
 
-import os
+import base64
+import binascii
+import ipaddress
+import logging
 import secrets
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_STRIPE_EMULATOR = "http://127.0.0.1:8420"
 DEFAULT_WEBHOOK_SECRET = "whsec_sheber_local_emulator"
 EMULATOR_SECRET_KEY = "sk_test_sheber_local"
 EMULATOR_PUBLISHABLE_KEY = "pk_test_sheber_local"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
+MIN_SECRET_KEY_BYTES = 32
+
+# Values anyone can read: placeholders people type, the emulator's keys, and every example
+# value the repository assigns to a secret (tests/test_config.py scans the repository so that
+# a new example cannot be used in production unnoticed).
+PUBLIC_SECRETS = frozenset({
+    "changeme", "change-me", "change_me", "change-this", "replace-me", "dev", "development",
+    "secret", "secret-key", "secret_key", "test", "testing", "password", "default",
+    DEFAULT_WEBHOOK_SECRET, EMULATOR_SECRET_KEY, EMULATOR_PUBLISHABLE_KEY,
+})
+
+# Host names reserved for documentation and local use (RFC 2606, RFC 6761; .local is mDNS).
+_RESERVED_SUFFIXES = (".localhost", ".example", ".invalid", ".test", ".local")
+_RESERVED_HOSTS = frozenset({"localhost", "example.com", "example.net", "example.org"})
+
+_NEW_SECRET_HINT = "python -c 'import secrets; print(secrets.token_hex(32))'"
 
 
 class ConfigError(RuntimeError):
-    """The environment does not describe a safe configuration."""
+    """The environment does not describe a safe configuration; ``problems`` lists each."""
+
+    def __init__(self, problems: list[str], heading: str = "the environment is not usable"):
+        self.problems = list(problems)
+        super().__init__("\n  - ".join([f"{heading}:", *self.problems]))
 
 
-def _env(name: str, default=None):
-    value = os.environ.get(name)
-    return default if value in (None, "") else value
+class Settings(BaseSettings):
+    """Every setting, named exactly as its environment variable; empty means unset."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True,
+                                      extra="forbid")
+
+    SHEBER_ENV: Literal["development", "production"] = "development"
+    SECRET_KEY: str | None = None  # None = generated into instance/
+    DATABASE_URL: str | None = None  # None = SQLite under instance/
+    REDIS_URL: str | None = None
+    CELERY_BROKER_URL: str | None = None  # None = REDIS_URL, else the embedded broker
+    CELERY_BROKER_FOLDER: str | None = None  # None = instance/broker
+    CELERY_BROKER_KEY_PREFIX: str | None = None  # share one Redis safely
+    # Redis redelivers an unacknowledged task after this; longer than any task may run.
+    CELERY_VISIBILITY_TIMEOUT: int = 3600
+    STRIPE_SECRET_KEY: str | None = None  # None = the emulator's key
+    STRIPE_PUBLISHABLE_KEY: str | None = None
+    STRIPE_WEBHOOK_SECRET: str | None = None
+    STRIPE_API_BASE: str | None = None  # None = the emulator locally, Stripe in production
+    STRIPE_JS_URL: str | None = None
+    STRIPE_TIMEOUT_SECONDS: int = 20
+    PROVENANCE_SIGNING_KEY: str | None = None  # None = a key file generated into instance/
+    PUBLIC_URL: str = DEFAULT_PUBLIC_URL
+    MAIL_SERVER: str | None = None  # None = log mail to the console
+    MAIL_PORT: int = 25
+    MAIL_SENDER: str = "Sheber <orders@sheber.kz>"
+    MAIL_TIMEOUT_SECONDS: int = 15
+    MAIL_USERNAME: str | None = None  # set = STARTTLS + login
+    MAIL_PASSWORD: str | None = None
+    PLATFORM_COMMISSION_BPS: int = 1200
+    RESERVATION_TTL_SECONDS: int = 900
+    PAYOUT_HOLD_DAYS: int = 14
+    RETURN_WINDOW_DAYS: int = 14  # days after delivery before an order is completed
+    # the marketplace's own account that bank-transfer payouts are debited from
+    PAYOUT_DEBTOR_NAME: str = "Sheber Marketplace LLP"
+    PAYOUT_DEBTOR_IBAN: str = "KZ86125KZT5004100100"
+    PAYOUT_DEBTOR_BIC: str = "HSBKKZKX"
+    PAYOUT_DEBTOR_COUNTRY: str = "KZ"
+    CARRIER_WEBHOOK_SECRETS: str | None = None  # "carrier=secret,carrier=secret"
+    UPLOAD_FOLDER: str | None = None  # None = instance/uploads
+    FX_SOURCE_URL: str | None = None  # None = the rates file in data/
+    RATELIMIT_STORAGE_URI: str | None = None  # None = REDIS_URL, else memory://
+    RATELIMIT_AUTH: str = "10 per minute"
+    RATELIMIT_ENABLED: bool = True
+    FLASK_DEBUG: str | None = None  # Flask reads it itself; here only to refuse it in production
+    LOG_FORMAT: Literal["json", "text"] | None = None  # None = json in production, else text
+    LOG_LEVEL: str = "INFO"
+
+    @field_validator("SHEBER_ENV", "LOG_FORMAT", mode="before")
+    @classmethod
+    def _lower_case(cls, value):
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if not isinstance(logging.getLevelName(level), int):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @property
+    def production(self) -> bool:
+        return self.SHEBER_ENV == "production"
+
+    @property
+    def broker_url(self) -> str | None:
+        return self.CELERY_BROKER_URL or self.REDIS_URL
+
+    @property
+    def ratelimit_storage_uri(self) -> str:
+        return self.RATELIMIT_STORAGE_URI or self.REDIS_URL or "memory://"
+
+    @property
+    def stripe_api_base(self) -> str | None:
+        if self.STRIPE_API_BASE is None and not self.production:
+            return DEFAULT_STRIPE_EMULATOR
+        return self.STRIPE_API_BASE
+
+    @property
+    def debug(self) -> bool:
+        # the same reading as Flask's own FLASK_DEBUG
+        value = self.FLASK_DEBUG
+        return bool(value and value.strip().lower() not in {"0", "false", "no"})
+
+    def production_problems(self) -> list[str]:
+        """Every reason this environment must not serve production traffic, one per setting."""
+        problems = [
+            *_secret_key_problems(self.SECRET_KEY),
+            *_database_problems(self.DATABASE_URL),
+            *_stripe_problems(self),
+            *_signing_key_problems(self.PROVENANCE_SIGNING_KEY),
+            *_public_url_problems(self.PUBLIC_URL),
+        ]
+        broker = self.broker_url
+        if broker is None:
+            problems.append(
+                "CELERY_BROKER_URL is unset and so is REDIS_URL, which leaves the embedded broker "
+                "(one machine only): set CELERY_BROKER_URL to redis://... or amqp://..."
+            )
+        elif broker.startswith("filesystem://"):
+            name = "CELERY_BROKER_URL" if self.CELERY_BROKER_URL else "REDIS_URL"
+            problems.append(f"{name} is the embedded filesystem:// broker (one machine only): "
+                            "set CELERY_BROKER_URL to redis://... or amqp://...")
+        if self.ratelimit_storage_uri.startswith("memory://"):
+            problems.append(
+                "RATELIMIT_STORAGE_URI: rate limits would be counted in memory (per process, "
+                "forgotten on restart): set REDIS_URL, or RATELIMIT_STORAGE_URI to redis://..."
+            )
+        if self.debug:
+            problems.append(f"FLASK_DEBUG is on ({self.FLASK_DEBUG!r}), which exposes the "
+                            "debugger: unset FLASK_DEBUG or set it to 0")
+        return problems
+
+    def flask_config(self, instance: Path) -> dict:
+        """The app config: the same keys the code and tests read from ``app.config``."""
+        production = self.production
+        stripe_base = self.stripe_api_base
+        return {
+            "SHEBER_ENV": self.SHEBER_ENV,
+            "SECRET_KEY": self.SECRET_KEY or _instance_secret(instance, "secret_key"),
+            "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL or f"sqlite:///{instance / 'sheber.db'}",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "REDIS_URL": self.REDIS_URL,
+            "CELERY_BROKER_URL": self.broker_url,  # None = embedded broker (workers/app.py)
+            "CELERY_BROKER_FOLDER": self.CELERY_BROKER_FOLDER,
+            "CELERY_BROKER_KEY_PREFIX": self.CELERY_BROKER_KEY_PREFIX,
+            "CELERY_VISIBILITY_TIMEOUT": self.CELERY_VISIBILITY_TIMEOUT,
+            "STRIPE_SECRET_KEY": self.STRIPE_SECRET_KEY or EMULATOR_SECRET_KEY,
+            "STRIPE_PUBLISHABLE_KEY": self.STRIPE_PUBLISHABLE_KEY or EMULATOR_PUBLISHABLE_KEY,
+            "STRIPE_WEBHOOK_SECRET": self.STRIPE_WEBHOOK_SECRET or DEFAULT_WEBHOOK_SECRET,
+            "STRIPE_API_BASE": stripe_base,  # None = api.stripe.com
+            "STRIPE_JS_URL": self.STRIPE_JS_URL or (
+                f"{stripe_base}/js.stripe.com/v3/" if stripe_base else "https://js.stripe.com/v3/"
+            ),
+            "STRIPE_TIMEOUT_SECONDS": self.STRIPE_TIMEOUT_SECONDS,
+            "PROVENANCE_SIGNING_KEY": self.PROVENANCE_SIGNING_KEY,
+            "PUBLIC_URL": self.PUBLIC_URL.rstrip("/"),
+            "MAIL_SERVER": self.MAIL_SERVER,
+            "MAIL_PORT": self.MAIL_PORT,
+            "MAIL_SENDER": self.MAIL_SENDER,
+            "MAIL_TIMEOUT_SECONDS": self.MAIL_TIMEOUT_SECONDS,
+            "MAIL_USERNAME": self.MAIL_USERNAME,
+            "MAIL_PASSWORD": self.MAIL_PASSWORD,
+            "PLATFORM_COMMISSION_BPS": self.PLATFORM_COMMISSION_BPS,
+            "RESERVATION_TTL_SECONDS": self.RESERVATION_TTL_SECONDS,
+            "PAYOUT_HOLD_DAYS": self.PAYOUT_HOLD_DAYS,
+            "RETURN_WINDOW_DAYS": self.RETURN_WINDOW_DAYS,
+            "PAYOUT_DEBTOR_NAME": self.PAYOUT_DEBTOR_NAME,
+            "PAYOUT_DEBTOR_IBAN": self.PAYOUT_DEBTOR_IBAN,
+            "PAYOUT_DEBTOR_BIC": self.PAYOUT_DEBTOR_BIC,
+            "PAYOUT_DEBTOR_COUNTRY": self.PAYOUT_DEBTOR_COUNTRY,
+            "CARRIER_WEBHOOK_SECRETS": self.CARRIER_WEBHOOK_SECRETS,
+            "UPLOAD_FOLDER": self.UPLOAD_FOLDER or str(instance / "uploads"),
+            "FX_SOURCE_URL": self.FX_SOURCE_URL,
+            "MAX_CONTENT_LENGTH": 10 * 1024 * 1024 + 64 * 1024,  # 10 MB image + multipart
+            "MAX_IMAGE_BYTES": 10 * 1024 * 1024,
+            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
+            "RATELIMIT_AUTH": self.RATELIMIT_AUTH,
+            "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
+            "LOG_FORMAT": self.LOG_FORMAT or ("json" if production else "text"),
+            "LOG_LEVEL": self.LOG_LEVEL,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": production,
+            "JSON_SORT_KEYS": False,
+        }
 
 
-def _int_env(name: str, default: int) -> int:
-    raw = _env(name)
-    if raw is None:
-        return default
+def _is_public(value: str) -> bool:
+    return value.strip().lower() in PUBLIC_SECRETS
+
+
+def _secret_key_problems(value: str | None) -> list[str]:
+    hint = f"set a fresh random value of at least {MIN_SECRET_KEY_BYTES} bytes ({_NEW_SECRET_HINT})"
+    if value is None:
+        return [f"SECRET_KEY is missing: {hint}"]
+    if _is_public(value):
+        return [f"SECRET_KEY is a published example or placeholder value: {hint}"]
+    size = len(value.encode("utf-8"))
+    if size < MIN_SECRET_KEY_BYTES:
+        return [f"SECRET_KEY is only {size} bytes: {hint}"]
+    return []
+
+
+def _database_problems(value: str | None) -> list[str]:
+    hint = "set a PostgreSQL URL (postgresql+psycopg://user:password@host:5432/db)"
+    if value is None:
+        return [f"DATABASE_URL is missing: {hint}"]
+    if value.startswith("sqlite"):
+        return [f"DATABASE_URL points at SQLite (one machine, one writer): {hint}"]
+    return []
+
+
+def _stripe_problems(settings: Settings) -> list[str]:
+    problems = []
+    for name, what in (
+            ("STRIPE_SECRET_KEY", "the secret key (sk_...) from the Stripe dashboard"),
+            ("STRIPE_PUBLISHABLE_KEY", "the publishable key (pk_...) from the Stripe dashboard"),
+            ("STRIPE_WEBHOOK_SECRET", "the signing secret (whsec_...) of your Stripe webhook "
+                                      "endpoint")):
+        value = getattr(settings, name)
+        if value is None:
+            problems.append(f"{name} is missing: set {what}")
+        elif _is_public(value):
+            problems.append(f"{name} is the emulator's default or a placeholder: set {what}")
+    if settings.STRIPE_API_BASE is not None:
+        problems.append(f"STRIPE_API_BASE is set ({settings.STRIPE_API_BASE}): unset it so that "
+                        "payments go to Stripe itself")
+    return problems
+
+
+def _signing_key_problems(value: str | None) -> list[str]:
+    hint = ("set an Ed25519 private key of your own (base64 of the raw 32 bytes, or PKCS#8 PEM) "
+            "so that labels verify on every host")
+    if value is None:
+        return [f"PROVENANCE_SIGNING_KEY is missing: {hint}"]
+    if _is_public(value):
+        return [f"PROVENANCE_SIGNING_KEY is a published example value: {hint}"]
+    # Parsed with the cryptography library itself: config sits below every domain.
+    text = value.strip()
     try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+        if "-----BEGIN" in text:
+            key = serialization.load_pem_private_key(text.encode(), password=None)
+        else:
+            key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(text, validate=True))
+        valid = isinstance(key, Ed25519PrivateKey)
+    except (binascii.Error, ValueError, TypeError):
+        valid = False
+    if not valid:
+        return [f"PROVENANCE_SIGNING_KEY is not an Ed25519 private key: {hint}"]
+    return []
+
+
+def _public_url_problems(value: str) -> list[str]:
+    hint = "set the site's public https:// address (https://sheber.kz)"
+    parts = urlsplit(value.strip())
+    if parts.scheme == "http":
+        return [f"PUBLIC_URL is plain http ({value}): {hint}"]
+    if parts.scheme != "https" or not parts.hostname:
+        return [f"PUBLIC_URL is not an https:// URL ({value}): {hint}"]
+    host = parts.hostname.rstrip(".").lower()
+    if host in _RESERVED_HOSTS or host.endswith(_RESERVED_SUFFIXES):
+        return [f"PUBLIC_URL points at a local or example host ({host}): {hint}"]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return []
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.is_loopback or address.is_unspecified:
+        return [f"PUBLIC_URL points at a loopback or unspecified address ({host}): {hint}"]
+    return []
 
 
 def _instance_secret(instance_path: Path, filename: str) -> str:
@@ -47,73 +319,35 @@ def _instance_secret(instance_path: Path, filename: str) -> str:
     return value
 
 
+def _validation_problems(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        if item["type"] == "int_parsing":
+            what = "must be an integer"
+        elif item["type"] == "bool_parsing":
+            what = "must be 1 or 0 (true/false, yes/no, on/off)"
+        elif item["type"] == "literal_error":
+            what = "must be " + item["msg"].removeprefix("Input should be ")
+        else:
+            what = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{name} {what}, got {item['input']!r}")
+    return problems
+
+
+def load_settings() -> Settings:
+    """Read the environment once; refuse an unparsable value, and in production a weak one."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise ConfigError(_validation_problems(exc)) from None
+    if settings.production:
+        problems = settings.production_problems()
+        if problems:
+            raise ConfigError(problems, "SHEBER_ENV=production refuses to start")
+    return settings
+
+
 def load_config(instance_path: str | Path) -> dict:
-    instance = Path(instance_path)
-    environment = _env("SHEBER_ENV", "development")
-    secret_from_env = _env("SECRET_KEY")
-    database_url = _env("DATABASE_URL")
-    redis_url = _env("REDIS_URL")
-    broker = _env("CELERY_BROKER_URL") or redis_url
-    stripe_base = _env("STRIPE_API_BASE")
-    if stripe_base is None and environment != "production":
-        stripe_base = DEFAULT_STRIPE_EMULATOR
-
-    if environment == "production":
-        if not secret_from_env or secret_from_env in {"dev", "change-me", "secret"}:
-            raise ConfigError("production needs a real SECRET_KEY")
-        if not database_url or database_url.startswith("sqlite"):
-            raise ConfigError("production needs DATABASE_URL pointing at a real database")
-        if not _env("STRIPE_SECRET_KEY") or not _env("STRIPE_WEBHOOK_SECRET"):
-            raise ConfigError("production needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET")
-        if not _env("PROVENANCE_SIGNING_KEY"):
-            raise ConfigError("production needs PROVENANCE_SIGNING_KEY (labels must survive hosts)")
-
-    config = {
-        "SHEBER_ENV": environment,
-        "SECRET_KEY": secret_from_env or _instance_secret(instance, "secret_key"),
-        "SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{instance / 'sheber.db'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": broker,  # None = embedded filesystem broker (workers/app.py)
-        "CELERY_BROKER_FOLDER": _env("CELERY_BROKER_FOLDER"),  # None = instance/broker
-        "CELERY_BROKER_KEY_PREFIX": _env("CELERY_BROKER_KEY_PREFIX"),  # share one Redis safely
-        # Redis redelivers an unacknowledged task after this; longer than any task may run.
-        "CELERY_VISIBILITY_TIMEOUT": _int_env("CELERY_VISIBILITY_TIMEOUT", 3600),
-        "STRIPE_SECRET_KEY": _env("STRIPE_SECRET_KEY", EMULATOR_SECRET_KEY),
-        "STRIPE_PUBLISHABLE_KEY": _env("STRIPE_PUBLISHABLE_KEY", EMULATOR_PUBLISHABLE_KEY),
-        "STRIPE_WEBHOOK_SECRET": _env("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
-        "STRIPE_API_BASE": stripe_base,  # None = api.stripe.com
-        "STRIPE_JS_URL": _env(
-            "STRIPE_JS_URL",
-            f"{stripe_base}/js.stripe.com/v3/" if stripe_base else "https://js.stripe.com/v3/",
-        ),
-        "STRIPE_TIMEOUT_SECONDS": _int_env("STRIPE_TIMEOUT_SECONDS", 20),
-        "PROVENANCE_SIGNING_KEY": _env("PROVENANCE_SIGNING_KEY"),
-        "PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
-        "MAIL_SERVER": _env("MAIL_SERVER"),  # None = log mail to the console
-        "MAIL_PORT": _int_env("MAIL_PORT", 25),
-        "MAIL_SENDER": _env("MAIL_SENDER", "Sheber <orders@sheber.kz>"),
-        "MAIL_TIMEOUT_SECONDS": _int_env("MAIL_TIMEOUT_SECONDS", 15),
-        "MAIL_USERNAME": _env("MAIL_USERNAME"),  # set = STARTTLS + login
-        "MAIL_PASSWORD": _env("MAIL_PASSWORD"),
-        "PLATFORM_COMMISSION_BPS": _int_env("PLATFORM_COMMISSION_BPS", 1200),
-        "RESERVATION_TTL_SECONDS": _int_env("RESERVATION_TTL_SECONDS", 900),
-        "PAYOUT_HOLD_DAYS": _int_env("PAYOUT_HOLD_DAYS", 14),
-        # the marketplace's own account that bank-transfer payouts are debited from
-        "PAYOUT_DEBTOR_NAME": _env("PAYOUT_DEBTOR_NAME", "Sheber Marketplace LLP"),
-        "PAYOUT_DEBTOR_IBAN": _env("PAYOUT_DEBTOR_IBAN", "KZ86125KZT5004100100"),
-        "PAYOUT_DEBTOR_BIC": _env("PAYOUT_DEBTOR_BIC", "HSBKKZKX"),
-        "PAYOUT_DEBTOR_COUNTRY": _env("PAYOUT_DEBTOR_COUNTRY", "KZ"),
-        "UPLOAD_FOLDER": _env("UPLOAD_FOLDER", str(instance / "uploads")),
-        "FX_SOURCE_URL": _env("FX_SOURCE_URL"),  # None = the rates file in data/
-        "MAX_CONTENT_LENGTH": 10 * 1024 * 1024 + 64 * 1024,  # 10 MB image + multipart overhead
-        "MAX_IMAGE_BYTES": 10 * 1024 * 1024,
-        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
-        "RATELIMIT_AUTH": _env("RATELIMIT_AUTH", "10 per minute"),
-        "RATELIMIT_ENABLED": _env("RATELIMIT_ENABLED", "1") != "0",
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": environment == "production",
-        "JSON_SORT_KEYS": False,
-    }
-    return config
+    """The Flask config for ``create_app``, from one reading of the environment."""
+    return load_settings().flask_config(Path(instance_path))

@@ -9,7 +9,11 @@ the class gives a generic one, each package names its own in its ``errors.py`` a
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
+import pkgutil
+from enum import StrEnum
 
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
@@ -19,11 +23,70 @@ log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://sheber.kz/problems/"
 
 
+class ErrorCodes(StrEnum):
+    """A package's error codes, each with a one-line meaning: ``NAME = "package.reason", "..."``.
+
+    Members are plain strings (``code=AccountError.EMAIL_TAKEN`` writes ``"account.email_taken"``);
+    ``member.doc`` is what the README and the OpenAPI document say about the code.
+    """
+
+    def __new__(cls, value: str, doc: str = ""):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.doc = doc
+        return member
+
+
+class RequestError(ErrorCodes):
+    """The request itself (``marketplace.http``, ``marketplace.security``)."""
+
+    BAD = "request.bad", "The request was refused; `detail` says why (400)."
+    MALFORMED = "request.malformed", "The request cannot be read (400)."
+    MALFORMED_JSON = "request.malformed_json", "The body is not valid JSON (400)."
+    NOT_AN_OBJECT = "request.not_an_object", "The JSON body is not an object (400)."
+    CSRF_FAILED = "request.csrf_failed", "A form's CSRF token is missing or stale (400)."
+    INVALID = "request.invalid", "Fields failed validation; `errors` maps each to messages (422)."
+    INVALID_CURSOR = "request.invalid_cursor", "The `cursor` is not one we issued (422)."
+    NOT_FOUND = "request.not_found", "No such thing, or it is not yours to see (404)."
+    CONFLICT = "request.conflict", "The thing changed meanwhile or is in the wrong state (409)."
+
+
+class AuthError(ErrorCodes):
+    """Who is asking (``marketplace.http``)."""
+
+    REQUIRED = "auth.required", "No valid bearer token or session (401)."
+    FORBIDDEN = "auth.forbidden", "The caller may not do this (403)."
+    ROLE_REQUIRED = "auth.role_required", "The caller's role may not use this endpoint (403)."
+
+
+class UpstreamError(ErrorCodes):
+    """A service we call (Stripe, a carrier) failed."""
+
+    FAILED = "upstream.failed", "An external service failed; retrying later may succeed (502)."
+    STRIPE_FAILED = ("upstream.stripe_failed",
+                     "Stripe did not complete the request; retrying may succeed (502).")
+
+
+class HttpError(ErrorCodes):
+    """Plain HTTP errors raised outside the services: ``http.`` and the status's name."""
+
+    BAD_REQUEST = "http.bad_request", "The request cannot be read (400)."
+    NOT_FOUND = "http.not_found", "No such route (404)."
+    METHOD_NOT_ALLOWED = "http.method_not_allowed", "The route does not take this method (405)."
+    NOT_ACCEPTABLE = "http.not_acceptable", "No representation matches `Accept` (406)."
+    REQUEST_ENTITY_TOO_LARGE = ("http.request_entity_too_large",
+                                "The body is over the size limit (413).")
+    UNSUPPORTED_MEDIA_TYPE = "http.unsupported_media_type", "The body's type is not taken (415)."
+    TOO_MANY_REQUESTS = "http.too_many_requests", "Rate limited; `Retry-After` says when (429)."
+    INTERNAL_SERVER_ERROR = ("http.internal_server_error",
+                             "An unexpected failure on our side; it has been logged (500).")
+
+
 class DomainError(Exception):
     status = 400
     type = "bad-request"
     title = "Bad request"
-    code = "request.bad"
+    code: str = RequestError.BAD
 
     def __init__(self, detail: str | None = None, *, code: str | None = None,
                  errors: dict | None = None, **extra):
@@ -38,35 +101,35 @@ class ValidationFailed(DomainError):
     status = 422
     type = "validation-error"
     title = "Validation failed"
-    code = "request.invalid"
+    code = RequestError.INVALID
 
 
 class Unauthorized(DomainError):
     status = 401
     type = "unauthorized"
     title = "Authentication required"
-    code = "auth.required"
+    code = AuthError.REQUIRED
 
 
 class Forbidden(DomainError):
     status = 403
     type = "forbidden"
     title = "Forbidden"
-    code = "auth.forbidden"
+    code = AuthError.FORBIDDEN
 
 
 class NotFound(DomainError):
     status = 404
     type = "not-found"
     title = "Not found"
-    code = "request.not_found"
+    code = RequestError.NOT_FOUND
 
 
 class Conflict(DomainError):
     status = 409
     type = "conflict"
     title = "Conflict"
-    code = "request.conflict"
+    code = RequestError.CONFLICT
 
 
 class OutOfStock(Conflict):
@@ -85,7 +148,29 @@ class ExternalServiceError(DomainError):
     status = 502
     type = "upstream-error"
     title = "An external service failed"
-    code = "upstream.failed"
+    code = UpstreamError.FAILED
+
+
+def code_enums() -> list[type[ErrorCodes]]:
+    """The kernel's code enums and those of every package with an ``errors`` module."""
+    import marketplace
+
+    enums: list[type[ErrorCodes]] = [RequestError, AuthError, UpstreamError, HttpError]
+    for package in sorted(info.name for info in pkgutil.iter_modules(marketplace.__path__)
+                          if info.ispkg):
+        name = f"marketplace.{package}.errors"
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        enums.extend(value for value in vars(module).values()
+                     if isinstance(value, type) and issubclass(value, ErrorCodes)
+                     and value.__module__ == name)
+    return enums
+
+
+def all_codes() -> dict[str, str]:
+    """Every stable error code a client may meet, with its one-line meaning."""
+    return {member.value: member.doc for enum in code_enums() for member in enum}
 
 
 def problem(status: int, title: str, detail: str | None = None, *, type_: str | None = None,

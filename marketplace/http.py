@@ -12,10 +12,18 @@ import functools
 import json
 from collections.abc import Callable, Iterable
 
-from flask import request
+from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
-from marketplace.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
+from marketplace import logs
+from marketplace.errors import (
+    AuthError,
+    DomainError,
+    Forbidden,
+    RequestError,
+    Unauthorized,
+    ValidationFailed,
+)
 from marketplace.schemas import dump
 
 
@@ -23,6 +31,7 @@ class MalformedRequest(DomainError):
     status = 400
     type = "malformed-request"
     title = "Malformed request"
+    code = RequestError.MALFORMED
 
 
 def validation_errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -39,7 +48,7 @@ def parse_model(model: type[BaseModel], data) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed("The request has invalid fields.",
-                               errors=validation_errors(exc)) from None
+                               errors=validation_errors(exc), code=RequestError.INVALID) from None
 
 
 def _record(fn: Callable, key: str, value) -> None:
@@ -57,9 +66,11 @@ def json_body(model: type[BaseModel]):
             try:
                 data = json.loads(raw or b"null")
             except (ValueError, UnicodeDecodeError):
-                raise MalformedRequest("The body is not valid JSON.") from None
+                raise MalformedRequest("The body is not valid JSON.",
+                                       code=RequestError.MALFORMED_JSON) from None
             if not isinstance(data, dict):
-                raise MalformedRequest("The body must be a JSON object.")
+                raise MalformedRequest("The body must be a JSON object.",
+                                       code=RequestError.NOT_AN_OBJECT)
             kwargs["body"] = parse_model(model, data)
             return view(*args, **kwargs)
 
@@ -118,10 +129,16 @@ def current_user():
     Cached on the request, not on ``g``: an app context (and its ``g``) may outlive a request.
     """
     if "sheber.user" not in request.environ:
-        from marketplace.accounts.service import user_from_request
-
-        request.environ["sheber.user"] = user_from_request(request)
+        loader = current_app.extensions["sheber.user_loader"]
+        request.environ["sheber.user"] = loader(request)
+        logs.bind(user_id=getattr(request.environ["sheber.user"], "id", None))
     return request.environ["sheber.user"]
+
+
+def init_user_loader(app, loader) -> None:
+    """Who the request's user is: accounts (a higher layer) registers this at app creation,
+    as Flask-Login's ``user_loader`` does, so this kernel module never imports it."""
+    app.extensions["sheber.user_loader"] = loader
 
 
 def auth_required(*roles: str):
@@ -132,9 +149,11 @@ def auth_required(*roles: str):
         def wrapper(*args, **kwargs):
             user = current_user()
             if user is None:
-                raise Unauthorized("A valid bearer token is required.")
+                raise Unauthorized("A valid bearer token is required.",
+                                   code=AuthError.REQUIRED)
             if roles and user.role not in roles:
-                raise Forbidden(f"This action needs the role {' or '.join(roles)}.")
+                raise Forbidden(f"This action needs the role {' or '.join(roles)}.",
+                                code=AuthError.ROLE_REQUIRED)
             return view(*args, **kwargs)
 
         _record(wrapper, "auth", roles or ("any",))
@@ -153,7 +172,9 @@ def decode_cursor(cursor: str) -> list:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]}) from None
+        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]},
+                               code=RequestError.INVALID_CURSOR) from None
     if not isinstance(values, list):
-        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]})
+        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]},
+                               code=RequestError.INVALID_CURSOR)
     return values

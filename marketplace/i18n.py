@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from babel import Locale
 from babel.numbers import format_currency
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from flask_babel import Babel, format_date, format_datetime, get_locale, refresh
 
 from marketplace.money import PRESENTMENT_CURRENCIES, Money
@@ -26,10 +26,8 @@ babel = Babel()
 
 def _session_user():
     # Only the session: a bearer-token API caller never sees pages.
-    from marketplace.accounts.service import get_user
-
     user_id = session.get("user_id")
-    return get_user(user_id) if user_id else None
+    return current_app.extensions["sheber.get_user"](user_id) if user_id else None
 
 
 def select_locale() -> str:

@@ -14,22 +14,28 @@ import logging
 import smtplib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
 from flask import current_app
-from sqlalchemy import String, Text, update
+from sqlalchemy import String, Text, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from marketplace import outbox
 from marketplace.extensions import db
-from marketplace.ids import utcnow
+from marketplace.ids import new_id, utcnow
+from marketplace.transaction import use_case
 
 log = logging.getLogger(__name__)
 
 MAIL_REQUESTED = "mail.requested"
+
+
+# How long a sender's claim holds off another delivery of the same mail: well above the SMTP
+# timeouts of one conversation, so only a sender that died leaves a claim to lapse.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 class TransientMailError(Exception):
@@ -56,6 +62,10 @@ class SentMail(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # A sender's claim, committed before SMTP is spoken to (no row lock is held meanwhile);
+    # another delivery of the same mail waits until it is released or has lapsed.
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
 
 
 def message_id_for(key: str, sender: str) -> str:
@@ -117,33 +127,48 @@ def deliver(message: EmailMessage) -> None:
 
 
 def send_mail(key: str, *, to: str | Sequence[str], subject: str, text: str,
-              html: str | None = None, attachments: Iterable[Attachment] = ()) -> bool:
-    """Send once per ``key``: True if sent now, False if it had already been sent."""
+              html: str | None = None, attachments: Iterable[Attachment] = (),
+              claimant: str | None = None) -> bool:
+    """Send once per ``key``: True if sent now, False if it had already been sent.
+
+    ``claimant`` names this delivery (the task id: a message the broker redelivers after its
+    worker died carries the same one and takes its own claim over at once)."""
     sender = current_app.config["MAIL_SENDER"]
     message = build_message(to=to, subject=subject, text=text, html=html,
                             attachments=attachments, sender=sender,
                             message_id=message_id_for(key, sender))
     _record_intent(key, message)
-    session = db.session
-    # The UPDATE locks the row (PostgreSQL) or the database (SQLite) while SMTP talks, so a
-    # duplicate delivery of the same task waits and then finds sent_at set instead of resending.
-    claimed = session.execute(
-        update(SentMail).where(SentMail.key == key, SentMail.sent_at.is_(None))
-        .values(attempts=SentMail.attempts + 1)
-    ).rowcount
-    if not claimed:
-        session.rollback()
-        return False
+    if not _claim(key, claimant or new_id()):
+        if db.session.execute(select(SentMail.sent_at).where(SentMail.key == key)).scalar():
+            return False
+        # Another worker is talking to the SMTP server about this mail: ask again later.
+        raise TransientMailError(f"mail {key} is being sent by another delivery")
     try:
         deliver(message)
     except Exception as exc:
-        session.rollback()
         _record_failure(key, exc)
         raise
-    session.execute(update(SentMail).where(SentMail.key == key)
-                    .values(sent_at=utcnow(), last_error=None))
-    session.commit()
+    _mark_sent(key)
     return True
+
+
+@use_case
+def _claim(key: str, claimant: str) -> bool:
+    now = utcnow()
+    return db.session.execute(
+        update(SentMail).where(SentMail.key == key, SentMail.sent_at.is_(None),
+                               or_(SentMail.claimed_at.is_(None),
+                                   SentMail.claimed_by == claimant,
+                                   SentMail.claimed_at < now - CLAIM_LEASE))
+        .values(attempts=SentMail.attempts + 1, claimed_at=now, claimed_by=claimant)
+    ).rowcount == 1
+
+
+@use_case
+def _mark_sent(key: str) -> None:
+    db.session.execute(update(SentMail).where(SentMail.key == key)
+                       .values(sent_at=utcnow(), last_error=None, claimed_at=None,
+                            claimed_by=None))
 
 
 def queue_mail(*, to: str | Sequence[str], subject: str, text: str, html: str | None = None,
@@ -170,11 +195,11 @@ def mail_payload(*, to: str | Sequence[str], subject: str, text: str, html: str 
     }
 
 
-def send_mail_payload(key: str, payload: dict) -> bool:
+def send_mail_payload(key: str, payload: dict, *, claimant: str | None = None) -> bool:
     attachments = [Attachment(a["filename"], base64.b64decode(a["content_base64"]),
                               a["content_type"]) for a in payload.get("attachments") or ()]
     return send_mail(key, to=payload["to"], subject=payload["subject"], text=payload["text"],
-                     html=payload.get("html"), attachments=attachments)
+                     html=payload.get("html"), attachments=attachments, claimant=claimant)
 
 
 def _record_intent(key: str, message: EmailMessage) -> None:
@@ -189,10 +214,10 @@ def _record_intent(key: str, message: EmailMessage) -> None:
         session.rollback()
 
 
+@use_case
 def _record_failure(key: str, exc: Exception) -> None:
     db.session.execute(update(SentMail).where(SentMail.key == key).values(
-        attempts=SentMail.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]))
-    db.session.commit()
+        last_error=f"{type(exc).__name__}: {exc}"[:2000], claimed_at=None, claimed_by=None))
 
 
 def _log_message(message: EmailMessage) -> None:

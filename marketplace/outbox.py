@@ -30,8 +30,10 @@ from sqlalchemy import JSON, Index, String, Text, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from marketplace import logs
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
+from marketplace.transaction import use_case
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +94,13 @@ def reactions_for(event_type: str) -> tuple[Callable[[dict], object], ...]:
 
 def emit(event_type: str, payload: dict, *, session: Session | None = None) -> OutboxEvent:
     """Add an event to the caller's session; it is committed (or rolled back) with the caller's
-    transaction and published right after the commit."""
+    transaction and published right after the commit. The ids of the request, user and order
+    being handled ride along under ``payload["_trace"]``."""
     json.dumps(payload)  # fail in the caller, not in the relay, on a payload JSON cannot carry
     session = session or db.session()
-    outbox_event = OutboxEvent(id=new_id(), type=event_type, payload=payload)
+    trace = logs.trace()  # the consuming task logs under the same request id
+    stored = {**payload, logs.TRACE_KEY: trace} if trace else payload
+    outbox_event = OutboxEvent(id=new_id(), type=event_type, payload=stored)
     session.add(outbox_event)
     session.info.setdefault(_UNPUBLISHED_KEY, []).append(outbox_event.id)
     for reaction in reactions_for(event_type):
@@ -176,8 +181,8 @@ def run_once(event_id: str, consumer: str, work: Callable[[], object]) -> bool:
         session.rollback()
         return False
     try:
-        work()
-        session.commit()
+        # The work's own use cases join this transaction: the marker and the work commit once.
+        use_case(work)()
     except IntegrityError:
         session.rollback()
         if session.get(ProcessedEvent, (event_id, consumer)) is not None:

@@ -55,6 +55,11 @@ class TextOut(OutModel):
     kk: str = Field(None)
 
 
+class EtaDaysOut(OutModel):
+    min: int = Field(description="days")
+    max: int = Field(description="days")
+
+
 class DimensionsOut(OutModel):
     l: int = Field(description="millimetres")  # noqa: E741 - the contract's field name
     w: int = Field(description="millimetres")

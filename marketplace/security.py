@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, render_template, request, session
 from flask_babel import gettext as _
 
-from marketplace.errors import DomainError, problem
+from marketplace.errors import DomainError, RequestError, problem
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -32,6 +32,7 @@ class CsrfFailed(DomainError):
     status = 400
     type = "csrf-failed"
     title = "The form has expired"
+    code = RequestError.CSRF_FAILED
 
 
 def csrf_token() -> str:
@@ -59,7 +60,7 @@ def check_csrf() -> None:
     sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
     if not expected or not sent or not hmac.compare_digest(expected, sent):
         raise CsrfFailed("The form was missing its security token or the token was stale. "
-                         "Reload the page and try again.")
+                         "Reload the page and try again.", code=RequestError.CSRF_FAILED)
 
 
 def csrf_failed_response(error: CsrfFailed):
@@ -69,7 +70,7 @@ def csrf_failed_response(error: CsrfFailed):
             detail=_("The form was missing its security token or the token was stale. "
                      "Reload the page and try again."))
         return html, error.status
-    return problem(error.status, error.title, error.detail, type_=error.type)
+    return problem(error.status, error.title, error.detail, type_=error.type, code=error.code)
 
 
 def _origin(url: str) -> str | None:

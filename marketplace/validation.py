@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from marketplace.geo import COUNTRIES
-from marketplace.money import PRESENTMENT_CURRENCIES
+from marketplace.money import EXPONENTS, PRESENTMENT_CURRENCIES
 
 
 def country_code(value: str | None) -> str | None:
@@ -24,3 +26,23 @@ def presentment_currency(value: str | None) -> str | None:
     if value not in PRESENTMENT_CURRENCIES:
         raise ValueError(f"unsupported currency; use one of {', '.join(PRESENTMENT_CURRENCIES)}")
     return value
+
+
+class MoneyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(strict=True, gt=0, le=10**12)
+    currency: str = Field(min_length=3, max_length=3)
+
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        value = value.upper()
+        if value not in EXPONENTS:
+            raise ValueError("unsupported currency")
+        return value
+
+
+class MoneyOut(BaseModel):
+    amount: int
+    currency: str

@@ -132,3 +132,21 @@ def test_queued_mail_exists_only_if_the_callers_transaction_commits(app):
     assert event.id == event_id and event.type == mail.MAIL_REQUESTED
     assert event.payload["subject"] == "Committed"
     assert event.payload["attachments"][0]["content_base64"] == "aGVsbG8="
+
+
+def test_a_mail_claimed_by_another_delivery_waits_without_holding_a_lock(app, smtp_server):
+    kwargs = {"to": "nurlan@example.test", "subject": "Shipped", "text": "On its way."}
+    message = mail.build_message(sender=app.config["MAIL_SENDER"],
+                                 message_id=mail.message_id_for("shipped:7",
+                                                                app.config["MAIL_SENDER"]),
+                                 **kwargs)
+    mail._record_intent("shipped:7", message)
+    assert mail._claim("shipped:7", "task-a") is True  # committed: no lock stays held
+    with pytest.raises(TransientMailError):  # another delivery asks again later
+        mail.send_mail("shipped:7", claimant="task-b", **kwargs)
+    assert smtp_server.rcpt_count == 0
+    # the broker's redelivery of the same task (its worker died mid-SMTP) takes its claim over
+    assert mail.send_mail("shipped:7", claimant="task-a", **kwargs) is True
+    assert mail.send_mail("shipped:7", claimant="task-b", **kwargs) is False
+    row = sent_row("shipped:7")
+    assert row.sent_at is not None and row.claimed_at is None and smtp_server.rcpt_count == 1

@@ -16,11 +16,12 @@ import kombu.exceptions
 import redis
 import stripe
 from celery import Celery, Task
-from celery.signals import worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 from sqlalchemy.exc import OperationalError
 
+from marketplace import logs
 from marketplace.errors import ExternalServiceError
 from marketplace.extensions import db
 from marketplace.mail import TransientMailError
@@ -71,11 +72,24 @@ def init_celery(app: Flask) -> Celery:
         max_retries = 8
 
         def __call__(self, *args, **kwargs):
-            with app.app_context():
-                try:
-                    return self.run(*args, **kwargs)
-                finally:
-                    db.session.remove()
+            # Outbox consumers are called as (event_id, payload): log under the event's trace.
+            payload = args[1] if len(args) == 2 and isinstance(args[1], dict) else {}
+            tokens = logs.bind(task=self.name, task_id=self.request.id,
+                               **logs.event_fields(payload))
+            try:
+                with app.app_context():
+                    try:
+                        return self.run(*args, **kwargs)
+                    finally:
+                        db.session.remove()
+            finally:
+                logs.reset(tokens)
+
+    @after_setup_logger.connect(weak=False)
+    @after_setup_task_logger.connect(weak=False)
+    def _worker_logs_like_the_app(logger, **_):
+        # Celery replaces the root logger's handlers in a worker: give its own ours.
+        logs.adopt(logger, app)
 
     @worker_process_init.connect(weak=False)
     def _new_connections_after_fork(**_):

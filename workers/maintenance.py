@@ -1,5 +1,4 @@
-"""Beat jobs (queue ``maintenance``). The services are imported when the task runs, so a worker
-starts even while a domain is missing; ``workers.schedule`` only schedules what exists."""
+"""Beat jobs (queue ``maintenance``): each calls one service; ``workers.schedule`` times them."""
 
 from __future__ import annotations
 
@@ -9,6 +8,11 @@ from datetime import timedelta
 from celery import shared_task
 
 from marketplace import outbox
+from marketplace.checkout.service import expire_reservations
+from marketplace.fx.service import refresh_rates
+from marketplace.orders import service as orders
+from marketplace.payouts.service import run_payouts
+from marketplace.shipping.shipments import poll_tracking
 from workers.app import IDEMPOTENT
 
 log = logging.getLogger(__name__)
@@ -35,8 +39,6 @@ def relay_outbox_task() -> int:
 
 @shared_task(**IDEMPOTENT)
 def expire_reservations_task():
-    from marketplace.checkout.service import expire_reservations
-
     result = expire_reservations()
     log.info("reservation expiry: %s", result)
     return result
@@ -44,8 +46,6 @@ def expire_reservations_task():
 
 @shared_task(**IDEMPOTENT)
 def refresh_fx_rates_task() -> int:
-    from marketplace.fx.service import refresh_rates
-
     stored = refresh_rates()
     log.info("fx refresh stored %d rates", stored)
     return stored
@@ -53,8 +53,6 @@ def refresh_fx_rates_task() -> int:
 
 @shared_task(**IDEMPOTENT)
 def poll_tracking_task() -> int:
-    from marketplace.shipping.shipments import poll_tracking
-
     recorded = poll_tracking()
     log.info("tracking poll recorded %d scans", recorded)
     return recorded
@@ -64,8 +62,6 @@ def poll_tracking_task() -> int:
 def run_payouts_task() -> str | None:
     """The daily payout run on the default rail; returns the batch id (None: nothing due).
     Idempotent: a second run finds the same balances settled and pays nothing twice."""
-    from marketplace.payouts.service import run_payouts
-
     result = run_payouts()
     for skipped in result.skipped:
         log.warning("payout run: %s not paid: %s", skipped["artisan_id"], skipped["reason"])
@@ -74,3 +70,21 @@ def run_payouts_task() -> str | None:
         return None
     log.info("payout run: batch %s with %d payout(s)", result.batch.id, len(result.batch.payouts))
     return result.batch.id
+
+
+@shared_task(**IDEMPOTENT)
+def complete_orders_task() -> int:
+    """Delivered orders past their return window become completed."""
+    completed = orders.complete_delivered_orders()
+    if completed:
+        log.info("order completion: %d order(s) completed", completed)
+    return completed
+
+
+@shared_task(**IDEMPOTENT)
+def resubmit_refunds_task() -> int:
+    """Refund intents Stripe did not answer (an outage, a lost process) are asked again."""
+    submitted = orders.resubmit_requested_refunds()
+    if submitted:
+        log.info("refund sweep: %d refund(s) submitted", submitted)
+    return submitted

@@ -14,4 +14,4 @@ def record_order_ledger_task(event_id: str, payload: dict) -> bool:
     """Bring the artisans' ledger in line with the order (sale, commission, refund shares);
     ``record_order`` is idempotent on its own, ``run_once`` spares it the repeat."""
     return run_once(event_id, "workers.payouts.record_order_ledger_task",
-                    lambda: service.record_order(payload["order_id"], commit=False))
+                    lambda: service.record_order(payload["order_id"]))

@@ -8,6 +8,8 @@ import importlib.util
 OUTBOX_RELAY_SECONDS = 5.0
 POLL_TRACKING_SECONDS = 1800.0  # carriers ask for no more than a few polls an hour per parcel
 PAYOUT_RUN_SECONDS = 86400.0  # daily: one batch, one file for the bank
+COMPLETE_ORDERS_SECONDS = 3600.0  # hourly: the return window is counted in days
+RESUBMIT_REFUNDS_SECONDS = 120.0  # refund intents Stripe did not answer
 
 
 def _service_has(module: str, function: str) -> bool:
@@ -51,4 +53,14 @@ def beat_schedule() -> dict:
             "schedule": PAYOUT_RUN_SECONDS,
             "options": {"expires": PAYOUT_RUN_SECONDS / 2},
         }
+    schedule["complete-orders"] = {
+        "task": "workers.maintenance.complete_orders_task",
+        "schedule": COMPLETE_ORDERS_SECONDS,
+        "options": {"expires": COMPLETE_ORDERS_SECONDS / 2},
+    }
+    schedule["resubmit-refunds"] = {
+        "task": "workers.maintenance.resubmit_refunds_task",
+        "schedule": RESUBMIT_REFUNDS_SECONDS,
+        "options": {"expires": RESUBMIT_REFUNDS_SECONDS},
+    }
     return schedule

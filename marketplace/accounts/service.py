@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
+from marketplace.accounts.errors import AccountError
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.errors import Conflict, Unauthorized
 from marketplace.extensions import db
@@ -44,7 +45,8 @@ def create_user(*, email: str, password: str, role: Role | str, name: str, count
                 locale: str = "en", currency: str = "USD", commit: bool = True) -> User:
     email = normalise_email(email)
     if db.session.execute(select(User.id).where(User.email == email)).first():
-        raise Conflict("An account with this email already exists.", errors={"email": ["taken"]})
+        raise Conflict("An account with this email already exists.", errors={"email": ["taken"]},
+                       code=AccountError.EMAIL_TAKEN)
     user = User(email=email, password_hash=hash_password(password), role=str(Role(role)),
                 name=name, country=country.upper(), locale=locale, currency=currency.upper())
     db.session.add(user)
@@ -75,9 +77,9 @@ def authenticate(email: str, password: str) -> User:
     ).scalar_one_or_none()
     if user is None:
         verify_password(_DUMMY_HASH, password)
-        raise Unauthorized("Wrong email or password.")
+        raise Unauthorized("Wrong email or password.", code=AccountError.INVALID_CREDENTIALS)
     if not verify_password(user.password_hash, password):
-        raise Unauthorized("Wrong email or password.")
+        raise Unauthorized("Wrong email or password.", code=AccountError.INVALID_CREDENTIALS)
     return user
 
 

@@ -13,13 +13,13 @@ from pydantic import (
     Strict,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from marketplace.catalog.models import Craft, ProductStatus
 from marketplace.money import LISTING_CURRENCIES, MAX_AMOUNT
-from marketplace.provenance.schemas import RecordIn
 from marketplace.schemas import MoneyOut, OutModel, TextOut, Timestamp
 from marketplace.validation import country_code, presentment_currency
 
@@ -137,6 +137,10 @@ class _ProductFields(BaseModel):
         return _hs_code(value)
 
 
+# Validated by the provenance service, a layer above the catalogue, so documented by reference.
+ProvenanceRecord = Annotated[dict, WithJsonSchema({"$ref": "#/components/schemas/RecordIn"})]
+
+
 class ProductIn(_ProductFields):
     title: TitleText
     craft: Craft
@@ -144,14 +148,8 @@ class ProductIn(_ProductFields):
     stock: StrictInt = Field(ge=0, le=MAX_STOCK)
     weight_g: StrictInt = Field(ge=1, le=MAX_WEIGHT_G)
     dimensions_mm: DimensionsIn
-    provenance: RecordIn | None = Field(
+    provenance: ProvenanceRecord | None = Field(
         None, description="Optional provenance declaration (see PUT /products/{id}/provenance).")
-
-    @field_validator("provenance", mode="after")
-    @classmethod
-    def _record_as_saved(cls, value: RecordIn | None) -> dict | None:
-        # the provenance service takes the record as it stores it: the fields that were given
-        return None if value is None else value.model_dump(mode="json", exclude_none=True)
 
 
 class ProductPatch(_ProductFields):

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.catalog.models import Product
@@ -35,28 +34,6 @@ class CartItem(db.Model):
 
     cart: Mapped[Cart] = relationship(back_populates="items")
     product: Mapped[Product] = relationship()
-
-
-class ReservationStatus(StrEnum):
-    ACTIVE = "active"
-    CONVERTED = "converted"  # became a sale: stock decremented
-    RELEASED = "released"  # expired, failed or cancelled: stock free again
-
-
-class Reservation(db.Model):
-    """Stock held for an unpaid order; ``product.reserved`` is the sum of the active ones."""
-
-    __tablename__ = "reservation"
-    __table_args__ = (Index("ix_reservation_status_expires", "status", "expires_at"),)
-
-    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
-    order_id: Mapped[str] = mapped_column(ForeignKey("order.id"), index=True)
-    product_id: Mapped[str] = mapped_column(ForeignKey("product.id"), index=True)
-    qty: Mapped[int] = mapped_column(Integer)
-    expires_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(10), default=ReservationStatus.ACTIVE)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    closed_at: Mapped[datetime | None]
 
 
 class StripeEvent(db.Model):

@@ -19,21 +19,18 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from marketplace import outbox
-from marketplace.checkout import reservations, stripe_client
+from marketplace.checkout.errors import CheckoutError
 from marketplace.checkout.models import StripeEvent
 from marketplace.errors import DomainError, NotFound
 from marketplace.extensions import db
 from marketplace.ids import utcnow
+from marketplace.integrations import stripe_client
+from marketplace.inventory import reservations
 from marketplace.money import EXPONENTS, Money
+from marketplace.orders import lifecycle
 from marketplace.orders import service as orders
-from marketplace.orders.models import (
-    AWAITING_PAYMENT,
-    LedgerKind,
-    Order,
-    OrderStatus,
-    PaymentLedgerEntry,
-    Refund,
-)
+from marketplace.orders.models import LedgerKind, Order, OrderStatus, PaymentLedgerEntry
+from marketplace.transaction import use_case
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +43,7 @@ class InvalidWebhook(DomainError):
     status = 400
     type = "invalid-webhook"
     title = "Invalid webhook"
+    code = CheckoutError.WEBHOOK_MALFORMED
 
 
 @dataclass(frozen=True)
@@ -64,13 +62,15 @@ def receive_event(payload: bytes, signature_header: str | None) -> ReceivedEvent
                                        tolerance=SIGNATURE_TOLERANCE_SECONDS)
     except stripe.SignatureVerificationError:
         raise InvalidWebhook("The Stripe-Signature header does not match the body, or its "
-                             "timestamp is too old.") from None
+                             "timestamp is too old.",
+                             code=CheckoutError.WEBHOOK_SIGNATURE_INVALID) from None
     except ValueError:
-        raise InvalidWebhook("The body is not a Stripe event.") from None
+        raise InvalidWebhook("The body is not a Stripe event.",
+                             code=CheckoutError.WEBHOOK_MALFORMED) from None
     data = json.loads(payload)
     event_id, type_ = data.get("id"), data.get("type")
     if not isinstance(event_id, str) or not isinstance(type_, str):
-        raise InvalidWebhook("The event has no id or type.")
+        raise InvalidWebhook("The event has no id or type.", code=CheckoutError.WEBHOOK_MALFORMED)
     db.session.add(StripeEvent(event_id=event_id, type=type_, payload=data))
     outbox.emit(STRIPE_EVENT_RECEIVED, {"event_id": event_id})
     try:
@@ -90,29 +90,33 @@ def receive_event(payload: bytes, signature_header: str | None) -> ReceivedEvent
     return ReceivedEvent(event_id, type_, duplicate=True, outcome=row.outcome)
 
 
-@orders.rollback_on_error
 def apply_stripe_event(event_id: str) -> str:
     """Act on a stored event once; returns what happened. Safe to call again (and concurrently):
     a processed event is skipped and every effect is guarded."""
     row = db.session.execute(
         select(StripeEvent).where(StripeEvent.event_id == event_id)).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"No stored Stripe event {event_id}.")
+        raise NotFound(f"No stored Stripe event {event_id}.",
+                       code=CheckoutError.STRIPE_EVENT_NOT_FOUND)
     if row.processed_at is not None:
         return row.outcome or "already processed"
     type_, payload = row.type, row.payload
+    db.session.rollback()
     try:
         outcome = _dispatch(type_, payload)
     except IntegrityError:
         # A concurrent delivery recorded the same Stripe object first; the second pass sees it.
-        db.session.rollback()
         outcome = _dispatch(type_, payload)
+    _mark_processed(event_id, outcome)
+    return outcome
+
+
+@use_case
+def _mark_processed(event_id: str, outcome: str) -> None:
     db.session.execute(
         update(StripeEvent)
         .where(StripeEvent.event_id == event_id, StripeEvent.processed_at.is_(None))
         .values(processed_at=utcnow(), outcome=outcome[:200]))
-    db.session.commit()
-    return outcome
 
 
 def _dispatch(type_: str, payload: dict) -> str:
@@ -172,102 +176,77 @@ def _charged(intent: dict) -> Money | None:
     return Money(amount, currency)
 
 
-@orders.rollback_on_error
 def _payment_succeeded(order_id: str, intent: dict) -> str:
-    order = orders.lock_order(order_id)
+    outcome, refund_ids = _record_payment(order_id, intent)
+    if refund_ids:  # after the commit: Stripe is never called under the order's lock
+        orders.submit_refunds(refund_ids)
+    return outcome
+
+
+@use_case
+def _record_payment(order_id: str, intent: dict) -> tuple[str, list[str]]:
+    order = lifecycle.lock_order(order_id)
     charged = _charged(intent)
     if charged is None:
-        db.session.rollback()
-        return "ignored: PaymentIntent without a usable amount or currency"
+        return "ignored: PaymentIntent without a usable amount or currency", []
     if not orders.record_ledger(order.id, LedgerKind.CAPTURED, charged, intent["id"]):
-        db.session.commit()
-        return "no change: payment already recorded"
+        return "no change: payment already recorded", []
     orders.record_ledger(order.id, LedgerKind.AUTHORISED, charged, intent["id"])
 
     if charged != order.total:
         reason = (f"Stripe charged {charged} for PaymentIntent {intent['id']}, the order "
                   f"total is {order.total}")
         order.flagged_reason = reason
-        orders.add_event(order.id, "payment_mismatch", data={
+        lifecycle.add_event(order.id, "payment_mismatch", data={
             "payment_intent": intent["id"], "charged": charged.to_dict(),
             "expected": order.total.to_dict()})
-        db.session.commit()
         log.warning("order %s flagged: %s", order.id, reason)
-        return "flagged: amount or currency mismatch"
+        return "flagged: amount or currency mismatch", []
 
     status = OrderStatus(order.status)
-    if status in AWAITING_PAYMENT:
-        orders.transition(order.id, OrderStatus.PAID, expected=[status],
-                          data={"payment_intent": intent["id"]})
-        order.payment_intent_id = intent["id"]
+    if status in lifecycle.AWAITING_PAYMENT:
         reservations.convert(order.id)
-        _start_fulfilment(order)
-        db.session.commit()
-        return "paid"
+        lifecycle.mark_paid(order, payment_intent_id=intent["id"])
+        return "paid", []
 
     if status is OrderStatus.EXPIRED:
-        if reservations.sell_without_hold(order.id):
-            orders.transition(order.id, OrderStatus.PAID, expected=[status],
-                              data={"payment_intent": intent["id"], "after_expiry": True})
-            order.payment_intent_id = intent["id"]
-            _start_fulfilment(order)
-            db.session.commit()
-            return "paid after expiry"
-        _refund_late_payment(order, intent["id"], "the hold expired and the pieces were sold")
-        orders.transition(order.id, OrderStatus.REFUNDED, expected=[status])
-        db.session.commit()
-        return "refunded: paid after expiry, out of stock"
+        items = [(line.product_id, line.quantity) for line in order.lines]
+        if reservations.sell_without_hold(order.id, items):
+            lifecycle.mark_paid(order, payment_intent_id=intent["id"], after_expiry=True)
+            return "paid after expiry", []
+        why = "the hold expired and the pieces were sold"
+        refunds = _refund_late_payment(order, intent["id"], why)
+        lifecycle.refund_after_late_payment(order.id, why)
+        return "refunded: paid after expiry, out of stock", refunds
 
     # Paid already through another PaymentIntent, or cancelled meanwhile: give the money back.
-    _refund_late_payment(order, intent["id"], f"payment arrived for an order that is {status}")
-    db.session.commit()
-    return "refunded: duplicate or late payment"
+    refunds = _refund_late_payment(order, intent["id"],
+                                   f"payment arrived for an order that is {status}")
+    return "refunded: duplicate or late payment", refunds
 
 
-def _start_fulfilment(order: Order) -> None:
-    """In the paid transition's transaction: fulfilments, serials, and the event that starts the
-    order pipeline (artisans' mails, the receipt, the payouts ledger)."""
-    orders.open_fulfilments(order)
-    orders.issue_serials(order)
-    outbox.emit(orders.ORDER_PAID, {"order_id": order.id})
+def _refund_late_payment(order: Order, payment_intent_id: str, why: str) -> list[str]:
+    made = orders.request_refunds(order, None, reason=why, source="automatic",
+                                  payment_intent_id=payment_intent_id)
+    return [refund.id for refund in made]
 
 
-def _refund_late_payment(order: Order, payment_intent_id: str, why: str) -> None:
-    amount = next((left for pi, left in orders.captured_intents(order)
-                   if pi == payment_intent_id), 0)
-    if amount <= 0:
-        return
-    try:
-        refund = stripe_client.create_refund(
-            payment_intent_id=payment_intent_id, amount=amount,
-            idempotency_key=f"sheber-order-{order.id}-late-{payment_intent_id}",
-            metadata={"order_id": order.id, "reason": why, "source": "automatic"})
-    except stripe.StripeError as exc:
-        raise stripe_client.upstream_error(exc) from exc
-    orders.record_refund(order, refund["id"], payment_intent_id, amount, reason=why,
-                         source="automatic", status=refund.get("status"))
-
-
-@orders.rollback_on_error
+@use_case
 def _payment_failed(order_id: str, intent: dict) -> str:
-    order = orders.lock_order(order_id)
+    order = lifecycle.lock_order(order_id)
     if intent["id"] != order.payment_intent_id:
-        db.session.commit()
         return "no change: failure of an earlier attempt"
     error = intent.get("last_payment_error") or {}
     details = {"payment_intent": intent["id"], "code": error.get("code"),
                "decline_code": error.get("decline_code"), "message": error.get("message")}
-    moved = orders.transition(order.id, OrderStatus.PAYMENT_FAILED,
-                              expected=[OrderStatus.PENDING_PAYMENT], data=details)
+    moved = lifecycle.mark_payment_failed(order.id, details)
     already_noted = any(e.type == "payment_failed" and e.data.get("payment_intent") == intent["id"]
                         for e in order.events)
     if not already_noted and (moved or order.status == OrderStatus.PAYMENT_FAILED):
-        orders.add_event(order.id, "payment_failed", data=details)
-    db.session.commit()
+        lifecycle.add_event(order.id, "payment_failed", data=details)
     return "payment_failed" if moved else f"no change: order is {order.status}"
 
 
-@orders.rollback_on_error
 def sync_refunds(payment_intent_id: str | None) -> str:
     """Record refunds made outside our API (Stripe dashboard) that Stripe reports."""
     order = _order_for_intent(payment_intent_id)
@@ -277,36 +256,33 @@ def sync_refunds(payment_intent_id: str | None) -> str:
         stripe_refunds = stripe_client.list_refunds(payment_intent_id)
     except stripe.StripeError as exc:
         raise stripe_client.upstream_error(exc) from exc
-    order = orders.lock_order(order.id)
-    known = set(db.session.execute(
-        select(Refund.stripe_refund_id).where(Refund.order_id == order.id)).scalars())
+    return _record_reported_refunds(order.id, payment_intent_id, stripe_refunds)
+
+
+@use_case
+def _record_reported_refunds(order_id: str, payment_intent_id: str,
+                             stripe_refunds: list[dict]) -> str:
+    order = lifecycle.lock_order(order_id)
     added = 0
     for refund in stripe_refunds:
-        if refund["id"] in known or refund.get("status") in ("failed", "canceled"):
+        if refund.get("status") in ("failed", "canceled"):
             continue
         if str(refund.get("currency", "")).upper() != order.currency:
             continue
-        reason = (refund.get("metadata") or {}).get("reason") or "refunded in Stripe"
-        orders.record_refund(order, refund["id"], payment_intent_id, int(refund["amount"]),
-                             reason=reason, source="stripe", status=refund.get("status"))
-        added += 1
-    orders.mark_refunded_if_complete(order)
-    db.session.commit()
+        if orders.record_stripe_refund(order, refund, payment_intent_id):
+            added += 1
     return f"recorded {added} refund(s)"
 
 
-@orders.rollback_on_error
+@use_case
 def record_dispute(dispute: dict) -> str:
     order = _order_for_intent(dispute.get("payment_intent"))
     if order is None:
         return "no matching order"
-    orders.lock_order(order.id)
+    lifecycle.lock_order(order.id)
     details = {"dispute": dispute.get("id"), "amount": dispute.get("amount"),
                "currency": str(dispute.get("currency", "")).upper(),
                "reason": dispute.get("reason"), "status": dispute.get("status"),
                "charge": dispute.get("charge")}
-    moved = orders.transition(order.id, OrderStatus.DISPUTED, data=details)
-    if moved is None:
-        orders.add_event(order.id, "dispute", data=details)
-    db.session.commit()
+    moved = lifecycle.dispute_opened(order.id, details)
     return "disputed" if moved else "dispute noted"

@@ -7,29 +7,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from marketplace.checkout.service import MAX_CART_QUANTITY
 from marketplace.geo import needs_postal_code
-from marketplace.money import EXPONENTS
 from marketplace.orders.models import OrderStatus
+from marketplace.orders.schemas import OrderOut
 from marketplace.schemas import JsonValue, MoneyOut, OutModel, TextOut, Timestamp
 from marketplace.validation import country_code, presentment_currency
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _POSTAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9 -]{1,11}")
 _PAYMENT_METHOD = re.compile(r"pm_[A-Za-z0-9_]{1,200}")
-
-
-class MoneyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    amount: int = Field(strict=True, gt=0, le=10**12)
-    currency: str = Field(min_length=3, max_length=3)
-
-    @field_validator("currency")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        value = value.upper()
-        if value not in EXPONENTS:
-            raise ValueError("unsupported currency")
-        return value
 
 
 class CartItemIn(BaseModel):
@@ -134,7 +119,7 @@ class PaymentOut(OutModel):
 
 
 class CheckoutOut(OutModel):
-    order: _orders.OrderOut
+    order: OrderOut
     payment: PaymentOut
     reservation_expires_at: Timestamp = Field(description="The stock is held until then.")
 
@@ -188,8 +173,3 @@ class WebhookOut(OutModel):
     event_id: str
     duplicate: bool
     outcome: str = Field(description="What the event did; queued until a worker applied it.")
-
-
-# At the end: the orders schemas import this module (MoneyIn), so ``OrderOut`` is resolved
-# when CheckoutOut is first used, not when it is defined.
-from marketplace.orders import schemas as _orders  # noqa: E402

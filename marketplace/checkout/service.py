@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import User
 from marketplace.catalog.models import Product, ProductStatus
-from marketplace.checkout import payments, reservations, stripe_client
+from marketplace.checkout import payments
+from marketplace.checkout.errors import CheckoutError
 from marketplace.checkout.models import Cart, CartItem
 from marketplace.errors import (
     Conflict,
@@ -32,10 +33,15 @@ from marketplace.errors import (
 from marketplace.extensions import db
 from marketplace.fx import service as fx
 from marketplace.ids import new_id, utcnow
+from marketplace.integrations import stripe_client
+from marketplace.inventory import reservations
 from marketplace.money import Money, exponent
-from marketplace.orders import service as orders
-from marketplace.orders.models import AWAITING_PAYMENT, Order, OrderLine, OrderStatus
+from marketplace.orders import lifecycle
+from marketplace.orders.errors import OrderError
+from marketplace.orders.lifecycle import AWAITING_PAYMENT
+from marketplace.orders.models import Order, OrderLine, OrderStatus
 from marketplace.shipping import service as shipping
+from marketplace.transaction import use_case
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +66,11 @@ def _cart_for_update(buyer_id: str) -> Cart:
     cart = get_cart(buyer_id)
     if cart is not None:
         return cart
-    db.session.add(Cart(buyer_id=buyer_id))
     try:
-        db.session.commit()
+        with db.session.begin_nested():  # a concurrent request may create it first
+            db.session.add(Cart(buyer_id=buyer_id))
     except IntegrityError:
-        db.session.rollback()  # a concurrent request created it first
+        pass
     return get_cart(buyer_id)
 
 
@@ -76,17 +82,18 @@ def cart_items_for_quote(user_id: str) -> list[tuple[Product, int]]:
 def _active_product(product_id: str) -> Product:
     product = db.session.get(Product, product_id)
     if product is None or product.status != ProductStatus.ACTIVE:
-        raise NotFound("No such product.")
+        raise NotFound("No such product.", code=CheckoutError.PRODUCT_UNAVAILABLE)
     return product
 
 
 def _check_available(product: Product, quantity: int) -> None:
     if quantity > product.available:
         raise OutOfStock(f"Only {max(product.available, 0)} of this piece can be ordered now.",
-                         product_id=product.id, available=max(product.available, 0))
+                         code=CheckoutError.OUT_OF_STOCK, product_id=product.id,
+                         available=max(product.available, 0))
 
 
-@orders.rollback_on_error
+@use_case
 def add_to_cart(buyer: User, product_id: str, quantity: int) -> CartItem:
     """Add pieces (to the line already there, if any); more than available → 409."""
     product = _active_product(product_id)
@@ -96,6 +103,7 @@ def add_to_cart(buyer: User, product_id: str, quantity: int) -> CartItem:
     wanted = quantity + (item.quantity if item else 0)
     if wanted > MAX_CART_QUANTITY:
         raise ValidationFailed(f"At most {MAX_CART_QUANTITY} of one piece per order.",
+                               code=CheckoutError.QUANTITY_LIMIT,
                                errors={"quantity": [f"at most {MAX_CART_QUANTITY} in total"]})
     _check_available(product, wanted)
     if item is None:
@@ -105,35 +113,33 @@ def add_to_cart(buyer: User, product_id: str, quantity: int) -> CartItem:
         item.quantity = wanted
     cart.updated_at = utcnow()
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
-        db.session.rollback()
-        raise Conflict("The cart changed at the same time; try again.") from None
+        raise Conflict("The cart changed at the same time; try again.",
+                       code=CheckoutError.CART_CHANGED) from None
     return item
 
 
 def _own_item(buyer: User, item_id: str) -> CartItem:
     item = db.session.get(CartItem, item_id)
     if item is None or item.cart.buyer_id != buyer.id:
-        raise NotFound("No such cart item.")
+        raise NotFound("No such cart item.", code=CheckoutError.CART_ITEM_NOT_FOUND)
     return item
 
 
-@orders.rollback_on_error
+@use_case
 def update_cart_item(buyer: User, item_id: str, quantity: int) -> CartItem:
     item = _own_item(buyer, item_id)
     _check_available(_active_product(item.product_id), quantity)
     item.quantity = quantity
     item.cart.updated_at = utcnow()
-    db.session.commit()
     return item
 
 
-@orders.rollback_on_error
+@use_case
 def remove_cart_item(buyer: User, item_id: str) -> None:
     item = _own_item(buyer, item_id)
     db.session.delete(item)
-    db.session.commit()
 
 
 # --- checkout ------------------------------------------------------------------------------
@@ -152,7 +158,8 @@ def check_minimum_charge(total: Money, rates: fx.RateTable | None = None) -> Non
     if total.amount < least.amount:
         raise ValidationFailed(
             f"Card payments in {total.currency} must be at least {least}; this order comes to "
-            f"{total}.", errors={"currency": [f"the total is below Stripe's minimum of {least}"]})
+            f"{total}.", code=CheckoutError.BELOW_MINIMUM_CHARGE,
+            errors={"currency": [f"the total is below Stripe's minimum of {least}"]})
 
 
 @dataclass(frozen=True)
@@ -168,15 +175,42 @@ def checkout(buyer: User, *, shipping_address: dict, shipping_option: str, curre
              duties_mode: str) -> CheckoutResult:
     """Turn the cart into an order awaiting payment: price it, hold the stock (all or nothing),
     then create its PaymentIntent. Nothing is held and no PaymentIntent exists unless every
-    check passed."""
+    check passed; Stripe is asked after the order and its hold are committed."""
+    order_id, cart_items, expires_at = _place_order(
+        buyer, shipping_address=shipping_address, shipping_option=shipping_option,
+        currency=currency, duties_mode=duties_mode)
+    order = db.session.get(Order, order_id)
+    total, currency = order.total_amount, order.currency
+    db.session.rollback()
+    try:
+        intent = stripe_client.create_payment_intent(
+            amount=total, currency=currency, order_id=order_id, attempt=1)
+    except stripe.StripeError as exc:
+        _abandon(order_id, cart_items, buyer.id, exc)
+        raise stripe_client.upstream_error(exc) from exc
+    _record_intent(order_id, intent["id"])
+    return CheckoutResult(db.session.get(Order, order_id), intent["id"],
+                          intent["client_secret"], stripe_client.publishable_key(), expires_at)
+
+
+@use_case
+def _record_intent(order_id: str, payment_intent_id: str) -> None:
+    db.session.execute(update(Order).where(Order.id == order_id)
+                       .values(payment_intent_id=payment_intent_id)
+                       .execution_options(synchronize_session=False))
+
+
+@use_case
+def _place_order(buyer: User, *, shipping_address: dict, shipping_option: str, currency: str,
+                 duties_mode: str) -> tuple[str, list[tuple[str, int]], datetime]:
     cart = get_cart(buyer.id)
     cart_items = list(cart.items) if cart else []
     if not cart_items:
-        raise Conflict("Your cart is empty.")
+        raise Conflict("Your cart is empty.", code=CheckoutError.CART_EMPTY)
     for item in cart_items:
         if item.product.status != ProductStatus.ACTIVE:
             raise Conflict("A piece in your cart is no longer for sale; remove it first.",
-                           product_id=item.product_id)
+                           code=CheckoutError.PRODUCT_UNAVAILABLE, product_id=item.product_id)
     items = [(item.product, item.quantity) for item in cart_items]
     rates = fx.current_rates()
     priced_lines = []
@@ -208,46 +242,31 @@ def checkout(buyer: User, *, shipping_address: dict, shipping_option: str, curre
             artisan_id=product.artisan_id, title=dict(product.title or {}), quantity=quantity,
             unit_price_amount=product.price_amount, unit_price_currency=product.price_currency,
             unit_presentment_amount=unit.amount, fx_rate=_rate_text(rate), serials=[]))
-    try:
-        db.session.flush()
-        reservations.hold(order.id, [(p.id, q) for p, q in items], expires_at)
-        emptied = db.session.execute(
-            delete(CartItem).where(CartItem.id.in_([i.id for i in cart_items]))
-            .execution_options(synchronize_session=False)).rowcount
-        if emptied != len(cart_items):
-            raise Conflict("The cart changed during checkout; check it and try again.")
-        orders.add_event(order.id, "created", to_status=OrderStatus.PENDING_PAYMENT,
-                         actor_id=buyer.id, data={"total": total.to_dict()})
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-
-    try:
-        intent = stripe_client.create_payment_intent(
-            amount=total.amount, currency=currency, order_id=order.id, attempt=1)
-    except stripe.StripeError as exc:
-        _abandon(order.id, [(i.product_id, i.quantity) for i in cart_items], buyer.id, exc)
-        raise stripe_client.upstream_error(exc) from exc
-    db.session.execute(update(Order).where(Order.id == order.id)
-                       .values(payment_intent_id=intent["id"])
-                       .execution_options(synchronize_session=False))
-    db.session.commit()
-    return CheckoutResult(db.session.get(Order, order.id), intent["id"],
-                          intent["client_secret"], stripe_client.publishable_key(), expires_at)
+    db.session.flush()
+    reservations.hold(order.id, [(p.id, q) for p, q in items], expires_at)
+    emptied = db.session.execute(
+        delete(CartItem).where(CartItem.id.in_([i.id for i in cart_items]))
+        .execution_options(synchronize_session=False)).rowcount
+    if emptied != len(cart_items):
+        raise Conflict("The cart changed during checkout; check it and try again.",
+                       code=CheckoutError.CART_CHANGED)
+    lifecycle.add_event(order.id, "created", to_status=OrderStatus.PENDING_PAYMENT,
+                        actor_id=buyer.id, data={"total": total.to_dict()})
+    return order.id, [(i.product_id, i.quantity) for i in cart_items], expires_at
 
 
 def _rate_text(rate: Decimal) -> str:
     return format(rate.normalize(), "f")
 
 
+@use_case
 def _abandon(order_id: str, cart_items: list[tuple[str, int]], buyer_id: str,
              exc: Exception) -> None:
     """Stripe could not create the PaymentIntent: cancel the order, free the stock, give the
     buyer their cart back."""
     log.warning("checkout %s: PaymentIntent not created: %s", order_id, exc)
-    orders.transition(order_id, OrderStatus.CANCELLED, expected=[OrderStatus.PENDING_PAYMENT],
-                      data={"reason": "the payment could not be set up"})
+    lifecycle.lock_order(order_id)
+    lifecycle.abandon(order_id, "the payment could not be set up")
     reservations.release(order_id)
     cart = get_cart(buyer_id)
     if cart is not None:
@@ -257,7 +276,6 @@ def _abandon(order_id: str, cart_items: list[tuple[str, int]], buyer_id: str,
             if product_id not in present:
                 db.session.add(CartItem(cart_id=cart.id, product_id=product_id,
                                         quantity=quantity))
-    db.session.commit()
 
 
 # --- paying an order -----------------------------------------------------------------------
@@ -265,17 +283,21 @@ def _abandon(order_id: str, cart_items: list[tuple[str, int]], buyer_id: str,
 def _payable_order(buyer: User, order_id: str) -> Order:
     order = db.session.get(Order, order_id)
     if order is None or order.buyer_id != buyer.id:
-        raise NotFound("No such order.")
+        raise NotFound("No such order.", code=OrderError.NOT_FOUND)
     status = OrderStatus(order.status)
     if status not in AWAITING_PAYMENT:
-        raise InvalidTransition(f"An order that is {status} cannot be paid.")
+        raise InvalidTransition(f"An order that is {status} cannot be paid.",
+                                code=CheckoutError.ORDER_NOT_PAYABLE)
     if order.flagged_reason:
-        raise InvalidTransition("This order is held for review and cannot be paid now.")
+        raise InvalidTransition("This order is held for review and cannot be paid now.",
+                                code=CheckoutError.ORDER_HELD)
     if order.payment_intent_id is None:
-        raise InvalidTransition("This order has no payment set up.")
+        raise InvalidTransition("This order has no payment set up.",
+                                code=CheckoutError.PAYMENT_MISSING)
     if order.reservation_expires_at is not None and order.reservation_expires_at <= utcnow():
         expire_order(order.id)
-        raise InvalidTransition("The reservation has expired; this order can no longer be paid.")
+        raise InvalidTransition("The reservation has expired; this order can no longer be paid.",
+                                code=CheckoutError.RESERVATION_EXPIRED)
     return order
 
 
@@ -285,6 +307,7 @@ def _stripe_call(function, *args):
     except stripe.InvalidRequestError as exc:
         if exc.http_status == 404 or getattr(exc, "param", None) == "payment_method":
             raise ValidationFailed("Stripe does not know this payment method.",
+                                   code=CheckoutError.PAYMENT_METHOD_UNKNOWN,
                                    errors={"payment_method": ["unknown payment method"]}
                                    ) from None
         raise stripe_client.upstream_error(exc) from exc
@@ -294,7 +317,6 @@ def _stripe_call(function, *args):
         raise stripe_client.upstream_error(exc) from exc
 
 
-@orders.rollback_on_error
 def pay_order(buyer: User, order_id: str, payment_method: str) -> dict:
     """Attach ``payment_method`` to the order's PaymentIntent and confirm it.
 
@@ -345,7 +367,6 @@ def _outcome(intent: dict, *, status: str | None = None, error: dict | None = No
     return result
 
 
-@orders.rollback_on_error
 def _new_attempt(order: Order, payment_method: str) -> dict:
     old_intent, attempt = order.payment_intent_id, order.payment_attempt + 1
     try:
@@ -357,19 +378,25 @@ def _new_attempt(order: Order, payment_method: str) -> dict:
     intent = _stripe_call(lambda: stripe_client.create_payment_intent(
         amount=order.total_amount, currency=order.currency, order_id=order.id, attempt=attempt,
         payment_method=payment_method))
+    if not _record_attempt(order.id, attempt, intent["id"], old_intent):
+        stripe_client.cancel_payment_intent(intent["id"])
+        raise Conflict("Another payment attempt for this order is in progress.",
+                       code=CheckoutError.PAYMENT_IN_PROGRESS)
+    return intent
+
+
+@use_case
+def _record_attempt(order_id: str, attempt: int, payment_intent_id: str, replaces: str) -> bool:
     moved = db.session.execute(
         update(Order)
-        .where(Order.id == order.id, Order.payment_attempt == order.payment_attempt)
-        .values(payment_intent_id=intent["id"], payment_attempt=attempt, updated_at=utcnow())
+        .where(Order.id == order_id, Order.payment_attempt == attempt - 1)
+        .values(payment_intent_id=payment_intent_id, payment_attempt=attempt,
+                updated_at=utcnow())
         .execution_options(synchronize_session=False)).rowcount
-    if moved != 1:
-        db.session.rollback()
-        stripe_client.cancel_payment_intent(intent["id"])
-        raise Conflict("Another payment attempt for this order is in progress.")
-    orders.add_event(order.id, "payment_attempt", data={
-        "attempt": attempt, "payment_intent": intent["id"], "replaces": old_intent})
-    db.session.commit()
-    return intent
+    if moved == 1:
+        lifecycle.add_event(order_id, "payment_attempt", data={
+            "attempt": attempt, "payment_intent": payment_intent_id, "replaces": replaces})
+    return moved == 1
 
 
 # --- expiry --------------------------------------------------------------------------------
@@ -387,7 +414,6 @@ def expire_reservations(now: datetime | None = None) -> int:
     return sum(1 for order_id in due if expire_order(order_id))
 
 
-@orders.rollback_on_error
 def expire_order(order_id: str) -> bool:
     """Expire one unpaid order: cancel its PaymentIntent first so that Stripe takes no money,
     then release the hold. If Stripe has just taken the money, the order is paid instead."""
@@ -406,11 +432,13 @@ def expire_order(order_id: str) -> bool:
             # Stripe unreachable: expire anyway; a payment that still succeeds is re-reserved
             # or refunded when its event arrives.
             log.warning("order %s: PaymentIntent not cancelled on expiry: %s", order_id, exc)
-    orders.lock_order(order_id)
-    moved = orders.transition(order_id, OrderStatus.EXPIRED, expected=AWAITING_PAYMENT)
-    if moved is None:
-        db.session.rollback()
+    return _expire(order_id)
+
+
+@use_case
+def _expire(order_id: str) -> bool:
+    lifecycle.lock_order(order_id)
+    if not lifecycle.expire(order_id):
         return False
     reservations.release(order_id)
-    db.session.commit()
     return True

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.fx.errors import FxError
 from marketplace.fx.models import FxRate
 from marketplace.fx.sources import FileRateSource, HttpJsonRateSource, RateSnapshot, RateSource
 from marketplace.ids import utcnow
@@ -60,8 +61,8 @@ class RateTable:
             return self.rates[currency].effective
         except KeyError:
             raise ValidationFailed(f"No exchange rate for {currency}.",
-                                   errors={"currency": [f"no exchange rate for {currency}"]}
-                                   ) from None
+                                   errors={"currency": [f"no exchange rate for {currency}"]},
+                                   code=FxError.RATE_MISSING) from None
 
     def rate(self, from_currency: str, to_currency: str) -> Decimal:
         """Units of ``to_currency`` per one unit of ``from_currency``."""
@@ -159,14 +160,16 @@ def parse_rate(raw) -> Decimal:
     """A positive decimal given as a string or an integer (a float would already be rounded)."""
     if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise ValidationFailed("The rate must be a decimal string such as \"515.25\".",
-                               errors={"rate": ["must be a decimal string"]})
+                               errors={"rate": ["must be a decimal string"]},
+                               code=FxError.RATE_INVALID)
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
         value = Decimal("NaN")
     if not value.is_finite() or value <= 0 or value > MAX_RATE:
         raise ValidationFailed("The rate must be a positive decimal number.",
-                               errors={"rate": ["must be a positive decimal number"]})
+                               errors={"rate": ["must be a positive decimal number"]},
+                               code=FxError.RATE_INVALID)
     return value
 
 
@@ -174,10 +177,12 @@ def _overridable(currency: str) -> str:
     currency = (currency or "").upper()
     if currency not in EXPONENTS:
         raise ValidationFailed(f"Unsupported currency {currency!r}.",
-                               errors={"currency": ["unsupported currency"]})
+                               errors={"currency": ["unsupported currency"]},
+                               code=FxError.CURRENCY_UNSUPPORTED)
     if currency == QUOTE_CURRENCY:
         raise ValidationFailed("Rates are quoted per US dollar; USD itself is always 1.",
-                               errors={"currency": ["USD is the quote currency"]})
+                               errors={"currency": ["USD is the quote currency"]},
+                               code=FxError.QUOTE_CURRENCY)
     return currency
 
 
@@ -188,11 +193,13 @@ def set_override(currency: str, rate_per_usd: Decimal | str | int,
     value = rate_per_usd if isinstance(rate_per_usd, Decimal) else parse_rate(rate_per_usd)
     if not value.is_finite() or value <= 0 or value > MAX_RATE:
         raise ValidationFailed("The rate must be a positive decimal number.",
-                               errors={"rate": ["must be a positive decimal number"]})
+                               errors={"rate": ["must be a positive decimal number"]},
+                               code=FxError.RATE_INVALID)
     current_rates()
     row = db.session.get(FxRate, currency)
     if row is None:
-        raise NotFound(f"No rate for {currency} in the source; refresh the rates first.")
+        raise NotFound(f"No rate for {currency} in the source; refresh the rates first.",
+                       code=FxError.NOT_IN_SOURCE)
     row.override, row.override_by = _stored(value), operator_id
     db.session.flush()
     _reprice_products()

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -34,42 +35,20 @@ class OrderStatus(StrEnum):
     DISPUTED = "disputed"
 
 
-S = OrderStatus
-
-# The whole state machine: a move not listed here never happens.
-ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.PENDING_PAYMENT: frozenset({S.PAID, S.PAYMENT_FAILED, S.EXPIRED, S.CANCELLED}),
-    S.PAYMENT_FAILED: frozenset({S.PAID, S.EXPIRED, S.CANCELLED}),
-    # a payment that succeeds after the hold lapsed is re-reserved (paid) or refunded
-    S.EXPIRED: frozenset({S.PAID, S.REFUNDED}),
-    S.PAID: frozenset({S.FULFILLING, S.CANCELLED, S.REFUNDED, S.DISPUTED}),
-    S.FULFILLING: frozenset({S.SHIPPED, S.CANCELLED, S.REFUNDED, S.DISPUTED}),
-    S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED, S.DISPUTED}),
-    S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED, S.DISPUTED}),
-    S.COMPLETED: frozenset({S.REFUNDED, S.DISPUTED}),
-    S.DISPUTED: frozenset({S.REFUNDED, S.COMPLETED}),
-    # card holders can dispute even a refunded charge
-    S.CANCELLED: frozenset({S.DISPUTED}),
-    S.REFUNDED: frozenset({S.DISPUTED}),
-}
-
-AWAITING_PAYMENT = frozenset({S.PENDING_PAYMENT, S.PAYMENT_FAILED})
-# A buyer may cancel until a parcel has left.
-CANCELLABLE = frozenset({S.PENDING_PAYMENT, S.PAYMENT_FAILED, S.PAID, S.FULFILLING})
-# States in which the order's money has been taken and may be refunded.
-REFUNDABLE = frozenset({S.PAID, S.FULFILLING, S.SHIPPED, S.DELIVERED, S.COMPLETED, S.DISPUTED})
-
-
-def sources_of(target: OrderStatus) -> frozenset[OrderStatus]:
-    return frozenset(source for source, targets in ALLOWED.items() if target in targets)
-
-
 class FulfilmentStatus(StrEnum):
     PENDING = "pending"
     PACKED = "packed"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
+
+
+class RefundStatus(StrEnum):
+    REQUESTED = "requested"  # recorded, Stripe not asked yet (or asked and not answered)
+    PENDING = "pending"  # Stripe accepted it; the bank has not confirmed
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # Stripe or the bank refused it: the money was not returned
+    CANCELED = "canceled"
 
 
 class LedgerKind(StrEnum):
@@ -182,14 +161,16 @@ class Refund(db.Model):
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
     order_id: Mapped[str] = mapped_column(ForeignKey("order.id"), index=True)
-    stripe_refund_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # None until Stripe has been asked (the intent is recorded first, then Stripe is called)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     payment_intent_id: Mapped[str] = mapped_column(String(255))
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(Text)
     lines: Mapped[list] = mapped_column(JSON, default=list)  # [{"line_id", "quantity"}]
     source: Mapped[str] = mapped_column(String(20))  # operator, cancellation, automatic, stripe
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # RefundStatus
+    failure_reason: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(String(26))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -214,4 +195,75 @@ class PaymentLedgerEntry(db.Model):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     reference: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShipmentStatus(StrEnum):
+    REQUESTED = "requested"  # waiting for the label task
+    HELD_EXPORT = "held_export"  # a cultural-value piece: no label until an export permit
+    LABEL_CREATED = "label_created"
+    IN_TRANSIT = "in_transit"
+    CUSTOMS = "customs"
+    CUSTOMS_HOLD = "customs_hold"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    RETURNED = "returned"
+    FAILED = "failed"  # the carrier refused the label; the operator may request it again
+    CANCELLED = "cancelled"  # the order was cancelled before a label existed
+
+
+class Shipment(db.Model):
+    """The one parcel of an order, consolidated in Almaty from the artisans' packed boxes."""
+
+    __tablename__ = "shipment"
+    __table_args__ = (UniqueConstraint("carrier", "tracking_number"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    order_id: Mapped[str] = mapped_column(ForeignKey("order.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=ShipmentStatus.REQUESTED,
+                                        index=True)
+    carrier: Mapped[str] = mapped_column(String(40))
+    service: Mapped[str] = mapped_column(String(20))
+    duties_mode: Mapped[str] = mapped_column(String(3))
+    weight_g: Mapped[int] = mapped_column(Integer)
+    length_mm: Mapped[int] = mapped_column(Integer)
+    width_mm: Mapped[int] = mapped_column(Integer)
+    height_mm: Mapped[int] = mapped_column(Integer)
+    tracking_number: Mapped[str | None] = mapped_column(String(40))
+    customs_form: Mapped[str | None] = mapped_column(String(4))  # CN22 or CN23
+    label_pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    customs_pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    permit_number: Mapped[str | None] = mapped_column(String(64))
+    permit_issued_by: Mapped[str | None] = mapped_column(String(200))
+    permit_issued_at: Mapped[datetime | None]
+    permit_recorded_by: Mapped[str | None] = mapped_column(String(26))
+    requested_by: Mapped[str | None] = mapped_column(String(26))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    status_at: Mapped[datetime] = mapped_column(default=utcnow)  # when the carrier said it
+    label_created_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    polled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    events: Mapped[list[ShipmentEvent]] = relationship(
+        order_by="[ShipmentEvent.occurred_at, ShipmentEvent.id]")
+
+
+class ShipmentEvent(db.Model):
+    """One tracking scan (from the label task, a carrier's webhook or polling); append only."""
+
+    __tablename__ = "shipment_event"
+    # A carrier's event id is recorded once, however often the carrier sends it.
+    __table_args__ = (UniqueConstraint("carrier", "external_id"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipment.id"), index=True)
+    carrier: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime]
+    location: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(String(500), default="")
+    source: Mapped[str] = mapped_column(String(10))  # label, webhook, poll
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,8 +5,8 @@ fulfilments and piece serials). Worker tasks (``workers/orders.py``) run each st
 event under ``outbox.run_once``: the step's writes, its queued mails and the processed-event
 marker commit together, so a crash or a redelivery neither loses nor repeats a step.
 
-- ``start_fulfilment``: one fulfilment per artisan (idempotent), a mail to each artisan with what
-  to make or pack and by when, and the order moves ``paid → fulfilling`` (a guarded transition).
+- ``start_fulfilment``: a mail to each artisan with what to make or pack and by when (their
+  fulfilments were opened with the paid move), and the order moves ``paid → fulfilling``.
 - ``send_receipt``: the buyer's receipt mail with a PDF rendered from ``templates/pdf/``.
 - the payouts ledger (``marketplace.payouts.service.record_order``) has a task of its own.
 
@@ -16,7 +16,6 @@ The steps do not commit: ``run_once`` commits them with their marker.
 from __future__ import annotations
 
 from flask import current_app, render_template
-from sqlalchemy import select
 
 from marketplace import mail
 from marketplace.accounts.models import User
@@ -24,15 +23,8 @@ from marketplace.catalog.models import ArtisanProfile
 from marketplace.extensions import db
 from marketplace.ids import isoformat
 from marketplace.money import Money
-from marketplace.orders import receipt
-from marketplace.orders import service as orders
-from marketplace.orders.models import (
-    Fulfilment,
-    FulfilmentStatus,
-    Order,
-    OrderLine,
-    OrderStatus,
-)
+from marketplace.orders import lifecycle, receipt
+from marketplace.orders.models import Fulfilment, Order, OrderLine, OrderStatus
 
 STARTABLE = frozenset({OrderStatus.PAID, OrderStatus.FULFILLING})
 title_in = receipt.title_in
@@ -43,22 +35,16 @@ def _artisan_lines(order: Order, artisan_id: str) -> list[OrderLine]:
 
 
 def start_fulfilment(order_id: str) -> str:
-    """Open the fulfilments, tell each artisan what to make or pack, move the order to
-    fulfilling. Returns what it did; an order no longer paid (cancelled, refunded) is left."""
-    order = orders.lock_order(order_id)
+    """Tell each artisan what to make or pack, move the order to fulfilling. Returns what it
+    did; an order no longer paid (cancelled, refunded) is left."""
+    order = lifecycle.lock_order(order_id)
     status = OrderStatus(order.status)
     if status not in STARTABLE:
         return f"skipped: the order is {status}"
-    orders.open_fulfilments(order)
-    orders.issue_serials(order)
-    fulfilments = db.session.execute(
-        select(Fulfilment).where(Fulfilment.order_id == order.id,
-                                 Fulfilment.status != FulfilmentStatus.CANCELLED)
-        .order_by(Fulfilment.artisan_id)).scalars().all()
+    fulfilments = lifecycle.active_fulfilments(order.id)
     for fulfilment in fulfilments:
         _mail_artisan(order, fulfilment)
-    orders.transition(order.id, OrderStatus.FULFILLING, expected=[OrderStatus.PAID],
-                      data={"fulfilments": len(fulfilments)})
+    lifecycle.start_fulfilment(order.id, data={"fulfilments": len(fulfilments)})
     return f"fulfilling: {len(fulfilments)} fulfilment(s)"
 
 

@@ -3,21 +3,31 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
 
 from marketplace.accounts.models import Role, User
-from marketplace.checkout.schemas import MoneyIn, MoneyOut
+from marketplace.extensions import db
 from marketplace.ids import isoformat
 from marketplace.money import Money
-from marketplace.orders.models import Order, OrderStatus
-from marketplace.orders.service import payment_summary
-from marketplace.schemas import DimensionsOut, OutModel, TextOut, Timestamp, build, dump
-from marketplace.shipping.schemas import (
-    EtaDaysOut,
-    FulfilmentOut,
-    PackedOut,
-    ShipmentSummaryOut,
-    order_shipments_out,
+from marketplace.orders.models import (
+    FulfilmentStatus,
+    Order,
+    OrderStatus,
+    Shipment,
+    ShipmentStatus,
 )
+from marketplace.orders.service import payment_summary
+from marketplace.schemas import (
+    DimensionsOut,
+    EtaDaysOut,
+    MoneyOut,
+    OutModel,
+    TextOut,
+    Timestamp,
+    build,
+    dump,
+)
+from marketplace.validation import MoneyIn
 
 
 class OrderListQuery(BaseModel):
@@ -70,6 +80,34 @@ class OrderLineOut(OutModel):
     serials: list[str] = Field(description="One per verified piece sold (provenance).")
 
 
+class PackedOut(OutModel):
+    weight_g: int = Field(description="The packed box, packaging included.")
+    dimensions_mm: DimensionsOut
+    at: Timestamp
+
+
+class FulfilmentOut(OutModel):
+    """One artisan's part of an order: their pieces, packed into one box."""
+
+    id: str
+    artisan_id: str
+    status: FulfilmentStatus = Field(strict=False)
+    ship_by: Timestamp | None
+    packed: PackedOut | None
+    shipped_at: Timestamp | None
+    delivered_at: Timestamp | None
+
+
+class ShipmentSummaryOut(OutModel):
+    id: str
+    status: ShipmentStatus = Field(strict=False)
+    carrier: str
+    service: str
+    tracking_number: str | None
+    created_at: Timestamp
+    delivered_at: Timestamp | None
+
+
 class RefundLineOut(OutModel):
     line_id: str
     quantity: int
@@ -91,6 +129,7 @@ class EventDataOut(OutModel):
     dispute: str | None = Field(None, description="dispute: Stripe's dispute id")
     charge: str | None = Field(None, description="dispute")
     refund_id: str = Field(None, description="refund: Stripe's refund id")
+    refund: str = Field(None, description="refund_failed: the refund's id")
     amount: int | None = Field(None, description="refund, dispute: minor units of currency")
     currency: str = Field(None)
     reason: str | None = Field(None)
@@ -112,8 +151,9 @@ class EventDataOut(OutModel):
 
 class OrderEventOut(OutModel):
     type: str = Field(description="status, created, payment_attempt, payment_failed, "
-                                  "payment_mismatch, refund, dispute, fulfilment_packed, "
-                                  "shipment_requested, export_permit, shipment, shipment_failed")
+                                  "payment_mismatch, refund, refund_failed, dispute, "
+                                  "fulfilment_packed, shipment_requested, export_permit, "
+                                  "shipment, shipment_failed")
     from_status: OrderStatus | None = Field(strict=False)
     to_status: OrderStatus | None = Field(strict=False)
     data: EventDataOut
@@ -157,12 +197,13 @@ class PaymentSummaryOut(OutModel):
 
 class OrderRefundOut(OutModel):
     id: str
-    stripe_refund_id: str
+    stripe_refund_id: str | None = Field(description="null until Stripe accepted the refund.")
     amount: MoneyOut
     reason: str
     lines: list[RefundLineOut]
     source: str = Field(description="operator, cancellation, automatic or stripe.")
-    status: str = Field(description="Stripe's refund status.")
+    status: str = Field(description="requested (Stripe not asked or not answered yet), then "
+                                    "Stripe's: pending, succeeded, failed, canceled.")
     created_at: Timestamp
 
 
@@ -277,11 +318,19 @@ def refund_out(refund) -> dict:
     )
 
 
-def _shipments(order_id: str) -> list[dict]:
-    # Imported here: shipping's modules import the orders service and these serialisers.
-    from marketplace.shipping.schemas import order_shipments_out
+def shipment_summary_out(shipment: Shipment) -> dict:
+    return build(ShipmentSummaryOut, id=shipment.id, status=shipment.status,
+                 carrier=shipment.carrier, service=shipment.service,
+                 tracking_number=shipment.tracking_number,
+                 created_at=isoformat(shipment.created_at),
+                 delivered_at=isoformat(shipment.delivered_at))
 
-    return order_shipments_out(order_id)
+
+def order_shipments_out(order_id: str) -> list[dict]:
+    """The ``shipments`` of an order's JSON."""
+    return [shipment_summary_out(s) for s in db.session.execute(
+        select(Shipment).where(Shipment.order_id == order_id).order_by(Shipment.created_at)
+    ).scalars()]
 
 
 def order_summary_out(order: Order) -> dict:

@@ -1,134 +1,66 @@
-"""Orders: the state machine, the timeline, the payment ledger, cancellations and refunds.
+"""Orders: reading them, the payment ledger, refunds and cancellation.
 
-Every status change goes through ``transition``: a conditional ``UPDATE ... WHERE status =
-:expected``, so a duplicate or late event that asks for the same move changes nothing twice.
-Functions that also call Stripe first take ``lock_order`` so that two of them never refund the
-same money.
+Status changes are the lifecycle's (``marketplace.orders.lifecycle``); the use cases here own
+their transaction (``@use_case``) and lock the order first. Stripe is never called while that
+lock is held: a refund is recorded as an intent and committed, then Stripe is asked (with the
+refund's id as idempotency key), then the answer is recorded in a second use case. An intent
+whose answer never came (Stripe down, the process gone) is submitted again by the beat sweep.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable
+import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import stripe
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from marketplace import outbox
 from marketplace.accounts.models import Role, User
-from marketplace.catalog.models import ArtisanProfile
-from marketplace.checkout import reservations, stripe_client
-from marketplace.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from marketplace.errors import (
+    ExternalServiceError,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    RequestError,
+    ValidationFailed,
+)
 from marketplace.extensions import db
 from marketplace.http import decode_cursor, encode_cursor
-from marketplace.ids import new_id, utcnow
+from marketplace.ids import utcnow
+from marketplace.integrations import stripe_client
+from marketplace.inventory import reservations
 from marketplace.money import Money
-from marketplace.orders.models import (
-    ALLOWED,
+from marketplace.orders import lifecycle
+from marketplace.orders.errors import OrderError
+from marketplace.orders.lifecycle import (
     AWAITING_PAYMENT,
-    CANCELLABLE,
+    ORDER_PAID,
+    ORDER_REFUNDED,
     REFUNDABLE,
-    Fulfilment,
-    FulfilmentStatus,
+    lock_order,
+)
+from marketplace.orders.models import (
     LedgerKind,
     Order,
-    OrderEvent,
     OrderLine,
     OrderStatus,
     PaymentLedgerEntry,
     Refund,
+    RefundStatus,
 )
-from marketplace.provenance import service as provenance
+from marketplace.transaction import use_case
 
-DEFAULT_PROCESSING_DAYS = 5
+log = logging.getLogger(__name__)
 
-# Outbox events: the order pipeline (workers/handlers.py) starts from these.
-ORDER_PAID = "order.paid"  # {"order_id"}: emitted with the paid transition
-ORDER_REFUNDED = "order.refunded"  # {"order_id", "stripe_refund_id"}: with each refund
+__all__ = ["ORDER_PAID", "ORDER_REFUNDED", "lock_order"]
 
-
-def rollback_on_error(function: Callable) -> Callable:
-    """Leave no half-done transaction (or held row lock) behind when a service raises."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except BaseException:
-            db.session.rollback()
-            raise
-
-    return wrapper
-
-
-# --- state machine -------------------------------------------------------------------------
-
-def add_event(order_id: str, type_: str, *, from_status: str | None = None,
-              to_status: str | None = None, data: dict | None = None,
-              actor_id: str | None = None) -> None:
-    db.session.add(OrderEvent(order_id=order_id, type=type_, from_status=from_status,
-                              to_status=to_status, data=data or {}, actor_id=actor_id))
-
-
-def transition(order_id: str, to: OrderStatus | str, *,
-               expected: Iterable[OrderStatus | str] | None = None,
-               actor_id: str | None = None, data: dict | None = None) -> OrderStatus | None:
-    """Move the order to ``to`` if ALLOWED from its status (and that status is in ``expected``).
-
-    Returns the status it left, or None when nothing changed (already there, not allowed, or
-    another transaction moved it first). Does not commit.
-    """
-    to = OrderStatus(to)
-    wanted = {OrderStatus(s) for s in expected} if expected is not None else None
-    for _ in range(3):
-        current = db.session.execute(
-            select(Order.status).where(Order.id == order_id)).scalar_one_or_none()
-        if current is None:
-            raise NotFound("No such order.")
-        current = OrderStatus(current)
-        if to not in ALLOWED[current] or (wanted is not None and current not in wanted):
-            return None
-        values: dict = {"status": to, "updated_at": utcnow()}
-        if to is OrderStatus.PAID:
-            values["paid_at"] = utcnow()
-        elif to is OrderStatus.CANCELLED:
-            values["cancelled_at"] = utcnow()
-        moved = db.session.execute(
-            update(Order).where(Order.id == order_id, Order.status == current).values(**values)
-            .execution_options(synchronize_session="fetch")).rowcount
-        if moved == 1:
-            add_event(order_id, "status", from_status=current, to_status=to, data=data,
-                      actor_id=actor_id)
-            return current
-    return None
-
-
-@rollback_on_error
-def transition_order(order_id: str, to: OrderStatus | str, *, actor_id: str | None = None,
-                     data: dict | None = None, commit: bool = True) -> bool:
-    """For other domains (shipping: fulfilling, shipped, delivered): True if the order moved."""
-    moved = transition(order_id, to, actor_id=actor_id, data=data) is not None
-    if commit:
-        db.session.commit()
-    return moved
-
-
-def lock_order(order_id: str) -> Order:
-    """Serialise work on one order until commit or rollback.
-
-    A no-op UPDATE rather than SELECT ... FOR UPDATE: it locks the row on PostgreSQL and takes
-    the write lock on SQLite, where FOR UPDATE does not exist.
-    """
-    locked = db.session.execute(
-        update(Order).where(Order.id == order_id).values(updated_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
-    if locked != 1:
-        raise NotFound("No such order.")
-    return db.session.execute(
-        select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
-    ).scalar_one()
+# Refund intents count against what may still be refunded until Stripe refuses them.
+OPEN_REFUND = (RefundStatus.REQUESTED, RefundStatus.PENDING, RefundStatus.SUCCEEDED)
+RESUBMIT_AFTER = timedelta(minutes=2)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -142,7 +74,7 @@ def visible_order(order_id: str, user: User) -> Order:
     else 404: nobody learns that someone else's order exists."""
     order = db.session.get(Order, order_id)
     if order is None or not can_see(order, user):
-        raise NotFound("No such order.")
+        raise NotFound("No such order.", code=OrderError.NOT_FOUND)
     return order
 
 
@@ -167,7 +99,7 @@ def list_orders(user: User, *, status: str | None = None, limit: int = 24,
         try:
             created_at, order_id = datetime.fromisoformat(values[0]), str(values[1])
         except (IndexError, TypeError, ValueError):
-            raise ValidationFailed("The cursor is not valid.",
+            raise ValidationFailed("The cursor is not valid.", code=RequestError.INVALID_CURSOR,
                                    errors={"cursor": ["invalid"]}) from None
         query = query.where((Order.created_at < created_at)
                             | ((Order.created_at == created_at) & (Order.id < order_id)))
@@ -222,7 +154,7 @@ def payment_summary(order: Order) -> PaymentSummary:
                           money[LedgerKind.REFUNDED], order.total)
 
 
-def record_ledger(order_id: str, kind: LedgerKind, amount: Money, reference: str) -> bool:
+def record_ledger(order_id: str, kind: LedgerKind | str, amount: Money, reference: str) -> bool:
     """Add a ledger line unless that Stripe object was recorded already (then False)."""
     exists = db.session.execute(select(PaymentLedgerEntry.id).where(
         PaymentLedgerEntry.kind == kind, PaymentLedgerEntry.reference == reference)).first()
@@ -243,98 +175,170 @@ def captured_intents(order: Order) -> list[tuple[str, int]]:
         .order_by(PaymentLedgerEntry.created_at)).all()
     refunded = dict(db.session.execute(
         select(Refund.payment_intent_id, func.sum(Refund.amount))
-        .where(Refund.order_id == order.id).group_by(Refund.payment_intent_id)).all())
+        .where(Refund.order_id == order.id, Refund.status.in_(OPEN_REFUND))
+        .group_by(Refund.payment_intent_id)).all())
     return [(pi, amount - int(refunded.get(pi, 0))) for pi, amount in captured]
 
 
-# --- fulfilment ----------------------------------------------------------------------------
-
-def open_fulfilments(order: Order) -> None:
-    """One fulfilment per artisan, due after that workshop's processing days. Idempotent."""
-    existing = {f.artisan_id for f in db.session.execute(
-        select(Fulfilment).where(Fulfilment.order_id == order.id)).scalars()}
-    now = utcnow()
-    for artisan_id in sorted({line.artisan_id for line in order.lines} - existing):
-        profile = db.session.get(ArtisanProfile, artisan_id)
-        days = profile.processing_days if profile and profile.processing_days else None
-        ship_by = now + timedelta(days=days or DEFAULT_PROCESSING_DAYS)
-        db.session.add(Fulfilment(order_id=order.id, artisan_id=artisan_id, ship_by=ship_by))
-    db.session.flush()
+def refundable_left(order: Order) -> int:
+    """Captured money not yet refunded nor promised to a refund in flight (minor units)."""
+    return sum(max(left, 0) for _, left in captured_intents(order))
 
 
-def issue_serials(order: Order) -> None:
-    """Give every sold piece its provenance serial (pieces without a valid label get none)."""
-    for line in order.lines:
-        if not line.serials:
-            line.serials = provenance.issue_piece_serials(line.product_id, line.quantity,
-                                                          order_id=order.id, commit=False)
+# --- refunds: intent, Stripe, result -----------------------------------------------------------
 
-
-# --- refunds -------------------------------------------------------------------------------
-
-def _refund_through_stripe(order: Order, amount: int, *, reason: str, source: str,
-                           key: str, lines: list[dict] | None = None,
-                           actor_id: str | None = None) -> list[Refund]:
-    """Refund ``amount`` over the order's captures (oldest first); records each Stripe refund.
-
-    The idempotency key makes a retried request return Stripe's first refund instead of paying
-    twice (Stripe honours it; the emulator ignores it, so callers also hold ``lock_order``).
-    """
-    remaining = amount
+def request_refunds(order: Order, amount: int | None, *, reason: str, source: str,
+                    lines: list[dict] | None = None, actor_id: str | None = None,
+                    payment_intent_id: str | None = None) -> list[Refund]:
+    """Record refund intents for ``amount`` (None: everything left) over the order's captures,
+    oldest first, or over the one ``payment_intent_id``. Call under ``lock_order``; Stripe is
+    asked after the commit by ``submit_refunds``."""
+    captures = [(intent_id, left) for intent_id, left in captured_intents(order)
+                if payment_intent_id is None or intent_id == payment_intent_id]
+    remaining = sum(max(left, 0) for _, left in captures) if amount is None else amount
     made: list[Refund] = []
-    for payment_intent_id, refundable in captured_intents(order):
+    for intent_id, refundable in captures:
         if remaining <= 0:
             break
         part = min(remaining, refundable)
         if part <= 0:
             continue
-        try:
-            stripe_refund = stripe_client.create_refund(
-                payment_intent_id=payment_intent_id, amount=part,
-                idempotency_key=f"{key}-{payment_intent_id}",
-                metadata={"order_id": order.id, "reason": reason[:500], "source": source})
-        except stripe.StripeError as exc:
-            raise stripe_client.upstream_error(exc) from exc
-        made.append(record_refund(order, stripe_refund["id"], payment_intent_id, part,
-                                  reason=reason, source=source,
-                                  status=stripe_refund.get("status"),
-                                  lines=lines if not made else [], actor_id=actor_id))
+        refund = Refund(order_id=order.id, payment_intent_id=intent_id, amount=part,
+                        currency=order.currency, reason=reason, lines=lines if not made else [],
+                        source=source, status=RefundStatus.REQUESTED, created_by=actor_id)
+        db.session.add(refund)
+        made.append(refund)
         remaining -= part
     if remaining > 0:
-        raise Conflict("There is not enough captured money left to refund.")
+        raise InvalidTransition("There is not enough captured money left to refund.",
+                                code=OrderError.REFUND_EXCEEDS_CAPTURED)
+    db.session.flush()
     return made
 
 
-def record_refund(order: Order, stripe_refund_id: str, payment_intent_id: str, amount: int, *,
-                  reason: str, source: str, status: str | None, lines: list[dict] | None = None,
-                  actor_id: str | None = None) -> Refund:
-    refund = Refund(order_id=order.id, stripe_refund_id=stripe_refund_id,
-                    payment_intent_id=payment_intent_id, amount=amount, currency=order.currency,
-                    reason=reason, lines=lines or [], source=source,
-                    status=status or "succeeded", created_by=actor_id)
-    db.session.add(refund)
-    record_ledger(order.id, LedgerKind.REFUNDED, Money(amount, order.currency), stripe_refund_id)
-    outbox.emit(ORDER_REFUNDED, {"order_id": order.id, "stripe_refund_id": stripe_refund_id})
-    add_event(order.id, "refund", actor_id=actor_id, data={
-        "refund_id": stripe_refund_id, "amount": amount, "currency": order.currency,
-        "reason": reason, "source": source, "lines": lines or []})
+def submit_refunds(refund_ids: list[str]) -> list[Refund]:
+    """Ask Stripe for each requested refund (no lock held), then record its answer. A refusal
+    fails that refund; an outage leaves it requested for the sweep and raises 502."""
+    outage: ExternalServiceError | None = None
+    for refund_id in refund_ids:
+        try:
+            submit_refund(refund_id)
+        except ExternalServiceError as exc:
+            outage = outage or exc
+    if outage is not None:
+        raise outage
+    return [db.session.get(Refund, refund_id) for refund_id in refund_ids]
+
+
+def submit_refund(refund_id: str) -> None:
+    refund = db.session.get(Refund, refund_id)
+    if refund is None or refund.status != RefundStatus.REQUESTED:
+        return
+    request = {"payment_intent_id": refund.payment_intent_id, "amount": refund.amount,
+               "metadata": {"order_id": refund.order_id, "refund_id": refund.id,
+                            "reason": refund.reason[:500], "source": refund.source}}
+    db.session.rollback()  # no transaction (and no lock) stays open across the call
+    try:
+        answer = stripe_client.create_refund(
+            **request, idempotency_key=f"sheber-refund-{refund_id}")
+    except (stripe.InvalidRequestError, stripe.CardError) as exc:
+        _refund_refused(refund_id, str(getattr(exc, "user_message", None) or exc))
+        raise stripe_client.upstream_error(exc) from exc
+    except stripe.StripeError as exc:
+        log.warning("refund %s: Stripe unavailable, the sweep retries: %s", refund_id, exc)
+        raise stripe_client.upstream_error(exc) from exc
+    settle_refund(refund_id, answer["id"], answer.get("status") or "succeeded")
+
+
+@use_case
+def _refund_refused(refund_id: str, why: str) -> None:
+    refund = db.session.get(Refund, refund_id)
+    lock_order(refund.order_id)
+    db.session.execute(
+        update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.REQUESTED)
+        .values(status=RefundStatus.FAILED, failure_reason=why[:2000])
+        .execution_options(synchronize_session="fetch"))
+    lifecycle.add_event(refund.order_id, "refund_failed", data={
+        "refund": refund_id, "amount": refund.amount, "currency": refund.currency,
+        "reason": why[:500]})
+
+
+@use_case
+def settle_refund(refund_id: str, stripe_refund_id: str, stripe_status: str) -> Refund:
+    """Stripe accepted the refund: its id, the ledger line, the timeline and ``order.refunded``
+    (once: a second answer for the same refund changes nothing)."""
+    refund = db.session.get(Refund, refund_id)
+    order = lock_order(refund.order_id)
+    db.session.refresh(refund)
+    if refund.stripe_refund_id is not None:
+        return refund
+    status = RefundStatus(stripe_status) if stripe_status in set(RefundStatus) else (
+        RefundStatus.PENDING)
+    refund.stripe_refund_id, refund.status = stripe_refund_id, status
+    _book_refund(order, refund)
     return refund
 
 
-def refund_everything(order: Order, *, reason: str, source: str, key: str,
-                      actor_id: str | None = None) -> list[Refund]:
-    """Refund whatever is still captured (used for cancellations and late payments)."""
-    left = payment_summary(order).refundable.amount
-    if left <= 0:
-        return []
-    return _refund_through_stripe(order, left, reason=reason, source=source, key=key,
-                                  actor_id=actor_id)
+def record_stripe_refund(order: Order, stripe_refund: dict, payment_intent_id: str) -> bool:
+    """A refund Stripe reports (made in its dashboard, or ours answered late): record it once.
+    Call under ``lock_order``."""
+    if db.session.execute(select(Refund.id).where(
+            Refund.stripe_refund_id == stripe_refund["id"])).first():
+        return False
+    ours = (stripe_refund.get("metadata") or {}).get("refund_id")
+    refund = db.session.get(Refund, ours) if ours else None
+    if refund is not None and refund.order_id == order.id and refund.stripe_refund_id is None:
+        refund.stripe_refund_id = stripe_refund["id"]
+        refund.status = RefundStatus.SUCCEEDED if stripe_refund.get(
+            "status") == "succeeded" else RefundStatus.PENDING
+        _book_refund(order, refund)
+        return True
+    reason = (stripe_refund.get("metadata") or {}).get("reason") or "refunded in Stripe"
+    refund = Refund(order_id=order.id, stripe_refund_id=stripe_refund["id"],
+                    payment_intent_id=payment_intent_id, amount=int(stripe_refund["amount"]),
+                    currency=order.currency, reason=reason, lines=[], source="stripe",
+                    status=stripe_refund.get("status") or RefundStatus.SUCCEEDED)
+    db.session.add(refund)
+    _book_refund(order, refund)
+    return True
 
 
-def mark_refunded_if_complete(order: Order, actor_id: str | None = None) -> None:
+def _book_refund(order: Order, refund: Refund) -> None:
+    record_ledger(order.id, LedgerKind.REFUNDED, Money(refund.amount, order.currency),
+                  refund.stripe_refund_id)
+    outbox.emit(ORDER_REFUNDED, {"order_id": order.id,
+                                 "stripe_refund_id": refund.stripe_refund_id})
+    lifecycle.add_event(order.id, "refund", actor_id=refund.created_by, data={
+        "refund_id": refund.stripe_refund_id, "amount": refund.amount,
+        "currency": order.currency, "reason": refund.reason, "source": refund.source,
+        "lines": refund.lines or []})
     db.session.flush()
     if payment_summary(order).fully_refunded:
-        transition(order.id, OrderStatus.REFUNDED, actor_id=actor_id)
+        lifecycle.mark_refunded(order.id, actor_id=refund.created_by)
+
+
+def requested_refund_ids(older_than: timedelta = RESUBMIT_AFTER,
+                         now: datetime | None = None) -> list[str]:
+    """Intents Stripe has not answered for a while (an outage, a lost process): to resubmit."""
+    cutoff = (now or utcnow()) - older_than
+    return list(db.session.execute(
+        select(Refund.id).where(Refund.status == RefundStatus.REQUESTED,
+                                Refund.created_at <= cutoff)
+        .order_by(Refund.created_at)).scalars())
+
+
+def resubmit_requested_refunds(now: datetime | None = None) -> int:
+    """The beat sweep: ask Stripe again for every stale intent (same idempotency key)."""
+    ids = requested_refund_ids(now=now)
+    db.session.rollback()
+    done = 0
+    for refund_id in ids:
+        try:
+            submit_refund(refund_id)
+            done += 1
+        except ExternalServiceError:
+            continue
+    return done
 
 
 @dataclass(frozen=True)
@@ -344,20 +348,35 @@ class RefundRequest:
     reason: str
 
 
-@rollback_on_error
 def refund_order(order_id: str, operator: User, request: RefundRequest) -> list[Refund]:
     """An operator refunds an amount, some lines, or (neither given) everything left."""
-    if operator.role != Role.OPERATOR:
-        raise Forbidden("Only operators issue refunds.")
-    order = lock_order(order_id)
+    return submit_refunds(_request_operator_refund(order_id, operator, request))
+
+
+def refund_refusal(order: Order) -> tuple[OrderError, str] | None:
+    """Why nothing can be refunded on this order now, or None: the rule pages show too."""
     if OrderStatus(order.status) not in REFUNDABLE:
-        raise InvalidTransition(f"An order that is {order.status} has no payment to refund.")
-    left = payment_summary(order).refundable.amount
-    if left <= 0:
-        raise InvalidTransition("Everything paid for this order has been refunded already.")
+        return (OrderError.NOT_REFUNDABLE,
+                f"An order that is {order.status} has no payment to refund.")
+    if refundable_left(order) <= 0:
+        return (OrderError.FULLY_REFUNDED,
+                "Everything paid for this order has been refunded already.")
+    return None
+
+
+@use_case
+def _request_operator_refund(order_id: str, operator: User, request: RefundRequest) -> list[str]:
+    if operator.role != Role.OPERATOR:
+        raise Forbidden("Only operators issue refunds.", code=OrderError.REFUND_OPERATOR_ONLY)
+    order = lock_order(order_id)
+    refusal = refund_refusal(order)
+    if refusal is not None:
+        raise InvalidTransition(refusal[1], code=refusal[0])
+    left = refundable_left(order)
     lines_out: list[dict] = []
     if request.amount is not None and request.lines:
         raise ValidationFailed("Give an amount or lines, not both.",
+                               code=OrderError.REFUND_AMOUNT_OR_LINES,
                                errors={"amount": ["give an amount or lines, not both"]})
     if request.lines:
         by_id = {line.id: line for line in order.lines}
@@ -375,10 +394,12 @@ def refund_order(order_id: str, operator: User, request: RefundRequest) -> list[
             amount += line.unit_presentment_amount * quantity
             lines_out.append({"line_id": line_id, "quantity": quantity})
         if errors:
-            raise ValidationFailed("Some lines cannot be refunded.", errors=errors)
+            raise ValidationFailed("Some lines cannot be refunded.",
+                                   code=OrderError.REFUND_LINES_INVALID, errors=errors)
     elif request.amount is not None:
         if request.amount.currency != order.currency:
             raise ValidationFailed(f"The order was paid in {order.currency}.",
+                                   code=OrderError.REFUND_CURRENCY_MISMATCH,
                                    errors={"amount.currency": [f"must be {order.currency}"]})
         amount = request.amount.amount
     else:
@@ -386,66 +407,83 @@ def refund_order(order_id: str, operator: User, request: RefundRequest) -> list[
     if amount > left:
         raise ValidationFailed(
             f"At most {Money(left, order.currency)} is left to refund.",
+            code=OrderError.REFUND_TOO_LARGE,
             errors={"amount": [f"at most {left} (minor units) left to refund"]})
-    made = _refund_through_stripe(order, amount, reason=request.reason, source="operator",
-                                  key=f"sheber-refund-{new_id()}", lines=lines_out,
-                                  actor_id=operator.id)
+    made = request_refunds(order, amount, reason=request.reason, source="operator",
+                           lines=lines_out, actor_id=operator.id)
     for item in lines_out:
         db.session.execute(
             update(OrderLine).where(OrderLine.id == item["line_id"])
             .values(refunded_quantity=OrderLine.refunded_quantity + item["quantity"])
             .execution_options(synchronize_session="fetch"))
-    mark_refunded_if_complete(order, actor_id=operator.id)
-    db.session.commit()
-    return made
+    return [refund.id for refund in made]
 
 
 # --- cancellation --------------------------------------------------------------------------
 
-@rollback_on_error
 def cancel_order(order_id: str, user: User) -> Order:
-    """The buyer (before shipment) or an operator cancels: what was paid is refunded through
-    Stripe and the pieces go back into stock; an unpaid order's PaymentIntent is cancelled."""
-    order = visible_order(order_id, user)
-    if user.role not in (Role.OPERATOR, Role.BUYER):
-        raise Forbidden("Only the buyer or an operator can cancel an order.")
-    order = lock_order(order_id)
-    status = OrderStatus(order.status)
-    if status not in CANCELLABLE:
-        raise InvalidTransition(f"An order that is {status} can no longer be cancelled.")
-    summary = payment_summary(order)
-    if status in AWAITING_PAYMENT and summary.captured.amount == 0 and order.payment_intent_id:
-        _stop_payment_intent(order.payment_intent_id)
-    refund_everything(order, reason="cancelled", source="cancellation",
-                      key=f"sheber-order-{order.id}-cancel", actor_id=user.id)
-    transition(order.id, OrderStatus.CANCELLED, expected=[status], actor_id=user.id,
-               data={"by": user.role})
-    if status in AWAITING_PAYMENT:
-        reservations.release(order.id)
-    else:
-        reservations.restock(order.id)
-    db.session.execute(
-        update(Fulfilment).where(Fulfilment.order_id == order.id)
-        .values(status=FulfilmentStatus.CANCELLED).execution_options(synchronize_session=False))
-    db.session.commit()
+    """The buyer (before shipment) or an operator cancels: the pieces go back into stock, what
+    was paid is refunded through Stripe, an unpaid order's PaymentIntent is cancelled."""
+    payment_intent_id, refund_ids = _cancel(order_id, user)
+    if payment_intent_id:
+        _stop_payment_intent(payment_intent_id)
+    # The order is cancelled whatever Stripe says; a refund it could not take stays requested
+    # and the sweep asks again.
+    with contextlib.suppress(ExternalServiceError):
+        submit_refunds(refund_ids)
+    order = db.session.get(Order, order_id)
     db.session.refresh(order)
     return order
 
 
+@use_case
+def _cancel(order_id: str, user: User) -> tuple[str | None, list[str]]:
+    order = visible_order(order_id, user)
+    if user.role not in (Role.OPERATOR, Role.BUYER):
+        raise Forbidden("Only the buyer or an operator can cancel an order.",
+                        code=OrderError.CANCEL_FORBIDDEN)
+    order = lock_order(order_id)
+    summary = payment_summary(order)
+    before = lifecycle.cancel(order.id, actor_id=user.id, by=user.role)
+    unpaid = before in AWAITING_PAYMENT and summary.captured.amount == 0
+    left = refundable_left(order)
+    refunds = request_refunds(order, left, reason="cancelled", source="cancellation",
+                              actor_id=user.id) if left > 0 else []
+    if before in AWAITING_PAYMENT:
+        reservations.release(order.id)
+    else:
+        reservations.restock([(line.product_id, line.quantity) for line in order.lines])
+    return (order.payment_intent_id if unpaid else None), [refund.id for refund in refunds]
+
+
 def _stop_payment_intent(payment_intent_id: str) -> None:
-    """Cancel an unpaid PaymentIntent; if Stripe has already taken the money, say so (409)."""
+    """Cancel an unpaid PaymentIntent. If Stripe took the money meanwhile, its event finds the
+    order cancelled and refunds the payment (``checkout.payments``)."""
     try:
         stripe_client.cancel_payment_intent(payment_intent_id)
-        return
     except stripe.InvalidRequestError:
         pass  # not cancellable: already cancelled, or it has just succeeded
     except stripe.StripeError as exc:
-        raise stripe_client.upstream_error(exc) from exc
-    try:
-        intent = stripe_client.retrieve_payment_intent(payment_intent_id)
-    except stripe.StripeError as exc:
-        raise stripe_client.upstream_error(exc) from exc
-    if intent["status"] in ("succeeded", "processing", "requires_capture"):
-        raise Conflict("The payment has just gone through. Cancel again in a moment to get a "
-                       "refund.")
+        log.warning("PaymentIntent %s not cancelled: %s", payment_intent_id, exc)
 
+
+# --- completion ------------------------------------------------------------------------------
+
+COMPLETION_BATCH = 500
+
+
+def complete_delivered_orders(now: datetime | None = None) -> int:
+    """The beat job: delivered orders whose return window (``RETURN_WINDOW_DAYS`` after the
+    parcel arrived) has passed become ``completed``; returns how many did."""
+    window = timedelta(days=int(current_app.config["RETURN_WINDOW_DAYS"]))
+    due = lifecycle.completable(now or utcnow(), window, COMPLETION_BATCH)
+    db.session.rollback()
+    return sum(1 for order_id in due if _complete(order_id))
+
+
+@use_case
+def _complete(order_id: str) -> bool:
+    lock_order(order_id)
+    if lifecycle.status_of(order_id) is not OrderStatus.DELIVERED:
+        return False  # refunded or disputed since the sweep read it
+    return lifecycle.complete(order_id)

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, current_app
 from marketplace.errors import Conflict
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.payouts import service
+from marketplace.payouts.errors import PayoutError
 from marketplace.payouts.schemas import (
     ArtisanPayoutsOut,
     BatchListOut,
@@ -67,7 +68,8 @@ def run_payouts(body: RunIn):
     result = service.run_payouts(rail=body.rail, actor_id=current_user().id,
                                  execution_date=body.execution_date)
     if result.batch is None:
-        raise Conflict("No artisan has a payable balance now.", skipped=result.skipped)
+        raise Conflict("No artisan has a payable balance now.", skipped=result.skipped,
+                       code=PayoutError.NOTHING_PAYABLE)
     return build(RunOut, batch=batch_out(result.batch), skipped=result.skipped), 201
 
 

@@ -22,6 +22,7 @@ from marketplace.catalog.models import ArtisanProfile
 from marketplace.errors import ValidationFailed
 from marketplace.ids import isoformat
 from marketplace.money import Money, exponent
+from marketplace.payouts.errors import PayoutError
 
 BANK_TRANSFER = "bank_transfer"
 STRIPE_CONNECT = "stripe_connect"
@@ -83,8 +84,10 @@ def get(name: str) -> BankTransferRail:
         raise ValidationFailed(
             "Stripe Connect payouts are not available: Stripe Connect cannot pay out to sellers "
             "based in Kazakhstan. Use the bank-transfer rail.",
-            errors={"rail": ["stripe_connect is not available; use bank_transfer"]})
-    raise ValidationFailed("Unknown payout rail.", errors={"rail": [f"unknown rail {name!r}"]})
+            errors={"rail": ["stripe_connect is not available; use bank_transfer"]},
+            code=PayoutError.RAIL_UNAVAILABLE)
+    raise ValidationFailed("Unknown payout rail.", errors={"rail": [f"unknown rail {name!r}"]},
+                           code=PayoutError.RAIL_UNKNOWN)
 
 
 def _spreadsheet_safe(text: str) -> str:

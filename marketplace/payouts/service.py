@@ -31,7 +31,14 @@ from sqlalchemy import and_, exists, func, or_, select, update
 
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import ArtisanProfile
-from marketplace.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from marketplace.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    RequestError,
+    ValidationFailed,
+)
 from marketplace.extensions import db
 from marketplace.http import decode_cursor, encode_cursor
 from marketplace.ids import new_id, utcnow
@@ -39,6 +46,7 @@ from marketplace.money import Money, round_half_up
 from marketplace.orders import service as orders
 from marketplace.orders.models import Fulfilment, Order, OrderStatus, Refund
 from marketplace.payouts import rails
+from marketplace.payouts.errors import PayoutError
 from marketplace.payouts.models import (
     BatchStatus,
     EntryKind,
@@ -48,6 +56,7 @@ from marketplace.payouts.models import (
     PayoutFile,
     PayoutStatus,
 )
+from marketplace.transaction import use_case
 
 K = EntryKind
 
@@ -108,14 +117,12 @@ def _refund_shares(order: Order, refund: Refund, gross: dict, refunded: dict,
             for key, share in shares.items() if key in gross}
 
 
-@orders.rollback_on_error
-def record_order(order_id: str, *, commit: bool = True) -> int:
+@use_case
+def record_order(order_id: str) -> int:
     """Bring the ledger in line with the order: sale and commission per artisan once it is paid,
     and each refund's share. Idempotent (every entry is keyed); returns how many it added."""
     order = orders.lock_order(order_id)
     if order.paid_at is None:
-        if commit:
-            db.session.commit()
         return 0
     have = {(e.artisan_id, e.kind, e.reference): e for e in db.session.execute(
         select(LedgerEntry).where(LedgerEntry.order_id == order.id)).scalars()}
@@ -164,8 +171,6 @@ def record_order(order_id: str, *, commit: bool = True) -> int:
             refunded[key] += share
         refunded_before += refund.amount
     db.session.flush()
-    if commit:
-        db.session.commit()
     return added
 
 
@@ -228,7 +233,6 @@ def _beneficiary(artisan_id: str) -> tuple[User, ArtisanProfile | None]:
     return db.session.get(User, artisan_id), db.session.get(ArtisanProfile, artisan_id)
 
 
-@orders.rollback_on_error
 def run_payouts(*, rail: str = rails.BANK_TRANSFER, now: datetime | None = None,
                 actor_id: str | None = None, execution_date: date | None = None) -> RunResult:
     """Pay every artisan's positive payable balance (per currency) in one batch on ``rail``.
@@ -236,6 +240,15 @@ def run_payouts(*, rail: str = rails.BANK_TRANSFER, now: datetime | None = None,
     Safe to run concurrently: an entry is settled by a conditional update, and a run that finds
     an entry taken by another run changes nothing (409).
     """
+    result = _run_payouts(rail=rail, now=now, actor_id=actor_id, execution_date=execution_date)
+    if result.batch is not None:  # read afresh after the commit, with its payouts and files
+        result.batch = db.session.get(PayoutBatch, result.batch.id)
+    return result
+
+
+@use_case
+def _run_payouts(*, rail: str, now: datetime | None, actor_id: str | None,
+                 execution_date: date | None) -> RunResult:
     adapter = rails.get(rail)
     now = now or utcnow()
     entries = db.session.execute(
@@ -274,7 +287,6 @@ def run_payouts(*, rail: str = rails.BANK_TRANSFER, now: datetime | None = None,
         payouts.append(payout)
         settle[payout.id] = [entry.id for entry in group]
     if not payouts:
-        db.session.rollback()
         return result
     db.session.add(batch)
     db.session.add_all(payouts)
@@ -285,8 +297,8 @@ def run_payouts(*, rail: str = rails.BANK_TRANSFER, now: datetime | None = None,
             .where(LedgerEntry.id.in_(settle[payout.id]), LedgerEntry.payout_id.is_(None))
             .values(payout_id=payout.id).execution_options(synchronize_session=False)).rowcount
         if settled != len(settle[payout.id]):
-            db.session.rollback()
-            raise Conflict("Another payout run is settling the same balances; try again.")
+            raise Conflict("Another payout run is settling the same balances; try again.",
+                           code=PayoutError.RUN_IN_PROGRESS)
         db.session.add(LedgerEntry(artisan_id=payout.artisan_id, kind=K.PAYOUT,
                                    amount=-payout.amount, currency=payout.currency,
                                    reference=payout.id, after_delivery=False,
@@ -295,17 +307,17 @@ def run_payouts(*, rail: str = rails.BANK_TRANSFER, now: datetime | None = None,
     for name, content_type, content in adapter.files(batch, payouts, debtor=rails.debtor()):
         db.session.add(PayoutFile(batch_id=batch.id, name=name, content_type=content_type,
                                   content=content, sha256=rails.sha256(content)))
-    db.session.commit()
+    db.session.flush()
     result.batch = db.session.get(PayoutBatch, batch.id)
     return result
 
 
-@orders.rollback_on_error
+@use_case
 def mark_batch_executed(batch_id: str, operator: User, *,
                         bank_reference: str | None = None) -> PayoutBatch:
     """The operator has had the bank execute the batch's files: its payouts are paid."""
     if operator.role != Role.OPERATOR:
-        raise Forbidden("Only operators execute payouts.")
+        raise Forbidden("Only operators execute payouts.", code=PayoutError.OPERATOR_ONLY)
     batch = get_batch(batch_id)
     now = utcnow()
     moved = db.session.execute(
@@ -315,13 +327,13 @@ def mark_batch_executed(batch_id: str, operator: User, *,
                 bank_reference=bank_reference)
         .execution_options(synchronize_session=False)).rowcount
     if moved != 1:
-        db.session.rollback()
-        raise InvalidTransition("This batch has been marked executed already.")
+        raise InvalidTransition("This batch has been marked executed already.",
+                                code=PayoutError.BATCH_EXECUTED)
     db.session.execute(
         update(Payout).where(Payout.batch_id == batch.id, Payout.status == PayoutStatus.PENDING)
         .values(status=PayoutStatus.PAID, paid_at=now)
         .execution_options(synchronize_session=False))
-    db.session.commit()
+    db.session.flush()
     db.session.expire_all()
     return get_batch(batch_id)
 
@@ -329,7 +341,7 @@ def mark_batch_executed(batch_id: str, operator: User, *,
 def get_batch(batch_id: str) -> PayoutBatch:
     batch = db.session.get(PayoutBatch, batch_id)
     if batch is None:
-        raise NotFound("No such payout batch.")
+        raise NotFound("No such payout batch.", code=PayoutError.BATCH_NOT_FOUND)
     return batch
 
 
@@ -337,7 +349,7 @@ def batch_file(batch_id: str, name: str) -> PayoutFile:
     row = db.session.execute(select(PayoutFile).where(
         PayoutFile.batch_id == batch_id, PayoutFile.name == name)).scalar_one_or_none()
     if row is None:
-        raise NotFound("This batch has no such file.")
+        raise NotFound("This batch has no such file.", code=PayoutError.FILE_NOT_FOUND)
     return row
 
 
@@ -348,8 +360,8 @@ def _page(query, order_columns, limit: int, cursor: str | None):
         try:
             created_at, row_id = datetime.fromisoformat(values[0]), str(values[1])
         except (IndexError, TypeError, ValueError):
-            raise ValidationFailed("The cursor is not valid.",
-                                   errors={"cursor": ["invalid"]}) from None
+            raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]},
+                                   code=RequestError.INVALID_CURSOR) from None
         query = query.where((created_column < created_at)
                             | ((created_column == created_at) & (id_column < row_id)))
     rows = list(db.session.execute(
@@ -430,14 +442,15 @@ def iban_is_valid(iban: str) -> bool:
 
 def payout_account(user: User) -> ArtisanProfile:
     if user.role != Role.ARTISAN:
-        raise Forbidden("Only artisans have a payout account.")
+        raise Forbidden("Only artisans have a payout account.", code=PayoutError.ARTISAN_ONLY)
     profile = db.session.get(ArtisanProfile, user.id)
     if profile is None:
-        raise NotFound("Create your workshop profile first (PUT /api/v1/artisans/me).")
+        raise NotFound("Create your workshop profile first (PUT /api/v1/artisans/me).",
+                       code=PayoutError.PROFILE_REQUIRED)
     return profile
 
 
-@orders.rollback_on_error
+@use_case
 def set_payout_account(user: User, *, iban: str, bic: str) -> ArtisanProfile:
     """Where bank-transfer payouts go: an IBAN (checked) and the bank's BIC."""
     profile = payout_account(user)
@@ -448,8 +461,8 @@ def set_payout_account(user: User, *, iban: str, bic: str) -> ArtisanProfile:
     if not BIC_FORMAT.match(bic):
         errors["bic"] = ["not a valid BIC (8 or 11 letters and digits)"]
     if errors:
-        raise ValidationFailed("The bank account is not valid.", errors=errors)
+        raise ValidationFailed("The bank account is not valid.", errors=errors,
+                               code=PayoutError.BANK_ACCOUNT_INVALID)
     profile.payout_iban, profile.payout_bic = iban, bic
-    db.session.commit()
     return profile
 

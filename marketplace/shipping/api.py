@@ -18,7 +18,7 @@ from marketplace.http import (
     parse_model,
     responds,
 )
-from marketplace.orders.schemas import fulfilment_out
+from marketplace.orders.schemas import FulfilmentOut, fulfilment_out
 from marketplace.schemas import build
 from marketplace.shipping import service, shipments
 from marketplace.shipping.schemas import (
@@ -28,7 +28,6 @@ from marketplace.shipping.schemas import (
     DutiesOut,
     EtaDaysOut,
     ExportPermitIn,
-    FulfilmentOut,
     OptionOut,
     PackedIn,
     ParcelOut,

@@ -7,15 +7,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from marketplace.accounts.models import Role, User
 from marketplace.ids import isoformat
-from marketplace.orders.models import FulfilmentStatus
-from marketplace.schemas import DimensionsOut, MoneyOut, OutModel, Timestamp, build
+from marketplace.orders.models import Shipment, ShipmentStatus
+from marketplace.orders.schemas import ShipmentSummaryOut, shipment_summary_out
+from marketplace.schemas import DimensionsOut, EtaDaysOut, MoneyOut, OutModel, Timestamp, build
 from marketplace.shipping.carriers import TrackingStatus
-from marketplace.shipping.models import Shipment, ShipmentStatus
 from marketplace.shipping.service import MAX_LINES, MAX_QUANTITY
 from marketplace.shipping.shipments import (
     MAX_PACKED_SIDE_MM,
     MAX_PACKED_WEIGHT_G,
-    shipments_for_order,
 )
 from marketplace.validation import country_code, presentment_currency
 
@@ -55,11 +54,6 @@ class QuoteIn(BaseModel):
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
         return presentment_currency(value)
-
-
-class EtaDaysOut(OutModel):
-    min: int
-    max: int
 
 
 class DutyLineOut(OutModel):
@@ -149,24 +143,6 @@ class PackedIn(BaseModel):
     dimensions_mm: DimensionsIn
 
 
-class PackedOut(OutModel):
-    weight_g: int = Field(description="The packed box, packaging included.")
-    dimensions_mm: DimensionsOut
-    at: Timestamp
-
-
-class FulfilmentOut(OutModel):
-    """One artisan's part of an order: their pieces, packed into one box."""
-
-    id: str
-    artisan_id: str
-    status: FulfilmentStatus = Field(strict=False)
-    ship_by: Timestamp | None
-    packed: PackedOut | None
-    shipped_at: Timestamp | None
-    delivered_at: Timestamp | None
-
-
 class ShipmentRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -207,16 +183,6 @@ class ShipmentEventOut(OutModel):
     source: str = Field(description="label, webhook or poll.")
 
 
-class ShipmentSummaryOut(OutModel):
-    id: str
-    status: ShipmentStatus = Field(strict=False)
-    carrier: str
-    service: str
-    tracking_number: str | None
-    created_at: Timestamp
-    delivered_at: Timestamp | None
-
-
 class ShipmentParcelOut(OutModel):
     weight_g: int
     dimensions_mm: DimensionsOut
@@ -248,25 +214,9 @@ class CarrierEventOut(OutModel):
     status: ShipmentStatus = Field(strict=False)
 
 
-def shipment_summary_out(shipment: Shipment) -> dict:
-    return build(ShipmentSummaryOut, **_summary_fields(shipment))
-
-
-def _summary_fields(shipment: Shipment) -> dict:
-    return {"id": shipment.id, "status": shipment.status, "carrier": shipment.carrier,
-            "service": shipment.service, "tracking_number": shipment.tracking_number,
-            "created_at": isoformat(shipment.created_at),
-            "delivered_at": isoformat(shipment.delivered_at)}
-
-
-def order_shipments_out(order_id: str) -> list[dict]:
-    """The ``shipments`` of an order's JSON."""
-    return [shipment_summary_out(s) for s in shipments_for_order(order_id)]
-
-
 def shipment_out(shipment: Shipment, viewer: User) -> dict:
     body = {
-        **_summary_fields(shipment),
+        **shipment_summary_out(shipment),
         "order_id": shipment.order_id,
         "duties_mode": shipment.duties_mode,
         "customs_form": shipment.customs_form,

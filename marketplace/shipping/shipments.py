@@ -42,6 +42,7 @@ from marketplace.errors import (
 from marketplace.extensions import db
 from marketplace.ids import isoformat, new_id, utcnow
 from marketplace.money import Money
+from marketplace.orders import lifecycle
 from marketplace.orders import service as orders
 from marketplace.orders.models import (
     Fulfilment,
@@ -49,12 +50,16 @@ from marketplace.orders.models import (
     Order,
     OrderLine,
     OrderStatus,
+    Shipment,
+    ShipmentEvent,
+    ShipmentStatus,
 )
 from marketplace.provenance import service as provenance
 from marketplace.shipping import carriers, papers
-from marketplace.shipping.models import Shipment, ShipmentEvent, ShipmentStatus
+from marketplace.shipping.errors import ShippingError
 from marketplace.shipping.rates import effective_rates, rates_file
 from marketplace.shipping.service import customs_form_for
+from marketplace.transaction import lock_rows, use_case
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +74,7 @@ FUTURE_SKEW = timedelta(hours=1)  # carriers' clocks; a scan further ahead is re
 POLL_BATCH = 200
 
 S = ShipmentStatus
-SHIPPABLE_ORDER = frozenset({OrderStatus.PAID, OrderStatus.FULFILLING})
+SHIPPABLE_ORDER = lifecycle.SHIPPABLE
 # How far along a parcel is; a scan only moves it forward. Customs and a customs hold are the
 # same stage: there the newer scan wins (a hold is released, or customs hold it after all).
 RANK = {S.LABEL_CREATED: 1, S.IN_TRANSIT: 2, S.CUSTOMS: 3, S.CUSTOMS_HOLD: 3,
@@ -91,6 +96,7 @@ SUBJECTS = {
 class CarrierSignatureInvalid(Unauthorized):
     type = "invalid-carrier-signature"
     title = "Invalid carrier signature"
+    code = ShippingError.CARRIER_SIGNATURE_INVALID
 
 
 # --- packing -------------------------------------------------------------------------------
@@ -98,13 +104,14 @@ class CarrierSignatureInvalid(Unauthorized):
 def _fulfilment_for_artisan(fulfilment_id: str, user: User) -> Fulfilment:
     fulfilment = db.session.get(Fulfilment, fulfilment_id)
     if fulfilment is None:
-        raise NotFound("No such fulfilment.")
+        raise NotFound("No such fulfilment.", code=ShippingError.FULFILMENT_NOT_FOUND)
     if fulfilment.artisan_id == user.id:
         return fulfilment
     order = db.session.get(Order, fulfilment.order_id)
     if user.role == Role.OPERATOR or order.buyer_id == user.id:
-        raise Forbidden("Only the artisan who made these pieces marks them packed.")
-    raise NotFound("No such fulfilment.")
+        raise Forbidden("Only the artisan who made these pieces marks them packed.",
+                        code=ShippingError.NOT_YOUR_FULFILMENT)
+    raise NotFound("No such fulfilment.", code=ShippingError.FULFILMENT_NOT_FOUND)
 
 
 def _check_box(weight_g: int, sides: tuple[int, int, int]) -> None:
@@ -118,7 +125,8 @@ def _check_box(weight_g: int, sides: tuple[int, int, int]) -> None:
             errors[f"dimensions_mm.{name}"] = [
                 f"must be a whole number of millimetres from 1 to {MAX_PACKED_SIDE_MM}"]
     if errors:
-        raise ValidationFailed("The parcel's weight or size is not possible.", errors=errors)
+        raise ValidationFailed("The parcel's weight or size is not possible.",
+                               code=ShippingError.PARCEL_INVALID, errors=errors)
 
 
 def _lines_of(order: Order, artisan_id: str) -> list[OrderLine]:
@@ -129,44 +137,61 @@ def _serials(lines: list[OrderLine]) -> list[str]:
     return [serial for line in lines for serial in (line.serials or [])]
 
 
-@orders.rollback_on_error
+PACKABLE_FULFILMENTS = frozenset({FulfilmentStatus.PENDING, FulfilmentStatus.PACKED})
+
+
+def pack_refusal(order: Order, fulfilment: Fulfilment) -> str | None:
+    """Why this box cannot be (re)packed now, or None when it can: the rule pages show too."""
+    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
+        return f"An order that is {order.status} is not packed."
+    if fulfilment.status not in PACKABLE_FULFILMENTS:
+        return f"This fulfilment is {fulfilment.status} already."
+    if _open_shipment(order.id) is not None:
+        return "The operator has already made the parcel for this order."
+    return None
+
+
+def parcel_refusal(order: Order) -> tuple[ShippingError, str] | None:
+    """Why the operator cannot make this order's parcel now, or None when they can."""
+    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
+        return (ShippingError.ORDER_NOT_SHIPPABLE,
+                f"An order that is {order.status} cannot be shipped.")
+    if _open_shipment(order.id) is not None:
+        return ShippingError.SHIPMENT_EXISTS, "This order has its shipment already."
+    return None
+
+
+@use_case
 def pack_fulfilment(fulfilment_id: str, user: User, *, weight_g: int, length_mm: int,
                     width_mm: int, height_mm: int) -> Fulfilment:
     """The artisan's box is packed: its weight (with packaging) and outer size. May be repeated
     to correct the figures until the operator has made the parcel."""
     fulfilment = _fulfilment_for_artisan(fulfilment_id, user)
     _check_box(weight_g, (length_mm, width_mm, height_mm))
-    order = orders.lock_order(fulfilment.order_id)
+    order = lifecycle.lock_order(fulfilment.order_id)
     db.session.refresh(fulfilment)
-    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
-        raise InvalidTransition(f"An order that is {order.status} is not packed.")
-    if fulfilment.status not in (FulfilmentStatus.PENDING, FulfilmentStatus.PACKED):
-        raise InvalidTransition(f"This fulfilment is {fulfilment.status} already.")
-    if _open_shipment(order.id) is not None:
-        raise InvalidTransition("The operator has already made the parcel for this order.")
+    refusal = pack_refusal(order, fulfilment)
+    if refusal is not None:
+        raise InvalidTransition(refusal, code=ShippingError.NOT_PACKABLE)
     lines = _lines_of(order, fulfilment.artisan_id)
     declared = sum((db.session.get(Product, line.product_id).weight_g or 0) * line.quantity
                    for line in lines)
     if weight_g * 100 < declared * MIN_CONTENT_SHARE_PERCENT:
         raise ValidationFailed(
             f"A box of {weight_g} g cannot hold pieces declared at {declared} g.",
+            code=ShippingError.PARCEL_INVALID,
             errors={"weight_g": [f"lighter than the pieces inside ({declared} g declared)"]})
 
-    fulfilment.status = FulfilmentStatus.PACKED
-    fulfilment.packed_weight_g = weight_g
-    fulfilment.packed_length_mm, fulfilment.packed_width_mm, fulfilment.packed_height_mm = (
-        length_mm, width_mm, height_mm)
-    fulfilment.packed_at = utcnow()
-    orders.transition(order.id, OrderStatus.FULFILLING, expected=[OrderStatus.PAID],
-                      actor_id=user.id)
-    orders.add_event(order.id, "fulfilment_packed", actor_id=user.id, data={
+    lifecycle.mark_fulfilment_packed(fulfilment, weight_g=weight_g,
+                                     dimensions=(length_mm, width_mm, height_mm),
+                                     actor_id=user.id)
+    lifecycle.add_event(order.id, "fulfilment_packed", actor_id=user.id, data={
         "fulfilment_id": fulfilment.id, "weight_g": weight_g,
         "dimensions_mm": {"l": length_mm, "w": width_mm, "h": height_mm}})
     for serial in _serials(lines):
         provenance.record_piece_event(serial, "packed", data={"weight_g": weight_g},
                                       place={"city": "Almaty", "country": "KZ"},
                                       key=f"packed-{fulfilment.id}", commit=False)
-    db.session.commit()
     return fulfilment
 
 
@@ -190,44 +215,46 @@ def _lock(shipment_id: str) -> tuple[Order, Shipment]:
     order_id = db.session.execute(
         select(Shipment.order_id).where(Shipment.id == shipment_id)).scalar_one_or_none()
     if order_id is None:
-        raise NotFound("No such shipment.")
-    order = orders.lock_order(order_id)
-    db.session.execute(update(Shipment).where(Shipment.id == shipment_id)
-                       .values(updated_at=utcnow()).execution_options(synchronize_session=False))
+        raise NotFound("No such shipment.", code=ShippingError.SHIPMENT_NOT_FOUND)
+    order = lifecycle.lock_order(order_id)
+    lock_rows(Shipment, [shipment_id])
     shipment = db.session.execute(
         select(Shipment).where(Shipment.id == shipment_id)
         .execution_options(populate_existing=True)).scalar_one()
     return order, shipment
 
 
-@orders.rollback_on_error
+@use_case
 def request_shipment(order_id: str, operator: User) -> Shipment:
     """The operator turns an order whose boxes are all packed into one parcel. The label is
     bought by a task (outbox event ``shipment.requested``); a cultural-value piece holds the
     parcel (``held_export``) until an export permit is recorded."""
-    order = orders.lock_order(order_id)
-    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
-        raise InvalidTransition(f"An order that is {order.status} cannot be shipped.")
+    order = lifecycle.lock_order(order_id)
     shipment = db.session.execute(
         select(Shipment).where(Shipment.order_id == order.id)).scalar_one_or_none()
-    if shipment is not None and shipment.status != S.FAILED:
-        raise Conflict("This order has its shipment already.", shipment_id=shipment.id)
+    refusal = parcel_refusal(order)
+    if refusal is not None and refusal[0] is ShippingError.SHIPMENT_EXISTS:
+        raise Conflict(refusal[1], code=refusal[0], shipment_id=shipment.id)
+    if refusal is not None:
+        raise InvalidTransition(refusal[1], code=refusal[0])
     active = [f for f in order.fulfilments if f.status != FulfilmentStatus.CANCELLED]
     unpacked = [f.id for f in active if f.status != FulfilmentStatus.PACKED]
     if not active or unpacked:
         raise InvalidTransition("Every artisan must mark their pieces packed first.",
-                                unpacked_fulfilments=unpacked)
+                                code=ShippingError.NOT_PACKED, unpacked_fulfilments=unpacked)
     if not customs_lines(order):
-        raise InvalidTransition("Every piece of this order has been refunded; nothing to ship.")
+        raise InvalidTransition("Every piece of this order has been refunded; nothing to ship.",
+                                code=ShippingError.NOTHING_TO_SHIP)
     option = order.shipping_option or {}
     spec = effective_rates().services.get(option.get("service", ""))
     if spec is None or option.get("carrier") not in carriers.carrier_names():
         raise Conflict("The order's shipping service is no longer offered; refund the shipping "
-                       "or contact the buyer.")
+                       "or contact the buyer.", code=ShippingError.SERVICE_WITHDRAWN)
     weight, sides = consolidate([(f.packed_weight_g, f.packed_length_mm, f.packed_width_mm,
                                   f.packed_height_mm) for f in active])
     if weight > spec.max_weight_g or max(sides) > spec.max_length_mm:
-        raise Conflict(f"The consolidated parcel ({weight} g, {sides[0]} x {sides[1]} x "
+        raise Conflict(code=ShippingError.PARCEL_TOO_LARGE,
+                       detail=f"The consolidated parcel ({weight} g, {sides[0]} x {sides[1]} x "
                        f"{sides[2]} mm) is over the {spec.name} limits of "
                        f"{spec.max_weight_g} g and {spec.max_length_mm} mm.")
     held = any(provenance.is_cultural_value(line.product_id) for line in order.lines)
@@ -240,15 +267,12 @@ def request_shipment(order_id: str, operator: User) -> Shipment:
     shipment.weight_g = weight
     shipment.length_mm, shipment.width_mm, shipment.height_mm = sides
     shipment.requested_by, shipment.last_error = operator.id, None
-    shipment.status = S.HELD_EXPORT if held and not shipment.permit_number else S.REQUESTED
-    shipment.status_at = utcnow()
-    orders.transition(order.id, OrderStatus.FULFILLING, expected=[OrderStatus.PAID],
-                      actor_id=operator.id)
-    orders.add_event(order.id, "shipment_requested", actor_id=operator.id,
+    lifecycle.request_shipment(shipment, held_for_export=held and not shipment.permit_number,
+                               actor_id=operator.id)
+    lifecycle.add_event(order.id, "shipment_requested", actor_id=operator.id,
                      data={"shipment_id": shipment.id, "status": shipment.status})
     if shipment.status == S.REQUESTED:
         outbox.emit(SHIPMENT_REQUESTED, {"shipment_id": shipment.id})
-    db.session.commit()
     return shipment
 
 
@@ -260,7 +284,7 @@ def _naive_utc(moment: datetime | date) -> datetime:
     return moment
 
 
-@orders.rollback_on_error
+@use_case
 def record_export_permit(shipment_id: str, operator: User, *, permit_number: str,
                          issued_by: str, issued_at: datetime | date) -> Shipment:
     """Record the export permit of a held parcel and release it to the label task."""
@@ -273,19 +297,19 @@ def record_export_permit(shipment_id: str, operator: User, *, permit_number: str
     if issued > utcnow() + FUTURE_SKEW:
         errors["issued_at"] = ["is in the future"]
     if errors:
-        raise ValidationFailed("The export permit is not complete.", errors=errors)
+        raise ValidationFailed("The export permit is not complete.",
+                               code=ShippingError.PERMIT_INVALID, errors=errors)
     order, shipment = _lock(shipment_id)
     if shipment.status != S.HELD_EXPORT:
         raise InvalidTransition(f"A shipment that is {shipment.status} is not held for an "
-                                "export permit.")
+                                "export permit.", code=ShippingError.NOT_HELD_FOR_PERMIT)
     shipment.permit_number, shipment.permit_issued_by = permit_number.strip(), issued_by.strip()
     shipment.permit_issued_at, shipment.permit_recorded_by = issued, operator.id
-    shipment.status, shipment.status_at = S.REQUESTED, utcnow()
-    orders.add_event(order.id, "export_permit", actor_id=operator.id, data={
+    lifecycle.release_shipment(shipment)
+    lifecycle.add_event(order.id, "export_permit", actor_id=operator.id, data={
         "shipment_id": shipment.id, "permit_number": shipment.permit_number,
         "issued_by": shipment.permit_issued_by, "issued_at": isoformat(issued)})
     outbox.emit(SHIPMENT_REQUESTED, {"shipment_id": shipment.id})
-    db.session.commit()
     return shipment
 
 
@@ -355,30 +379,45 @@ def shipment_data(shipment: Shipment, order: Order) -> papers.ShipmentData:
         posted_on=utcnow().date(), invoice_number=f"SHB-{order.id}", export_permit=permit)
 
 
-@orders.rollback_on_error
 def buy_label(shipment_id: str) -> Shipment:
     """Ask the carrier adapter for the label, make the customs papers, mark the order shipped.
     Idempotent: a shipment that is not ``requested`` is returned as it is. A carrier that
     refuses the parcel fails the shipment (the operator may request it again); a carrier that
-    is down raises ExternalServiceError so that the task retries."""
-    order, shipment = _lock(shipment_id)
-    if shipment.status != S.REQUESTED:
-        db.session.commit()
-        return shipment
-    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
-        shipment.status, shipment.status_at = S.CANCELLED, utcnow()
-        shipment.last_error = f"the order became {order.status} before the label was bought"
-        db.session.commit()
-        return shipment
-    data = shipment_data(shipment, order)
+    is down raises ExternalServiceError so that the task retries. The carrier is called with
+    no lock held; what it answers is recorded afterwards, if the parcel still waits for it."""
+    data = _label_request(shipment_id)
+    if data is None:
+        return db.session.get(Shipment, shipment_id)
     try:
         # The shipment id is the carrier's reference: adapters that can, pass it as their
         # idempotency key so a retried task does not buy a second label.
-        label = carriers.get_carrier(shipment.carrier).create_label(data)
+        label = carriers.get_carrier(data.carrier).create_label(data)
     except (ValidationFailed, Conflict, NotFound) as refused:
         db.session.rollback()
         _fail(shipment_id, refused.detail)
         return db.session.get(Shipment, shipment_id)
+    return _record_label(shipment_id, data, label)
+
+
+@use_case
+def _label_request(shipment_id: str) -> papers.ShipmentData | None:
+    """What the carrier needs, or None when there is nothing to buy (the parcel is not waiting
+    for a label, or its order was cancelled meanwhile: then the parcel is cancelled)."""
+    order, shipment = _lock(shipment_id)
+    if shipment.status != S.REQUESTED:
+        return None
+    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
+        lifecycle.cancel_shipment(
+            shipment, f"the order became {order.status} before the label was bought")
+        return None
+    return shipment_data(shipment, order)
+
+
+@use_case
+def _record_label(shipment_id: str, data: papers.ShipmentData, label) -> Shipment:
+    order, shipment = _lock(shipment_id)
+    if shipment.status != S.REQUESTED:  # another run recorded its label first
+        return shipment
     labelled = replace(data, tracking_number=label.tracking_number)
     form = customs_form_for(labelled.goods_value, shipment.service)
     shipment.tracking_number = label.tracking_number
@@ -392,23 +431,18 @@ def buy_label(shipment_id: str) -> Shipment:
                           description=f"Label created ({data.service_name}); customs "
                                       f"declaration {form[:2]} {form[2:]}", source="label")
     db.session.add(event)
-    shipment.status, shipment.status_at = S.LABEL_CREATED, now
+    lifecycle.record_scan(shipment, S.LABEL_CREATED, now)
     _enter(order, shipment, event)
-    db.session.commit()
     return shipment
 
 
+@use_case
 def _fail(shipment_id: str, reason: str) -> None:
-    db.session.execute(
-        update(Shipment).where(Shipment.id == shipment_id, Shipment.status == S.REQUESTED)
-        .values(status=S.FAILED, last_error=reason[:2000], status_at=utcnow(),
-                updated_at=utcnow()))
-    order_id = db.session.execute(
-        select(Shipment.order_id).where(Shipment.id == shipment_id)).scalar_one()
-    orders.add_event(order_id, "shipment_failed",
-                     data={"shipment_id": shipment_id, "reason": reason[:500]})
-    db.session.commit()
-    log.warning("shipment %s: the carrier refused the label: %s", shipment_id, reason)
+    order, _ = _lock(shipment_id)
+    if lifecycle.fail_shipment(shipment_id, reason):
+        lifecycle.add_event(order.id, "shipment_failed",
+                            data={"shipment_id": shipment_id, "reason": reason[:500]})
+        log.warning("shipment %s: the carrier refused the label: %s", shipment_id, reason)
 
 
 # --- what a status means for the order, the pieces and the buyer -----------------------------
@@ -416,18 +450,12 @@ def _fail(shipment_id: str, reason: str) -> None:
 def _enter(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
     """Side effects of the shipment reaching ``event.status`` (called once per status)."""
     status = S(event.status)
-    active = [f for f in order.fulfilments if f.status != FulfilmentStatus.CANCELLED]
     serials = _serials(list(order.lines))
-    orders.add_event(order.id, "shipment", data={
+    lifecycle.add_event(order.id, "shipment", data={
         "shipment_id": shipment.id, "status": status, "tracking_number": shipment.tracking_number,
         "location": event.location})
     if status is S.LABEL_CREATED:
-        orders.transition(order.id, OrderStatus.FULFILLING, expected=[OrderStatus.PAID])
-        orders.transition(order.id, OrderStatus.SHIPPED, expected=[OrderStatus.FULFILLING],
-                          data={"shipment_id": shipment.id,
-                                "tracking_number": shipment.tracking_number})
-        for fulfilment in active:
-            fulfilment.status, fulfilment.shipped_at = FulfilmentStatus.SHIPPED, event.occurred_at
+        lifecycle.mark_shipped(order, shipment, at=event.occurred_at)
         for serial in serials:
             provenance.record_piece_event(
                 serial, "shipped", place={"city": "Almaty", "country": "KZ"},
@@ -435,12 +463,7 @@ def _enter(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
                 key=f"shipped-{shipment.id}", time=event.occurred_at, commit=False)
     elif status is S.DELIVERED:
         shipment.delivered_at = event.occurred_at
-        orders.transition(order.id, OrderStatus.DELIVERED, expected=[OrderStatus.SHIPPED],
-                          data={"shipment_id": shipment.id})
-        for fulfilment in active:
-            if fulfilment.status == FulfilmentStatus.SHIPPED:
-                fulfilment.status = FulfilmentStatus.DELIVERED
-                fulfilment.delivered_at = event.occurred_at
+        lifecycle.mark_delivered(order, shipment, at=event.occurred_at)
         country = (order.shipping_address or {}).get("country")
         for serial in serials:
             provenance.record_piece_event(
@@ -492,7 +515,7 @@ def _apply_scan(order: Order, shipment: Shipment, *, status: str, occurred_at: d
     db.session.add(event)
     moved = _moves(shipment, status, occurred_at)
     if moved:
-        shipment.status, shipment.status_at = status, occurred_at
+        lifecycle.record_scan(shipment, status, occurred_at)
         _enter(order, shipment, event)
     db.session.flush()
     return moved
@@ -529,7 +552,8 @@ def verify_carrier_signature(carrier: str, body: bytes, header: str | None, *,
     carriers.get_carrier(carrier)
     secrets = webhook_secrets(carrier)
     if not secrets:
-        raise CarrierSignatureInvalid(f"No webhook secret is configured for {carrier}.")
+        raise CarrierSignatureInvalid(f"No webhook secret is configured for {carrier}.",
+                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
     timestamp, signatures = None, []
     for part in (header or "").split(","):
         key, _, value = part.strip().partition("=")
@@ -538,14 +562,17 @@ def verify_carrier_signature(carrier: str, body: bytes, header: str | None, *,
         elif key == "v1":
             signatures.append(value)
     if timestamp is None or not signatures:
-        raise CarrierSignatureInvalid("The X-Carrier-Signature header is missing or malformed.")
+        raise CarrierSignatureInvalid("The X-Carrier-Signature header is missing or malformed.",
+                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
     if abs((time.time() if now is None else now) - timestamp) > SIGNATURE_TOLERANCE_SECONDS:
-        raise CarrierSignatureInvalid("The signature's timestamp is too old or in the future.")
+        raise CarrierSignatureInvalid("The signature's timestamp is too old or in the future.",
+                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
     signed = f"{timestamp}.".encode() + body
     expected = [hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
                 for secret in secrets]
     if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
-        raise CarrierSignatureInvalid("The signature does not match the body.")
+        raise CarrierSignatureInvalid("The signature does not match the body.",
+                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
 
 
 def _known_event(carrier: str, event_id: str) -> bool:
@@ -554,7 +581,6 @@ def _known_event(carrier: str, event_id: str) -> bool:
     return found is not None
 
 
-@orders.rollback_on_error
 def record_carrier_event(carrier: str, *, event_id: str, tracking_number: str, status: str,
                          occurred_at: datetime, location: str = "",
                          description: str = "") -> tuple[Shipment, bool]:
@@ -563,25 +589,33 @@ def record_carrier_event(carrier: str, *, event_id: str, tracking_number: str, s
     occurred = _naive_utc(occurred_at)
     if occurred > utcnow() + FUTURE_SKEW:
         raise ValidationFailed("The event is dated in the future.",
+                               code=ShippingError.EVENT_IN_FUTURE,
                                errors={"occurred_at": ["is in the future"]})
     shipment_id = db.session.execute(select(Shipment.id).where(
         Shipment.carrier == carrier, Shipment.tracking_number == tracking_number)
     ).scalar_one_or_none()
     if shipment_id is None:
-        raise NotFound(f"No {carrier} parcel {tracking_number} of ours.")
+        raise NotFound(f"No {carrier} parcel {tracking_number} of ours.",
+                       code=ShippingError.PARCEL_NOT_FOUND)
     if _known_event(carrier, event_id):
         return db.session.get(Shipment, shipment_id), True
+    try:
+        return _record_scan_once(shipment_id, carrier, event_id, status=status,
+                                 occurred_at=occurred, location=location,
+                                 description=description)
+    except IntegrityError:  # a concurrent delivery of the same event id committed first
+        return db.session.get(Shipment, shipment_id), True
+
+
+@use_case
+def _record_scan_once(shipment_id: str, carrier: str, event_id: str, *, status: str,
+                      occurred_at: datetime, location: str,
+                      description: str) -> tuple[Shipment, bool]:
     order, shipment = _lock(shipment_id)
     if _known_event(carrier, event_id):  # a concurrent delivery of the same event won
-        db.session.commit()
         return shipment, True
-    _apply_scan(order, shipment, status=status, occurred_at=occurred, location=location,
+    _apply_scan(order, shipment, status=status, occurred_at=occurred_at, location=location,
                 description=description, source="webhook", external_id=event_id)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return db.session.get(Shipment, shipment_id), True
     return shipment, False
 
 
@@ -599,19 +633,28 @@ def poll_tracking(limit: int = POLL_BATCH) -> int:
     return sum(_poll_one(shipment_id) for shipment_id in ids)
 
 
-@orders.rollback_on_error
 def _poll_one(shipment_id: str) -> int:
     shipment = db.session.get(Shipment, shipment_id)
+    carrier, tracking_number = shipment.carrier, shipment.tracking_number
+    db.session.rollback()  # no transaction stays open across the carrier's answer
     try:
-        scans = carriers.get_carrier(shipment.carrier).track(shipment.tracking_number)
+        scans = carriers.get_carrier(carrier).track(tracking_number)
     except (ExternalServiceError, NotFound) as exc:
         # This parcel waits for the next sweep; the others are still polled now.
-        log.warning("tracking %s %s failed: %s", shipment.carrier, shipment.tracking_number,
-                    exc.detail)
-        db.session.execute(update(Shipment).where(Shipment.id == shipment_id)
-                           .values(polled_at=utcnow()))
-        db.session.commit()
+        log.warning("tracking %s %s failed: %s", carrier, tracking_number, exc.detail)
+        _polled(shipment_id)
         return 0
+    return _record_polled_scans(shipment_id, scans)
+
+
+@use_case
+def _polled(shipment_id: str) -> None:
+    db.session.execute(update(Shipment).where(Shipment.id == shipment_id)
+                       .values(polled_at=utcnow()))
+
+
+@use_case
+def _record_polled_scans(shipment_id: str, scans) -> int:
     order, shipment = _lock(shipment_id)
     seen = {event.status for event in shipment.events}
     recorded = 0
@@ -623,7 +666,6 @@ def _poll_one(shipment_id: str) -> int:
         seen.add(scan.status)
         recorded += 1
     shipment.polled_at = utcnow()
-    db.session.commit()
     return recorded
 
 
@@ -634,7 +676,7 @@ def visible_shipment(shipment_id: str, user: User) -> Shipment:
     shipment = db.session.get(Shipment, shipment_id)
     order = db.session.get(Order, shipment.order_id) if shipment is not None else None
     if order is None or not orders.can_see(order, user):
-        raise NotFound("No such shipment.")
+        raise NotFound("No such shipment.", code=ShippingError.SHIPMENT_NOT_FOUND)
     return shipment
 
 
@@ -642,10 +684,12 @@ def shipment_paper(shipment_id: str, user: User, kind: str) -> bytes:
     """The label or customs PDF (``kind``: ``label`` or ``customs``), for operators."""
     shipment = visible_shipment(shipment_id, user)
     if user.role != Role.OPERATOR:
-        raise Forbidden("Only operators print labels and customs papers.")
+        raise Forbidden("Only operators print labels and customs papers.",
+                        code=ShippingError.PAPERS_OPERATOR_ONLY)
     pdf = shipment.label_pdf if kind == "label" else shipment.customs_pdf
     if pdf is None:
-        raise InvalidTransition(f"The shipment is {shipment.status}: it has no {kind} yet.")
+        raise InvalidTransition(f"The shipment is {shipment.status}: it has no {kind} yet.",
+                                code=ShippingError.PAPERS_NOT_READY)
     return pdf
 
 

@@ -24,6 +24,7 @@ from marketplace.extensions import limiter
 from marketplace.geo import COUNTRIES
 from marketplace.i18n import current_currency, current_language, remember_preferences
 from marketplace.security import rotate_csrf_token
+from marketplace.storefront.messages import message_for
 from marketplace.storefront.pages import html_errors, page_user, safe_next
 
 bp = html_errors(Blueprint("auth", __name__))
@@ -89,8 +90,8 @@ def signup():
             user = accounts.create_user(**fields.model_dump())
         except ValidationError as exc:
             errors, status = _signup_errors(exc), 422
-        except Conflict:
-            errors, status = {"email": _("An account with this email already exists.")}, 409
+        except Conflict as refused:
+            errors, status = {"email": message_for(refused)}, refused.status
         else:
             _start_session(user)
             flash(_("Welcome to Sheber, %(name)s.", name=user.name), "success")
@@ -109,8 +110,8 @@ def signin():
         email = request.form.get("email", "").strip()
         try:
             user = accounts.authenticate(email, request.form.get("password", ""))
-        except Unauthorized:
-            error, status = _("Wrong email or password."), 401
+        except Unauthorized as refused:
+            error, status = message_for(refused), refused.status
         else:
             _start_session(user)
             return redirect(safe_next(request.args.get("next"), home_for(user)))

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from pydantic import ValidationError
 
 from marketplace.checkout import service as checkout
-from marketplace.checkout import stripe_client
+from marketplace.checkout.errors import CheckoutError
 from marketplace.checkout.schemas import AddressIn
 from marketplace.errors import (
     Conflict,
@@ -21,14 +21,17 @@ from marketplace.errors import (
 )
 from marketplace.fx import service as fx
 from marketplace.i18n import current_currency, current_language, localized
+from marketplace.integrations import stripe_client
 from marketplace.money import Money
 from marketplace.orders import service as orders
-from marketplace.orders.models import AWAITING_PAYMENT, OrderStatus
+from marketplace.orders.lifecycle import AWAITING_PAYMENT
+from marketplace.orders.models import OrderStatus
 from marketplace.orders.schemas import order_out
 from marketplace.shipping import service as shipping
 from marketplace.shipping import shipments
 from marketplace.shipping.schemas import shipment_out
 from marketplace.storefront.auth import countries_for_language
+from marketplace.storefront.messages import message_for
 from marketplace.storefront.pages import html_errors, page_user, roles_required
 
 bp = html_errors(Blueprint("buy", __name__))
@@ -50,11 +53,6 @@ def _quantity(raw: str | None) -> int | None:
     return value if 1 <= value <= checkout.MAX_CART_QUANTITY else None
 
 
-def _stock_message(exc: OutOfStock) -> str:
-    return _("Only %(count)s of this piece can be ordered now.",
-             count=exc.extra.get("available", 0))
-
-
 # --- cart ----------------------------------------------------------------------------------
 
 @bp.post("/cart/items")
@@ -69,12 +67,9 @@ def add_to_cart():
         return redirect(back)
     try:
         checkout.add_to_cart(page_user(), product_id, quantity)
-    except OutOfStock as exc:
-        flash(_stock_message(exc), "error")
-        return redirect(back)
-    except ValidationFailed:
-        flash(_("Choose a quantity between 1 and %(max)s.", max=checkout.MAX_CART_QUANTITY),
-              "error")
+    except (OutOfStock, ValidationFailed) as refused:
+        flash(message_for(refused, default=_("Choose a quantity between 1 and %(max)s.",
+                                             max=checkout.MAX_CART_QUANTITY)), "error")
         return redirect(back)
     flash(_("Added to your cart."), "success")
     return redirect(url_for("buy.cart"))
@@ -112,8 +107,8 @@ def update_cart_item(item_id: str):
         return redirect(url_for("buy.cart"))
     try:
         checkout.update_cart_item(page_user(), item_id, quantity)
-    except OutOfStock as exc:
-        flash(_stock_message(exc), "error")
+    except OutOfStock as refused:
+        flash(message_for(refused), "error")
     return redirect(url_for("buy.cart"))
 
 
@@ -186,9 +181,9 @@ def checkout_delivery():
         return _render_address(form, _address_errors(exc), 422)
     try:
         return _render_delivery(address, form)
-    except ValidationFailed:
-        return _render_address(form, {"country": _("We cannot ship these pieces there yet.")},
-                               422)
+    except ValidationFailed as refused:
+        return _render_address(form, {"country": message_for(
+            refused, default=_("We cannot ship these pieces there yet."))}, refused.status)
 
 
 @bp.post("/checkout/place")
@@ -208,22 +203,16 @@ def place_order():
         result = checkout.checkout(page_user(), shipping_address=address.model_dump(),
                                    shipping_option=option, currency=current_currency(),
                                    duties_mode=duties_mode)
-    except OutOfStock as exc:
-        flash(_stock_message(exc), "error")
+    except OutOfStock as refused:
+        flash(message_for(refused), "error")
         return redirect(url_for("buy.cart"))
-    except ValidationFailed as exc:
-        if "currency" in (exc.errors or {}):
-            message = _("The total is below the smallest card payment allowed in this "
-                        "currency. Add a piece or choose another currency.")
-        else:
-            message = _("Delivery prices have changed. Please choose again.")
-        return _render_delivery(address, form, error=message, status=422)
-    except Conflict:
+    except (ValidationFailed, Conflict) as refused:
         # a stale or mismatched delivery option, or a cart that changed meanwhile
-        if not checkout.cart_items_for_quote(page_user().id):
+        if refused.status == 409 and not checkout.cart_items_for_quote(page_user().id):
             return redirect(url_for("buy.cart"))
-        return _render_delivery(address, form, status=409,
-                                error=_("Delivery prices have changed. Please choose again."))
+        message = message_for(refused,
+                              default=_("Delivery prices have changed. Please choose again."))
+        return _render_delivery(address, form, error=message, status=refused.status)
     return redirect(url_for("buy.pay", order_id=result.order.id))
 
 
@@ -256,12 +245,13 @@ def pay_with_card(order_id: str):
     method = data.get("payment_method")
     if not isinstance(method, str) or not PAYMENT_METHOD.fullmatch(method):
         return problem(422, "Validation failed", "A card is required.", type_="validation-error",
+                       code=CheckoutError.PAYMENT_METHOD_REQUIRED,
                        errors={"payment_method": ["must be a Stripe payment method id"]})
     try:
         outcome = checkout.pay_order(page_user(), order_id, method)
     except DomainError as error:
         return problem(error.status, error.title, error.detail, type_=error.type,
-                       errors=error.errors)
+                       code=error.code, errors=error.errors)
     if outcome["status"] == "failed":
         outcome["message"] = _("The card was declined. Try another card.")
     return jsonify(outcome)
@@ -274,7 +264,7 @@ def order_status(order_id: str):
     try:
         order = orders.visible_order(order_id, page_user())
     except NotFound as error:
-        return problem(404, error.title, error.detail, type_=error.type)
+        return problem(404, error.title, error.detail, type_=error.type, code=error.code)
     return jsonify({"id": order.id, "status": order.status})
 
 

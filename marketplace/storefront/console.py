@@ -24,8 +24,9 @@ from marketplace.fx.service import QUOTE_CURRENCY
 from marketplace.http import parse_model
 from marketplace.i18n import current_language, format_money
 from marketplace.money import CurrencyError, Money
+from marketplace.orders import lifecycle
 from marketplace.orders import service as order_service
-from marketplace.orders.models import REFUNDABLE, OrderStatus
+from marketplace.orders.models import OrderStatus, ShipmentStatus
 from marketplace.orders.schemas import order_out
 from marketplace.payouts import service as payouts
 from marketplace.payouts.rails import BANK_TRANSFER
@@ -34,7 +35,6 @@ from marketplace.provenance import service as provenance
 from marketplace.provenance.models import FlagStatus, RecordStatus
 from marketplace.provenance.schemas import DecisionIn
 from marketplace.shipping import shipments
-from marketplace.shipping.models import ShipmentStatus
 from marketplace.shipping.schemas import shipment_out
 from marketplace.storefront import record_form
 from marketplace.storefront.forms import (
@@ -45,6 +45,7 @@ from marketplace.storefront.forms import (
     text,
     whole_number,
 )
+from marketplace.storefront.messages import message_for
 from marketplace.storefront.pages import html_errors, page_user, roles_required
 
 bp = html_errors(Blueprint("console", __name__, url_prefix="/console"))
@@ -54,7 +55,6 @@ DASHBOARD_ROWS = 10
 EVIDENCE_ROWS = 3
 EVIDENCE_TYPES = ("identity", "studio_visit", "work_in_progress", "material_receipt",
                   "third_party_attestation", "other")
-SHIPPABLE = (OrderStatus.PAID, OrderStatus.FULFILLING)
 
 
 def _craft_names() -> dict[str, str]:
@@ -72,7 +72,7 @@ def dashboard():
     flags, more_flags = provenance.list_flags(FlagStatus.OPEN, limit=DASHBOARD_ROWS)
     user = page_user()
     to_ship = {status: order_service.list_orders(user, status=status, limit=DASHBOARD_ROWS)
-               for status in SHIPPABLE}
+               for status in lifecycle.SHIPPABLE}
     return render_template("console/dashboard.html", queue=queue, more_records=more_records,
                            flags=flags, more_flags=more_flags, to_ship=to_ship)
 
@@ -164,8 +164,9 @@ def decide(product_id: str):
     except ValidationFailed as exc:
         return _render_record(product_id, form=form, status=422,
                               errors=place_errors(exc.errors, _decision_message))
-    except InvalidTransition:
-        flash(_("This record is no longer waiting for verification."), "error")
+    except InvalidTransition as refused:
+        flash(message_for(refused, default=_("This record is no longer waiting for "
+                                             "verification.")), "error")
         return redirect(url_for("console.provenance_record", product_id=product_id))
     if record.status == RecordStatus.VALID:
         code = provenance.label_code_for_product(product_id)
@@ -194,8 +195,8 @@ def flags():
 def resolve_flag(flag_id: str):
     try:
         provenance.resolve_flag(flag_id, operator_id=page_user().id, note=optional_text("note"))
-    except InvalidTransition:
-        flash(_("This flag was already resolved."), "error")
+    except InvalidTransition as refused:
+        flash(message_for(refused, default=_("This flag was already resolved.")), "error")
     else:
         flash(_("The flag is resolved."), "success")
     return redirect(url_for("console.flags"))
@@ -210,8 +211,9 @@ def revoke_label(product_id: str):
         return redirect(request.referrer or url_for("console.flags"))
     try:
         provenance.revoke_label(product_id, reason=reason, operator_id=page_user().id)
-    except InvalidTransition:
-        flash(_("This piece has no valid label to withdraw."), "error")
+    except InvalidTransition as refused:
+        flash(message_for(refused, default=_("This piece has no valid label to withdraw.")),
+              "error")
     else:
         flash(_("The label is withdrawn. The piece shows no badge until it is verified again."),
               "success")
@@ -243,15 +245,13 @@ def _render_order(order_id: str, *, errors: dict | None = None, typed: dict | No
     view = order_out(found, user)
     parcels = [shipment_out(shipments.visible_shipment(item["id"], user), user)
                for item in view["shipments"]]
-    open_parcels = [p for p in parcels if p["status"] != ShipmentStatus.FAILED]
     workshops = {f["artisan_id"]: catalog.profile_view(f["artisan_id"])["workshop_name"]
                  for f in view["fulfilments"]}
     return render_template(
         "console/order.html", order=view, buyer=accounts.get_user(found.buyer_id),
         workshops=workshops, parcels=parcels,
-        can_ship=view["status"] in SHIPPABLE and not open_parcels,
-        can_refund=(view["status"] in REFUNDABLE
-                    and view["payment"]["refundable"]["amount"] > 0),
+        can_ship=shipments.parcel_refusal(found) is None,
+        can_refund=order_service.refund_refusal(found) is None,
         errors=errors or {}, typed=typed or {}), status
 
 
@@ -310,12 +310,15 @@ def refund(order_id: str):
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _refund_message,
                                   lambda field: field.split(".")[0])
-        except InvalidTransition:
-            errors = {"refund": _("Nothing is left to refund on this order.")}
-        except Conflict:
-            errors = {"refund": _("There is not enough paid money left to refund that.")}
-        except ExternalServiceError:
-            errors = {"refund": _("Stripe did not answer; nothing was refunded. Try again.")}
+        except InvalidTransition as refused:
+            errors = {"refund": message_for(
+                refused, default=_("Nothing is left to refund on this order."))}
+        except Conflict as refused:
+            errors = {"refund": message_for(
+                refused, default=_("There is not enough paid money left to refund that."))}
+        except ExternalServiceError as refused:
+            errors = {"refund": message_for(
+                refused, default=_("Stripe did not answer; nothing was refunded. Try again."))}
         else:
             total = sum((refund.money for refund in made), Money.zero(found.currency))
             flash(_("Refunded %(amount)s.", amount=format_money(total)), "success")
@@ -330,12 +333,14 @@ def refund(order_id: str):
 def request_shipment(order_id: str):
     try:
         shipment = shipments.request_shipment(order_id, page_user())
-    except InvalidTransition:
-        flash(_("The shipment cannot be made yet: every artisan must mark their pieces packed, "
-                "and the order must be paid."), "error")
-    except Conflict:
-        flash(_("The parcel cannot be made: it exists already, or the delivery service no "
-                "longer takes it. Check the order."), "error")
+    except InvalidTransition as refused:
+        flash(message_for(refused, default=_(
+            "The shipment cannot be made yet: every artisan must mark their pieces packed, "
+            "and the order must be paid.")), "error")
+    except Conflict as refused:
+        flash(message_for(refused, default=_(
+            "The parcel cannot be made: it exists already, or the delivery service no "
+            "longer takes it. Check the order.")), "error")
     else:
         if shipment.status == ShipmentStatus.HELD_EXPORT:
             flash(_("The parcel is held: a piece of cultural value needs an export permit "
@@ -389,8 +394,9 @@ def export_permit(shipment_id: str):
                                            issued_by=text("issued_by"), issued_at=issued_at)
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _permit_message)
-        except InvalidTransition:
-            flash(_("This parcel is not waiting for an export permit."), "error")
+        except InvalidTransition as refused:
+            flash(message_for(refused, default=_("This parcel is not waiting for an export "
+                                                 "permit.")), "error")
             return redirect(url_for("console.order", order_id=shipment.order_id))
         else:
             flash(_("The permit is recorded; the label is being made."), "success")
@@ -426,10 +432,9 @@ def set_rate(currency: str):
                             operator_id=page_user().id)
             flash(_("%(currency)s is pinned at %(rate)s per US dollar.", currency=currency,
                     rate=text("rate")), "success")
-    except ValidationFailed:
-        return _render_rates(errors={currency: _("Enter a positive decimal number such as "
-                                                 "515.25.")},
-                             typed={currency: text("rate")}, status=422)
+    except ValidationFailed as refused:
+        return _render_rates(errors={currency: message_for(refused)},
+                             typed={currency: text("rate")}, status=refused.status)
     return redirect(url_for("console.rates"))
 
 
@@ -499,8 +504,8 @@ def payout_batch_executed(batch_id: str):
         return redirect(url_for("console.payout_batch", batch_id=batch_id))
     try:
         payouts.mark_batch_executed(batch_id, page_user(), bank_reference=reference)
-    except InvalidTransition:
-        flash(_("This batch was marked executed already."), "error")
+    except InvalidTransition as refused:
+        flash(message_for(refused), "error")
     else:
         flash(_("The batch is executed: its payouts are paid."), "success")
     return redirect(url_for("console.payout_batch", batch_id=batch_id))

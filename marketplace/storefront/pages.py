@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from marketplace.errors import DomainError, Forbidden
+from marketplace.errors import DomainError, Forbidden, RequestError
 from marketplace.http import current_user
-from marketplace.security import CsrfFailed, csrf_failed_response
+from marketplace.security import csrf_failed_response
 
 
 def page_user():
@@ -74,7 +74,7 @@ def html_errors(blueprint: Blueprint) -> Blueprint:
 
     @blueprint.errorhandler(DomainError)
     def _domain_error(error: DomainError):
-        if isinstance(error, CsrfFailed):  # blueprint handlers win over the app's
+        if error.code == RequestError.CSRF_FAILED:  # blueprint handlers win over the app's
             return csrf_failed_response(error)
         return render_error(error.status)
 

@@ -15,13 +15,11 @@ from marketplace.errors import Conflict, InvalidTransition, NotFound, Validation
 from marketplace.i18n import current_currency, current_language
 from marketplace.money import LISTING_CURRENCIES, CurrencyError, Money
 from marketplace.orders import service as order_service
-from marketplace.orders.models import FulfilmentStatus, OrderStatus
 from marketplace.orders.schemas import order_out
 from marketplace.payouts import service as payouts
 from marketplace.payouts.schemas import balance_out, payout_out
 from marketplace.provenance import service as provenance
 from marketplace.shipping import shipments
-from marketplace.shipping.models import ShipmentStatus
 from marketplace.storefront import record_form
 from marketplace.storefront.auth import countries_for_language
 from marketplace.storefront.forms import (
@@ -33,6 +31,7 @@ from marketplace.storefront.forms import (
     translated,
     whole_number,
 )
+from marketplace.storefront.messages import message_for
 from marketplace.storefront.pages import html_errors, page_user, roles_required
 
 bp = html_errors(Blueprint("workshop", __name__, url_prefix="/workshop"))
@@ -40,8 +39,6 @@ bp = html_errors(Blueprint("workshop", __name__, url_prefix="/workshop"))
 PAGE_SIZE = 50
 ORDERS_PAGE_SIZE = 24
 # What the pack form is offered for (pack_fulfilment has the rule and says no otherwise).
-PACKABLE_ORDERS = (OrderStatus.PAID, OrderStatus.FULFILLING)
-PACKABLE_FULFILMENTS = (FulfilmentStatus.PENDING, FulfilmentStatus.PACKED)
 
 
 def _crafts() -> list[dict]:
@@ -291,13 +288,14 @@ def add_image(product_id: str):
     alt = {current_language(): text("alt")} if text("alt") else None
     try:
         catalog.add_image(page_user(), product_id, data, max_bytes=max_bytes, alt=alt)
-    except ValidationFailed:
-        flash(_("Choose a JPEG, PNG or WebP photo."), "error")
-    except PayloadTooLarge:
-        flash(_("A photo can be at most %(mb)s MB.", mb=max_bytes // (1024 * 1024)), "error")
-    except Conflict:
-        flash(_("A listing has at most %(count)s photos.", count=catalog.MAX_IMAGES_PER_PRODUCT),
-              "error")
+    except ValidationFailed as refused:
+        flash(message_for(refused, default=_("Choose a JPEG, PNG or WebP photo.")), "error")
+    except PayloadTooLarge as refused:
+        flash(message_for(refused, default=_("A photo can be at most %(mb)s MB.",
+                                             mb=max_bytes // (1024 * 1024))), "error")
+    except Conflict as refused:
+        flash(message_for(refused, default=_("A listing has at most %(count)s photos.",
+                                             count=catalog.MAX_IMAGES_PER_PRODUCT)), "error")
     else:
         flash(_("The photo is added."), "success")
     return redirect(url_for("workshop.edit_listing", product_id=product_id))
@@ -374,8 +372,9 @@ def save_provenance(product_id: str):
               "error")
         return _render_provenance(product, record,
                                   place_errors(exc.errors, record_form.error_message), 422)
-    except InvalidTransition:
-        flash(_("This record is already verified. Change it first to send it again."), "error")
+    except InvalidTransition as refused:
+        flash(message_for(refused, default=_("This record is already verified. Change it first "
+                                             "to send it again.")), "error")
     else:
         flash(_("Sent for verification. An operator will check it."), "success")
     return redirect(url_for("workshop.provenance_record", product_id=product_id))
@@ -394,10 +393,9 @@ def _pack_field(field: str) -> str:
     return "dimensions" if field.startswith("dimensions") else field
 
 
-def _packable(view: dict, fulfilment: dict) -> bool:
-    open_shipments = [s for s in view["shipments"] if s["status"] != ShipmentStatus.FAILED]
-    return (view["status"] in PACKABLE_ORDERS and fulfilment["status"] in PACKABLE_FULFILMENTS
-            and not open_shipments)
+def _packable(order, fulfilment_id: str) -> bool:
+    fulfilment = next(f for f in order.fulfilments if f.id == fulfilment_id)
+    return shipments.pack_refusal(order, fulfilment) is None
 
 
 def _render_orders(*, errors: dict | None = None, typed: dict | None = None, status: int = 200):
@@ -409,7 +407,7 @@ def _render_orders(*, errors: dict | None = None, typed: dict | None = None, sta
         view = order_out(order, user)
         for fulfilment in view["fulfilments"]:
             rows.append({"order": view, "fulfilment": fulfilment,
-                         "packable": _packable(view, fulfilment)})
+                         "packable": _packable(order, fulfilment["id"])})
     next_url = url_for("workshop.orders", cursor=next_cursor) if next_cursor else None
     return render_template("workshop/orders.html", rows=rows, next_url=next_url,
                            errors=errors or {}, typed=typed or {}), status
@@ -437,9 +435,10 @@ def mark_packed(fulfilment_id: str):
                                       length_mm=sides[0], width_mm=sides[1], height_mm=sides[2])
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _pack_message, _pack_field)
-        except InvalidTransition:
-            flash(_("These pieces can no longer be marked packed: the parcel has been made "
-                    "or the order has changed."), "error")
+        except InvalidTransition as refused:
+            flash(message_for(refused, default=_(
+                "These pieces can no longer be marked packed: the parcel has been made or the "
+                "order has changed.")), "error")
             return redirect(url_for("workshop.orders"))
         else:
             flash(_("Marked packed. Sheber will collect the box and make the parcel."),
@@ -494,8 +493,8 @@ def save_payout_account():
     except ValidationFailed as exc:
         return _render_payouts(errors=place_errors(exc.errors, _account_message),
                                typed={"iban": text("iban"), "bic": text("bic")}, status=422)
-    except NotFound:
-        flash(_("Create your workshop profile first."), "error")
+    except NotFound as refused:
+        flash(message_for(refused), "error")
         return redirect(url_for("workshop.profile"))
     flash(_("Your bank account for payouts is saved."), "success")
     return redirect(url_for("workshop.payouts_page"))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from marketplace.catalog.models import Product
-from marketplace.checkout.models import Reservation
 from marketplace.extensions import db
+from marketplace.inventory.models import Reservation
 from marketplace.orders.models import Fulfilment, Order, OrderEvent
 from tests.checkout.helpers import (
     buyer_with_cart,

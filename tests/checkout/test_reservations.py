@@ -11,9 +11,9 @@ import requests
 from marketplace.accounts.models import User
 from marketplace.catalog.models import Product
 from marketplace.checkout import service as checkout_service
-from marketplace.checkout.models import Reservation
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
+from marketplace.inventory.models import Reservation
 from marketplace.orders.models import Order
 from tests.checkout.helpers import (
     buyer_with_cart,

@@ -6,7 +6,7 @@ import pytest
 
 from marketplace.catalog.models import Product
 from marketplace.extensions import db
-from marketplace.orders import service as orders
+from marketplace.orders import lifecycle
 from marketplace.orders.models import Fulfilment, OrderStatus, Refund
 from tests.checkout.helpers import (
     buyer_with_cart,
@@ -130,8 +130,9 @@ def test_cancelling_after_shipment_is_409_and_refunds_nothing(client, stripe_web
     bowl = make_product(stock=1)
     _, headers = buyer_with_cart((bowl, 1))
     order_id, intent_id = paid_order(client, headers)
-    assert orders.transition_order(order_id, OrderStatus.FULFILLING)
-    assert orders.transition_order(order_id, OrderStatus.SHIPPED)
+    assert lifecycle.move_order(order_id, OrderStatus.FULFILLING)
+    assert lifecycle.move_order(order_id, OrderStatus.SHIPPED)
+    db.session.commit()
 
     for who in (headers, operator_headers):
         response = client.post(f"/api/v1/orders/{order_id}/cancel", headers=who)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from marketplace.catalog.models import ArtisanProfile, Product
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
-from marketplace.orders import service as orders
+from marketplace.orders import lifecycle
 from marketplace.orders.models import (
     Fulfilment,
     FulfilmentStatus,
@@ -57,6 +57,9 @@ def paid_order(*lines: tuple[Product, int, int], currency: str = "EUR", shipping
             artisan_id=product.artisan_id, title=product.title, quantity=quantity,
             unit_price_amount=product.price_amount, unit_price_currency=product.price_currency,
             unit_presentment_amount=unit, fx_rate="0.0018", serials=[]))
+    db.session.flush()
+    if status not in lifecycle.AWAITING_PAYMENT:
+        lifecycle.open_fulfilments(order)  # as the paid move does
     db.session.commit()
     return order
 
@@ -75,7 +78,7 @@ def refund(order: Order, amount: int, *, lines: list[tuple[OrderLine, int]] = ()
 def deliver(order: Order, *, days_ago: float = 0, artisan_id: str | None = None) -> None:
     """The order's parcels (or one artisan's) delivered ``days_ago``."""
     order = db.session.get(Order, order.id)
-    orders.open_fulfilments(order)
+    lifecycle.open_fulfilments(order)
     for fulfilment in db.session.execute(
             db.select(Fulfilment).where(Fulfilment.order_id == order.id)).scalars():
         if artisan_id is None or fulfilment.artisan_id == artisan_id:

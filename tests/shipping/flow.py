@@ -13,10 +13,9 @@ from marketplace.accounts.models import User
 from marketplace.catalog.models import Product
 from marketplace.extensions import db
 from marketplace.mail import MAIL_REQUESTED
-from marketplace.orders.models import Fulfilment, Order
+from marketplace.orders.models import Fulfilment, Order, Shipment
 from marketplace.outbox import OutboxEvent
 from marketplace.shipping import shipments
-from marketplace.shipping.models import Shipment
 from tests.checkout.helpers import (
     BERLIN,
     buyer_with_cart,

@@ -11,9 +11,10 @@ from sqlalchemy import func, select, update
 
 from marketplace.extensions import db
 from marketplace.ids import isoformat, utcnow
+from marketplace.orders.models import Shipment, ShipmentEvent
 from marketplace.provenance.models import PieceEvent
 from marketplace.shipping import shipments
-from marketplace.shipping.models import CarrierLabel, Shipment, ShipmentEvent
+from marketplace.shipping.models import CarrierLabel
 from tests.factories import auth_headers, make_artisan, make_operator, make_product
 from tests.shipping.flow import (
     carrier_event,

@@ -8,9 +8,8 @@ import pytest
 
 from marketplace.catalog.models import Product
 from marketplace.fx import service as fx
-from marketplace.orders.models import Order, OrderLine
+from marketplace.orders.models import Order, OrderLine, ShipmentStatus
 from marketplace.provenance import service as provenance
-from marketplace.shipping.models import ShipmentStatus
 from tests.checkout.helpers import fixed_rates, fresh  # noqa: F401  (a fixture)
 from tests.factories import make_artisan, make_buyer, make_operator, make_product
 from tests.provenance.helpers import full_record

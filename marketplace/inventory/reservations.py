@@ -14,11 +14,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from marketplace.catalog.models import Product, ProductStatus
-from marketplace.checkout.models import Reservation, ReservationStatus
 from marketplace.errors import OutOfStock
 from marketplace.extensions import db
 from marketplace.ids import utcnow
-from marketplace.orders.models import OrderLine
+from marketplace.inventory.models import Reservation, ReservationStatus
 
 
 def _merged(items: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -33,7 +32,7 @@ def _out_of_stock(product_id: str) -> OutOfStock:
         select(Product.stock - Product.reserved).where(Product.id == product_id)
     ).scalar_one_or_none()
     return OutOfStock("Not enough stock for one of the pieces in your cart.",
-                      product_id=product_id, available=max(available or 0, 0))
+                      code=OutOfStock.code, product_id=product_id, available=max(available or 0, 0))
 
 
 def hold(order_id: str, items: Iterable[tuple[str, int]], expires_at: datetime) -> None:
@@ -93,20 +92,14 @@ def release(order_id: str) -> int:
     return len(closed)
 
 
-def _order_items(order_id: str) -> list[tuple[str, int]]:
-    return _merged(db.session.execute(
-        select(OrderLine.product_id, OrderLine.quantity).where(OrderLine.order_id == order_id)
-    ).tuples())
-
-
-def sell_without_hold(order_id: str) -> bool:
+def sell_without_hold(order_id: str, items: Iterable[tuple[str, int]]) -> bool:
     """A payment arrived after the hold lapsed: sell the pieces if they are all still free.
 
     All or nothing: on False every piece taken here has been put back.
     """
     now = utcnow()
     sold: list[tuple[str, int]] = []
-    for product_id, qty in _order_items(order_id):
+    for product_id, qty in _merged(items):
         taken = db.session.execute(
             update(Product)
             .where(Product.id == product_id, Product.status == ProductStatus.ACTIVE,
@@ -132,6 +125,6 @@ def _put_back(items: Iterable[tuple[str, int]]) -> None:
             .values(stock=Product.stock + qty).execution_options(synchronize_session=False))
 
 
-def restock(order_id: str) -> None:
+def restock(items: Iterable[tuple[str, int]]) -> None:
     """A paid order was cancelled before shipment: its pieces go back on sale."""
-    _put_back(_order_items(order_id))
+    _put_back(items)

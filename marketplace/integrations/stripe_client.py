@@ -13,7 +13,7 @@ import functools
 import stripe
 from flask import current_app
 
-from marketplace.errors import ExternalServiceError
+from marketplace.errors import ExternalServiceError, UpstreamError
 
 
 @functools.lru_cache(maxsize=8)
@@ -43,7 +43,8 @@ def publishable_key() -> str:
 
 def upstream_error(exc: stripe.StripeError) -> ExternalServiceError:
     message = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
-    return ExternalServiceError(f"Stripe did not complete the request: {message}")
+    return ExternalServiceError(f"Stripe did not complete the request: {message}",
+                                code=UpstreamError.STRIPE_FAILED)
 
 
 def create_payment_intent(*, amount: int, currency: str, order_id: str, attempt: int,

@@ -1,0 +1,17 @@
+"""Error codes of exchange rates and operator overrides."""
+
+from __future__ import annotations
+
+from marketplace.errors import ErrorCodes
+
+
+class FxError(ErrorCodes):
+    RATE_MISSING = "fx.rate_missing", "No exchange rate is known for the currency (422)."
+    RATE_INVALID = ("fx.rate_invalid",
+                    "A rate must be a positive decimal string such as \"515.25\" (422).")
+    CURRENCY_UNSUPPORTED = ("fx.currency_unsupported",
+                            "Not a currency we list, present or settle in (422).")
+    QUOTE_CURRENCY = ("fx.quote_currency",
+                      "Rates are per US dollar: USD itself cannot be overridden (422).")
+    NOT_IN_SOURCE = ("fx.not_in_source",
+                     "The rate source has no rate for the currency; refresh the rates (404).")

@@ -1,0 +1,1 @@
+"""Clients of services outside the process (Stripe), built from the configuration."""

@@ -1,0 +1,1 @@
+"""Stock holds: what checkout reserves, payment sells and cancellation puts back."""
