@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 FLASK := $(BIN)/flask --app marketplace
+SPECTRAL := .cache/node/node_modules/.bin/spectral
+SPECTRAL_CLI := @stoplight/spectral-cli@6.16.3
 
-.PHONY: install run test lint bench clean browser
+.PHONY: install run test lint bench clean browser spectral
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +32,16 @@ browser:
 		else echo "note: /usr/bin/chromium missing (apt-get install chromium); browser tests will skip"; fi; \
 	fi
 
-test: install browser
+# Spectral lints the OpenAPI document (tests/test_openapi.py); from npm into .cache/node.
+# Without Node.js its test skips.
+spectral:
+	@if [ ! -x $(SPECTRAL) ]; then \
+		if command -v npm >/dev/null; then \
+			npm install --prefix .cache/node --no-audit --no-fund --loglevel=error $(SPECTRAL_CLI); \
+		else echo "note: node/npm missing; the Spectral test will skip"; fi; \
+	fi
+
+test: install browser spectral
 	$(BIN)/python -m pytest
 
 # ruff, and the layer contracts of .importlinter (no domain imports a higher one)
@@ -42,4 +53,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .cache/node

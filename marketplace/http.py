@@ -1,7 +1,8 @@
 """Small helpers shared by every blueprint: body/query validation, auth, cursors.
 
 Schemas are pydantic models; the decorators record them on the view so that
-``marketplace.openapi`` builds the OpenAPI document from the same models that validate input.
+``marketplace.openapi`` builds the OpenAPI document from the same models that validate input
+and serialise output.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from marketplace.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from marketplace.schemas import dump
 
 
 class MalformedRequest(DomainError):
@@ -94,12 +96,29 @@ def query_args(model: type[BaseModel]):
     return decorate
 
 
-def responds(model: type[BaseModel] | None = None, status: int = 200):
-    """Document the success response (for OpenAPI only)."""
+def responds(model: type[BaseModel] | None = None, status: int = 200, *,
+             media_types: tuple[str, ...] = ("application/json",)):
+    """Document the success response and serialise the view's JSON through ``model``: the body
+    is exactly what the OpenAPI document says (see ``marketplace.schemas``). ``media_types``
+    names what a view without a model answers with (a PDF, a bank file)."""
 
     def decorate(view):
-        _record(view, "response", (status, model))
-        return view
+        if model is None:
+            _record(view, "response", (status, None))
+            _record(view, "media_types", media_types)
+            return view
+
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            result = view(*args, **kwargs)
+            if isinstance(result, tuple) and isinstance(result[0], dict | BaseModel):
+                return (dump(model, result[0]), *result[1:])
+            if isinstance(result, dict | BaseModel):
+                return dump(model, result)
+            return result
+
+        _record(wrapper, "response", (status, model))
+        return wrapper
 
     return decorate
 

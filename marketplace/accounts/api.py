@@ -6,6 +6,7 @@ from marketplace.accounts import service
 from marketplace.accounts.schemas import LoginIn, RegisterIn, TokenOut, UserOut, user_out
 from marketplace.extensions import limiter
 from marketplace.http import auth_required, current_user, json_body, responds
+from marketplace.schemas import build
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
@@ -21,7 +22,7 @@ def _auth_limit() -> str:
 def register(body: RegisterIn):
     """Register a buyer or an artisan and get a token."""
     user, token = service.register(**body.model_dump())
-    return {"user": user_out(user), "token": token}, 201
+    return build(TokenOut, user=user_out(user), token=token), 201
 
 
 @bp.post("/auth/tokens")
@@ -31,7 +32,7 @@ def register(body: RegisterIn):
 def create_token(body: LoginIn):
     """Sign in: exchange email and password for a bearer token."""
     user, token = service.login(body.email, body.password)
-    return {"token": token, "user": user_out(user)}, 201
+    return build(TokenOut, token=token, user=user_out(user)), 201
 
 
 @bp.delete("/auth/tokens/current")

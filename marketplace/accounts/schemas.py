@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from marketplace.accounts.models import Role
+from marketplace.schemas import OutModel, Timestamp, build
 from marketplace.validation import country_code, presentment_currency
 
 LANGUAGES = ("en", "ru", "kk")
@@ -47,27 +49,25 @@ class LoginIn(BaseModel):
     password: str = Field(min_length=1, max_length=200)
 
 
-class UserOut(BaseModel):
+class UserOut(OutModel):
     id: str
     email: str
-    role: str
+    role: Role = Field(strict=False)
     name: str
     country: str
     locale: str
     currency: str
-    created_at: str
+    created_at: Timestamp
 
 
-class TokenOut(BaseModel):
-    token: str
+class TokenOut(OutModel):
+    token: str = Field(description="Send it as `Authorization: Bearer <token>`.")
     user: UserOut
 
 
 def user_out(user) -> dict:
     from marketplace.ids import isoformat
 
-    return {
-        "id": user.id, "email": user.email, "role": user.role, "name": user.name,
-        "country": user.country, "locale": user.locale, "currency": user.currency,
-        "created_at": isoformat(user.created_at),
-    }
+    return build(UserOut, id=user.id, email=user.email, role=user.role, name=user.name,
+                 country=user.country, locale=user.locale, currency=user.currency,
+                 created_at=isoformat(user.created_at))

@@ -18,6 +18,7 @@ from marketplace.catalog.schemas import (
 from marketplace.errors import NotFound
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.money import PRESENTMENT_CURRENCIES
+from marketplace.schemas import build
 from marketplace.storage import get_storage, valid_key
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
@@ -98,7 +99,7 @@ def list_products(query: ListQuery):
     )
     items = service.present_products(page.products, lang=request_language(query.lang),
                                      currency=request_currency(query.currency), rates=page.rates)
-    return {"items": items, "next_cursor": page.next_cursor}
+    return build(ProductPage, items=items, next_cursor=page.next_cursor)
 
 
 @bp.post("/products")
@@ -165,7 +166,7 @@ def delete_image(product_id: str, image_id: str):
 @responds(CraftList)
 def crafts(query: ReadQuery):
     """Craft categories with their default HS codes and names in kk/ru/en."""
-    return {"items": service.crafts(request_language(query.lang))}
+    return build(CraftList, items=service.crafts(request_language(query.lang)))
 
 
 # --- media ---

@@ -10,14 +10,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from marketplace.catalog.models import Craft
+from marketplace.catalog.models import Craft, ProductStatus
 from marketplace.money import LISTING_CURRENCIES, MAX_AMOUNT
+from marketplace.schemas import MoneyOut, OutModel, TextOut, Timestamp
 from marketplace.validation import country_code, presentment_currency
 
 LANGUAGES = ("en", "ru", "kk")
@@ -134,6 +137,10 @@ class _ProductFields(BaseModel):
         return _hs_code(value)
 
 
+# Validated by the provenance service, a layer above the catalogue, so documented by reference.
+ProvenanceRecord = Annotated[dict, WithJsonSchema({"$ref": "#/components/schemas/RecordIn"})]
+
+
 class ProductIn(_ProductFields):
     title: TitleText
     craft: Craft
@@ -141,7 +148,7 @@ class ProductIn(_ProductFields):
     stock: StrictInt = Field(ge=0, le=MAX_STOCK)
     weight_g: StrictInt = Field(ge=1, le=MAX_WEIGHT_G)
     dimensions_mm: DimensionsIn
-    provenance: dict | None = Field(
+    provenance: ProvenanceRecord | None = Field(
         None, description="Optional provenance declaration (see PUT /products/{id}/provenance).")
 
 
@@ -250,14 +257,9 @@ class ProfileIn(BaseModel):
         return list(dict.fromkeys(value))
 
 
-# --- responses (documentation) ---
+# --- responses: views serialise through these (marketplace.http.responds) ---
 
-class MoneyOut(BaseModel):
-    amount: int
-    currency: str
-
-
-class ImageOut(BaseModel):
+class ImageOut(OutModel):
     id: str
     url: str
     content_type: str
@@ -265,86 +267,98 @@ class ImageOut(BaseModel):
     height: int
     size_bytes: int
     position: int
-    alt: dict[str, str]
+    alt: TextOut
 
 
-class ProvenanceSummary(BaseModel):
-    level: str
-    label_code: str | None
-    status: str
+class ProvenanceSummary(OutModel):
+    level: Literal["L0", "L1", "L2"]
+    label_code: str | None = Field(description="Shown once a label was issued (valid or "
+                                               "revoked).")
+    status: Literal["none", "draft", "pending", "valid", "rejected", "revoked"] = Field(
+        description="Where the provenance record stands; none: no record yet.")
     url: str | None
 
 
-class ArtisanRef(BaseModel):
+class ArtisanRef(OutModel):
     id: str
     workshop_name: str
     city: str
 
 
-class Translations(BaseModel):
-    title: dict[str, str]
-    description: dict[str, str]
+class Translations(OutModel):
+    title: TextOut
+    description: TextOut
 
 
-class ProductOut(BaseModel):
+class ProductDimensionsOut(OutModel):
+    l: int | None = Field(description="millimetres")  # noqa: E741 - the contract's field name
+    w: int | None = Field(description="millimetres")
+    h: int | None = Field(description="millimetres")
+
+
+class ProductOut(OutModel):
     id: str
     artisan_id: str
     artisan: ArtisanRef
     title: str = Field(description="Resolved: requested language, else en, ru, kk.")
     description: str
-    lang: str = Field(description="The language of the resolved title.")
+    lang: str | None = Field(description="The language of the resolved title.")
     translations: Translations
-    craft: str
+    craft: Craft = Field(strict=False)
     materials: list[str]
     techniques: list[str]
     price: MoneyOut = Field(description="The listing price, in the artisan's currency.")
     display_price: MoneyOut = Field(description="The price in the presentment currency.")
-    fx_rate: str
+    fx_rate: str = Field(description="Presentment units per listing unit, a decimal string.")
     stock: int
     available: int
     weight_g: int | None
-    dimensions_mm: dict[str, int | None]
+    dimensions_mm: ProductDimensionsOut
     hs_code: str
     hs_code_override: str | None
-    status: str
+    status: ProductStatus = Field(strict=False)
     images: list[ImageOut]
     provenance: ProvenanceSummary
-    created_at: str
-    updated_at: str
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
-class ProductPage(BaseModel):
+class ProductPage(OutModel):
     items: list[ProductOut]
     next_cursor: str | None
 
 
-class ProfileCounts(BaseModel):
+class ProfileCounts(OutModel):
     active_products: int
     verified_products: int
 
 
-class ProfileOut(BaseModel):
+class ProfileTranslations(OutModel):
+    bio: TextOut
+
+
+class ProfileOut(OutModel):
     id: str
     workshop_name: str
-    bio: str
-    lang: str | None
-    translations: dict[str, dict[str, str]]
+    bio: str = Field(description="Resolved: requested language, else en, ru, kk.")
+    lang: str | None = Field(description="The language of the resolved bio.")
+    translations: ProfileTranslations
     city: str
     country: str
-    crafts: list[str]
+    crafts: list[Annotated[Craft, Strict(False)]]
     since_year: int | None
     lineage: str | None
     processing_days: int
     counts: ProfileCounts
-    member_since: str
+    member_since: Timestamp
 
 
-class CraftOut(BaseModel):
-    code: str
+class CraftOut(OutModel):
+    code: Craft = Field(strict=False)
     hs_code: str
     name: str
-    names: dict[str, str]
+    names: TextOut
 
 
-class CraftList(BaseModel):
+class CraftList(OutModel):
     items: list[CraftOut]

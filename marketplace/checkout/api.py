@@ -12,7 +12,9 @@ from marketplace.checkout.schemas import (
     CartQuery,
     CheckoutIn,
     CheckoutOut,
+    OrderRefOut,
     PayIn,
+    PaymentOut,
     PayOut,
     WebhookOut,
 )
@@ -22,6 +24,7 @@ from marketplace.ids import isoformat
 from marketplace.money import Money
 from marketplace.orders import service as orders
 from marketplace.orders.schemas import order_out
+from marketplace.schemas import build
 
 bp = Blueprint("checkout", __name__, url_prefix="/api/v1")
 
@@ -29,20 +32,20 @@ bp = Blueprint("checkout", __name__, url_prefix="/api/v1")
 def _item_out(item, currency: str, rates: fx.RateTable) -> dict:
     product = item.product
     display, _ = rates.convert(product.price, currency)
-    return {
-        "id": item.id, "product_id": product.id, "title": product.title,
-        "quantity": item.quantity, "available": max(product.available, 0),
-        "unit_price": product.price.to_dict(), "display_unit_price": display.to_dict(),
-        "display_line_total": (display * item.quantity).to_dict(),
-    }
+    return build(
+        CartItemOut, id=item.id, product_id=product.id, title=product.title,
+        quantity=item.quantity, available=max(product.available, 0),
+        unit_price=product.price.to_dict(), display_unit_price=display.to_dict(),
+        display_line_total=(display * item.quantity).to_dict(),
+    )
 
 
 def _cart_out(cart: Cart | None, currency: str) -> dict:
     rates = fx.current_rates()
     items = [_item_out(item, currency, rates) for item in (cart.items if cart else [])]
     subtotal = Money(sum(i["display_line_total"]["amount"] for i in items), currency)
-    return {"id": cart.id if cart else None, "currency": currency, "items": items,
-            "subtotal": subtotal.to_dict()}
+    return build(CartOut, id=cart.id if cart else None, currency=currency, items=items,
+                 subtotal=subtotal.to_dict())
 
 
 @bp.get("/cart")
@@ -97,13 +100,13 @@ def checkout(body: CheckoutIn):
         user, shipping_address=body.shipping_address.model_dump(),
         shipping_option=body.shipping_option, currency=body.currency,
         duties_mode=body.duties_mode)
-    return {
-        "order": order_out(result.order, user),
-        "payment": {"provider": "stripe", "payment_intent_id": result.payment_intent_id,
-                    "client_secret": result.client_secret,
-                    "publishable_key": result.publishable_key},
-        "reservation_expires_at": isoformat(result.reservation_expires_at),
-    }, 201
+    return build(
+        CheckoutOut, order=order_out(result.order, user),
+        payment=PaymentOut(provider="stripe", payment_intent_id=result.payment_intent_id,
+                           client_secret=result.client_secret,
+                           publishable_key=result.publishable_key),
+        reservation_expires_at=isoformat(result.reservation_expires_at),
+    ), 201
 
 
 @bp.post("/orders/<order_id>/payment")
@@ -115,7 +118,7 @@ def pay_order(order_id: str, body: PayIn):
     user = current_user()
     outcome = service.pay_order(user, order_id, body.payment_method)
     order = orders.visible_order(order_id, user)
-    return {**outcome, "order": {"id": order.id, "status": order.status}}
+    return build(PayOut, **outcome, order=OrderRefOut(id=order.id, status=order.status))
 
 
 @bp.post("/webhooks/stripe")
@@ -125,5 +128,5 @@ def stripe_webhook():
     a worker applies them (``outcome`` is ``queued`` until then)."""
     received = payments.receive_event(request.get_data(cache=False),
                                       request.headers.get("Stripe-Signature"))
-    return {"received": True, "event_id": received.event_id, "duplicate": received.duplicate,
-            "outcome": received.outcome or "queued"}
+    return build(WebhookOut, received=True, event_id=received.event_id,
+                 duplicate=received.duplicate, outcome=received.outcome or "queued")

@@ -7,7 +7,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from marketplace.checkout.service import MAX_CART_QUANTITY
 from marketplace.geo import needs_postal_code
-from marketplace.validation import MoneyOut, country_code, presentment_currency
+from marketplace.orders.models import OrderStatus
+from marketplace.orders.schemas import OrderOut
+from marketplace.schemas import JsonValue, MoneyOut, OutModel, TextOut, Timestamp
+from marketplace.validation import country_code, presentment_currency
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _POSTAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9 -]{1,11}")
@@ -36,10 +39,10 @@ class CartQuery(BaseModel):
         return presentment_currency(value) if value else None
 
 
-class CartItemOut(BaseModel):
+class CartItemOut(OutModel):
     id: str
     product_id: str
-    title: dict[str, str]
+    title: TextOut
     quantity: int
     available: int
     unit_price: MoneyOut
@@ -47,8 +50,8 @@ class CartItemOut(BaseModel):
     display_line_total: MoneyOut
 
 
-class CartOut(BaseModel):
-    id: str | None
+class CartOut(OutModel):
+    id: str | None = Field(description="null until the first piece is added.")
     currency: str
     items: list[CartItemOut]
     subtotal: MoneyOut
@@ -108,17 +111,17 @@ class CheckoutIn(BaseModel):
         return presentment_currency(value)
 
 
-class PaymentOut(BaseModel):
+class PaymentOut(OutModel):
     provider: Literal["stripe"]
     payment_intent_id: str
     client_secret: str
     publishable_key: str
 
 
-class CheckoutOut(BaseModel):
-    order: dict
+class CheckoutOut(OutModel):
+    order: OrderOut
     payment: PaymentOut
-    reservation_expires_at: str
+    reservation_expires_at: Timestamp = Field(description="The stock is held until then.")
 
 
 class PayIn(BaseModel):
@@ -134,17 +137,39 @@ class PayIn(BaseModel):
         return value
 
 
-class PayOut(BaseModel):
+class NextActionOut(OutModel):
+    """What Stripe.js must do to finish the payment (3-D Secure), as Stripe gives it."""
+
+    # the details are Stripe.js's own data: Stripe documents their shape as for Stripe.js only
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, JsonValue]
+
+    type: str = Field(description="use_stripe_sdk or redirect_to_url; the object of that name "
+                                  "holds the details.")
+
+
+class PaymentErrorOut(OutModel):
+    code: str | None
+    decline_code: str | None
+    message: str | None
+
+
+class OrderRefOut(OutModel):
+    id: str
+    status: OrderStatus = Field(strict=False)
+
+
+class PayOut(OutModel):
     status: Literal["succeeded", "requires_action", "processing", "failed"]
     payment_intent_id: str
     client_secret: str
-    next_action: dict | None = None
-    error: dict | None = None
-    order: dict
+    next_action: NextActionOut | None = Field(None)
+    error: PaymentErrorOut | None = Field(None)
+    order: OrderRefOut
 
 
-class WebhookOut(BaseModel):
+class WebhookOut(OutModel):
     received: bool
     event_id: str
     duplicate: bool
-    outcome: str
+    outcome: str = Field(description="What the event did; queued until a worker applied it.")

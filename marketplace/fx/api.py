@@ -5,22 +5,23 @@ from decimal import Decimal
 from flask import Blueprint
 
 from marketplace.fx import service
-from marketplace.fx.schemas import CurrenciesOut, OverrideIn, RateOut
+from marketplace.fx.schemas import CurrenciesOut, CurrencyOut, OverrideIn, RateOut
 from marketplace.http import auth_required, current_user, json_body, responds
 from marketplace.ids import isoformat
 from marketplace.money import LISTING_CURRENCIES, PRESENTMENT_CURRENCIES, exponent
+from marketplace.schemas import build
 
 bp = Blueprint("fx", __name__, url_prefix="/api/v1")
 shown = service.format_rate
 
 
 def rate_out(rate: service.CurrencyRate) -> dict:
-    return {
-        "currency": rate.currency, "per_usd": shown(rate.effective),
-        "source_rate": shown(rate.rate),
-        "override": shown(rate.override) if rate.override is not None else None,
-        "source": rate.source, "as_of": isoformat(rate.as_of),
-    }
+    return build(
+        RateOut, currency=rate.currency, per_usd=shown(rate.effective),
+        source_rate=shown(rate.rate),
+        override=shown(rate.override) if rate.override is not None else None,
+        source=rate.source, as_of=isoformat(rate.as_of),
+    )
 
 
 @bp.get("/currencies")
@@ -34,14 +35,14 @@ def currencies():
         if rate is None:
             continue
         per_kzt = table.rate(service.BASE_CURRENCY, code)
-        items.append({
-            "code": code, "exponent": exponent(code), "per_usd": shown(rate.effective),
-            "per_kzt": shown(per_kzt), "kzt_per_unit": shown(Decimal(1) / per_kzt),
-            "overridden": rate.override is not None, "source": rate.source,
-            "as_of": isoformat(rate.as_of),
-        })
-    return {"items": items, "base": service.QUOTE_CURRENCY,
-            "listing_currencies": list(LISTING_CURRENCIES)}
+        items.append(CurrencyOut(
+            code=code, exponent=exponent(code), per_usd=shown(rate.effective),
+            per_kzt=shown(per_kzt), kzt_per_unit=shown(Decimal(1) / per_kzt),
+            overridden=rate.override is not None, source=rate.source,
+            as_of=isoformat(rate.as_of),
+        ))
+    return build(CurrenciesOut, items=items, base=service.QUOTE_CURRENCY,
+                 listing_currencies=list(LISTING_CURRENCIES))
 
 
 @bp.put("/operator/fx/<currency>")

@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from marketplace.errors import ValidationFailed
+from marketplace.schemas import OutModel, Timestamp
 
 
 def _positive_decimal(value) -> str:
@@ -29,16 +30,16 @@ class OverrideIn(BaseModel):
         return Decimal(self.rate)
 
 
-class RateOut(BaseModel):
+class RateOut(OutModel):
     currency: str
     per_usd: str = Field(description="Effective units of this currency per one US dollar.")
     source_rate: str
     override: str | None
     source: str
-    as_of: str
+    as_of: Timestamp
 
 
-class CurrencyOut(BaseModel):
+class CurrencyOut(OutModel):
     code: str
     exponent: int
     per_usd: str = Field(description="Units of this currency for one US dollar.")
@@ -46,10 +47,10 @@ class CurrencyOut(BaseModel):
     kzt_per_unit: str = Field(description="Tenge for one unit of this currency.")
     overridden: bool
     source: str
-    as_of: str
+    as_of: Timestamp
 
 
-class CurrenciesOut(BaseModel):
+class CurrenciesOut(OutModel):
     items: list[CurrencyOut]
     base: str
     listing_currencies: list[str]

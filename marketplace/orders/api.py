@@ -15,6 +15,7 @@ from marketplace.orders.schemas import (
     order_summary_out,
     refund_out,
 )
+from marketplace.schemas import build
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
 
@@ -27,7 +28,8 @@ def list_orders(query: OrderListQuery):
     """Orders: a buyer's own, an artisan's (with their pieces), or all for operators."""
     orders, next_cursor = service.list_orders(
         current_user(), status=query.status, limit=query.limit, cursor=query.cursor)
-    return {"items": [order_summary_out(order) for order in orders], "next_cursor": next_cursor}
+    return build(OrderListOut, items=[order_summary_out(order) for order in orders],
+                 next_cursor=next_cursor)
 
 
 @bp.get("/orders/<order_id>")
@@ -60,4 +62,5 @@ def refund_order(order_id: str, body: RefundIn):
     refunds = service.refund_order(order_id, user,
                                    service.RefundRequest(amount, lines, body.reason))
     order = service.visible_order(order_id, user)
-    return {"refunds": [refund_out(r) for r in refunds], "order": order_out(order, user)}, 201
+    return build(RefundOut, refunds=[refund_out(r) for r in refunds],
+                 order=order_out(order, user)), 201

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
@@ -7,9 +9,25 @@ from marketplace.accounts.models import Role, User
 from marketplace.extensions import db
 from marketplace.ids import isoformat
 from marketplace.money import Money
-from marketplace.orders.models import Order, OrderStatus, Shipment
+from marketplace.orders.models import (
+    FulfilmentStatus,
+    Order,
+    OrderStatus,
+    Shipment,
+    ShipmentStatus,
+)
 from marketplace.orders.service import payment_summary
-from marketplace.validation import MoneyIn, MoneyOut
+from marketplace.schemas import (
+    DimensionsOut,
+    EtaDaysOut,
+    MoneyOut,
+    OutModel,
+    TextOut,
+    Timestamp,
+    build,
+    dump,
+)
+from marketplace.validation import MoneyIn
 
 
 class OrderListQuery(BaseModel):
@@ -41,96 +59,271 @@ class RefundIn(BaseModel):
         return self
 
 
-class TotalsOut(BaseModel):
+class TotalsOut(OutModel):
     items: MoneyOut
     shipping: MoneyOut
     duties: MoneyOut
     total: MoneyOut
 
 
-class OrderOut(BaseModel):
+class OrderLineOut(OutModel):
     id: str
-    status: OrderStatus
-    currency: str
+    product_id: str
+    artisan_id: str
+    title: TextOut = Field(description="The product's title when it was ordered.")
+    quantity: int
+    refunded_quantity: int
+    unit_price: MoneyOut = Field(description="In the listing currency.")
+    unit_price_presentment: MoneyOut = Field(description="In the order's currency.")
+    line_total: MoneyOut = Field(description="In the order's currency.")
+    fx_rate: str = Field(description="Presentment units per listing unit, a decimal string.")
+    serials: list[str] = Field(description="One per verified piece sold (provenance).")
+
+
+class PackedOut(OutModel):
+    weight_g: int = Field(description="The packed box, packaging included.")
+    dimensions_mm: DimensionsOut
+    at: Timestamp
+
+
+class FulfilmentOut(OutModel):
+    """One artisan's part of an order: their pieces, packed into one box."""
+
+    id: str
+    artisan_id: str
+    status: FulfilmentStatus = Field(strict=False)
+    ship_by: Timestamp | None
+    packed: PackedOut | None
+    shipped_at: Timestamp | None
+    delivered_at: Timestamp | None
+
+
+class ShipmentSummaryOut(OutModel):
+    id: str
+    status: ShipmentStatus = Field(strict=False)
+    carrier: str
+    service: str
+    tracking_number: str | None
+    created_at: Timestamp
+    delivered_at: Timestamp | None
+
+
+class RefundLineOut(OutModel):
+    line_id: str
+    quantity: int
+
+
+class EventDataOut(OutModel):
+    """What an event records; which keys are present depends on the event's ``type``."""
+
+    total: MoneyOut = Field(None, description="created")
+    attempt: int = Field(None, description="payment_attempt")
+    payment_intent: str = Field(None)
+    replaces: str | None = Field(None, description="payment_attempt: the earlier PaymentIntent")
+    after_expiry: bool = Field(None, description="status (paid after the hold expired)")
+    charged: MoneyOut = Field(None, description="payment_mismatch")
+    expected: MoneyOut = Field(None, description="payment_mismatch")
+    code: str | None = Field(None, description="payment_failed: Stripe's error code")
+    decline_code: str | None = Field(None, description="payment_failed")
+    message: str | None = Field(None, description="payment_failed")
+    dispute: str | None = Field(None, description="dispute: Stripe's dispute id")
+    charge: str | None = Field(None, description="dispute")
+    refund_id: str = Field(None, description="refund: Stripe's refund id")
+    refund: str = Field(None, description="refund_failed: the refund's id")
+    amount: int | None = Field(None, description="refund, dispute: minor units of currency")
+    currency: str = Field(None)
+    reason: str | None = Field(None)
+    source: str = Field(None, description="refund: operator, cancellation, automatic, stripe")
+    lines: list[RefundLineOut] = Field(None, description="refund")
+    by: str = Field(None, description="status (cancelled): the role that cancelled")
+    fulfilments: int = Field(None, description="status (fulfilling): how many artisans")
+    fulfilment_id: str = Field(None, description="fulfilment_packed")
+    weight_g: int = Field(None, description="fulfilment_packed")
+    dimensions_mm: DimensionsOut = Field(None, description="fulfilment_packed")
+    shipment_id: str = Field(None)
+    status: str | None = Field(None, description="shipment, shipment_requested, dispute")
+    tracking_number: str | None = Field(None)
+    location: str = Field(None, description="shipment")
+    permit_number: str = Field(None, description="export_permit")
+    issued_by: str = Field(None, description="export_permit")
+    issued_at: Timestamp = Field(None, description="export_permit")
+
+
+class OrderEventOut(OutModel):
+    type: str = Field(description="status, created, payment_attempt, payment_failed, "
+                                  "payment_mismatch, refund, refund_failed, dispute, "
+                                  "fulfilment_packed, shipment_requested, export_permit, "
+                                  "shipment, shipment_failed")
+    from_status: OrderStatus | None = Field(strict=False)
+    to_status: OrderStatus | None = Field(strict=False)
+    data: EventDataOut
+    at: Timestamp
+
+
+class ShippingChoiceOut(OutModel):
+    """The shipping option the buyer chose at checkout, as it was priced."""
+
+    service: str | None
+    service_name: str | None
+    carrier: str | None
+    shipping: MoneyOut | None
+    duties: MoneyOut | None = Field(description="What the buyer paid for duties (DDP).")
+    duties_estimate: MoneyOut | None
+    duties_mode: Literal["DDP", "DAP"] | None
+    eta_days: EtaDaysOut | None
+
+
+class AddressOut(OutModel):
+    name: str
+    line1: str
+    line2: str | None
+    city: str
+    region: str | None
+    country: str
+    postal_code: str | None
+    phone: str
+
+
+class PaymentSummaryOut(OutModel):
+    provider: Literal["stripe"]
+    payment_intent_id: str | None
+    authorised: MoneyOut
+    captured: MoneyOut
+    refunded: MoneyOut
+    refundable: MoneyOut
+    fully_paid: bool
+    fully_refunded: bool
+
+
+class OrderRefundOut(OutModel):
+    id: str
+    stripe_refund_id: str | None = Field(description="null until Stripe accepted the refund.")
+    amount: MoneyOut
+    reason: str
+    lines: list[RefundLineOut]
+    source: str = Field(description="operator, cancellation, automatic or stripe.")
+    status: str = Field(description="requested (Stripe not asked or not answered yet), then "
+                                    "Stripe's: pending, succeeded, failed, canceled.")
+    created_at: Timestamp
+
+
+class OrderOut(OutModel):
+    """The buyer and operators see the whole order; an artisan sees only their own lines and
+    fulfilment, without the address, payment and refunds."""
+
+    id: str
+    status: OrderStatus = Field(strict=False)
+    currency: str = Field(description="The presentment currency: what the buyer pays in.")
+    listing_currency: str
     fx_rate: str
     totals: TotalsOut
-    lines: list[dict]
-    fulfilments: list[dict]
-    shipments: list[dict]
-    events: list[dict]
+    lines: list[OrderLineOut]
+    fulfilments: list[FulfilmentOut]
+    shipments: list[ShipmentSummaryOut]
+    events: list[OrderEventOut]
+    duties_mode: Literal["DDP", "DAP"]
+    shipping_option: ShippingChoiceOut
+    reservation_expires_at: Timestamp | None
+    created_at: Timestamp
+    paid_at: Timestamp | None
+    cancelled_at: Timestamp | None
+    shipping_address: AddressOut = Field(None, description="Not shown to artisans.")
+    payment: PaymentSummaryOut = Field(None, description="Not shown to artisans.")
+    refunds: list[OrderRefundOut] = Field(None, description="Not shown to artisans.")
+    flagged_reason: str | None = Field(None, description="Operators only.")
 
 
-class OrderListOut(BaseModel):
-    items: list[dict]
+class OrderSummaryOut(OutModel):
+    id: str
+    status: OrderStatus = Field(strict=False)
+    currency: str
+    totals: TotalsOut
+    line_count: int
+    created_at: Timestamp
+    paid_at: Timestamp | None
+
+
+class OrderListOut(OutModel):
+    items: list[OrderSummaryOut]
     next_cursor: str | None
 
 
-class RefundOut(BaseModel):
-    refunds: list[dict]
+class RefundOut(OutModel):
+    refunds: list[OrderRefundOut] = Field(description="The refunds this request made.")
     order: OrderOut
 
 
-def _money(amount: int, currency: str) -> dict:
-    return Money(amount, currency).to_dict()
+def _money(amount: int, currency: str) -> MoneyOut:
+    return MoneyOut(**Money(amount, currency).to_dict())
+
+
+def _totals(order: Order) -> TotalsOut:
+    return TotalsOut(
+        items=_money(order.items_amount, order.currency),
+        shipping=_money(order.shipping_amount, order.currency),
+        duties=_money(order.duties_amount, order.currency),
+        total=_money(order.total_amount, order.currency),
+    )
 
 
 def totals_out(order: Order) -> dict:
-    return {
-        "items": _money(order.items_amount, order.currency),
-        "shipping": _money(order.shipping_amount, order.currency),
-        "duties": _money(order.duties_amount, order.currency),
-        "total": _money(order.total_amount, order.currency),
-    }
+    return dump(TotalsOut, _totals(order))
+
+
+def _line(line) -> OrderLineOut:
+    return OrderLineOut(
+        id=line.id, product_id=line.product_id, artisan_id=line.artisan_id,
+        title=TextOut(**line.title), quantity=line.quantity,
+        refunded_quantity=line.refunded_quantity,
+        unit_price=_money(line.unit_price_amount, line.unit_price_currency),
+        unit_price_presentment=_money(line.unit_presentment_amount, line.order.currency),
+        line_total=_money(line.unit_presentment_amount * line.quantity, line.order.currency),
+        fx_rate=line.fx_rate, serials=list(line.serials or []),
+    )
 
 
 def line_out(line) -> dict:
-    return {
-        "id": line.id, "product_id": line.product_id, "artisan_id": line.artisan_id,
-        "title": line.title, "quantity": line.quantity,
-        "refunded_quantity": line.refunded_quantity,
-        "unit_price": _money(line.unit_price_amount, line.unit_price_currency),
-        "unit_price_presentment": _money(line.unit_presentment_amount, line.order.currency),
-        "line_total": _money(line.unit_presentment_amount * line.quantity, line.order.currency),
-        "fx_rate": line.fx_rate, "serials": line.serials or [],
-    }
+    return dump(OrderLineOut, _line(line))
 
 
 def fulfilment_out(fulfilment) -> dict:
     packed = None
     if fulfilment.packed_at is not None:
-        packed = {
-            "weight_g": fulfilment.packed_weight_g,
-            "dimensions_mm": {"l": fulfilment.packed_length_mm, "w": fulfilment.packed_width_mm,
-                              "h": fulfilment.packed_height_mm},
-            "at": isoformat(fulfilment.packed_at),
-        }
-    return {
-        "id": fulfilment.id, "artisan_id": fulfilment.artisan_id, "status": fulfilment.status,
-        "ship_by": isoformat(fulfilment.ship_by), "packed": packed,
-        "shipped_at": isoformat(fulfilment.shipped_at),
-        "delivered_at": isoformat(fulfilment.delivered_at),
-    }
+        packed = PackedOut(
+            weight_g=fulfilment.packed_weight_g,
+            dimensions_mm=DimensionsOut(l=fulfilment.packed_length_mm,
+                                        w=fulfilment.packed_width_mm,
+                                        h=fulfilment.packed_height_mm),
+            at=isoformat(fulfilment.packed_at),
+        )
+    return build(
+        FulfilmentOut, id=fulfilment.id, artisan_id=fulfilment.artisan_id,
+        status=fulfilment.status, ship_by=isoformat(fulfilment.ship_by), packed=packed,
+        shipped_at=isoformat(fulfilment.shipped_at),
+        delivered_at=isoformat(fulfilment.delivered_at),
+    )
 
 
 def event_out(event) -> dict:
-    return {"type": event.type, "from_status": event.from_status, "to_status": event.to_status,
-            "data": event.data or {}, "at": isoformat(event.created_at)}
+    return build(OrderEventOut, type=event.type, from_status=event.from_status,
+                 to_status=event.to_status, data=event.data or {},
+                 at=isoformat(event.created_at))
 
 
 def refund_out(refund) -> dict:
-    return {
-        "id": refund.id, "stripe_refund_id": refund.stripe_refund_id,
-        "amount": refund.money.to_dict(), "reason": refund.reason, "lines": refund.lines or [],
-        "source": refund.source, "status": refund.status,
-        "created_at": isoformat(refund.created_at),
-    }
+    return build(
+        OrderRefundOut, id=refund.id, stripe_refund_id=refund.stripe_refund_id,
+        amount=refund.money.to_dict(), reason=refund.reason, lines=list(refund.lines or []),
+        source=refund.source, status=refund.status, created_at=isoformat(refund.created_at),
+    )
 
 
 def shipment_summary_out(shipment: Shipment) -> dict:
-    return {"id": shipment.id, "status": shipment.status, "carrier": shipment.carrier,
-            "service": shipment.service, "tracking_number": shipment.tracking_number,
-            "created_at": isoformat(shipment.created_at),
-            "delivered_at": isoformat(shipment.delivered_at)}
+    return build(ShipmentSummaryOut, id=shipment.id, status=shipment.status,
+                 carrier=shipment.carrier, service=shipment.service,
+                 tracking_number=shipment.tracking_number,
+                 created_at=isoformat(shipment.created_at),
+                 delivered_at=isoformat(shipment.delivered_at))
 
 
 def order_shipments_out(order_id: str) -> list[dict]:
@@ -141,11 +334,11 @@ def order_shipments_out(order_id: str) -> list[dict]:
 
 
 def order_summary_out(order: Order) -> dict:
-    return {
-        "id": order.id, "status": order.status, "currency": order.currency,
-        "totals": totals_out(order), "line_count": len(order.lines),
-        "created_at": isoformat(order.created_at), "paid_at": isoformat(order.paid_at),
-    }
+    return build(
+        OrderSummaryOut, id=order.id, status=order.status, currency=order.currency,
+        totals=_totals(order), line_count=len(order.lines),
+        created_at=isoformat(order.created_at), paid_at=isoformat(order.paid_at),
+    )
 
 
 def order_out(order: Order, viewer: User) -> dict:
@@ -161,8 +354,8 @@ def order_out(order: Order, viewer: User) -> dict:
         "currency": order.currency,
         "listing_currency": order.listing_currency,
         "fx_rate": order.fx_rate,
-        "totals": totals_out(order),
-        "lines": [line_out(line) for line in lines],
+        "totals": _totals(order),
+        "lines": [_line(line) for line in lines],
         "fulfilments": [fulfilment_out(f) for f in fulfilments],
         "shipments": order_shipments_out(order.id),
         "events": [event_out(e) for e in order.events
@@ -183,4 +376,4 @@ def order_out(order: Order, viewer: User) -> dict:
         body["refunds"] = [refund_out(r) for r in order.refunds]
     if viewer.role == Role.OPERATOR:
         body["flagged_reason"] = order.flagged_reason
-    return body
+    return build(OrderOut, **body)

@@ -22,6 +22,7 @@ from marketplace.payouts.schemas import (
     batch_summary_out,
     payout_out,
 )
+from marketplace.schemas import build
 
 bp = Blueprint("payouts", __name__, url_prefix="/api/v1")
 
@@ -35,9 +36,10 @@ def my_payouts(query: PageQuery):
     user = current_user()
     payouts, next_cursor = service.artisan_payouts(user.id, limit=query.limit,
                                                    cursor=query.cursor)
-    return {"items": [payout_out(p) for p in payouts], "next_cursor": next_cursor,
-            "balances": [balance_out(b) for b in service.balances(user.id)],
-            "hold_days": int(current_app.config["PAYOUT_HOLD_DAYS"])}
+    return build(ArtisanPayoutsOut, items=[payout_out(p) for p in payouts],
+                 next_cursor=next_cursor,
+                 balances=[balance_out(b) for b in service.balances(user.id)],
+                 hold_days=int(current_app.config["PAYOUT_HOLD_DAYS"]))
 
 
 @bp.get("/artisans/me/payout-account")
@@ -68,7 +70,7 @@ def run_payouts(body: RunIn):
     if result.batch is None:
         raise Conflict("No artisan has a payable balance now.", skipped=result.skipped,
                        code=PayoutError.NOTHING_PAYABLE)
-    return {"batch": batch_out(result.batch), "skipped": result.skipped}, 201
+    return build(RunOut, batch=batch_out(result.batch), skipped=result.skipped), 201
 
 
 @bp.get("/operator/payouts/batches")
@@ -78,7 +80,8 @@ def run_payouts(body: RunIn):
 def list_batches(query: PageQuery):
     """Payout batches, newest first."""
     batches, next_cursor = service.list_batches(limit=query.limit, cursor=query.cursor)
-    return {"items": [batch_summary_out(b) for b in batches], "next_cursor": next_cursor}
+    return build(BatchListOut, items=[batch_summary_out(b) for b in batches],
+                 next_cursor=next_cursor)
 
 
 @bp.get("/operator/payouts/batches/<batch_id>")
@@ -91,6 +94,7 @@ def get_batch(batch_id: str):
 
 @bp.get("/operator/payouts/batches/<batch_id>/files/<name>")
 @auth_required("operator")
+@responds(media_types=("text/csv", "application/xml"))
 def batch_file(batch_id: str, name: str):
     """Download a batch file (transfers.csv, pain.001.xml)."""
     row = service.batch_file(batch_id, name)

@@ -7,13 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from marketplace.ids import isoformat
 from marketplace.payouts import rails
-from marketplace.payouts.models import Payout, PayoutBatch
+from marketplace.payouts.models import BatchStatus, Payout, PayoutBatch, PayoutStatus
 from marketplace.payouts.service import Balance, order_shares
-
-
-class MoneyOut(BaseModel):
-    amount: int
-    currency: str
+from marketplace.schemas import Day, MoneyOut, OutModel, Timestamp, build, dump
 
 
 class PageQuery(BaseModel):
@@ -30,10 +26,10 @@ class PayoutAccountIn(BaseModel):
     bic: str = Field(min_length=8, max_length=11)
 
 
-class PayoutAccountOut(BaseModel):
+class PayoutAccountOut(OutModel):
     iban: str | None
     bic: str | None
-    rail: str
+    rail: Literal["bank_transfer", "stripe_connect"]
 
 
 class RunIn(BaseModel):
@@ -49,7 +45,7 @@ class ExecutedIn(BaseModel):
     bank_reference: str | None = Field(default=None, max_length=100)
 
 
-class OrderShareOut(BaseModel):
+class OrderShareOut(OutModel):
     order_id: str | None
     sale: MoneyOut
     commission: MoneyOut
@@ -58,76 +54,97 @@ class OrderShareOut(BaseModel):
     net: MoneyOut
 
 
-class PayoutOut(BaseModel):
+class PayoutOut(OutModel):
     id: str
-    status: str
-    rail: str
+    status: PayoutStatus = Field(strict=False)
+    rail: Literal["bank_transfer", "stripe_connect"]
     amount: MoneyOut
     commission: MoneyOut
     orders: list[OrderShareOut]
     batch_id: str
-    created_at: str
-    paid_at: str | None
+    created_at: Timestamp
+    paid_at: Timestamp | None
 
 
-class BalanceOut(BaseModel):
+class BalanceOut(OutModel):
     currency: str
     pending: MoneyOut
     payable: MoneyOut
 
 
-class ArtisanPayoutsOut(BaseModel):
+class ArtisanPayoutsOut(OutModel):
     items: list[PayoutOut]
     next_cursor: str | None
-    balances: list[BalanceOut]
-    hold_days: int
+    balances: list[BalanceOut] = Field(description="Per currency: not paid out yet, and of "
+                                                   "that what the next run would pay.")
+    hold_days: int = Field(description="Days after delivery before a sale is payable.")
 
 
-class BatchFileOut(BaseModel):
+class BatchFileOut(OutModel):
     name: str
     content_type: str
     sha256: str
     url: str
 
 
-class BatchOut(BaseModel):
+class BatchPayoutOut(OutModel):
     id: str
-    rail: str
-    status: str
-    execution_date: str
-    totals: list[MoneyOut]
-    payouts: list[dict]
+    artisan_id: str
+    amount: MoneyOut
+    beneficiary_name: str
+    iban: str
+    bic: str
+    status: PayoutStatus = Field(strict=False)
+
+
+class BatchSummaryOut(OutModel):
+    id: str
+    rail: Literal["bank_transfer", "stripe_connect"]
+    status: BatchStatus = Field(strict=False)
+    execution_date: Day
+    totals: list[MoneyOut] = Field(description="One per currency.")
+    payout_count: int
+    created_at: Timestamp
+    executed_at: Timestamp | None
+
+
+class BatchOut(BatchSummaryOut):
+    payouts: list[BatchPayoutOut]
     files: list[BatchFileOut]
-    created_at: str
-    executed_at: str | None
     bank_reference: str | None
 
 
-class BatchListOut(BaseModel):
-    items: list[dict]
+class BatchListOut(OutModel):
+    items: list[BatchSummaryOut]
     next_cursor: str | None
 
 
-class RunOut(BaseModel):
+class SkippedOut(OutModel):
+    artisan_id: str
+    amount: MoneyOut
+    reason: str
+
+
+class RunOut(OutModel):
     batch: BatchOut
-    skipped: list[dict]
+    skipped: list[SkippedOut] = Field(description="Balances the run could not pay, and why.")
 
 
 def payout_out(payout: Payout) -> dict:
     shares = order_shares(payout.entries)
     commission = sum(share.commission for share in shares)
-    return {
-        "id": payout.id, "status": payout.status, "rail": payout.rail,
-        "amount": payout.money.to_dict(),
-        "commission": {"amount": commission, "currency": payout.currency},
-        "orders": [share.to_dict() for share in shares],
-        "batch_id": payout.batch_id, "created_at": isoformat(payout.created_at),
-        "paid_at": isoformat(payout.paid_at),
-    }
+    return build(
+        PayoutOut, id=payout.id, status=payout.status, rail=payout.rail,
+        amount=payout.money.to_dict(),
+        commission=MoneyOut(amount=commission, currency=payout.currency),
+        orders=[share.to_dict() for share in shares],
+        batch_id=payout.batch_id, created_at=isoformat(payout.created_at),
+        paid_at=isoformat(payout.paid_at),
+    )
 
 
 def balance_out(balance: Balance) -> dict:
-    return balance.to_dict()
+    return dump(BalanceOut, balance.to_dict())
 
 
 def _totals(batch: PayoutBatch) -> list[dict]:
@@ -137,25 +154,31 @@ def _totals(batch: PayoutBatch) -> list[dict]:
     return [{"amount": amount, "currency": currency} for currency, amount in sorted(totals.items())]
 
 
-def batch_summary_out(batch: PayoutBatch) -> dict:
+def _summary_fields(batch: PayoutBatch) -> dict:
     return {"id": batch.id, "rail": batch.rail, "status": batch.status,
             "execution_date": batch.execution_date.isoformat(), "totals": _totals(batch),
             "payout_count": len(batch.payouts), "created_at": isoformat(batch.created_at),
             "executed_at": isoformat(batch.executed_at)}
 
 
+def batch_summary_out(batch: PayoutBatch) -> dict:
+    return build(BatchSummaryOut, **_summary_fields(batch))
+
+
 def batch_out(batch: PayoutBatch) -> dict:
-    return {
-        **batch_summary_out(batch),
-        "payouts": [{"id": p.id, "artisan_id": p.artisan_id, "amount": p.money.to_dict(),
-                     "beneficiary_name": p.beneficiary_name, "iban": p.iban, "bic": p.bic,
-                     "status": p.status} for p in batch.payouts],
-        "files": [{"name": f.name, "content_type": f.content_type, "sha256": f.sha256,
-                   "url": f"/api/v1/operator/payouts/batches/{batch.id}/files/{f.name}"}
-                  for f in batch.files],
-        "bank_reference": batch.bank_reference,
-    }
+    return build(
+        BatchOut, **_summary_fields(batch),
+        payouts=[BatchPayoutOut(id=p.id, artisan_id=p.artisan_id, amount=p.money.to_dict(),
+                                beneficiary_name=p.beneficiary_name, iban=p.iban, bic=p.bic,
+                                status=p.status) for p in batch.payouts],
+        files=[BatchFileOut(
+            name=f.name, content_type=f.content_type, sha256=f.sha256,
+            url=f"/api/v1/operator/payouts/batches/{batch.id}/files/{f.name}")
+            for f in batch.files],
+        bank_reference=batch.bank_reference,
+    )
 
 
 def account_out(profile) -> dict:
-    return {"iban": profile.payout_iban, "bic": profile.payout_bic, "rail": rails.BANK_TRANSFER}
+    return build(PayoutAccountOut, iban=profile.payout_iban, bic=profile.payout_bic,
+                 rail=rails.BANK_TRANSFER)

@@ -32,6 +32,7 @@ from marketplace.provenance.schemas import (
     ResolveFlagIn,
     RevokeIn,
 )
+from marketplace.schemas import build
 
 bp = Blueprint("provenance", __name__, url_prefix="/api/v1")
 pages = Blueprint("provenance_pages", __name__)
@@ -81,7 +82,7 @@ def queue(query: QueueQuery):
     """The verification queue (``?status=pending`` by default), oldest first."""
     items, next_cursor = service.list_records(query.status, limit=query.limit,
                                               cursor=query.cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    return build(RecordPage, items=items, next_cursor=next_cursor)
 
 
 @bp.post("/operator/provenance/<product_id>/decision")
@@ -112,7 +113,7 @@ def revoke(product_id: str, body: RevokeIn):
 def flags(query: FlagQuery):
     """Buyers' flags on labels, oldest first (``?status=open`` by default)."""
     items, next_cursor = service.list_flags(query.status, limit=query.limit, cursor=query.cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    return build(FlagPage, items=items, next_cursor=next_cursor)
 
 
 @bp.post("/operator/provenance/flags/<flag_id>/resolve")

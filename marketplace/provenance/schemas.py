@@ -14,6 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from marketplace.catalog.models import Craft
 from marketplace.geo import COUNTRIES
+from marketplace.provenance.models import FlagStatus, LabelStatus, Level
+from marketplace.schemas import Day, JsonValue, OutModel, TextOut, Timestamp
 
 
 def _printable(value: str) -> str:
@@ -172,71 +174,234 @@ class PageQuery(BaseModel):
     piece: str | None = None
 
 
-# Responses (documentation for the OpenAPI document)
+# Responses: views serialise through these (marketplace.http.responds). A stored record keeps
+# only the fields that were given (``exclude_none``), so every field of it may be absent.
 
-class RecordOut(BaseModel):
+class PlaceOut(OutModel):
+    city: str = Field(None)
+    region: str = Field(None)
+    country: str = Field(None)
+
+
+class MakerOut(OutModel):
+    name: str
+    kind: Literal["artisan", "workshop_team", "collective", "production_partner"]
+    role: str = Field(None)
+    place: PlaceOut = Field(None)
+
+
+class MaterialOriginOut(OutModel):
+    country: str = Field(None)
+    region: str = Field(None)
+    source: str = Field(None)
+
+
+class MaterialOut(OutModel):
+    name: str
+    origin: MaterialOriginOut = Field(None)
+    precious_metal: bool
+    fineness: int = Field(None, description="Parts per thousand: 925.")
+    hallmark: str = Field(None)
+
+
+class DyeOut(OutModel):
+    name: str
+    kind: Literal["natural", "synthetic"]
+    source: str = Field(None)
+
+
+class MakingOut(OutModel):
+    availability: Literal["made_to_order", "ready"] = Field(None)
+    started_on: Day = Field(None)
+    finished_on: Day = Field(None)
+    hours: int = Field(None)
+
+
+class DesignOut(OutModel):
+    origin: Literal["traditional", "named", "original"] = Field(None)
+    motif: str = Field(None)
+    designer: str = Field(None)
+
+
+class LineageLinkOut(OutModel):
+    master: str
+    apprentice: str
+    since_year: int = Field(None)
+
+
+class CertificationOut(OutModel):
+    scheme: str
+    issuer: str
+    reference: str
+    valid_until: Day = Field(None)
+
+
+class RecordDataOut(OutModel):
+    """The provenance record as declared (see RecordIn); empty until the first save."""
+
+    makers: list[MakerOut] = Field(None)
+    place: PlaceOut = Field(None)
+    craft: Craft = Field(None, strict=False)
+    techniques: list[str] = Field(None)
+    materials: list[MaterialOut] = Field(None)
+    dyes: list[DyeOut] = Field(None)
+    when: MakingOut = Field(None)
+    hand_work_share: int = Field(None, description="Percent.")
+    design: DesignOut = Field(None)
+    lineage: list[LineageLinkOut] = Field(None)
+    certifications: list[CertificationOut] = Field(None)
+    cultural_value: bool = Field(None, description="Export needs a permit.")
+
+
+RecordState = Literal["none", "draft", "pending", "valid", "rejected", "revoked"]
+
+
+class RecordOut(OutModel):
     product_id: str
-    status: str
-    level: str
-    record: dict
-    missing: dict[str, list[str]]
+    status: RecordState = Field(description="none: nothing declared yet.")
+    level: Level = Field(strict=False)
+    record: RecordDataOut
+    missing: dict[str, list[str]] = Field(
+        description="Field → what a submission still needs there.")
     label_code: str | None
     label_url: str | None
-    submitted_at: str | None
-    updated_at: str | None
+    submitted_at: Timestamp | None
+    updated_at: Timestamp | None
 
 
-class RecordPage(BaseModel):
-    items: list[dict]
+class QueueProductOut(OutModel):
+    id: str
+    title: TextOut
+    craft: Craft = Field(strict=False)
+
+
+class LabelArtisanOut(OutModel):
+    id: str
+    name: str
+    workshop: str | None
+
+
+class QueuedRecordOut(RecordOut):
+    product: QueueProductOut
+    artisan: LabelArtisanOut
+    status_changed_at: Timestamp
+
+
+class RecordPage(OutModel):
+    items: list[QueuedRecordOut]
     next_cursor: str | None
 
 
-class LabelOut(BaseModel):
+class AttestationOut(OutModel):
+    scheme: str
+    issuer: str
+    reference: str
+    url: str = Field(None)
+    valid_until: Day = Field(None)
+
+
+class LabelPayloadOut(OutModel):
+    """The signed object."""
+
     code: str
-    record: dict
-    canonical: str
-    signature: str
     key_id: str
-    public_key: str | None
-    algorithm: str
-    valid: bool
-    status: str
+    level: Literal["L1", "L2"]
+    issued_at: Timestamp
+    issuer: str
+    record: RecordDataOut
+    product: QueueProductOut
+    artisan: LabelArtisanOut
+    attestation: AttestationOut | None
+
+
+class LabelOut(OutModel):
+    code: str
+    record: LabelPayloadOut | JsonValue = Field(
+        union_mode="left_to_right",
+        description="Exactly the signed object (LabelPayloadOut). A row altered after signing "
+                    "is shown as it is stored, and then `valid` is false.")
+    canonical: str = Field(description="The signed bytes: canonical JSON of `record`, UTF-8.")
+    signature: str = Field(description="Base64 Ed25519 signature over `canonical`.")
+    key_id: str
+    public_key: str | None = Field(description="Base64 of the raw 32-byte key.")
+    algorithm: Literal["Ed25519"]
+    valid: bool = Field(description="The signature holds over the stored record.")
+    status: LabelStatus = Field(strict=False)
     level: str
-    issued_at: str | None
-    revoked_at: str | None = None
-    revoked_reason: str | None = None
-    superseded_by: str | None = None
+    product_id: str
+    issued_at: Timestamp | None
     url: str
     qr_url: str
+    revoked_at: Timestamp | None = Field(None, description="Only when revoked.")
+    revoked_reason: str | None = Field(None, description="Only when revoked.")
+    superseded_by: str = Field(None, description="The product's newer valid label, if any.")
 
 
-class PublicKeyOut(BaseModel):
+class SigningKeyOut(OutModel):
     key_id: str
     public_key: str
-    algorithm: str
-    keys: list[dict]
+    created_at: Timestamp | None
+    retired_at: Timestamp = Field(None, description="Only for a key that no longer signs.")
 
 
-class PieceOut(BaseModel):
+class PublicKeyOut(OutModel):
+    key_id: str = Field(description="The key that signs new labels.")
+    public_key: str
+    algorithm: Literal["Ed25519"]
+    keys: list[SigningKeyOut]
+
+
+class PieceEventDataOut(OutModel):
+    """What the marketplace's own events record; which keys depends on the event type."""
+
+    label_code: str = Field(None, description="made, verified, sold")
+    level: str = Field(None, description="verified")
+    key_id: str = Field(None, description="verified")
+    label_sha256: str = Field(None, description="verified: sha256 of the signed label bytes")
+    weight_g: int = Field(None, description="packed")
+    carrier: str = Field(None, description="shipped")
+    tracking_number: str | None = Field(None, description="shipped, delivered, returned")
+
+
+class PieceEventOut(OutModel):
+    seq: int
+    event_type: str = Field(description="made, verified, sold, packed, shipped, delivered or "
+                                        "returned.")
+    time: Timestamp
+    place: PlaceOut | JsonValue = Field(union_mode="left_to_right",
+                                        description="Where it happened (PlaceOut), or null.")
+    data: PieceEventDataOut | JsonValue = Field(
+        union_mode="left_to_right",
+        description="What the event records (PieceEventDataOut for the marketplace's own "
+                    "events), hashed into the chain as stored.")
+    prev_hash: str
+    hash: str
+
+
+class PieceOut(OutModel):
     serial: str
     code: str
     product_id: str
-    events: list[dict]
+    number: int
+    events: list[PieceEventOut]
     head_hash: str | None
     verifies: bool
+    url: str
 
 
-class FlagOut(BaseModel):
+class FlagOut(OutModel):
     id: str
     label_code: str
     product_id: str
+    label_status: LabelStatus = Field(strict=False)
     reason: str
-    status: str
-    created_at: str
-    resolved_at: str | None = None
-    resolution_note: str | None = None
+    status: FlagStatus = Field(strict=False)
+    user_id: str
+    created_at: Timestamp
+    resolved_at: Timestamp | None = Field(None, description="Only when resolved.")
+    resolution_note: str | None = Field(None, description="Only when resolved.")
 
 
-class FlagPage(BaseModel):
+class FlagPage(OutModel):
     items: list[FlagOut]
     next_cursor: str | None

@@ -18,19 +18,25 @@ from marketplace.http import (
     parse_model,
     responds,
 )
-from marketplace.orders.schemas import fulfilment_out
+from marketplace.orders.schemas import FulfilmentOut, fulfilment_out
+from marketplace.schemas import build
 from marketplace.shipping import service, shipments
 from marketplace.shipping.schemas import (
     CarrierEventIn,
     CarrierEventOut,
+    DestinationOut,
+    DutiesOut,
+    EtaDaysOut,
     ExportPermitIn,
-    FulfilmentOut,
+    OptionOut,
     PackedIn,
+    ParcelOut,
     QuoteIn,
     QuoteOut,
     ShipmentAcceptedOut,
     ShipmentOut,
     ShipmentRequestIn,
+    UnavailableOut,
     shipment_out,
 )
 
@@ -61,16 +67,15 @@ def _requested_items(body: QuoteIn) -> list[tuple[Product, int]]:
 
 
 def option_out(option: service.QuoteOption) -> dict:
-    return {
-        "id": option.id, "service": option.service, "service_name": option.service_name,
-        "carrier": option.carrier, "amount": option.amount.to_dict(),
-        "eta_days": {"min": option.eta_min_days, "max": option.eta_max_days},
-        "chargeable_weight_g": option.chargeable_weight_g,
-        "duties": {
-            "mode": "DDP", "modes": list(service.DUTIES_MODES),
-            "estimate": option.duties.total.to_dict(), "breakdown": option.duties.to_dict(),
-        },
-    }
+    return build(
+        OptionOut, id=option.id, service=option.service, service_name=option.service_name,
+        carrier=option.carrier, amount=option.amount.to_dict(),
+        eta_days=EtaDaysOut(min=option.eta_min_days, max=option.eta_max_days),
+        chargeable_weight_g=option.chargeable_weight_g,
+        duties=DutiesOut(mode="DDP", modes=list(service.DUTIES_MODES),
+                         estimate=option.duties.total.to_dict(),
+                         breakdown=option.duties.to_dict()),
+    )
 
 
 @bp.post("/shipping/quotes")
@@ -84,18 +89,19 @@ def create_quote(body: QuoteIn):
     result = service.quote(body.destination.country, body.destination.postal_code, items,
                            currency)
     parcel = result.parcel
-    return {
-        "destination": {"country": result.destination.country,
-                        "postal_code": result.destination.postal_code},
-        "currency": result.currency,
-        "parcel": {"items_weight_g": parcel.items_weight_g, "packaging_g": parcel.packaging_g,
-                   "volumetric_weight_g": parcel.volumetric_weight_g,
-                   "chargeable_weight_g": parcel.chargeable_weight_g},
-        "options": [option_out(option) for option in result.options],
-        "unavailable": [{"service": u.service, "carrier": u.carrier, "reason": u.reason}
-                        for u in result.unavailable],
-        "expires_in_seconds": service.option_ttl(),
-    }
+    return build(
+        QuoteOut,
+        destination=DestinationOut(country=result.destination.country,
+                                   postal_code=result.destination.postal_code),
+        currency=result.currency,
+        parcel=ParcelOut(items_weight_g=parcel.items_weight_g, packaging_g=parcel.packaging_g,
+                         volumetric_weight_g=parcel.volumetric_weight_g,
+                         chargeable_weight_g=parcel.chargeable_weight_g),
+        options=[option_out(option) for option in result.options],
+        unavailable=[UnavailableOut(service=u.service, carrier=u.carrier, reason=u.reason)
+                     for u in result.unavailable],
+        expires_in_seconds=service.option_ttl(),
+    )
 
 
 @bp.post("/fulfilments/<fulfilment_id>/packed")
@@ -117,7 +123,7 @@ def mark_packed(fulfilment_id: str, body: PackedIn):
 def request_shipment(body: ShipmentRequestIn):
     """Make the order's parcel; a worker buys the label and makes the customs papers."""
     shipment = shipments.request_shipment(body.order_id, current_user())
-    return {"id": shipment.id, "status": shipment.status}, 202
+    return build(ShipmentAcceptedOut, id=shipment.id, status=shipment.status), 202
 
 
 @bp.post("/operator/shipments/<shipment_id>/export-permit")
@@ -129,7 +135,7 @@ def record_export_permit(shipment_id: str, body: ExportPermitIn):
     shipment = shipments.record_export_permit(
         shipment_id, current_user(), permit_number=body.permit_number,
         issued_by=body.issued_by, issued_at=body.issued_at)
-    return {"id": shipment.id, "status": shipment.status}, 202
+    return build(ShipmentAcceptedOut, id=shipment.id, status=shipment.status), 202
 
 
 @bp.get("/shipments/<shipment_id>")
@@ -150,6 +156,7 @@ def _pdf(data: bytes, filename: str) -> Response:
 
 @bp.get("/shipments/<shipment_id>/label.pdf")
 @auth_required()
+@responds(media_types=("application/pdf",))
 def get_label(shipment_id: str):
     """The shipping label with its Code 128 tracking barcode (operators)."""
     pdf = shipments.shipment_paper(shipment_id, current_user(), "label")
@@ -158,6 +165,7 @@ def get_label(shipment_id: str):
 
 @bp.get("/shipments/<shipment_id>/customs.pdf")
 @auth_required()
+@responds(media_types=("application/pdf",))
 def get_customs(shipment_id: str):
     """The customs declaration (CN 22, or CN 23 with the commercial invoice) (operators)."""
     pdf = shipments.shipment_paper(shipment_id, current_user(), "customs")
@@ -181,5 +189,5 @@ def carrier_event(carrier: str):
     shipment, duplicate = shipments.record_carrier_event(
         carrier, event_id=event.id, tracking_number=event.tracking_number, status=event.status,
         occurred_at=event.occurred_at, location=event.location, description=event.description)
-    return {"received": True, "duplicate": duplicate, "shipment_id": shipment.id,
-            "status": shipment.status}
+    return build(CarrierEventOut, received=True, duplicate=duplicate, shipment_id=shipment.id,
+                 status=shipment.status)

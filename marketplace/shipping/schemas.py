@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from marketplace.accounts.models import Role, User
 from marketplace.ids import isoformat
-from marketplace.orders.models import Shipment
-from marketplace.orders.schemas import shipment_summary_out
+from marketplace.orders.models import Shipment, ShipmentStatus
+from marketplace.orders.schemas import ShipmentSummaryOut, shipment_summary_out
+from marketplace.schemas import DimensionsOut, EtaDaysOut, MoneyOut, OutModel, Timestamp, build
 from marketplace.shipping.carriers import TrackingStatus
 from marketplace.shipping.service import MAX_LINES, MAX_QUANTITY
 from marketplace.shipping.shipments import (
@@ -16,10 +18,7 @@ from marketplace.shipping.shipments import (
 )
 from marketplace.validation import country_code, presentment_currency
 
-
-class QuoteMoneyOut(BaseModel):
-    amount: int
-    currency: str
+QuoteMoneyOut = MoneyOut
 
 
 class DestinationIn(BaseModel):
@@ -57,20 +56,15 @@ class QuoteIn(BaseModel):
         return presentment_currency(value)
 
 
-class EtaDaysOut(BaseModel):
-    min: int
-    max: int
-
-
-class DutyLineOut(BaseModel):
+class DutyLineOut(OutModel):
     hs_code: str
     value: QuoteMoneyOut
     rate: str
 
 
-class DutyBreakdownOut(BaseModel):
+class DutyBreakdownOut(OutModel):
     country: str
-    regime: str
+    regime: str = Field(description="The import regime the estimate follows (IOSS, UK, ...).")
     currency: str
     goods_value: QuoteMoneyOut
     customs_value: QuoteMoneyOut
@@ -85,14 +79,15 @@ class DutyBreakdownOut(BaseModel):
     notes: list[str]
 
 
-class DutiesOut(BaseModel):
-    mode: str = Field(description="Suggested mode; the buyer picks DDP or DAP at checkout.")
-    modes: list[str]
+class DutiesOut(OutModel):
+    mode: Literal["DDP", "DAP"] = Field(
+        description="Suggested mode; the buyer picks DDP or DAP at checkout.")
+    modes: list[Literal["DDP", "DAP"]]
     estimate: QuoteMoneyOut
     breakdown: DutyBreakdownOut
 
 
-class OptionOut(BaseModel):
+class OptionOut(OutModel):
     id: str = Field(description="Opaque signed token; pass it to checkout as shipping_option.")
     service: str
     service_name: str
@@ -103,21 +98,26 @@ class OptionOut(BaseModel):
     duties: DutiesOut
 
 
-class UnavailableOut(BaseModel):
+class UnavailableOut(OutModel):
     service: str
     carrier: str
     reason: str
 
 
-class ParcelOut(BaseModel):
+class ParcelOut(OutModel):
     items_weight_g: int
     packaging_g: int
     volumetric_weight_g: int
     chargeable_weight_g: int
 
 
-class QuoteOut(BaseModel):
-    destination: dict
+class DestinationOut(OutModel):
+    country: str
+    postal_code: str | None
+
+
+class QuoteOut(OutModel):
+    destination: DestinationOut
     currency: str
     parcel: ParcelOut
     options: list[OptionOut]
@@ -141,16 +141,6 @@ class PackedIn(BaseModel):
     weight_g: StrictInt = Field(ge=1, le=MAX_PACKED_WEIGHT_G,
                                 description="The packed box, packaging included.")
     dimensions_mm: DimensionsIn
-
-
-class FulfilmentOut(BaseModel):
-    id: str
-    artisan_id: str
-    status: str
-    ship_by: str | None
-    packed: dict | None
-    shipped_at: str | None
-    delivered_at: str | None
 
 
 class ShipmentRequestIn(BaseModel):
@@ -180,37 +170,48 @@ class CarrierEventIn(BaseModel):
     description: str = Field(default="", max_length=500)
 
 
-class ShipmentAcceptedOut(BaseModel):
+class ShipmentAcceptedOut(OutModel):
     id: str
-    status: str
+    status: ShipmentStatus = Field(strict=False)
 
 
-class ShipmentEventOut(BaseModel):
-    status: str
-    occurred_at: str
+class ShipmentEventOut(OutModel):
+    status: ShipmentStatus = Field(strict=False)
+    occurred_at: Timestamp
     location: str
     description: str
-    source: str
+    source: str = Field(description="label, webhook or poll.")
 
 
-class ShipmentOut(BaseModel):
-    id: str
+class ShipmentParcelOut(OutModel):
+    weight_g: int
+    dimensions_mm: DimensionsOut
+
+
+class ExportPermitOut(OutModel):
+    permit_number: str
+    issued_by: str | None
+    issued_at: Timestamp | None
+
+
+class ShipmentOut(ShipmentSummaryOut):
     order_id: str
-    status: str
-    carrier: str
-    service: str
-    tracking_number: str | None
-    duties_mode: str
-    customs_form: str | None
-    parcel: dict
+    duties_mode: Literal["DDP", "DAP"]
+    customs_form: str | None = Field(description="CN22 or CN23 once the papers exist.")
+    parcel: ShipmentParcelOut
+    label_created_at: Timestamp | None
     events: list[ShipmentEventOut]
+    export_permit: ExportPermitOut | None = Field(None, description="Operators only.")
+    last_error: str | None = Field(None, description="Operators only.")
+    label_url: str = Field(None, description="Operators only, once there is a label.")
+    customs_url: str = Field(None, description="Operators only, once there is a label.")
 
 
-class CarrierEventOut(BaseModel):
+class CarrierEventOut(OutModel):
     received: bool
     duplicate: bool
     shipment_id: str
-    status: str
+    status: ShipmentStatus = Field(strict=False)
 
 
 def shipment_out(shipment: Shipment, viewer: User) -> dict:
@@ -219,20 +220,22 @@ def shipment_out(shipment: Shipment, viewer: User) -> dict:
         "order_id": shipment.order_id,
         "duties_mode": shipment.duties_mode,
         "customs_form": shipment.customs_form,
-        "parcel": {"weight_g": shipment.weight_g,
-                   "dimensions_mm": {"l": shipment.length_mm, "w": shipment.width_mm,
-                                     "h": shipment.height_mm}},
+        "parcel": ShipmentParcelOut(
+            weight_g=shipment.weight_g,
+            dimensions_mm=DimensionsOut(l=shipment.length_mm, w=shipment.width_mm,
+                                        h=shipment.height_mm)),
         "label_created_at": isoformat(shipment.label_created_at),
-        "events": [{"status": e.status, "occurred_at": isoformat(e.occurred_at),
-                    "location": e.location, "description": e.description, "source": e.source}
+        "events": [ShipmentEventOut(status=e.status, occurred_at=isoformat(e.occurred_at),
+                                    location=e.location, description=e.description,
+                                    source=e.source)
                    for e in shipment.events],
     }
     if viewer.role == Role.OPERATOR:
-        body["export_permit"] = None if shipment.permit_number is None else {
-            "permit_number": shipment.permit_number, "issued_by": shipment.permit_issued_by,
-            "issued_at": isoformat(shipment.permit_issued_at)}
+        body["export_permit"] = None if shipment.permit_number is None else ExportPermitOut(
+            permit_number=shipment.permit_number, issued_by=shipment.permit_issued_by,
+            issued_at=isoformat(shipment.permit_issued_at))
         body["last_error"] = shipment.last_error
         if shipment.tracking_number:
             body["label_url"] = f"/api/v1/shipments/{shipment.id}/label.pdf"
             body["customs_url"] = f"/api/v1/shipments/{shipment.id}/customs.pdf"
-    return body
+    return build(ShipmentOut, **body)
