@@ -9,10 +9,7 @@ the class gives a generic one, each package names its own in its ``errors.py`` a
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
-import pkgutil
 from enum import StrEnum
 
 from flask import Flask, Response, json, request
@@ -149,28 +146,6 @@ class ExternalServiceError(DomainError):
     type = "upstream-error"
     title = "An external service failed"
     code = UpstreamError.FAILED
-
-
-def code_enums() -> list[type[ErrorCodes]]:
-    """The kernel's code enums and those of every package with an ``errors`` module."""
-    import marketplace
-
-    enums: list[type[ErrorCodes]] = [RequestError, AuthError, UpstreamError, HttpError]
-    for package in sorted(info.name for info in pkgutil.iter_modules(marketplace.__path__)
-                          if info.ispkg):
-        name = f"marketplace.{package}.errors"
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        enums.extend(value for value in vars(module).values()
-                     if isinstance(value, type) and issubclass(value, ErrorCodes)
-                     and value.__module__ == name)
-    return enums
-
-
-def all_codes() -> dict[str, str]:
-    """Every stable error code a client may meet, with its one-line meaning."""
-    return {member.value: member.doc for enum in code_enums() for member in enum}
 
 
 def problem(status: int, title: str, detail: str | None = None, *, type_: str | None = None,

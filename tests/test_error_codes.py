@@ -12,11 +12,10 @@ from pathlib import Path
 
 from flask import Flask
 
+from marketplace.error_codes import all_codes, code_enums
 from marketplace.errors import (
     DomainError,
     ErrorCodes,
-    all_codes,
-    code_enums,
     register_error_handlers,
 )
 from marketplace.extensions import limiter
