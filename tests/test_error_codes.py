@@ -32,7 +32,8 @@ CONVERTED = (
     "marketplace.storage", "marketplace.mail", "marketplace.money",
     "marketplace.storefront.auth", "marketplace.storefront.forms",
     "marketplace.orders", "marketplace.checkout", "marketplace.inventory",
-    "marketplace.shipping.shipments", "marketplace.integrations",
+    "marketplace.shipping.packing", "marketplace.shipping.parcels",
+    "marketplace.shipping.tracking", "marketplace.integrations",
 )
 
 

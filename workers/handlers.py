@@ -7,7 +7,7 @@ from marketplace import mail
 from marketplace.checkout.payments import STRIPE_EVENT_RECEIVED
 from marketplace.orders.service import ORDER_PAID, ORDER_REFUNDED
 from marketplace.outbox import register_handler
-from marketplace.shipping.shipments import SHIPMENT_REQUESTED
+from marketplace.shipping.parcels import SHIPMENT_REQUESTED
 
 register_handler(mail.MAIL_REQUESTED, "workers.mail.send_mail_task")
 register_handler(SHIPMENT_REQUESTED, "workers.shipping.create_label_task")

@@ -12,7 +12,7 @@ from marketplace.checkout.service import expire_reservations
 from marketplace.fx.service import refresh_rates
 from marketplace.orders import service as orders
 from marketplace.payouts.service import run_payouts
-from marketplace.shipping.shipments import poll_tracking
+from marketplace.shipping.tracking import poll_tracking
 from workers.app import IDEMPOTENT
 
 log = logging.getLogger(__name__)

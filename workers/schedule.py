@@ -41,7 +41,7 @@ def beat_schedule() -> dict:
             "schedule": 3600.0,
             "options": {"expires": 1800.0},
         }
-    if _service_has("marketplace.shipping.shipments", "poll_tracking"):
+    if _service_has("marketplace.shipping.tracking", "poll_tracking"):
         schedule["poll-tracking"] = {
             "task": "workers.maintenance.poll_tracking_task",
             "schedule": POLL_TRACKING_SECONDS,

@@ -20,7 +20,7 @@ from marketplace.http import (
 )
 from marketplace.orders.schemas import FulfilmentOut, fulfilment_out
 from marketplace.schemas import build
-from marketplace.shipping import service, shipments
+from marketplace.shipping import packing, parcels, service, tracking
 from marketplace.shipping.schemas import (
     CarrierEventIn,
     CarrierEventOut,
@@ -111,7 +111,7 @@ def create_quote(body: QuoteIn):
 def mark_packed(fulfilment_id: str, body: PackedIn):
     """The artisan's box is packed: its weight (packaging included) and outer size."""
     size = body.dimensions_mm
-    fulfilment = shipments.pack_fulfilment(fulfilment_id, current_user(), weight_g=body.weight_g,
+    fulfilment = packing.pack_fulfilment(fulfilment_id, current_user(), weight_g=body.weight_g,
                                            length_mm=size.l, width_mm=size.w, height_mm=size.h)
     return fulfilment_out(fulfilment)
 
@@ -122,7 +122,7 @@ def mark_packed(fulfilment_id: str, body: PackedIn):
 @responds(ShipmentAcceptedOut, 202)
 def request_shipment(body: ShipmentRequestIn):
     """Make the order's parcel; a worker buys the label and makes the customs papers."""
-    shipment = shipments.request_shipment(body.order_id, current_user())
+    shipment = parcels.request_shipment(body.order_id, current_user())
     return build(ShipmentAcceptedOut, id=shipment.id, status=shipment.status), 202
 
 
@@ -132,7 +132,7 @@ def request_shipment(body: ShipmentRequestIn):
 @responds(ShipmentAcceptedOut, 202)
 def record_export_permit(shipment_id: str, body: ExportPermitIn):
     """Record the export permit of a parcel held for a cultural-value piece; releases it."""
-    shipment = shipments.record_export_permit(
+    shipment = parcels.record_export_permit(
         shipment_id, current_user(), permit_number=body.permit_number,
         issued_by=body.issued_by, issued_at=body.issued_at)
     return build(ShipmentAcceptedOut, id=shipment.id, status=shipment.status), 202
@@ -144,7 +144,7 @@ def record_export_permit(shipment_id: str, body: ExportPermitIn):
 def get_shipment(shipment_id: str):
     """The parcel: status, carrier, tracking number and its tracking events."""
     user = current_user()
-    return shipment_out(shipments.visible_shipment(shipment_id, user), user)
+    return shipment_out(parcels.visible_shipment(shipment_id, user), user)
 
 
 def _pdf(data: bytes, filename: str) -> Response:
@@ -159,7 +159,7 @@ def _pdf(data: bytes, filename: str) -> Response:
 @responds(media_types=("application/pdf",))
 def get_label(shipment_id: str):
     """The shipping label with its Code 128 tracking barcode (operators)."""
-    pdf = shipments.shipment_paper(shipment_id, current_user(), "label")
+    pdf = parcels.shipment_paper(shipment_id, current_user(), "label")
     return _pdf(pdf, f"label-{shipment_id}.pdf")
 
 
@@ -168,7 +168,7 @@ def get_label(shipment_id: str):
 @responds(media_types=("application/pdf",))
 def get_customs(shipment_id: str):
     """The customs declaration (CN 22, or CN 23 with the commercial invoice) (operators)."""
-    pdf = shipments.shipment_paper(shipment_id, current_user(), "customs")
+    pdf = parcels.shipment_paper(shipment_id, current_user(), "customs")
     return _pdf(pdf, f"customs-{shipment_id}.pdf")
 
 
@@ -177,7 +177,7 @@ def get_customs(shipment_id: str):
 def carrier_event(carrier: str):
     """A carrier's tracking event, signed with X-Carrier-Signature (401 when it does not hold)."""
     raw = request.get_data(cache=False)
-    shipments.verify_carrier_signature(carrier, raw,
+    tracking.verify_carrier_signature(carrier, raw,
                                        request.headers.get("X-Carrier-Signature"))
     try:
         data = json.loads(raw)
@@ -186,7 +186,7 @@ def carrier_event(carrier: str):
     if not isinstance(data, dict):
         raise MalformedRequest("The body must be a JSON object.")
     event = parse_model(CarrierEventIn, data)
-    shipment, duplicate = shipments.record_carrier_event(
+    shipment, duplicate = tracking.record_carrier_event(
         carrier, event_id=event.id, tracking_number=event.tracking_number, status=event.status,
         occurred_at=event.occurred_at, location=event.location, description=event.description)
     return build(CarrierEventOut, received=True, duplicate=duplicate, shipment_id=shipment.id,

@@ -11,11 +11,11 @@ from marketplace.orders.models import Shipment, ShipmentStatus
 from marketplace.orders.schemas import ShipmentSummaryOut, shipment_summary_out
 from marketplace.schemas import DimensionsOut, EtaDaysOut, MoneyOut, OutModel, Timestamp, build
 from marketplace.shipping.carriers import TrackingStatus
-from marketplace.shipping.service import MAX_LINES, MAX_QUANTITY
-from marketplace.shipping.shipments import (
+from marketplace.shipping.packing import (
     MAX_PACKED_SIDE_MM,
     MAX_PACKED_WEIGHT_G,
 )
+from marketplace.shipping.service import MAX_LINES, MAX_QUANTITY
 from marketplace.validation import country_code, presentment_currency
 
 QuoteMoneyOut = MoneyOut

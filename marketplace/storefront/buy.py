@@ -27,8 +27,8 @@ from marketplace.orders import service as orders
 from marketplace.orders.lifecycle import AWAITING_PAYMENT
 from marketplace.orders.models import OrderStatus
 from marketplace.orders.schemas import order_out
+from marketplace.shipping import parcels
 from marketplace.shipping import service as shipping
-from marketplace.shipping import shipments
 from marketplace.shipping.schemas import shipment_out
 from marketplace.storefront.auth import countries_for_language
 from marketplace.storefront.messages import message_for
@@ -286,10 +286,10 @@ def order(order_id: str):
     found = orders.visible_order(order_id, user)
     view = order_out(found, user)  # what this viewer may see, exactly as the API shows it
     history = [event for event in view["events"] if event["to_status"]]
-    parcels = [shipment_out(shipments.visible_shipment(item["id"], user), user)
-               for item in view["shipments"]]
+    parcel_views = [shipment_out(parcels.visible_shipment(item["id"], user), user)
+                    for item in view["shipments"]]
     return render_template("storefront/order.html", order=view, history=history,
-                           parcels=parcels,
+                           parcels=parcel_views,
                            steps=ORDER_STEPS, reached={event["to_status"] for event in history},
                            awaiting_payment=OrderStatus(found.status) in AWAITING_PAYMENT
                            and found.buyer_id == user.id)

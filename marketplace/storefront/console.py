@@ -34,7 +34,7 @@ from marketplace.payouts.schemas import batch_out, batch_summary_out
 from marketplace.provenance import service as provenance
 from marketplace.provenance.models import FlagStatus, RecordStatus
 from marketplace.provenance.schemas import DecisionIn
-from marketplace.shipping import shipments
+from marketplace.shipping import parcels
 from marketplace.shipping.schemas import shipment_out
 from marketplace.storefront import record_form
 from marketplace.storefront.forms import (
@@ -230,7 +230,7 @@ def orders():
         status = None
     found, next_cursor = order_service.list_orders(page_user(), status=status, limit=PAGE_SIZE,
                                                    cursor=request.args.get("cursor") or None)
-    shipment_of = {order.id: (shipments.shipments_for_order(order.id) or [None])[-1]
+    shipment_of = {order.id: (parcels.shipments_for_order(order.id) or [None])[-1]
                    for order in found}
     return render_template("console/orders.html", orders=found, shipment_of=shipment_of,
                            status=status, statuses=list(OrderStatus),
@@ -243,14 +243,14 @@ def _render_order(order_id: str, *, errors: dict | None = None, typed: dict | No
     user = page_user()
     found = order_service.visible_order(order_id, user)
     view = order_out(found, user)
-    parcels = [shipment_out(shipments.visible_shipment(item["id"], user), user)
-               for item in view["shipments"]]
+    parcel_views = [shipment_out(parcels.visible_shipment(item["id"], user), user)
+                    for item in view["shipments"]]
     workshops = {f["artisan_id"]: catalog.profile_view(f["artisan_id"])["workshop_name"]
                  for f in view["fulfilments"]}
     return render_template(
         "console/order.html", order=view, buyer=accounts.get_user(found.buyer_id),
-        workshops=workshops, parcels=parcels,
-        can_ship=shipments.parcel_refusal(found) is None,
+        workshops=workshops, parcels=parcel_views,
+        can_ship=parcels.parcel_refusal(found) is None,
         can_refund=order_service.refund_refusal(found) is None,
         errors=errors or {}, typed=typed or {}), status
 
@@ -332,7 +332,7 @@ def refund(order_id: str):
 @roles_required("operator")
 def request_shipment(order_id: str):
     try:
-        shipment = shipments.request_shipment(order_id, page_user())
+        shipment = parcels.request_shipment(order_id, page_user())
     except InvalidTransition as refused:
         flash(message_for(refused, default=_(
             "The shipment cannot be made yet: every artisan must mark their pieces packed, "
@@ -361,14 +361,14 @@ def _pdf(data: bytes, filename: str) -> Response:
 @bp.get("/shipments/<shipment_id>/label.pdf")
 @roles_required("operator")
 def label_pdf(shipment_id: str):
-    return _pdf(shipments.shipment_paper(shipment_id, page_user(), "label"),
+    return _pdf(parcels.shipment_paper(shipment_id, page_user(), "label"),
                 f"label-{shipment_id}.pdf")
 
 
 @bp.get("/shipments/<shipment_id>/customs.pdf")
 @roles_required("operator")
 def customs_pdf(shipment_id: str):
-    return _pdf(shipments.shipment_paper(shipment_id, page_user(), "customs"),
+    return _pdf(parcels.shipment_paper(shipment_id, page_user(), "customs"),
                 f"customs-{shipment_id}.pdf")
 
 
@@ -385,12 +385,12 @@ def _permit_message(field: str) -> str:
 @roles_required("operator")
 def export_permit(shipment_id: str):
     user = page_user()
-    shipment = shipments.visible_shipment(shipment_id, user)
+    shipment = parcels.visible_shipment(shipment_id, user)
     errors: dict[str, str] = {}
     issued_at = day("issued_at", errors, _permit_message("issued_at"))
     if not errors:
         try:
-            shipments.record_export_permit(shipment_id, user, permit_number=text("permit_number"),
+            parcels.record_export_permit(shipment_id, user, permit_number=text("permit_number"),
                                            issued_by=text("issued_by"), issued_at=issued_at)
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _permit_message)

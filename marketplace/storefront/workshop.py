@@ -19,7 +19,7 @@ from marketplace.orders.schemas import order_out
 from marketplace.payouts import service as payouts
 from marketplace.payouts.schemas import balance_out, payout_out
 from marketplace.provenance import service as provenance
-from marketplace.shipping import shipments
+from marketplace.shipping import packing
 from marketplace.storefront import record_form
 from marketplace.storefront.auth import countries_for_language
 from marketplace.storefront.forms import (
@@ -395,7 +395,7 @@ def _pack_field(field: str) -> str:
 
 def _packable(order, fulfilment_id: str) -> bool:
     fulfilment = next(f for f in order.fulfilments if f.id == fulfilment_id)
-    return shipments.pack_refusal(order, fulfilment) is None
+    return packing.pack_refusal(order, fulfilment) is None
 
 
 def _render_orders(*, errors: dict | None = None, typed: dict | None = None, status: int = 200):
@@ -431,7 +431,7 @@ def mark_packed(fulfilment_id: str):
         errors["dimensions"] = _pack_message("dimensions")
     if not errors:
         try:
-            shipments.pack_fulfilment(fulfilment_id, page_user(), weight_g=weight,
+            packing.pack_fulfilment(fulfilment_id, page_user(), weight_g=weight,
                                       length_mm=sides[0], width_mm=sides[1], height_mm=sides[2])
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _pack_message, _pack_field)

@@ -15,7 +15,7 @@ from marketplace.extensions import db
 from marketplace.mail import MAIL_REQUESTED
 from marketplace.orders.models import Fulfilment, Order, Shipment
 from marketplace.outbox import OutboxEvent
-from marketplace.shipping import shipments
+from marketplace.shipping import parcels, tracking
 from tests.checkout.helpers import (
     BERLIN,
     buyer_with_cart,
@@ -125,7 +125,7 @@ def run_label_tasks() -> int:
     """Run the consumer of every ``shipment.requested`` event, as the worker would."""
     from workers.shipping import create_label_task
 
-    events = outbox(shipments.SHIPMENT_REQUESTED)
+    events = outbox(parcels.SHIPMENT_REQUESTED)
     for event in events:
         create_label_task(event.id, event.payload)
     return len(events)
@@ -146,7 +146,7 @@ def carrier_event(client, body: dict, *, secret: str = CARRIER_SECRET,
                   carrier: str = "sheber-post", timestamp: int | None = None,
                   signature: str | None = None, raw: bytes | None = None):
     raw = raw if raw is not None else json.dumps(body).encode()
-    header = signature or shipments.sign_carrier_payload(raw, secret, timestamp)
+    header = signature or tracking.sign_carrier_payload(raw, secret, timestamp)
     return client.post(f"/api/v1/carriers/{carrier}/events", data=raw,
                        headers={"X-Carrier-Signature": header,
                                 "Content-Type": "application/json"})

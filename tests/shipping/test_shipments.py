@@ -15,7 +15,7 @@ from marketplace.extensions import db
 from marketplace.ids import utcnow
 from marketplace.orders.models import Order, OrderEvent, Shipment
 from marketplace.provenance.models import PieceEvent
-from marketplace.shipping import carriers, shipments
+from marketplace.shipping import carriers, parcels
 from tests.checkout.helpers import buyer_with_cart, do_checkout, fresh
 from tests.factories import auth_headers, make_artisan, make_buyer, make_operator, make_product
 from tests.shipping.flow import (
@@ -52,10 +52,10 @@ def piece_events(serial: str) -> list[str]:
 
 def test_boxes_are_stacked_into_one_parcel():
     # each box lies on its largest face: (300, 250, 150) and (400, 100, 200 -> 400, 200, 100)
-    weight, sides = shipments.consolidate([(1200, 300, 250, 150), (800, 100, 400, 200)])
+    weight, sides = parcels.consolidate([(1200, 300, 250, 150), (800, 100, 400, 200)])
     assert weight == 2000
     assert sides == (400, 250, 250)
-    assert shipments.consolidate([(500, 80, 200, 120)]) == (500, (200, 120, 80))
+    assert parcels.consolidate([(500, 80, 200, 120)]) == (500, (200, 120, 80))
 
 
 def test_the_operator_makes_the_parcel_only_once_every_box_is_packed(client, stripe_webhooks,
@@ -88,7 +88,7 @@ def test_the_operator_makes_the_parcel_only_once_every_box_is_packed(client, str
     assert (shipment.weight_g, shipment.length_mm, shipment.width_mm, shipment.height_mm) == (
         2100, 400, 250, 250)
     assert (shipment.carrier, shipment.duties_mode) == ("sheber-post", "DDP")
-    [requested] = outbox(shipments.SHIPMENT_REQUESTED)
+    [requested] = outbox(parcels.SHIPMENT_REQUESTED)
     # "_trace" is the request's log context, not part of the event
     assert {k: v for k, v in requested.payload.items() if k != "_trace"} == {
         "shipment_id": shipment.id}
@@ -97,7 +97,7 @@ def test_the_operator_makes_the_parcel_only_once_every_box_is_packed(client, str
 
     again = request_shipment(client, operator_headers, order_id)
     assert again.status_code == 409 and again.get_json()["shipment_id"] == shipment.id
-    assert len(outbox(shipments.SHIPMENT_REQUESTED)) == 1
+    assert len(outbox(parcels.SHIPMENT_REQUESTED)) == 1
 
 
 def test_an_unpaid_order_cannot_be_shipped(client, stripe_webhooks, operator_headers):
@@ -219,9 +219,9 @@ def test_a_cultural_value_piece_holds_the_parcel_until_the_export_permit(
     held = request_shipment(client, operator_headers, order_id)
     assert held.status_code == 202 and held.get_json()["status"] == "held_export"
     shipment_id = held.get_json()["id"]
-    assert outbox(shipments.SHIPMENT_REQUESTED) == []
+    assert outbox(parcels.SHIPMENT_REQUESTED) == []
     # Even if a label task ran for it, a held parcel gets no label.
-    shipments.buy_label(shipment_id)
+    parcels.buy_label(shipment_id)
     shipment = shipment_of(order_id)
     assert shipment.status == "held_export" and shipment.label_pdf is None
     assert shipment.tracking_number is None and order_status(order_id) == "fulfilling"

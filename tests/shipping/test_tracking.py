@@ -13,7 +13,7 @@ from marketplace.extensions import db
 from marketplace.ids import isoformat, utcnow
 from marketplace.orders.models import Shipment, ShipmentEvent
 from marketplace.provenance.models import PieceEvent
-from marketplace.shipping import shipments
+from marketplace.shipping import tracking
 from marketplace.shipping.models import CarrierLabel
 from tests.factories import auth_headers, make_artisan, make_operator, make_product
 from tests.shipping.flow import (
@@ -116,7 +116,7 @@ def test_a_forged_or_stale_event_is_401_and_changes_nothing(client, shipped, app
     body = scan(shipment, "delivered", "evt-forged")
     before = scans_recorded()
     assert carrier_event(client, body, secret="whsec_guessed").status_code == 401
-    signed_other = carrier_event(client, body, signature=shipments.sign_carrier_payload(
+    signed_other = carrier_event(client, body, signature=tracking.sign_carrier_payload(
         b'{"id": "evt-other"}', "whsec_test_sheber_post"))
     assert signed_other.status_code == 401
     stale = carrier_event(client, body, timestamp=int(time.time()) - 3600)
@@ -211,24 +211,24 @@ def test_a_customs_hold_is_released_by_a_newer_scan_and_a_return_is_told(client,
 
 def test_polling_records_what_the_carrier_knows_until_delivery(client, shipped):
     order_id, buyer, shipment = shipped
-    assert shipments.poll_tracking() == 0  # just labelled: nothing new
+    assert tracking.poll_tracking() == 0  # just labelled: nothing new
     # A week on, the built-in carrier's timeline for EMS to Germany (8-15 days) has reached
     # customs (after 5.75 days) but not delivery (11.5 days).
     db.session.execute(update(CarrierLabel).values(created_at=utcnow() - timedelta(days=7)))
     db.session.commit()
-    assert shipments.poll_tracking() == 2
+    assert tracking.poll_tracking() == 2
     assert shipment_of(order_id).status == "customs"
-    assert shipments.poll_tracking() == 0
+    assert tracking.poll_tracking() == 0
 
     db.session.execute(update(CarrierLabel).values(created_at=utcnow() - timedelta(days=30)))
     db.session.commit()
-    assert shipments.poll_tracking() == 2
+    assert tracking.poll_tracking() == 2
     polled = shipment_of(order_id)
     assert polled.status == "delivered" and polled.polled_at is not None
     assert [e.source for e in polled.events].count("poll") == 4
     assert order_status(order_id) == "delivered"
     assert len(mails_to(buyer.email)) == 5
-    assert shipments.poll_tracking() == 0  # delivered parcels are not polled
+    assert tracking.poll_tracking() == 0  # delivered parcels are not polled
 
 
 def test_polling_skips_a_scan_the_carrier_already_pushed(client, shipped):
@@ -236,7 +236,7 @@ def test_polling_skips_a_scan_the_carrier_already_pushed(client, shipped):
     carrier_event(client, scan(shipment, "in_transit", "p1", hours=1))
     db.session.execute(update(CarrierLabel).values(created_at=utcnow() - timedelta(days=7)))
     db.session.commit()
-    assert shipments.poll_tracking() == 1  # customs only
+    assert tracking.poll_tracking() == 1  # customs only
     statuses = [e.status for e in shipment_of(order_id).events]
     assert statuses.count("in_transit") == 1 and "customs" in statuses
 

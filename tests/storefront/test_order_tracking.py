@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from marketplace.ids import isoformat, utcnow
-from marketplace.shipping import shipments
+from marketplace.shipping import parcels
 from tests.checkout.helpers import fixed_rates  # noqa: F401  (a fixture)
 from tests.factories import make_buyer, make_operator, make_product
 from tests.shipping.conftest import CARRIER_SECRET
@@ -33,7 +33,7 @@ def test_the_buyer_follows_the_parcel_from_almaty_to_berlin(app, client, stripe_
     assert "Tracking" not in order_page(client, order_id)
 
     pack_every_box(client, order_id)
-    shipments.request_shipment(order_id, make_operator())
+    parcels.request_shipment(order_id, make_operator())
     html = order_page(client, order_id)
     assert "its tracking number appears here when the label is made" in html
 
@@ -58,7 +58,7 @@ def test_another_buyer_sees_no_tracking(client, stripe_webhooks):
     product = make_product(weight_g=900, stock=3)
     order_id, _, _ = paid(client, (product, 1))
     pack_every_box(client, order_id)
-    shipments.request_shipment(order_id, make_operator())
+    parcels.request_shipment(order_id, make_operator())
     run_label_tasks()
     sign_in(client, make_buyer())
     assert client.get(f"/orders/{order_id}", headers=HTML).status_code == 404

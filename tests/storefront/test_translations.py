@@ -14,7 +14,7 @@ from babel.messages.mofile import read_mo
 from lxml import html as lxml_html
 
 from marketplace.provenance import service as provenance
-from marketplace.shipping import shipments
+from marketplace.shipping import parcels
 from tests.checkout.helpers import BERLIN, fixed_rates  # noqa: F401  (a fixture)
 from tests.factories import make_artisan, make_buyer, make_operator, make_product
 from tests.storefront.helpers import HTML, choose, post_form, sign_in
@@ -196,7 +196,7 @@ def shipped_order(client, catalogue, fixed_rates, stripe_webhooks):  # noqa: F81
     artisan, product = catalogue
     order_id, buyer, _ = paid(client, (product, 1))
     pack_every_box(client, order_id)
-    shipments.request_shipment(order_id, make_operator())
+    parcels.request_shipment(order_id, make_operator())
     run_label_tasks()
     return order_id, buyer, artisan
 

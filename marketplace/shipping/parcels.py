@@ -1,42 +1,30 @@
-"""Shipments: packed fulfilments become one parcel per order with a label and customs papers from
-the carrier adapter; a cultural-value piece holds the parcel until an operator records an export
-permit; then the parcel is tracked (signed carrier webhooks and beat polling) until delivered.
+"""Parcels: the artisans' packed boxes become one parcel per order, with a label and customs
+papers from the carrier adapter; a cultural-value piece holds the parcel until an operator records
+an export permit. Also what each status of a parcel means for the order, its pieces and the buyer.
 
 Consolidation (one parcel per order): the operator stacks the artisans' packed boxes in Almaty.
 Each box lies on its largest face (its sides sorted so that length >= width >= height); the parcel
 is as long as the longest box, as wide as the widest and as high as all boxes together, and weighs
 what the boxes weigh (each box's weight already includes its packaging).
-
-Public functions for other domains: ``pack_fulfilment``, ``request_shipment``,
-``record_export_permit``, ``buy_label``, ``visible_shipment``, ``shipment_paper``,
-``shipments_for_order``, ``verify_carrier_signature``, ``record_carrier_event``,
-``poll_tracking``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import os
-import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from marketplace import mail, outbox
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import Product
 from marketplace.errors import (
     Conflict,
-    ExternalServiceError,
     Forbidden,
     InvalidTransition,
     NotFound,
-    Unauthorized,
     ValidationFailed,
 )
 from marketplace.extensions import db
@@ -45,7 +33,6 @@ from marketplace.money import Money
 from marketplace.orders import lifecycle
 from marketplace.orders import service as orders
 from marketplace.orders.models import (
-    Fulfilment,
     FulfilmentStatus,
     Order,
     OrderLine,
@@ -63,25 +50,11 @@ from marketplace.transaction import lock_rows, use_case
 
 log = logging.getLogger(__name__)
 
+
 SHIPMENT_REQUESTED = "shipment.requested"
-
-MAX_PACKED_WEIGHT_G = 70_000  # the heaviest parcel any service takes
-MAX_PACKED_SIDE_MM = 1_500  # the longest side any service takes
-# A box lighter than 90 % of its pieces' declared weight is a typo (kg for g, a lost digit).
-MIN_CONTENT_SHARE_PERCENT = 90
-SIGNATURE_TOLERANCE_SECONDS = 300
 FUTURE_SKEW = timedelta(hours=1)  # carriers' clocks; a scan further ahead is refused
-POLL_BATCH = 200
-
 S = ShipmentStatus
 SHIPPABLE_ORDER = lifecycle.SHIPPABLE
-# How far along a parcel is; a scan only moves it forward. Customs and a customs hold are the
-# same stage: there the newer scan wins (a hold is released, or customs hold it after all).
-RANK = {S.LABEL_CREATED: 1, S.IN_TRANSIT: 2, S.CUSTOMS: 3, S.CUSTOMS_HOLD: 3,
-        S.OUT_FOR_DELIVERY: 4, S.DELIVERED: 5, S.RETURNED: 5}
-FINAL = frozenset({S.DELIVERED, S.RETURNED})
-IN_FLIGHT = tuple(status for status in RANK if status not in FINAL)
-
 SUBJECTS = {
     S.LABEL_CREATED: "Your Sheber order has shipped",
     S.IN_TRANSIT: "Your parcel is on its way",
@@ -93,62 +66,8 @@ SUBJECTS = {
 }
 
 
-class CarrierSignatureInvalid(Unauthorized):
-    type = "invalid-carrier-signature"
-    title = "Invalid carrier signature"
-    code = ShippingError.CARRIER_SIGNATURE_INVALID
-
-
-# --- packing -------------------------------------------------------------------------------
-
-def _fulfilment_for_artisan(fulfilment_id: str, user: User) -> Fulfilment:
-    fulfilment = db.session.get(Fulfilment, fulfilment_id)
-    if fulfilment is None:
-        raise NotFound("No such fulfilment.", code=ShippingError.FULFILMENT_NOT_FOUND)
-    if fulfilment.artisan_id == user.id:
-        return fulfilment
-    order = db.session.get(Order, fulfilment.order_id)
-    if user.role == Role.OPERATOR or order.buyer_id == user.id:
-        raise Forbidden("Only the artisan who made these pieces marks them packed.",
-                        code=ShippingError.NOT_YOUR_FULFILMENT)
-    raise NotFound("No such fulfilment.", code=ShippingError.FULFILMENT_NOT_FOUND)
-
-
-def _check_box(weight_g: int, sides: tuple[int, int, int]) -> None:
-    errors: dict[str, list[str]] = {}
-    if isinstance(weight_g, bool) or not isinstance(weight_g, int) or not (
-            0 < weight_g <= MAX_PACKED_WEIGHT_G):
-        errors["weight_g"] = [f"must be a whole number of grams from 1 to {MAX_PACKED_WEIGHT_G}"]
-    for name, side in zip("lwh", sides, strict=True):
-        if isinstance(side, bool) or not isinstance(side, int) or not (
-                0 < side <= MAX_PACKED_SIDE_MM):
-            errors[f"dimensions_mm.{name}"] = [
-                f"must be a whole number of millimetres from 1 to {MAX_PACKED_SIDE_MM}"]
-    if errors:
-        raise ValidationFailed("The parcel's weight or size is not possible.",
-                               code=ShippingError.PARCEL_INVALID, errors=errors)
-
-
-def _lines_of(order: Order, artisan_id: str) -> list[OrderLine]:
-    return [line for line in order.lines if line.artisan_id == artisan_id]
-
-
-def _serials(lines: list[OrderLine]) -> list[str]:
+def piece_serials(lines: list[OrderLine]) -> list[str]:
     return [serial for line in lines for serial in (line.serials or [])]
-
-
-PACKABLE_FULFILMENTS = frozenset({FulfilmentStatus.PENDING, FulfilmentStatus.PACKED})
-
-
-def pack_refusal(order: Order, fulfilment: Fulfilment) -> str | None:
-    """Why this box cannot be (re)packed now, or None when it can: the rule pages show too."""
-    if OrderStatus(order.status) not in SHIPPABLE_ORDER:
-        return f"An order that is {order.status} is not packed."
-    if fulfilment.status not in PACKABLE_FULFILMENTS:
-        return f"This fulfilment is {fulfilment.status} already."
-    if _open_shipment(order.id) is not None:
-        return "The operator has already made the parcel for this order."
-    return None
 
 
 def parcel_refusal(order: Order) -> tuple[ShippingError, str] | None:
@@ -156,46 +75,10 @@ def parcel_refusal(order: Order) -> tuple[ShippingError, str] | None:
     if OrderStatus(order.status) not in SHIPPABLE_ORDER:
         return (ShippingError.ORDER_NOT_SHIPPABLE,
                 f"An order that is {order.status} cannot be shipped.")
-    if _open_shipment(order.id) is not None:
+    if open_shipment(order.id) is not None:
         return ShippingError.SHIPMENT_EXISTS, "This order has its shipment already."
     return None
 
-
-@use_case
-def pack_fulfilment(fulfilment_id: str, user: User, *, weight_g: int, length_mm: int,
-                    width_mm: int, height_mm: int) -> Fulfilment:
-    """The artisan's box is packed: its weight (with packaging) and outer size. May be repeated
-    to correct the figures until the operator has made the parcel."""
-    fulfilment = _fulfilment_for_artisan(fulfilment_id, user)
-    _check_box(weight_g, (length_mm, width_mm, height_mm))
-    order = lifecycle.lock_order(fulfilment.order_id)
-    db.session.refresh(fulfilment)
-    refusal = pack_refusal(order, fulfilment)
-    if refusal is not None:
-        raise InvalidTransition(refusal, code=ShippingError.NOT_PACKABLE)
-    lines = _lines_of(order, fulfilment.artisan_id)
-    declared = sum((db.session.get(Product, line.product_id).weight_g or 0) * line.quantity
-                   for line in lines)
-    if weight_g * 100 < declared * MIN_CONTENT_SHARE_PERCENT:
-        raise ValidationFailed(
-            f"A box of {weight_g} g cannot hold pieces declared at {declared} g.",
-            code=ShippingError.PARCEL_INVALID,
-            errors={"weight_g": [f"lighter than the pieces inside ({declared} g declared)"]})
-
-    lifecycle.mark_fulfilment_packed(fulfilment, weight_g=weight_g,
-                                     dimensions=(length_mm, width_mm, height_mm),
-                                     actor_id=user.id)
-    lifecycle.add_event(order.id, "fulfilment_packed", actor_id=user.id, data={
-        "fulfilment_id": fulfilment.id, "weight_g": weight_g,
-        "dimensions_mm": {"l": length_mm, "w": width_mm, "h": height_mm}})
-    for serial in _serials(lines):
-        provenance.record_piece_event(serial, "packed", data={"weight_g": weight_g},
-                                      place={"city": "Almaty", "country": "KZ"},
-                                      key=f"packed-{fulfilment.id}", commit=False)
-    return fulfilment
-
-
-# --- the parcel ----------------------------------------------------------------------------
 
 def consolidate(boxes: list[tuple[int, int, int, int]]) -> tuple[int, tuple[int, int, int]]:
     """``(weight_g, (l, w, h))`` of one parcel stacked from ``(weight_g, l, w, h)`` boxes."""
@@ -204,13 +87,13 @@ def consolidate(boxes: list[tuple[int, int, int, int]]) -> tuple[int, tuple[int,
     return weight, (max(s[0] for s in laid), max(s[1] for s in laid), sum(s[2] for s in laid))
 
 
-def _open_shipment(order_id: str) -> Shipment | None:
+def open_shipment(order_id: str) -> Shipment | None:
     shipment = db.session.execute(
         select(Shipment).where(Shipment.order_id == order_id)).scalar_one_or_none()
     return shipment if shipment is not None and shipment.status != S.FAILED else None
 
 
-def _lock(shipment_id: str) -> tuple[Order, Shipment]:
+def lock_shipment(shipment_id: str) -> tuple[Order, Shipment]:
     """Lock the order, then its shipment (always in this order), and read both afresh."""
     order_id = db.session.execute(
         select(Shipment.order_id).where(Shipment.id == shipment_id)).scalar_one_or_none()
@@ -276,7 +159,7 @@ def request_shipment(order_id: str, operator: User) -> Shipment:
     return shipment
 
 
-def _naive_utc(moment: datetime | date) -> datetime:
+def naive_utc(moment: datetime | date) -> datetime:
     if not isinstance(moment, datetime):
         return datetime(moment.year, moment.month, moment.day)
     if moment.tzinfo is not None:
@@ -288,7 +171,7 @@ def _naive_utc(moment: datetime | date) -> datetime:
 def record_export_permit(shipment_id: str, operator: User, *, permit_number: str,
                          issued_by: str, issued_at: datetime | date) -> Shipment:
     """Record the export permit of a held parcel and release it to the label task."""
-    issued = _naive_utc(issued_at)
+    issued = naive_utc(issued_at)
     errors = {}
     if not permit_number.strip():
         errors["permit_number"] = ["required"]
@@ -299,7 +182,7 @@ def record_export_permit(shipment_id: str, operator: User, *, permit_number: str
     if errors:
         raise ValidationFailed("The export permit is not complete.",
                                code=ShippingError.PERMIT_INVALID, errors=errors)
-    order, shipment = _lock(shipment_id)
+    order, shipment = lock_shipment(shipment_id)
     if shipment.status != S.HELD_EXPORT:
         raise InvalidTransition(f"A shipment that is {shipment.status} is not held for an "
                                 "export permit.", code=ShippingError.NOT_HELD_FOR_PERMIT)
@@ -312,8 +195,6 @@ def record_export_permit(shipment_id: str, operator: User, *, permit_number: str
     outbox.emit(SHIPMENT_REQUESTED, {"shipment_id": shipment.id})
     return shipment
 
-
-# --- label and customs papers ----------------------------------------------------------------
 
 def sender_address() -> papers.Address:
     """Where parcels leave from: the ``SHIPPING_SENDER`` setting (a dict of ``papers.Address``
@@ -403,7 +284,7 @@ def buy_label(shipment_id: str) -> Shipment:
 def _label_request(shipment_id: str) -> papers.ShipmentData | None:
     """What the carrier needs, or None when there is nothing to buy (the parcel is not waiting
     for a label, or its order was cancelled meanwhile: then the parcel is cancelled)."""
-    order, shipment = _lock(shipment_id)
+    order, shipment = lock_shipment(shipment_id)
     if shipment.status != S.REQUESTED:
         return None
     if OrderStatus(order.status) not in SHIPPABLE_ORDER:
@@ -415,7 +296,7 @@ def _label_request(shipment_id: str) -> papers.ShipmentData | None:
 
 @use_case
 def _record_label(shipment_id: str, data: papers.ShipmentData, label) -> Shipment:
-    order, shipment = _lock(shipment_id)
+    order, shipment = lock_shipment(shipment_id)
     if shipment.status != S.REQUESTED:  # another run recorded its label first
         return shipment
     labelled = replace(data, tracking_number=label.tracking_number)
@@ -432,25 +313,23 @@ def _record_label(shipment_id: str, data: papers.ShipmentData, label) -> Shipmen
                                       f"declaration {form[:2]} {form[2:]}", source="label")
     db.session.add(event)
     lifecycle.record_scan(shipment, S.LABEL_CREATED, now)
-    _enter(order, shipment, event)
+    enter_status(order, shipment, event)
     return shipment
 
 
 @use_case
 def _fail(shipment_id: str, reason: str) -> None:
-    order, _ = _lock(shipment_id)
+    order, _ = lock_shipment(shipment_id)
     if lifecycle.fail_shipment(shipment_id, reason):
         lifecycle.add_event(order.id, "shipment_failed",
                             data={"shipment_id": shipment_id, "reason": reason[:500]})
         log.warning("shipment %s: the carrier refused the label: %s", shipment_id, reason)
 
 
-# --- what a status means for the order, the pieces and the buyer -----------------------------
-
-def _enter(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
+def enter_status(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
     """Side effects of the shipment reaching ``event.status`` (called once per status)."""
     status = S(event.status)
-    serials = _serials(list(order.lines))
+    serials = piece_serials(list(order.lines))
     lifecycle.add_event(order.id, "shipment", data={
         "shipment_id": shipment.id, "status": status, "tracking_number": shipment.tracking_number,
         "location": event.location})
@@ -490,186 +369,10 @@ def _mail_buyer(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
         location=event.location, description=event.description,
         occurred_at=isoformat(event.occurred_at), duties_mode=shipment.duties_mode,
         eta_min=eta.get("min"), eta_max=eta.get("max"),
-        has_provenance=bool(_serials(list(order.lines))))
+        has_provenance=bool(piece_serials(list(order.lines))))
     mail.queue_mail(to=buyer.email, subject=f"{SUBJECTS[S(event.status)]} (order {order.id})",
                     text=text)
 
-
-def _moves(shipment: Shipment, status: S, occurred_at: datetime) -> bool:
-    current = S(shipment.status)
-    if current not in RANK or current in FINAL or status == current:
-        return False
-    if RANK[status] != RANK[current]:
-        return RANK[status] > RANK[current]
-    return occurred_at >= shipment.status_at
-
-
-def _apply_scan(order: Order, shipment: Shipment, *, status: str, occurred_at: datetime,
-                location: str, description: str, source: str,
-                external_id: str | None = None) -> bool:
-    """Record a scan; the shipment moves only forward. True if its status changed."""
-    status = S(status)
-    event = ShipmentEvent(shipment_id=shipment.id, carrier=shipment.carrier,
-                          external_id=external_id, status=status, occurred_at=occurred_at,
-                          location=location[:200], description=description[:500], source=source)
-    db.session.add(event)
-    moved = _moves(shipment, status, occurred_at)
-    if moved:
-        lifecycle.record_scan(shipment, status, occurred_at)
-        _enter(order, shipment, event)
-    db.session.flush()
-    return moved
-
-
-# --- tracking: signed carrier webhooks -------------------------------------------------------
-
-def webhook_secrets(carrier: str) -> list[str]:
-    """The carrier's signing secrets (several while one is rotated): the
-    ``CARRIER_WEBHOOK_SECRETS`` setting, a dict ``{carrier: secret or [secrets]}`` or the
-    environment's ``carrier=secret,carrier=secret`` form."""
-    configured = current_app.config.get("CARRIER_WEBHOOK_SECRETS")
-    if configured is None:
-        configured = os.environ.get("CARRIER_WEBHOOK_SECRETS", "")
-    if isinstance(configured, str):
-        pairs = [item.partition("=") for item in configured.split(",") if "=" in item]
-        return [secret.strip() for name, _, secret in pairs
-                if name.strip() == carrier and secret.strip()]
-    value = configured.get(carrier) or []
-    return [value] if isinstance(value, str) else [secret for secret in value if secret]
-
-
-def sign_carrier_payload(body: bytes, secret: str, timestamp: int | None = None) -> str:
-    """The ``X-Carrier-Signature`` header for ``body``: ``t=<unix time>,v1=<hex HMAC-SHA256 of
-    "<t>." + body>`` (Stripe's scheme). What a carrier, or a test, sends."""
-    t = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={digest}"
-
-
-def verify_carrier_signature(carrier: str, body: bytes, header: str | None, *,
-                             now: float | None = None) -> None:
-    """401 unless ``header`` signs ``body`` with one of the carrier's secrets, recently."""
-    carriers.get_carrier(carrier)
-    secrets = webhook_secrets(carrier)
-    if not secrets:
-        raise CarrierSignatureInvalid(f"No webhook secret is configured for {carrier}.",
-                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
-    timestamp, signatures = None, []
-    for part in (header or "").split(","):
-        key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
-            timestamp = int(value)
-        elif key == "v1":
-            signatures.append(value)
-    if timestamp is None or not signatures:
-        raise CarrierSignatureInvalid("The X-Carrier-Signature header is missing or malformed.",
-                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
-    if abs((time.time() if now is None else now) - timestamp) > SIGNATURE_TOLERANCE_SECONDS:
-        raise CarrierSignatureInvalid("The signature's timestamp is too old or in the future.",
-                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
-    signed = f"{timestamp}.".encode() + body
-    expected = [hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-                for secret in secrets]
-    if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
-        raise CarrierSignatureInvalid("The signature does not match the body.",
-                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
-
-
-def _known_event(carrier: str, event_id: str) -> bool:
-    found = db.session.execute(select(ShipmentEvent.id).where(
-        ShipmentEvent.carrier == carrier, ShipmentEvent.external_id == event_id)).first()
-    return found is not None
-
-
-def record_carrier_event(carrier: str, *, event_id: str, tracking_number: str, status: str,
-                         occurred_at: datetime, location: str = "",
-                         description: str = "") -> tuple[Shipment, bool]:
-    """Apply one verified carrier event; returns ``(shipment, duplicate)``. An event id seen
-    before changes nothing."""
-    occurred = _naive_utc(occurred_at)
-    if occurred > utcnow() + FUTURE_SKEW:
-        raise ValidationFailed("The event is dated in the future.",
-                               code=ShippingError.EVENT_IN_FUTURE,
-                               errors={"occurred_at": ["is in the future"]})
-    shipment_id = db.session.execute(select(Shipment.id).where(
-        Shipment.carrier == carrier, Shipment.tracking_number == tracking_number)
-    ).scalar_one_or_none()
-    if shipment_id is None:
-        raise NotFound(f"No {carrier} parcel {tracking_number} of ours.",
-                       code=ShippingError.PARCEL_NOT_FOUND)
-    if _known_event(carrier, event_id):
-        return db.session.get(Shipment, shipment_id), True
-    try:
-        return _record_scan_once(shipment_id, carrier, event_id, status=status,
-                                 occurred_at=occurred, location=location,
-                                 description=description)
-    except IntegrityError:  # a concurrent delivery of the same event id committed first
-        return db.session.get(Shipment, shipment_id), True
-
-
-@use_case
-def _record_scan_once(shipment_id: str, carrier: str, event_id: str, *, status: str,
-                      occurred_at: datetime, location: str,
-                      description: str) -> tuple[Shipment, bool]:
-    order, shipment = _lock(shipment_id)
-    if _known_event(carrier, event_id):  # a concurrent delivery of the same event won
-        return shipment, True
-    _apply_scan(order, shipment, status=status, occurred_at=occurred_at, location=location,
-                description=description, source="webhook", external_id=event_id)
-    return shipment, False
-
-
-# --- tracking: polling -------------------------------------------------------------------------
-
-def poll_tracking(limit: int = POLL_BATCH) -> int:
-    """Ask the carriers about parcels not yet delivered (least recently polled first) and record
-    what they have not told us yet; returns how many new scans were recorded."""
-    ids = db.session.execute(
-        select(Shipment.id).where(Shipment.status.in_(IN_FLIGHT),
-                                  Shipment.tracking_number.is_not(None))
-        .order_by(Shipment.polled_at.asc().nulls_first(), Shipment.id).limit(limit)
-    ).scalars().all()
-    db.session.commit()
-    return sum(_poll_one(shipment_id) for shipment_id in ids)
-
-
-def _poll_one(shipment_id: str) -> int:
-    shipment = db.session.get(Shipment, shipment_id)
-    carrier, tracking_number = shipment.carrier, shipment.tracking_number
-    db.session.rollback()  # no transaction stays open across the carrier's answer
-    try:
-        scans = carriers.get_carrier(carrier).track(tracking_number)
-    except (ExternalServiceError, NotFound) as exc:
-        # This parcel waits for the next sweep; the others are still polled now.
-        log.warning("tracking %s %s failed: %s", carrier, tracking_number, exc.detail)
-        _polled(shipment_id)
-        return 0
-    return _record_polled_scans(shipment_id, scans)
-
-
-@use_case
-def _polled(shipment_id: str) -> None:
-    db.session.execute(update(Shipment).where(Shipment.id == shipment_id)
-                       .values(polled_at=utcnow()))
-
-
-@use_case
-def _record_polled_scans(shipment_id: str, scans) -> int:
-    order, shipment = _lock(shipment_id)
-    seen = {event.status for event in shipment.events}
-    recorded = 0
-    for scan in sorted(scans, key=lambda s: s.occurred_at):
-        if scan.status in seen or S(scan.status) not in RANK:
-            continue
-        _apply_scan(order, shipment, status=scan.status, occurred_at=scan.occurred_at,
-                    location=scan.location, description=scan.description, source="poll")
-        seen.add(scan.status)
-        recorded += 1
-    shipment.polled_at = utcnow()
-    return recorded
-
-
-# --- reading -----------------------------------------------------------------------------------
 
 def visible_shipment(shipment_id: str, user: User) -> Shipment:
     """The shipment for its order's buyer, artisans and operators; 404 for everyone else."""
