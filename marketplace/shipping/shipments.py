@@ -27,7 +27,7 @@ from flask import current_app, render_template
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from marketplace import mail, outbox
+from marketplace import mail, outbox, provenance
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import Product
 from marketplace.errors import (
@@ -54,7 +54,6 @@ from marketplace.orders.models import (
     ShipmentEvent,
     ShipmentStatus,
 )
-from marketplace.provenance import service as provenance
 from marketplace.shipping import carriers, papers
 from marketplace.shipping.errors import ShippingError
 from marketplace.shipping.rates import effective_rates, rates_file
@@ -191,7 +190,7 @@ def pack_fulfilment(fulfilment_id: str, user: User, *, weight_g: int, length_mm:
     for serial in _serials(lines):
         provenance.record_piece_event(serial, "packed", data={"weight_g": weight_g},
                                       place={"city": "Almaty", "country": "KZ"},
-                                      key=f"packed-{fulfilment.id}", commit=False)
+                                      key=f"packed-{fulfilment.id}")
     return fulfilment
 
 
@@ -460,7 +459,7 @@ def _enter(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
             provenance.record_piece_event(
                 serial, "shipped", place={"city": "Almaty", "country": "KZ"},
                 data={"carrier": shipment.carrier, "tracking_number": shipment.tracking_number},
-                key=f"shipped-{shipment.id}", time=event.occurred_at, commit=False)
+                key=f"shipped-{shipment.id}", time=event.occurred_at)
     elif status is S.DELIVERED:
         shipment.delivered_at = event.occurred_at
         lifecycle.mark_delivered(order, shipment, at=event.occurred_at)
@@ -469,12 +468,12 @@ def _enter(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
             provenance.record_piece_event(
                 serial, "delivered", place={"country": country},
                 data={"tracking_number": shipment.tracking_number},
-                key=f"delivered-{shipment.id}", time=event.occurred_at, commit=False)
+                key=f"delivered-{shipment.id}", time=event.occurred_at)
     elif status is S.RETURNED:
         for serial in serials:
             provenance.record_piece_event(
                 serial, "returned", data={"tracking_number": shipment.tracking_number},
-                key=f"returned-{shipment.id}", time=event.occurred_at, commit=False)
+                key=f"returned-{shipment.id}", time=event.occurred_at)
     _mail_buyer(order, shipment, event)
 
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from marketplace.provenance import service as provenance
+from marketplace.provenance import labels, records
 from tests.factories import make_artisan, make_operator, make_product
 from tests.storefront.helpers import HTML, choose
 
@@ -28,11 +28,11 @@ def signing_key(app, tmp_path, monkeypatch):
 
 
 def verified_label(product) -> str:
-    provenance.put_record(product.id, RECORD, artisan_id=product.artisan_id)
-    provenance.submit_record(product.id, artisan_id=product.artisan_id)
-    provenance.decide(product.id, operator_id=make_operator().id, decision="approve",
+    records.put_record(product.id, RECORD, artisan_id=product.artisan_id)
+    records.submit_record(product.id, artisan_id=product.artisan_id)
+    records.decide(product.id, operator_id=make_operator().id, decision="approve",
                       evidence=[{"type": "studio_visit", "note": "Saw the wheel and kiln."}])
-    return provenance.label_code_for_product(product.id)
+    return labels.label_code_for_product(product.id)
 
 
 def page(client, path: str) -> str:
