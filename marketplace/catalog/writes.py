@@ -84,6 +84,12 @@ def price_base(price: Money, rates: RateTable) -> int:
     return rates.convert(price, BASE_CURRENCY)[0].amount
 
 
+def product_actions(product: Product) -> dict[str, bool]:
+    """What the owner may do with the product now (pages offer only these)."""
+    return {"edit": product.status == ProductStatus.ACTIVE,
+            "archive": product.status != ProductStatus.ARCHIVED}
+
+
 @use_case
 def create_product(artisan: User, data: ProductIn | dict) -> Product:
     """List a product; a provenance declaration in ``data`` is saved with it, or nothing is."""
@@ -175,7 +181,7 @@ def update_product(artisan: User, product_id: str, data: ProductPatch | dict) ->
     patch = parse_model(ProductPatch, data) if isinstance(data, dict) else data
     rates = current_rates()
     product = owned_product(artisan.id, product_id, lock=True)
-    if product.status != ProductStatus.ACTIVE:
+    if not product_actions(product)["edit"]:
         raise Conflict("An archived product cannot be edited.")
     changed = _changes_from_patch(product, patch, rates)
     if changed:

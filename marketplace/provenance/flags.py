@@ -10,7 +10,7 @@ from marketplace.extensions import db
 from marketplace.http import encode_cursor
 from marketplace.ids import isoformat, utcnow
 from marketplace.provenance.labels import label_by_code
-from marketplace.provenance.models import FlagStatus, ProvenanceFlag, ProvenanceLabel
+from marketplace.provenance.models import FlagStatus, LabelStatus, ProvenanceFlag, ProvenanceLabel
 from marketplace.provenance.records import cursor_position
 from marketplace.transaction import use_case
 
@@ -39,6 +39,13 @@ def flag_view(flag: ProvenanceFlag, label: ProvenanceLabel) -> dict:
         view["resolved_at"] = isoformat(flag.resolved_at)
         view["resolution_note"] = flag.resolution_note
     return view
+
+
+def flag_actions(view: dict) -> dict[str, bool]:
+    """What an operator may do about a flag (a ``flag_view``): the rules ``resolve_flag`` and
+    ``labels.revoke_label`` enforce."""
+    return {"resolve": view["status"] == FlagStatus.OPEN,
+            "revoke_label": view["label_status"] == LabelStatus.VALID}
 
 
 def list_flags(status: str = FlagStatus.OPEN, *, limit: int = 24,

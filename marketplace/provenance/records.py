@@ -286,6 +286,12 @@ def record_view(record: ProvenanceRecord | None, *, product_id: str | None = Non
     }
 
 
+def record_actions(status: str) -> dict[str, bool]:
+    """What an operator may do to a record in ``status`` (a ``record_view`` status): the rules
+    ``decide`` and ``labels.revoke_label`` enforce, for pages that offer only what will work."""
+    return {"decide": status == RecordStatus.PENDING, "revoke": status == RecordStatus.VALID}
+
+
 def is_cultural_value(product_id: str) -> bool:
     """Declared cultural value, verified or not: export needs a permit either way."""
     data = db.session.execute(

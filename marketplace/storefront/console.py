@@ -34,7 +34,7 @@ from marketplace.payouts.schemas import batch_out, batch_summary_out
 from marketplace.provenance import flags as buyer_flags
 from marketplace.provenance import labels, records
 from marketplace.provenance.models import FlagStatus, RecordStatus
-from marketplace.provenance.schemas import DecisionIn
+from marketplace.provenance.schemas import DecisionIn, ResolveFlagIn, RevokeIn
 from marketplace.shipping import shipments
 from marketplace.shipping.schemas import shipment_out
 from marketplace.storefront import record_form
@@ -143,6 +143,7 @@ def _render_record(product_id: str, *, form: dict | None = None, errors: dict | 
     evidence_rows = list(form["evidence"]) + [{}] * (EVIDENCE_ROWS - len(form["evidence"]))
     return render_template(
         "console/provenance_record.html", listing=listing, view=view, missing=missing,
+        actions=records.record_actions(view["status"]),
         workshop=browse.profile_view(product.artisan_id, current_language()),
         craft_names=_craft_names(), form=form, evidence_rows=evidence_rows,
         evidence_types=EVIDENCE_TYPES, errors=errors or {}), status
@@ -187,6 +188,7 @@ def flags():
         status = FlagStatus.OPEN
     items, next_cursor = buyer_flags.list_flags(status, limit=PAGE_SIZE,
                                                 cursor=request.args.get("cursor") or None)
+    items = [{**item, "actions": buyer_flags.flag_actions(item)} for item in items]
     return render_template("console/flags.html", items=items, status=status,
                            next_url=_next_url("console.flags", next_cursor, status=status))
 
@@ -195,7 +197,10 @@ def flags():
 @roles_required("operator")
 def resolve_flag(flag_id: str):
     try:
-        buyer_flags.resolve_flag(flag_id, operator_id=page_user().id, note=optional_text("note"))
+        note = parse_model(ResolveFlagIn, {"note": optional_text("note")}).note
+        buyer_flags.resolve_flag(flag_id, operator_id=page_user().id, note=note)
+    except ValidationFailed:
+        flash(_("Check this field."), "error")
     except InvalidTransition as refused:
         flash(message_for(refused, default=_("This flag was already resolved.")), "error")
     else:
@@ -206,8 +211,9 @@ def resolve_flag(flag_id: str):
 @bp.post("/provenance/<product_id>/revoke")
 @roles_required("operator")
 def revoke_label(product_id: str):
-    reason = text("reason")
-    if not reason:
+    try:
+        reason = parse_model(RevokeIn, {"reason": text("reason")}).reason
+    except ValidationFailed:
         flash(_("Say why the label is withdrawn; the artisan will read it."), "error")
         return redirect(request.referrer or url_for("console.flags"))
     try:

@@ -205,20 +205,19 @@ def _listing_form(view: dict) -> dict:
 
 def _own_listing(product_id: str):
     """The signed-in artisan's own product; another artisan's is not found (as in the API)."""
-    user = page_user()
-    product = browse.get_product(product_id, viewer=user)
-    if product.artisan_id != user.id:
-        raise NotFound("No such product.")
-    return product
+    return writes.owned_product(page_user().id, product_id)
 
 
 def _listing_view(product) -> dict:
     return present_listings([product])[0]
 
 
-def _render_listing(form: dict, errors: dict, *, listing: dict | None = None, status: int = 200):
+def _render_listing(form: dict, errors: dict, *, product=None, status: int = 200):
+    listing = _listing_view(product) if product is not None else None
+    actions = writes.product_actions(product) if product is not None else {}
     return render_template("workshop/listing.html", form=form, errors=errors, listing=listing,
-                           crafts=_crafts(), currencies=LISTING_CURRENCIES), status
+                           actions=actions, crafts=_crafts(),
+                           currencies=LISTING_CURRENCIES), status
 
 
 @bp.get("/listings/new")
@@ -249,14 +248,17 @@ def create_listing():
 @bp.get("/listings/<product_id>")
 @roles_required("artisan")
 def edit_listing(product_id: str):
-    listing = _listing_view(_own_listing(product_id))
-    return _render_listing(_listing_form(listing), {}, listing=listing)
+    product = _own_listing(product_id)
+    return _render_listing(_listing_form(_listing_view(product)), {}, product=product)
 
 
 @bp.post("/listings/<product_id>")
 @roles_required("artisan")
 def update_listing(product_id: str):
     product = _own_listing(product_id)
+    if not writes.product_actions(product)["edit"]:
+        flash(_("An archived piece cannot be changed."), "error")
+        return redirect(url_for("workshop.dashboard"))
     errors: dict[str, str] = {}
     data = _listing_from_form(errors)
     if not errors:
@@ -265,16 +267,14 @@ def update_listing(product_id: str):
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _listing_message, _listing_field)
         except Conflict as exc:
-            if "stock" in (exc.errors or {}):
-                errors = {"stock": _("Pieces held by buyers' checkouts cannot be taken out of "
-                                     "stock.")}
-            else:
-                flash(_("An archived piece cannot be changed."), "error")
-                return redirect(url_for("workshop.dashboard"))
+            if "stock" not in (exc.errors or {}):
+                raise  # the piece changed meanwhile: the error page says so
+            errors = {"stock": _("Pieces held by buyers' checkouts cannot be taken out of "
+                                 "stock.")}
         else:
             flash(_("Your changes are saved."), "success")
             return redirect(url_for("workshop.edit_listing", product_id=product_id))
-    return _render_listing(_typed_listing(), errors, listing=_listing_view(product), status=422)
+    return _render_listing(_typed_listing(), errors, product=product, status=422)
 
 
 @bp.post("/listings/<product_id>/images")

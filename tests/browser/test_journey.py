@@ -57,7 +57,7 @@ def verified_bowl():
     records.put_record(bowl.id, full_record(), artisan_id=potter.id)
     records.submit_record(bowl.id, artisan_id=potter.id)
     records.decide(bowl.id, operator_id=make_operator().id, decision="approve", level="L1",
-                      evidence=EVIDENCE)
+                   evidence=EVIDENCE)
     make_product(make_artisan(), title={"en": "Felt rug", "ru": "Войлочный ковёр"},
                  craft="felt", materials=["wool"], techniques=["felting"])
     return bowl, potter

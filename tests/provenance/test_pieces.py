@@ -69,7 +69,7 @@ def test_shipping_events_append_and_are_idempotent_on_key(client, actors):
     again = pieces.record_piece_event(serial, "packed", data={"weight_g": 480}, key="pack-1")
     assert again.id == packed.id
     pieces.record_piece_event(serial, "shipped", data={"tracking": "EE123456789KZ"},
-                               place={"city": "Almaty", "country": "KZ"}, key="ship-1")
+                              place={"city": "Almaty", "country": "KZ"}, key="ship-1")
     pieces.record_piece_event(serial, "delivered", data={"country": "DE"})
     chain = history(client, code, serial)
     assert [e["event_type"] for e in chain["events"]] == [

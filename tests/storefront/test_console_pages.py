@@ -54,7 +54,7 @@ def pending_product(**record_changes) -> Product:
 
 def record_status(product: Product) -> str:
     return records.record_view(records.get_record(product.id, user=make_operator())
-                                  )["status"]
+                               )["status"]
 
 
 EVIDENCE_FORM = {"evidence-0-type": "studio_visit",
@@ -127,7 +127,7 @@ def test_a_rejection_needs_a_note_for_the_artisan(client, operator):
 def test_a_flagged_label_is_withdrawn_and_the_flag_resolved(client, operator):
     product = pending_product()
     records.decide(product.id, operator_id=operator.id, decision="approve", level="L1",
-                      evidence=[{"type": "identity", "note": "Passport seen."}])
+                   evidence=[{"type": "identity", "note": "Passport seen."}])
     code = labels.label_code_for_product(product.id)
     buyer = make_buyer()
     buyer_flags.flag_label(code, user_id=buyer.id, reason="The same bowl is sold as factory-made.")
@@ -144,6 +144,21 @@ def test_a_flagged_label_is_withdrawn_and_the_flag_resolved(client, operator):
     post_form(client, f"/console/flags/{flag_id}/resolve", {"note": "Label withdrawn."})
     assert buyer_flags.list_flags()[0] == []
     assert "Label withdrawn." in page(client, "/console/flags?status=resolved")
+
+
+def test_a_record_page_offers_only_what_the_record_allows(client, operator):
+    product = pending_product()
+    assert "Approve and sign the label" in page(client, f"/console/provenance/{product.id}")
+    records.decide(product.id, operator_id=operator.id, decision="approve", level="L1",
+                   evidence=[{"type": "identity", "note": "Passport seen."}])
+    verified = page(client, f"/console/provenance/{product.id}")
+    assert "Approve and sign the label" not in verified
+    assert "Withdraw the label" in verified
+    draft = make_product(title={"en": "Draft bowl"})
+    records.put_record(draft.id, full_record(), artisan_id=draft.artisan_id)
+    untouched = page(client, f"/console/provenance/{draft.id}")
+    assert "Approve and sign the label" not in untouched
+    assert "Withdraw the label" not in untouched
 
 
 # --- orders, refunds, shipments ------------------------------------------------------------

@@ -239,9 +239,9 @@ def test_console_pages_render_in_every_language(client, catalogue):
     records.put_record(verified.id, KAZAKH_RECORD, artisan_id=artisan.id)
     records.submit_record(verified.id, artisan_id=artisan.id)
     records.decide(verified.id, operator_id=operator.id, decision="approve", level="L1",
-                      evidence=[{"type": "identity", "note": "Төлқұжат көрілді."}])
+                   evidence=[{"type": "identity", "note": "Төлқұжат көрілді."}])
     buyer_flags.flag_label(labels.label_code_for_product(verified.id),
-                          user_id=make_buyer().id, reason="Бұл зауыт бұйымы.")
+                           user_id=make_buyer().id, reason="Бұл зауыт бұйымы.")
     sign_in(client, operator)
     pages_render_without_english(client, [
         "/console/", "/console/provenance", f"/console/provenance/{product.id}",

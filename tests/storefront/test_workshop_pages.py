@@ -145,13 +145,13 @@ def test_changing_the_materials_of_a_verified_piece_withdraws_its_label(client, 
     records.put_record(product.id, full_record(), artisan_id=artisan.id)
     records.submit_record(product.id, artisan_id=artisan.id)
     records.decide(product.id, operator_id=make_operator().id, decision="approve",
-                      level="L1", evidence=EVIDENCE)
+                   level="L1", evidence=EVIDENCE)
     edit = page(client, f"/workshop/listings/{product.id}")
     assert "withdraws the provenance label until it is verified again" in edit
     post_form(client, f"/workshop/listings/{product.id}", {**LISTING, "materials": "porcelain"})
     assert fresh(Product, product.id).provenance_level == "L0"
     assert records.record_view(records.get_record(product.id, user=artisan)
-                                  )["status"] == "revoked"
+                               )["status"] == "revoked"
 
 
 def test_a_photo_is_added_with_its_description_and_removed(client, artisan):
@@ -185,6 +185,16 @@ def test_an_archived_piece_leaves_the_catalogue_and_the_dashboard(client, artisa
     assert fresh(Product, product.id).status == ProductStatus.ARCHIVED
     assert "Old bowl" not in page(client, "/workshop/")
     assert "Old bowl" not in page(client, "/")
+
+
+def test_an_archived_piece_offers_no_change_and_refuses_one(client, artisan):
+    product = make_product(artisan, status=ProductStatus.ARCHIVED, stock=5)
+    edit = page(client, f"/workshop/listings/{product.id}")
+    assert "An archived piece cannot be changed." in edit
+    assert "Save changes" not in edit and "Archive this piece" not in edit
+    response = post_form(client, f"/workshop/listings/{product.id}", {**LISTING, "stock": "1"})
+    assert response.status_code == 302
+    assert fresh(Product, product.id).stock == 5
 
 
 def test_another_artisans_listing_is_not_found(client, artisan):
