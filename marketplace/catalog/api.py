@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request, send_file
 
 from marketplace.catalog import browse, images, writes
+from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.models import Product
 from marketplace.catalog.schemas import (
     CraftList,
@@ -194,7 +195,7 @@ def media(key: str):
     """An uploaded image, cacheable forever (its key is the hash of its bytes)."""
     path = get_storage().path(key) if valid_key(key) else None
     if path is None:
-        raise NotFound("No such file.")
+        raise NotFound("No such file.", code=CatalogError.FILE_NOT_FOUND)
     mimetype = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}[key.rsplit(".")[1]]
     response = send_file(path, mimetype=mimetype, conditional=True, etag=key.split(".")[0],
                          max_age=MEDIA_MAX_AGE)

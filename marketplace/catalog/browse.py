@@ -15,6 +15,7 @@ from decimal import ROUND_CEILING, Decimal
 from sqlalchemy import and_, case, false, func, or_, select, tuple_
 
 from marketplace.accounts.models import Role, User
+from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.images import image_out
 from marketplace.catalog.models import (
     CRAFT_HS_CODES,
@@ -26,7 +27,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.catalog.schemas import FALLBACK_ORDER, LANGUAGES
 from marketplace.catalog.search import text_match
-from marketplace.errors import NotFound, ValidationFailed
+from marketplace.errors import NotFound, RequestError, ValidationFailed
 from marketplace.extensions import db
 from marketplace.fx.service import BASE_CURRENCY, RateTable, current_rates, format_rate
 from marketplace.http import decode_cursor, encode_cursor
@@ -74,7 +75,7 @@ def supported_language(lang: str | None) -> str | None:
 def _artisan(user_id: str) -> User:
     user = db.session.get(User, user_id)
     if user is None or user.role != Role.ARTISAN:
-        raise NotFound("No such artisan.")
+        raise NotFound("No such artisan.", code=CatalogError.ARTISAN_NOT_FOUND)
     return user
 
 
@@ -115,11 +116,11 @@ def get_product(product_id: str, viewer: User | None = None) -> Product:
     """An active product for anyone; an archived one only for its artisan or an operator."""
     product = db.session.get(Product, product_id)
     if product is None:
-        raise NotFound("No such product.")
+        raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
     if product.status != ProductStatus.ACTIVE and not (
         viewer is not None and (viewer.id == product.artisan_id or viewer.role == Role.OPERATOR)
     ):
-        raise NotFound("No such product.")
+        raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
     return product
 
 
@@ -198,7 +199,8 @@ def _cursor_after(sort: str, cursor: str | None):
         return None
     values = decode_cursor(cursor)
     bad = ValidationFailed("The cursor does not belong to this listing.",
-                           errors={"cursor": ["invalid for this sort"]})
+                           errors={"cursor": ["invalid for this sort"]},
+                           code=RequestError.INVALID_CURSOR)
     if len(values) != 3 or values[0] != sort or not isinstance(values[2], str):
         raise bad
     value = values[1]

@@ -9,6 +9,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import User
+from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.models import ProductImage
 from marketplace.catalog.writes import owned_product, require_artisan
 from marketplace.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -26,12 +27,14 @@ class PayloadTooLarge(DomainError):
     status = 413
     type = "payload-too-large"
     title = "Payload too large"
+    code = CatalogError.IMAGE_TOO_LARGE
 
 
 def _inspect_image(data: bytes) -> tuple[str, str, int, int]:
     """(content type, extension, width, height) judged from the bytes, never from the name."""
     invalid = ValidationFailed("The file is not a JPEG, PNG or WebP image.",
-                               errors={"file": ["must be a JPEG, PNG or WebP image"]})
+                               errors={"file": ["must be a JPEG, PNG or WebP image"]},
+                               code=CatalogError.IMAGE_UNSUPPORTED)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -43,7 +46,8 @@ def _inspect_image(data: bytes) -> tuple[str, str, int, int]:
                 if width * height > MAX_IMAGE_PIXELS:
                     raise ValidationFailed(
                         "The image has too many pixels.",
-                        errors={"file": [f"at most {MAX_IMAGE_PIXELS:,} pixels"]})
+                        errors={"file": [f"at most {MAX_IMAGE_PIXELS:,} pixels"]},
+                        code=CatalogError.IMAGE_TOO_MANY_PIXELS)
                 image.verify()
             with Image.open(io.BytesIO(data)) as image:
                 image.load()  # verify() misses truncated data; decoding does not
@@ -63,18 +67,21 @@ def add_image(artisan: User, product_id: str, data: bytes | None, *, max_bytes: 
     product = owned_product(artisan.id, product_id)
     if data is None:
         raise ValidationFailed("Send the image as the multipart field 'file'.",
-                               errors={"file": ["required"]})
+                               errors={"file": ["required"]}, code=CatalogError.IMAGE_MISSING)
     if len(data) > max_bytes:
-        raise PayloadTooLarge(f"Images are limited to {max_bytes // (1024 * 1024)} MB.")
+        raise PayloadTooLarge(f"Images are limited to {max_bytes // (1024 * 1024)} MB.",
+                              code=CatalogError.IMAGE_TOO_LARGE)
     if not data:
-        raise ValidationFailed("The file is empty.", errors={"file": ["empty file"]})
+        raise ValidationFailed("The file is empty.", errors={"file": ["empty file"]},
+                               code=CatalogError.IMAGE_EMPTY)
     content_type, extension, width, height = _inspect_image(data)
     positions = db.session.execute(
         select(func.count(ProductImage.id), func.max(ProductImage.position))
         .where(ProductImage.product_id == product.id)
     ).one()
     if positions[0] >= MAX_IMAGES_PER_PRODUCT:
-        raise Conflict(f"A product has at most {MAX_IMAGES_PER_PRODUCT} images.")
+        raise Conflict(f"A product has at most {MAX_IMAGES_PER_PRODUCT} images.",
+                       code=CatalogError.IMAGE_LIMIT)
     key = get_storage().save(data, extension)
     image = ProductImage(product_id=product.id, storage_key=key, content_type=content_type,
                          width=width, height=height, size_bytes=len(data),
@@ -90,7 +97,7 @@ def delete_image(artisan: User, product_id: str, image_id: str) -> None:
     product = owned_product(artisan.id, product_id)
     image = db.session.get(ProductImage, image_id)
     if image is None or image.product_id != product.id:
-        raise NotFound("No such image.")
+        raise NotFound("No such image.", code=CatalogError.IMAGE_NOT_FOUND)
     db.session.delete(image)  # the file stays: another product may use the same bytes
 
 

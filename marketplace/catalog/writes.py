@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from marketplace.accounts.models import Role, User
+from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.models import ArtisanProfile, Product, ProductStatus
 from marketplace.catalog.schemas import ProductIn, ProductPatch, ProfileIn
 from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -29,7 +30,7 @@ PROVENANCE_DECLARED = "catalog.provenance_declared"
 
 def require_artisan(user: User) -> None:
     if user.role != Role.ARTISAN:
-        raise Forbidden("Only artisans list products.")
+        raise Forbidden("Only artisans list products.", code=CatalogError.ARTISAN_ONLY)
 
 
 def owned_product(artisan_id: str, product_id: str, *, lock: bool = False) -> Product:
@@ -39,7 +40,7 @@ def owned_product(artisan_id: str, product_id: str, *, lock: bool = False) -> Pr
     product = db.session.execute(query).scalar_one_or_none()
     # Another artisan's product is "not found", not "forbidden": its existence is not theirs.
     if product is None or product.artisan_id != artisan_id:
-        raise NotFound("No such product.")
+        raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
     return product
 
 
@@ -48,7 +49,8 @@ def owned_product(artisan_id: str, product_id: str, *, lock: bool = False) -> Pr
 def get_profile(user_id: str) -> ArtisanProfile:
     profile = db.session.get(ArtisanProfile, user_id)
     if profile is None:
-        raise NotFound("No workshop profile yet: PUT /api/v1/artisans/me to create it.")
+        raise NotFound("No workshop profile yet: PUT /api/v1/artisans/me to create it.",
+                       code=CatalogError.PROFILE_MISSING)
     return profile
 
 
@@ -56,7 +58,7 @@ def get_profile(user_id: str) -> ArtisanProfile:
 def save_profile(user: User, data: ProfileIn | dict) -> ArtisanProfile:
     """Create or replace the artisan's workshop profile."""
     if user.role != Role.ARTISAN:
-        raise Forbidden("Only artisans have a workshop profile.")
+        raise Forbidden("Only artisans have a workshop profile.", code=CatalogError.ARTISAN_ONLY)
     fields = parse_model(ProfileIn, data) if isinstance(data, dict) else data
     profile = db.session.get(ArtisanProfile, user.id)
     if profile is None:
@@ -121,7 +123,8 @@ def _declare_provenance(product: Product, record: dict) -> None:
     # A declaration nobody takes would be lost without a word: refuse it instead.
     if not reactions_for(PROVENANCE_DECLARED):
         raise ValidationFailed("Provenance records are not available.",
-                               errors={"provenance": ["not supported"]})
+                               errors={"provenance": ["not supported"]},
+                               code=CatalogError.PROVENANCE_UNAVAILABLE)
     try:
         emit(PROVENANCE_DECLARED, {"product_id": product.id, "artisan_id": product.artisan_id,
                                    "record": record})
@@ -161,7 +164,8 @@ def _changes_from_patch(product: Product, patch: ProductPatch, rates: RateTable)
     if "stock" in given:
         if patch.stock < product.reserved:
             raise Conflict(f"{product.reserved} pieces are held by checkouts in progress; "
-                           "stock cannot go below that.", errors={"stock": ["below reserved"]})
+                           "stock cannot go below that.", errors={"stock": ["below reserved"]},
+                           code=CatalogError.STOCK_BELOW_RESERVED)
         assign("stock", stock=patch.stock)
     if "weight_g" in given:
         assign("weight_g", weight_g=patch.weight_g)
@@ -182,7 +186,8 @@ def update_product(artisan: User, product_id: str, data: ProductPatch | dict) ->
     rates = current_rates()
     product = owned_product(artisan.id, product_id, lock=True)
     if not product_actions(product)["edit"]:
-        raise Conflict("An archived product cannot be edited.")
+        raise Conflict("An archived product cannot be edited.",
+                       code=CatalogError.PRODUCT_ARCHIVED)
     changed = _changes_from_patch(product, patch, rates)
     if changed:
         db.session.flush()

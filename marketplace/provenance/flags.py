@@ -9,6 +9,7 @@ from marketplace.errors import Conflict, InvalidTransition, NotFound
 from marketplace.extensions import db
 from marketplace.http import encode_cursor
 from marketplace.ids import isoformat, utcnow
+from marketplace.provenance.errors import ProvenanceError
 from marketplace.provenance.labels import label_by_code
 from marketplace.provenance.models import FlagStatus, LabelStatus, ProvenanceFlag, ProvenanceLabel
 from marketplace.provenance.records import cursor_position
@@ -25,7 +26,8 @@ def flag_label(code: str, *, user_id: str, reason: str) -> ProvenanceFlag:
                                         ProvenanceFlag.status == FlagStatus.OPEN)
     ).first()
     if already:
-        raise Conflict("You have already flagged this label; an operator will review it.")
+        raise Conflict("You have already flagged this label; an operator will review it.",
+                       code=ProvenanceError.ALREADY_FLAGGED)
     flag = ProvenanceFlag(label_id=label.id, user_id=user_id, reason=reason.strip())
     db.session.add(flag)
     return flag
@@ -72,7 +74,7 @@ def list_flags(status: str = FlagStatus.OPEN, *, limit: int = 24,
 def resolve_flag(flag_id: str, *, operator_id: str, note: str | None = None) -> ProvenanceFlag:
     flag = db.session.get(ProvenanceFlag, flag_id)
     if flag is None:
-        raise NotFound("No such flag.")
+        raise NotFound("No such flag.", code=ProvenanceError.FLAG_NOT_FOUND)
     moved = db.session.execute(
         update(ProvenanceFlag).where(ProvenanceFlag.id == flag_id,
                                      ProvenanceFlag.status == FlagStatus.OPEN)
@@ -80,6 +82,7 @@ def resolve_flag(flag_id: str, *, operator_id: str, note: str | None = None) -> 
                 resolution_note=note)
     ).rowcount
     if not moved:
-        raise InvalidTransition("The flag is already resolved.")
+        raise InvalidTransition("The flag is already resolved.",
+                                code=ProvenanceError.FLAG_RESOLVED)
     db.session.refresh(flag)
     return flag

@@ -14,11 +14,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from marketplace.accounts.models import User
+from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.models import ArtisanProfile, Product
 from marketplace.errors import InvalidTransition, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.ids import isoformat, utcnow
 from marketplace.provenance import signing
+from marketplace.provenance.errors import ProvenanceError
 from marketplace.provenance.models import (
     LabelStatus,
     Level,
@@ -147,7 +149,7 @@ def issue_label(product: Product, record: ProvenanceRecord, level: str,
         canonical = signing.canonical_json(payload)
     except signing.CanonicalError as exc:
         raise ValidationFailed("The record cannot be signed.", errors={"record": [str(exc)]},
-                               ) from None
+                               code=ProvenanceError.UNSIGNABLE) from None
     label = ProvenanceLabel(
         code=code, product_id=product.id, level=str(level), payload=payload, canonical=canonical,
         signature=signing.sign(private_key, canonical), key_id=key_id,
@@ -197,10 +199,11 @@ def on_product_changed(payload: dict) -> None:
 def revoke_label(product_id: str, *, reason: str, operator_id: str | None = None) -> bool:
     """An operator withdraws a product's label (e.g. after a buyer's flag)."""
     if db.session.get(Product, product_id) is None:
-        raise NotFound("No such product.")
+        raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
     revoked = revoke_active_label(product_id, reason)
     if not revoked:
-        raise InvalidTransition("The product has no valid label.")
+        raise InvalidTransition("The product has no valid label.",
+                                code=ProvenanceError.NO_VALID_LABEL)
     db.session.add(ProvenanceDecision(product_id=product_id, decision="revoke", note=reason,
                                       operator_id=operator_id, decided_at=utcnow()))
     return revoked
@@ -237,7 +240,7 @@ def label_by_code(code: str) -> ProvenanceLabel:
         select(ProvenanceLabel).where(ProvenanceLabel.code == code.strip().upper())
     ).scalar_one_or_none()
     if label is None:
-        raise NotFound("No label with this code.")
+        raise NotFound("No label with this code.", code=ProvenanceError.LABEL_NOT_FOUND)
     return label
 
 

@@ -14,6 +14,7 @@ from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.ids import isoformat
 from marketplace.provenance import signing
+from marketplace.provenance.errors import ProvenanceError
 from marketplace.provenance.labels import (
     label_by_code,
     label_url,
@@ -57,8 +58,8 @@ def _append_event(piece: ProvenancePiece, event_type: str, moment: datetime, *,
         digest = event_hash(prev_hash, _event_body(piece.serial, seq, event_type, moment, place,
                                                    data))
     except signing.CanonicalError as exc:
-        raise ValidationFailed("The event cannot be recorded.",
-                               errors={"data": [str(exc)]}) from None
+        raise ValidationFailed("The event cannot be recorded.", errors={"data": [str(exc)]},
+                               code=ProvenanceError.EVENT_INVALID) from None
     event = PieceEvent(serial=piece.serial, seq=seq, event_type=event_type, time=moment,
                        place=place, data=data, key=key, prev_hash=prev_hash, hash=digest)
     db.session.add(event)
@@ -137,12 +138,13 @@ def record_piece_event(serial: str, event_type: str, *, data: dict | None = None
     the caller's transaction."""
     if event_type not in APPENDABLE_EVENTS:
         raise ValidationFailed("Unknown piece event.", errors={
-            "event_type": [f"one of {', '.join(APPENDABLE_EVENTS)}"]})
+            "event_type": [f"one of {', '.join(APPENDABLE_EVENTS)}"]},
+            code=ProvenanceError.EVENT_INVALID)
     piece = db.session.execute(
         select(ProvenancePiece).where(ProvenancePiece.serial == serial).with_for_update()
     ).scalar_one_or_none()
     if piece is None:
-        raise NotFound("No piece with this serial.")
+        raise NotFound("No piece with this serial.", code=ProvenanceError.PIECE_NOT_FOUND)
     if key is not None:
         earlier = db.session.execute(
             select(PieceEvent).where(PieceEvent.serial == serial, PieceEvent.key == key)
@@ -180,7 +182,8 @@ def piece_history(code: str, serial: str) -> dict:
                                       ProvenancePiece.label_id == label.id)
     ).scalar_one_or_none()
     if piece is None:
-        raise NotFound("No piece with this serial under this label.")
+        raise NotFound("No piece with this serial under this label.",
+                       code=ProvenanceError.PIECE_NOT_FOUND)
     events = list(db.session.execute(
         select(PieceEvent).where(PieceEvent.serial == piece.serial).order_by(PieceEvent.seq)
     ).scalars())

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select, update
 
 from marketplace.accounts.models import User
+from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.models import ArtisanProfile, Product
-from marketplace.errors import InvalidTransition, NotFound, ValidationFailed
+from marketplace.errors import InvalidTransition, NotFound, RequestError, ValidationFailed
 from marketplace.extensions import db
-from marketplace.http import decode_cursor, encode_cursor, parse_model
+from marketplace.http import decode_cursor, encode_cursor, validation_errors
 from marketplace.ids import isoformat, utcnow
+from marketplace.provenance.errors import ProvenanceError
 from marketplace.provenance.labels import issue_label, label_url, revoke_active_label
 from marketplace.provenance.models import (
     Level,
@@ -27,10 +30,18 @@ from marketplace.transaction import use_case
 SUBMITTABLE = (RecordStatus.DRAFT, RecordStatus.REJECTED, RecordStatus.REVOKED)
 
 
+def _parsed(model: type[BaseModel], data, code: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed("The request has invalid fields.", errors=validation_errors(exc),
+                               code=code) from None
+
+
 def _owned_product(product_id: str, user_id: str) -> Product:
     product = db.session.get(Product, product_id)
     if product is None or product.artisan_id != user_id:
-        raise NotFound("No such product.")
+        raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
     return product
 
 
@@ -47,7 +58,8 @@ def cursor_position(cursor: str) -> tuple[datetime, str]:
     try:
         return datetime.fromisoformat(values[0]), str(values[1])
     except (IndexError, TypeError, ValueError):
-        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]}) from None
+        raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]},
+                               code=RequestError.INVALID_CURSOR) from None
 
 
 def missing_fields(data: dict, product_craft: str | None = None) -> dict[str, list[str]]:
@@ -115,7 +127,7 @@ def get_record(product_id: str, *, user: User) -> ProvenanceRecord | None:
     """The record of a product, for its artisan or an operator (404 for anyone else)."""
     product = db.session.get(Product, product_id)
     if product is None or (user.role != "operator" and product.artisan_id != user.id):
-        raise NotFound("No such product.")
+        raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
     return db.session.get(ProvenanceRecord, product_id)
 
 
@@ -123,7 +135,8 @@ def get_record(product_id: str, *, user: User) -> ProvenanceRecord | None:
 def put_record(product_id: str, data: dict, *, artisan_id: str) -> ProvenanceRecord:
     """Save (replace) the artisan's record. Editing a verified record revokes its label."""
     product = _owned_product(product_id, artisan_id)
-    normalised = parse_model(RecordIn, data).model_dump(mode="json", exclude_none=True)
+    normalised = _parsed(RecordIn, data, ProvenanceError.RECORD_INVALID).model_dump(
+        mode="json", exclude_none=True)
     record = _locked_record(product.id)
     now = utcnow()
     if record is None:
@@ -156,10 +169,12 @@ def submit_record(product_id: str, *, artisan_id: str) -> ProvenanceRecord:
     if record is not None and record.status == RecordStatus.PENDING:
         return record
     if record is not None and record.status == RecordStatus.VALID:
-        raise InvalidTransition("The record is already verified; edit it to submit changes.")
+        raise InvalidTransition("The record is already verified; edit it to submit changes.",
+                                code=ProvenanceError.ALREADY_VERIFIED)
     errors = missing_fields(record.data if record else {}, product.craft)
     if errors:
-        raise ValidationFailed("The provenance record is incomplete.", errors=errors)
+        raise ValidationFailed("The provenance record is incomplete.", errors=errors,
+                               code=ProvenanceError.RECORD_INCOMPLETE)
     now = utcnow()
     moved = db.session.execute(
         update(ProvenanceRecord)
@@ -168,7 +183,8 @@ def submit_record(product_id: str, *, artisan_id: str) -> ProvenanceRecord:
         .values(status=RecordStatus.PENDING, submitted_at=now, status_changed_at=now)
     ).rowcount
     if not moved:
-        raise InvalidTransition("The record changed meanwhile; try again.")
+        raise InvalidTransition("The record changed meanwhile; try again.",
+                                code=ProvenanceError.RECORD_CHANGED)
     db.session.refresh(record)
     return record
 
@@ -229,28 +245,32 @@ def decide(product_id: str, *, operator_id: str | None, decision: str, level: st
            attestation: dict | None = None) -> ProvenanceRecord:
     """Approve (issues a signed label) or reject a pending record."""
     if decision not in ("approve", "reject"):
-        raise ValidationFailed("Unknown decision.", errors={"decision": ["approve or reject"]})
-    evidence = [parse_model(Evidence, item).model_dump(mode="json", exclude_none=True)
-                for item in (evidence or [])]
+        raise ValidationFailed("Unknown decision.", errors={"decision": ["approve or reject"]},
+                               code=ProvenanceError.DECISION_INVALID)
+    evidence = [_parsed(Evidence, item, ProvenanceError.DECISION_INVALID).model_dump(
+        mode="json", exclude_none=True) for item in (evidence or [])]
     if attestation is not None:
-        attestation = parse_model(Attestation, attestation).model_dump(mode="json",
-                                                                       exclude_none=True)
+        attestation = _parsed(Attestation, attestation, ProvenanceError.DECISION_INVALID
+                              ).model_dump(mode="json", exclude_none=True)
     if decision == "approve":
         level = level or Level.OPERATOR_VERIFIED
         if level not in (Level.OPERATOR_VERIFIED, Level.THIRD_PARTY_ATTESTED):
-            raise ValidationFailed("Unknown level.", errors={"level": ["L1 or L2"]})
+            raise ValidationFailed("Unknown level.", errors={"level": ["L1 or L2"]},
+                                   code=ProvenanceError.DECISION_INVALID)
     else:
         level = None
     errors = _decision_errors(decision, level, evidence, note, attestation)
     if errors:
-        raise ValidationFailed("The decision is incomplete.", errors=errors)
+        raise ValidationFailed("The decision is incomplete.", errors=errors,
+                               code=ProvenanceError.DECISION_INVALID)
 
     product = db.session.get(Product, product_id)
     if product is None:
-        raise NotFound("No such product.")
+        raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
     record = _locked_record(product.id)
     if record is None or record.status != RecordStatus.PENDING:
-        raise InvalidTransition("Only a pending record can be decided.")
+        raise InvalidTransition("Only a pending record can be decided.",
+                                code=ProvenanceError.NOT_PENDING)
     now = utcnow()
     label = None
     if decision == "approve":

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from marketplace.catalog import browse, images, writes
+from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.images import PayloadTooLarge
 from marketplace.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from marketplace.i18n import current_language
@@ -266,11 +267,10 @@ def update_listing(product_id: str):
             writes.update_product(page_user(), product_id, data)
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _listing_message, _listing_field)
-        except Conflict as exc:
-            if "stock" not in (exc.errors or {}):
+        except Conflict as refused:
+            if refused.code != CatalogError.STOCK_BELOW_RESERVED:
                 raise  # the piece changed meanwhile: the error page says so
-            errors = {"stock": _("Pieces held by buyers' checkouts cannot be taken out of "
-                                 "stock.")}
+            errors = {"stock": message_for(refused)}
         else:
             flash(_("Your changes are saved."), "success")
             return redirect(url_for("workshop.edit_listing", product_id=product_id))
