@@ -2,38 +2,61 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 
 from flask import Flask
 
-from marketplace import http, i18n, logs, security
+from marketplace import health, http, i18n, logs, mail, openapi, outbox, security, seed
+from marketplace.accounts import api as accounts_api
+from marketplace.accounts import cli as accounts_cli
+from marketplace.accounts import models as accounts_models
 from marketplace.accounts import service as accounts_service
+from marketplace.catalog import api as catalog_api
+from marketplace.catalog import models as catalog_models
+from marketplace.checkout import api as checkout_api
+from marketplace.checkout import cli as checkout_cli
+from marketplace.checkout import models as checkout_models
 from marketplace.config import load_config
 from marketplace.errors import register_error_handlers
 from marketplace.extensions import db, limiter, migrate
+from marketplace.fx import api as fx_api
+from marketplace.fx import cli as fx_cli
+from marketplace.fx import models as fx_models
+from marketplace.inventory import models as inventory_models
+from marketplace.orders import api as orders_api
+from marketplace.orders import models as orders_models
+from marketplace.payouts import api as payouts_api
+from marketplace.payouts import cli as payouts_cli
+from marketplace.payouts import models as payouts_models
+from marketplace.provenance import api as provenance_api
+from marketplace.provenance import cli as provenance_cli
+from marketplace.provenance import models as provenance_models
+from marketplace.shipping import api as shipping_api
+from marketplace.shipping import cli as shipping_cli
+from marketplace.shipping import models as shipping_models
+from marketplace.storefront import api as storefront_api
 
-# One package per domain; each may have models.py, api.py (``bp``) and cli.py (``register_cli``).
-DOMAINS = ("accounts", "fx", "catalog", "provenance", "inventory", "shipping", "checkout", "orders",
-           "payouts", "storefront")
+# Every table, so that the metadata (and Alembic) knows them all before the app binds the
+# database.
+MODELS = (accounts_models, fx_models, catalog_models, provenance_models, inventory_models,
+          shipping_models, checkout_models, orders_models, payouts_models, outbox, mail)
+# Registration order is route precedence.
+BLUEPRINTS = (
+    accounts_api.bp,
+    fx_api.bp,
+    *catalog_api.blueprints,
+    *provenance_api.blueprints,
+    shipping_api.bp,
+    checkout_api.bp,
+    orders_api.bp,
+    payouts_api.bp,
+    *storefront_api.blueprints,
+    health.bp,
+    openapi.bp,
+)
+CLIS = (accounts_cli, fx_cli, provenance_cli, shipping_cli, checkout_cli, payouts_cli, seed)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _optional_module(name: str):
-    if importlib.util.find_spec(name) is None:
-        return None
-    return importlib.import_module(name)
-
-
-def import_models() -> None:
-    """Import every domain's models so that the metadata (and Alembic) sees all tables."""
-    for domain in DOMAINS:
-        if importlib.util.find_spec(f"marketplace.{domain}") is not None:
-            _optional_module(f"marketplace.{domain}.models")
-    _optional_module("marketplace.outbox")
-    _optional_module("marketplace.mail")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -49,7 +72,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False  # Kazakh and Russian text stays readable UTF-8
     logs.init_app(app)
 
-    import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     limiter.init_app(app)
@@ -59,24 +81,14 @@ def create_app(config: dict | None = None) -> Flask:
     http.init_user_loader(app, accounts_service.user_from_request)
     app.extensions["sheber.get_user"] = accounts_service.get_user
 
-    for domain in DOMAINS:
-        if importlib.util.find_spec(f"marketplace.{domain}") is None:
-            continue
-        api = _optional_module(f"marketplace.{domain}.api")
-        for blueprint in getattr(api, "blueprints", [getattr(api, "bp", None)]):
-            if blueprint is not None:
-                app.register_blueprint(blueprint)
-        cli = _optional_module(f"marketplace.{domain}.cli")
-        if cli is not None:
-            cli.register_cli(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    for cli in CLIS:
+        cli.register_cli(app)
 
-    from marketplace import health, openapi, seed
+    # The Celery app (``celery -A workers``) is built by calling this factory, so workers sits
+    # above it: the factory reaches it only once an app exists to bind it to.
+    from workers.app import init_celery
 
-    app.register_blueprint(health.bp)
-    app.register_blueprint(openapi.bp)
-    seed.register_cli(app)
-
-    workers_app = _optional_module("workers.app")
-    if workers_app is not None:
-        workers_app.init_celery(app)
+    init_celery(app)
     return app

@@ -20,7 +20,14 @@ from marketplace.errors import (
 )
 from marketplace.extensions import limiter
 from tests.checkout.helpers import fixed_rates  # noqa: F401  (a fixture)
-from tests.factories import PASSWORD, auth_headers, make_artisan, make_buyer, make_operator
+from tests.factories import (
+    PASSWORD,
+    auth_headers,
+    make_artisan,
+    make_buyer,
+    make_operator,
+    make_product,
+)
 from tests.storefront.helpers import HTML, choose, csrf_token, post_form, sign_in
 
 CODE = re.compile(r"^[a-z]+\.[a-z_]+$")
@@ -34,6 +41,7 @@ CONVERTED = (
     "marketplace.orders", "marketplace.checkout", "marketplace.inventory",
     "marketplace.shipping.packing", "marketplace.shipping.parcels",
     "marketplace.shipping.tracking", "marketplace.integrations",
+    "marketplace.catalog", "marketplace.provenance",
 )
 
 
@@ -249,6 +257,24 @@ def test_payouts_name_an_empty_run_and_an_unavailable_rail(client):
                         422) == "payout.rail_unavailable"
     assert problem_code(client.get("/api/v1/operator/payouts/batches/nothing",
                                    headers=operator), 404) == "payout.batch_not_found"
+
+
+def test_catalog_and_provenance_name_what_is_wrong(client):
+    artisan = make_artisan()
+    headers = auth_headers(artisan)
+    body = {"title": {"en": "Bowl"}, "craft": "ceramics", "price": {"amount": 1000,
+            "currency": "KZT"}, "stock": 1, "weight_g": 400,
+            "dimensions_mm": {"l": 10, "w": 10, "h": 10}, "provenance": {"no_such_field": 1}}
+    response = client.post("/api/v1/products", json=body, headers=headers)
+    assert problem_code(response, 422) == "provenance.record_invalid"
+    assert set(response.get_json()["errors"]) == {"provenance.no_such_field"}
+    product = make_product(artisan, status="archived")
+    assert problem_code(client.patch(f"/api/v1/products/{product.id}", json={"stock": 2},
+                                     headers=headers), 409) == "catalog.product_archived"
+    assert problem_code(client.get("/api/v1/products/nothing"), 404) == (
+        "catalog.product_not_found")
+    assert problem_code(client.get("/api/v1/provenance/NOSUCHCODE"), 404) == (
+        "provenance.label_not_found")
 
 
 # --- pages ---------------------------------------------------------------------------------

@@ -1,12 +1,18 @@
-"""Which tasks consume which outbox events: the one place where the pipeline is wired.
+"""Which tasks consume which outbox events, and which reactions run inside the transaction that
+emits them: the one place where the pipeline is wired.
 
-Each task is called as ``task(event_id, payload)`` and must be idempotent per event id.
+Each task is called as ``task(event_id, payload)`` and must be idempotent per event id. A
+reaction is called as ``reaction(payload)`` in the emitting transaction and commits or rolls back
+with it.
 """
 
 from marketplace import mail
+from marketplace.catalog import writes as catalog
 from marketplace.checkout.payments import STRIPE_EVENT_RECEIVED
+from marketplace.fx.service import RATES_CHANGED
 from marketplace.orders.service import ORDER_PAID, ORDER_REFUNDED
-from marketplace.outbox import register_handler
+from marketplace.outbox import register_handler, register_reaction
+from marketplace.provenance import labels, records
 from marketplace.shipping.parcels import SHIPMENT_REQUESTED
 
 register_handler(mail.MAIL_REQUESTED, "workers.mail.send_mail_task")
@@ -17,3 +23,8 @@ register_handler(ORDER_PAID, "workers.orders.start_fulfilment_task")
 register_handler(ORDER_PAID, "workers.orders.send_receipt_task")
 register_handler(ORDER_PAID, "workers.payouts.record_order_ledger_task")
 register_handler(ORDER_REFUNDED, "workers.payouts.record_order_ledger_task")
+
+# A lower domain's change reaching a higher one, in the same transaction.
+register_reaction(RATES_CHANGED, catalog.on_rates_changed)  # prices follow the rates
+register_reaction(catalog.PROVENANCE_DECLARED, records.on_provenance_declared)
+register_reaction(catalog.PRODUCT_CHANGED, labels.on_product_changed)  # an untrue label goes

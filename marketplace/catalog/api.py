@@ -1,8 +1,16 @@
+"""Catalogue HTTP: workshops, products, images, browsing, media.
+
+Products are shown with what the domains above the catalogue know of them: each one's
+provenance summary, and for ``ships_to`` the countries shipping delivers to.
+"""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request, send_file
 
-from marketplace.catalog import service
+from marketplace.catalog import browse, images, writes
+from marketplace.catalog.errors import CatalogError
+from marketplace.catalog.models import Product
 from marketplace.catalog.schemas import (
     CraftList,
     ImageOut,
@@ -18,7 +26,9 @@ from marketplace.catalog.schemas import (
 from marketplace.errors import NotFound
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.money import PRESENTMENT_CURRENCIES
+from marketplace.provenance import summaries_for_products
 from marketplace.schemas import build
+from marketplace.shipping.service import served_countries
 from marketplace.storage import get_storage, valid_key
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
@@ -30,10 +40,10 @@ MEDIA_MAX_AGE = 365 * 24 * 3600  # keys are content hashes: a key's bytes never 
 
 def request_language(query_lang: str | None) -> str | None:
     """``?lang=``, else the first of Accept-Language (by quality) that we write in."""
-    if service.supported_language(query_lang):
-        return service.supported_language(query_lang)
+    if browse.supported_language(query_lang):
+        return browse.supported_language(query_lang)
     for value, _quality in request.accept_languages:
-        if lang := service.supported_language(value):
+        if lang := browse.supported_language(value):
             return lang
     return None
 
@@ -44,13 +54,21 @@ def request_currency(query_currency: str | None) -> str:
     user = current_user()
     if user is not None and user.currency in PRESENTMENT_CURRENCIES:
         return user.currency
-    return service.DEFAULT_PRESENTMENT
+    return browse.DEFAULT_PRESENTMENT
+
+
+def present(products: list[Product], *, lang: str | None, currency: str,
+            rates=None) -> list[dict]:
+    """Products as the API shows them, each with its provenance summary."""
+    return browse.present_products(
+        products, lang=lang, currency=currency, rates=rates,
+        provenance=summaries_for_products([product.id for product in products]))
 
 
 def _present_one(product, query: ReadQuery | None = None) -> dict:
     query = query or ReadQuery()
-    return service.present_products([product], lang=request_language(query.lang),
-                                    currency=request_currency(query.currency))[0]
+    return present([product], lang=request_language(query.lang),
+                   currency=request_currency(query.currency))[0]
 
 
 # --- workshop profiles ---
@@ -61,8 +79,8 @@ def _present_one(product, query: ReadQuery | None = None) -> dict:
 @responds(ProfileOut)
 def my_profile(query: ReadQuery):
     """The signed-in artisan's workshop profile (404 until it is created with PUT)."""
-    service.get_profile(current_user().id)
-    return service.profile_view(current_user().id, request_language(query.lang))
+    writes.get_profile(current_user().id)
+    return browse.profile_view(current_user().id, request_language(query.lang))
 
 
 @bp.put("/artisans/me")
@@ -72,8 +90,8 @@ def my_profile(query: ReadQuery):
 def save_my_profile(body: ProfileIn):
     """Create or replace the signed-in artisan's workshop profile."""
     user = current_user()
-    service.save_profile(user, body)
-    return service.profile_view(user.id, request_language(None))
+    writes.save_profile(user, body)
+    return browse.profile_view(user.id, request_language(None))
 
 
 @bp.get("/artisans/<artisan_id>")
@@ -81,7 +99,7 @@ def save_my_profile(body: ProfileIn):
 @responds(ProfileOut)
 def artisan_profile(artisan_id: str, query: ReadQuery):
     """A workshop's public profile with its product counts."""
-    return service.profile_view(artisan_id, request_language(query.lang))
+    return browse.profile_view(artisan_id, request_language(query.lang))
 
 
 # --- products ---
@@ -91,14 +109,15 @@ def artisan_profile(artisan_id: str, query: ReadQuery):
 @responds(ProductPage)
 def list_products(query: ListQuery):
     """Browse active products: filters, full-text search, sort, keyset pagination."""
-    page = service.list_products(
+    page = browse.list_products(
         q=query.q, craft=query.craft, material=query.material, technique=query.technique,
         artisan=query.artisan, verified=query.verified, min_price=query.min_price,
         max_price=query.max_price, currency=query.currency, ships_to=query.ships_to,
+        served_countries=served_countries() if query.ships_to else None,
         sort=query.sort, limit=query.limit, cursor=query.cursor,
     )
-    items = service.present_products(page.products, lang=request_language(query.lang),
-                                     currency=request_currency(query.currency), rates=page.rates)
+    items = present(page.products, lang=request_language(query.lang),
+                    currency=request_currency(query.currency), rates=page.rates)
     return build(ProductPage, items=items, next_cursor=page.next_cursor)
 
 
@@ -108,7 +127,7 @@ def list_products(query: ListQuery):
 @responds(ProductOut, 201)
 def create_product(body: ProductIn):
     """List a new piece (artisans only)."""
-    product = service.create_product(current_user(), body)
+    product = writes.create_product(current_user(), body)
     return _present_one(product), 201, {"Location": f"/api/v1/products/{product.id}"}
 
 
@@ -117,7 +136,7 @@ def create_product(body: ProductIn):
 @responds(ProductOut)
 def get_product(product_id: str, query: ReadQuery):
     """One product, in the requested language and presentment currency."""
-    product = service.get_product(product_id, current_user())
+    product = browse.get_product(product_id, current_user())
     return _present_one(product, query)
 
 
@@ -127,7 +146,7 @@ def get_product(product_id: str, query: ReadQuery):
 @responds(ProductOut)
 def update_product(product_id: str, body: ProductPatch):
     """Change some fields of your product; a provenance-relevant change revokes its label."""
-    product = service.update_product(current_user(), product_id, body)
+    product = writes.update_product(current_user(), product_id, body)
     return _present_one(product)
 
 
@@ -136,7 +155,7 @@ def update_product(product_id: str, body: ProductPatch):
 @responds(None, 204)
 def archive_product(product_id: str):
     """Archive your product (it leaves the catalogue; orders keep it)."""
-    service.archive_product(current_user(), product_id)
+    writes.archive_product(current_user(), product_id)
     return "", 204
 
 
@@ -148,8 +167,8 @@ def upload_image(product_id: str):
     max_bytes = current_app.config["MAX_IMAGE_BYTES"]
     upload = request.files.get("file")
     data = upload.stream.read(max_bytes + 1) if upload is not None else None
-    image = service.add_image(current_user(), product_id, data, max_bytes=max_bytes)
-    return service.image_out(image), 201
+    image = images.add_image(current_user(), product_id, data, max_bytes=max_bytes)
+    return images.image_out(image), 201
 
 
 @bp.delete("/products/<product_id>/images/<image_id>")
@@ -157,7 +176,7 @@ def upload_image(product_id: str):
 @responds(None, 204)
 def delete_image(product_id: str, image_id: str):
     """Remove an image from your product."""
-    service.delete_image(current_user(), product_id, image_id)
+    images.delete_image(current_user(), product_id, image_id)
     return "", 204
 
 
@@ -166,7 +185,7 @@ def delete_image(product_id: str, image_id: str):
 @responds(CraftList)
 def crafts(query: ReadQuery):
     """Craft categories with their default HS codes and names in kk/ru/en."""
-    return build(CraftList, items=service.crafts(request_language(query.lang)))
+    return build(CraftList, items=browse.crafts(request_language(query.lang)))
 
 
 # --- media ---
@@ -176,7 +195,7 @@ def media(key: str):
     """An uploaded image, cacheable forever (its key is the hash of its bytes)."""
     path = get_storage().path(key) if valid_key(key) else None
     if path is None:
-        raise NotFound("No such file.")
+        raise NotFound("No such file.", code=CatalogError.FILE_NOT_FOUND)
     mimetype = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}[key.rsplit(".")[1]]
     response = send_file(path, mimetype=mimetype, conditional=True, etag=key.split(".")[0],
                          max_age=MEDIA_MAX_AGE)

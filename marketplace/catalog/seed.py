@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Role, User
-from marketplace.catalog import service
+from marketplace.catalog import writes
 from marketplace.catalog.models import ArtisanProfile, Product
 from marketplace.extensions import db
 
@@ -53,7 +53,7 @@ def seed_demo() -> str:
         artisan = _user(workshop["email"], logins["artisan_password"], Role.ARTISAN, hashes,
                         name=workshop["name"], country="KZ", locale="kk", currency="KZT")
         if db.session.get(ArtisanProfile, artisan.id) is None:
-            service.save_profile(artisan, {
+            writes.save_profile(artisan, {
                 key: workshop[key] for key in ("workshop_name", "bio", "crafts", "since_year",
                                                "lineage", "processing_days")
             })
@@ -65,7 +65,7 @@ def seed_demo() -> str:
         for product in workshop["products"]:
             total += 1
             if product["title"]["en"] not in existing:
-                service.create_product(artisan, product)
+                writes.create_product(artisan, product)
                 created += 1
 
     artisan_email = data["workshops"][0]["email"]

@@ -6,12 +6,11 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from marketplace.errors import ValidationFailed
+from marketplace.fx.service import parse_rate
 from marketplace.schemas import OutModel, Timestamp
 
 
 def _positive_decimal(value) -> str:
-    from marketplace.fx.service import parse_rate
-
     try:
         return str(parse_rate(value))
     except ValidationFailed as exc:

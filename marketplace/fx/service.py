@@ -1,7 +1,9 @@
 """Exchange rates: one table of rates per US dollar, operator overrides, conversion.
 
 A cross rate is ``per_usd[to] / per_usd[from]`` in ``Decimal``; ``Money.convert`` rounds it
-half-up exactly once. An operator's override of a currency wins over the source's rate.
+half-up exactly once. An operator's override of a currency wins over the source's rate. Every
+change of an effective rate emits ``fx.rates_changed``; the catalogue reprices in that same
+transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from marketplace.fx.models import FxRate
 from marketplace.fx.sources import FileRateSource, HttpJsonRateSource, RateSnapshot, RateSource
 from marketplace.ids import utcnow
 from marketplace.money import EXPONENTS, Money
+from marketplace.outbox import emit
+from marketplace.transaction import use_case
 
+# {currencies: [code, ...]}: their effective rates changed (committed with the change).
+RATES_CHANGED = "fx.rates_changed"
 BASE_CURRENCY = "KZT"  # Product.price_base is kept in this currency
 QUOTE_CURRENCY = "USD"  # rates are stored as units per one US dollar
 MAX_RATE = Decimal(10) ** 9
@@ -133,16 +139,16 @@ def convert(money: Money, to_currency: str) -> tuple[Money, Decimal]:
     return current_rates().convert(money, to_currency)
 
 
-def _reprice_products() -> None:
-    from marketplace.catalog.service import recompute_price_base
-
-    recompute_price_base(current_rates())
-
-
 def refresh_rates(source: RateSource | None = None) -> int:
     """Load rates from ``source`` (default: FX_SOURCE_URL, else the rates file), keep operator
-    overrides, recompute every product's ``price_base``; returns how many rates were stored."""
-    snapshot = (source or default_source()).fetch()
+    overrides; every product's ``price_base`` follows in the same transaction (the catalogue
+    reacts to ``fx.rates_changed``). Returns how many rates were stored."""
+    snapshot = (source or default_source()).fetch()  # before the transaction: it may be HTTP
+    return _store_snapshot(snapshot)
+
+
+@use_case
+def _store_snapshot(snapshot: RateSnapshot) -> int:
     existing = {row.currency: row for row in db.session.execute(select(FxRate)).scalars()}
     for values in _snapshot_rows(snapshot):
         row = existing.get(values["currency"])
@@ -151,8 +157,7 @@ def refresh_rates(source: RateSource | None = None) -> int:
         else:
             row.rate, row.source, row.as_of = values["rate"], values["source"], values["as_of"]
     db.session.flush()
-    _reprice_products()
-    db.session.commit()
+    emit(RATES_CHANGED, {"currencies": sorted(snapshot.per_usd)})
     return len(snapshot.per_usd)
 
 
@@ -186,6 +191,7 @@ def _overridable(currency: str) -> str:
     return currency
 
 
+@use_case
 def set_override(currency: str, rate_per_usd: Decimal | str | int,
                  operator_id: str | None = None) -> CurrencyRate:
     """Pin ``currency`` at ``rate_per_usd`` units per US dollar until cleared."""
@@ -202,11 +208,11 @@ def set_override(currency: str, rate_per_usd: Decimal | str | int,
                        code=FxError.NOT_IN_SOURCE)
     row.override, row.override_by = _stored(value), operator_id
     db.session.flush()
-    _reprice_products()
-    db.session.commit()
+    emit(RATES_CHANGED, {"currencies": [currency]})
     return _row_rate(row)
 
 
+@use_case
 def clear_override(currency: str) -> CurrencyRate | None:
     """Go back to the source's rate; a no-op when there is no override."""
     currency = _overridable(currency)
@@ -217,6 +223,5 @@ def clear_override(currency: str) -> CurrencyRate | None:
     if row.override is not None:
         row.override, row.override_by = None, None
         db.session.flush()
-        _reprice_products()
-    db.session.commit()
+        emit(RATES_CHANGED, {"currencies": [currency]})
     return _row_rate(row)

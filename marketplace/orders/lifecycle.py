@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from marketplace import outbox
+from marketplace import outbox, provenance
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.errors import InvalidTransition, NotFound
 from marketplace.extensions import db
@@ -36,7 +36,6 @@ from marketplace.orders.models import (
     Shipment,
     ShipmentStatus,
 )
-from marketplace.provenance import service as provenance
 from marketplace.transaction import lock_rows
 
 S = OrderStatus

@@ -13,7 +13,8 @@ from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.geo import COUNTRIES
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
-from marketplace.provenance import service
+from marketplace.provenance import flags as buyer_flags
+from marketplace.provenance import labels, pieces, records
 from marketplace.provenance.models import ProvenanceLabel
 from marketplace.provenance.schemas import (
     DecisionIn,
@@ -41,7 +42,7 @@ blueprints = [bp, pages]
 
 def _record_out(product_id: str, record=None) -> dict:
     product = db.session.get(Product, product_id)
-    return service.record_view(record, product_id=product_id,
+    return records.record_view(record, product_id=product_id,
                                product_craft=product.craft if product else None)
 
 
@@ -50,7 +51,7 @@ def _record_out(product_id: str, record=None) -> dict:
 @responds(RecordOut)
 def get_record(product_id: str):
     """The product's provenance record and its verification status (its artisan, operators)."""
-    record = service.get_record(product_id, user=current_user())
+    record = records.get_record(product_id, user=current_user())
     return _record_out(product_id, record)
 
 
@@ -60,7 +61,7 @@ def get_record(product_id: str):
 @responds(RecordOut)
 def put_record(product_id: str, body: RecordIn):
     """Save the provenance record; editing a verified record revokes its label."""
-    record = service.put_record(product_id, body.model_dump(mode="json", exclude_none=True),
+    record = records.put_record(product_id, body.model_dump(mode="json", exclude_none=True),
                                 artisan_id=current_user().id)
     return _record_out(product_id, record)
 
@@ -70,7 +71,7 @@ def put_record(product_id: str, body: RecordIn):
 @responds(RecordOut)
 def submit_record(product_id: str):
     """Submit the record for verification (status pending); 422 names what is missing."""
-    record = service.submit_record(product_id, artisan_id=current_user().id)
+    record = records.submit_record(product_id, artisan_id=current_user().id)
     return _record_out(product_id, record)
 
 
@@ -80,7 +81,7 @@ def submit_record(product_id: str):
 @responds(RecordPage)
 def queue(query: QueueQuery):
     """The verification queue (``?status=pending`` by default), oldest first."""
-    items, next_cursor = service.list_records(query.status, limit=query.limit,
+    items, next_cursor = records.list_records(query.status, limit=query.limit,
                                               cursor=query.cursor)
     return build(RecordPage, items=items, next_cursor=next_cursor)
 
@@ -92,7 +93,7 @@ def queue(query: QueueQuery):
 def decide(product_id: str, body: DecisionIn):
     """Approve (issues a signed label at L1 or L2) or reject a pending record."""
     data = body.model_dump(mode="json", exclude_none=True)
-    record = service.decide(product_id, operator_id=current_user().id, **data)
+    record = records.decide(product_id, operator_id=current_user().id, **data)
     return _record_out(product_id, record)
 
 
@@ -102,8 +103,8 @@ def decide(product_id: str, body: DecisionIn):
 @responds(RecordOut)
 def revoke(product_id: str, body: RevokeIn):
     """Revoke the product's valid label (the code keeps answering: revoked)."""
-    service.revoke_label(product_id, reason=body.reason, operator_id=current_user().id)
-    return _record_out(product_id, service.get_record(product_id, user=current_user()))
+    labels.revoke_label(product_id, reason=body.reason, operator_id=current_user().id)
+    return _record_out(product_id, records.get_record(product_id, user=current_user()))
 
 
 @bp.get("/operator/provenance/flags")
@@ -112,7 +113,8 @@ def revoke(product_id: str, body: RevokeIn):
 @responds(FlagPage)
 def flags(query: FlagQuery):
     """Buyers' flags on labels, oldest first (``?status=open`` by default)."""
-    items, next_cursor = service.list_flags(query.status, limit=query.limit, cursor=query.cursor)
+    items, next_cursor = buyer_flags.list_flags(query.status, limit=query.limit,
+                                                cursor=query.cursor)
     return build(FlagPage, items=items, next_cursor=next_cursor)
 
 
@@ -122,29 +124,29 @@ def flags(query: FlagQuery):
 @responds(FlagOut)
 def resolve_flag(flag_id: str, body: ResolveFlagIn):
     """Close a flag with a note (revoking the label is a separate action)."""
-    flag = service.resolve_flag(flag_id, operator_id=current_user().id, note=body.note)
-    return service.flag_view(flag, db.session.get(ProvenanceLabel, flag.label_id))
+    flag = buyer_flags.resolve_flag(flag_id, operator_id=current_user().id, note=body.note)
+    return buyer_flags.flag_view(flag, db.session.get(ProvenanceLabel, flag.label_id))
 
 
 @bp.get("/provenance/public-key")
 @responds(PublicKeyOut)
 def public_key():
     """The marketplace's Ed25519 label keys: the current one and every earlier one."""
-    return service.public_keys()
+    return labels.public_keys()
 
 
 @bp.get("/provenance/<code>")
 @responds(LabelOut)
 def label(code: str):
     """A label: the signed object, its signature, and whether it verifies."""
-    return service.public_label(code)
+    return labels.public_label(code)
 
 
 @bp.get("/provenance/<code>/pieces/<serial>")
 @responds(PieceOut)
 def piece(code: str, serial: str):
     """One piece's hash-chained history and whether the chain verifies."""
-    return service.piece_history(code, serial)
+    return pieces.piece_history(code, serial)
 
 
 @bp.post("/provenance/<code>/flags")
@@ -153,8 +155,8 @@ def piece(code: str, serial: str):
 @responds(FlagOut, 201)
 def flag(code: str, body: FlagIn):
     """Ask operators to review a label."""
-    flag = service.flag_label(code, user_id=current_user().id, reason=body.reason)
-    return service.flag_view(flag, db.session.get(ProvenanceLabel, flag.label_id)), 201
+    flag = buyer_flags.flag_label(code, user_id=current_user().id, reason=body.reason)
+    return buyer_flags.flag_view(flag, db.session.get(ProvenanceLabel, flag.label_id)), 201
 
 
 # Public HTML page and QR code (outside /api/v1) --------------------------------------------------
@@ -174,7 +176,7 @@ def _resolve(text, lang: str) -> str:
 def label_qr(code: str):
     """The QR code of a label's public page."""
     try:
-        view = service.public_label(code)
+        view = labels.public_label(code)
     except NotFound:
         return Response("No label with this code.", status=404, mimetype="text/plain")
     image = qrcode.make(view["url"], image_factory=qrcode.image.svg.SvgPathImage, border=4)
@@ -192,7 +194,7 @@ def label_page(code: str):
     policy = (f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self'; "
               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
     try:
-        view = service.public_label(code)
+        view = labels.public_label(code)
     except NotFound:
         html = render_template("provenance/not_found.html", code=code, nonce=nonce)
         return _with_policy(Response(html, status=404, mimetype="text/html"), policy)
@@ -201,7 +203,7 @@ def label_page(code: str):
     piece, piece_missing = None, False
     if query.piece:
         try:
-            piece = service.piece_history(code, query.piece)
+            piece = pieces.piece_history(code, query.piece)
         except NotFound:
             piece_missing = True
     product = payload.get("product") if isinstance(payload.get("product"), dict) else {}

@@ -1,7 +1,7 @@
 import click
 from flask import Flask
 
-from marketplace.provenance import service, signing
+from marketplace.provenance import labels, signing
 
 
 def register_cli(app: Flask) -> None:
@@ -12,7 +12,7 @@ def register_cli(app: Flask) -> None:
     def rotate_key():
         """Start signing new labels with a new Ed25519 key; labels signed before keep verifying."""
         try:
-            old_id, new_id = service.rotate_signing_key()
+            old_id, new_id = labels.rotate_signing_key()
         except signing.SigningKeyError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"signing key rotated: {old_id} retired, {new_id} active")
@@ -20,5 +20,5 @@ def register_cli(app: Flask) -> None:
     @provenance.command("public-key")
     def public_key():
         """Print the current public key (base64 of the raw 32 bytes) and its key id."""
-        keys = service.public_keys()
+        keys = labels.public_keys()
         click.echo(f"{keys['key_id']} {keys['public_key']}")

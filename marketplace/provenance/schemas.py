@@ -1,6 +1,6 @@
 """Provenance request and response models.
 
-The record is saved as a draft with any subset of fields; ``service.missing_fields`` says what
+The record is saved as a draft with any subset of fields; ``records.missing_fields`` says what
 a submission still needs. Numbers are integers only (hours, percent, fineness in parts per
 thousand), so that the signed canonical JSON never carries a float.
 """

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import ArtisanProfile, Product, ProductStatus
 from marketplace.extensions import db
-from marketplace.provenance import service
+from marketplace.provenance import records
 from marketplace.provenance.models import ProvenanceRecord
 
 DEMO_PRODUCTS = 6
@@ -122,9 +122,9 @@ def seed_demo() -> str:
             continue
         artisan = db.session.get(User, product.artisan_id)
         profile = db.session.get(ArtisanProfile, product.artisan_id)
-        service.put_record(product.id, demo_record(product, artisan, profile),
+        records.put_record(product.id, demo_record(product, artisan, profile),
                            artisan_id=artisan.id)
-        service.submit_record(product.id, artisan_id=artisan.id)
+        records.submit_record(product.id, artisan_id=artisan.id)
         if index == len(products) - 1 and len(products) > 2:
             done["pending"] += 1  # leave one in the operators' queue
             continue
@@ -132,14 +132,14 @@ def seed_demo() -> str:
                      "photographed."},
                     {"type": "material_receipt", "note": "Demo: material receipts checked."}]
         if index < 2:
-            service.decide(product.id, operator_id=operator_id, decision="approve", level="L2",
+            records.decide(product.id, operator_id=operator_id, decision="approve", level="L2",
                            evidence=evidence, note="Demo verification.",
                            attestation={"scheme": "Craft guild membership",
                                         "issuer": "Almaty Craft Guild (demo data)",
                                         "reference": f"DEMO-GUILD-{index + 1:03d}"})
             done["L2"] += 1
         else:
-            service.decide(product.id, operator_id=operator_id, decision="approve", level="L1",
+            records.decide(product.id, operator_id=operator_id, decision="approve", level="L1",
                            evidence=evidence, note="Demo verification.")
             done["L1"] += 1
     if not any(done.values()):

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from marketplace.catalog.models import Product
+from marketplace.checkout.service import cart_items_for_quote
 from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
 from marketplace.http import (
@@ -44,12 +43,9 @@ bp = Blueprint("shipping", __name__, url_prefix="/api/v1")
 
 
 def _cart_items(user) -> list[tuple[Product, int]]:
-    if user is None or importlib.util.find_spec("marketplace.checkout.service") is None:
+    if user is None:
         raise ValidationFailed("Give the items to quote.", errors={"items": ["required"]})
-    checkout = importlib.import_module("marketplace.checkout.service")
-    if not hasattr(checkout, "cart_items_for_quote"):
-        raise ValidationFailed("Give the items to quote.", errors={"items": ["required"]})
-    items = checkout.cart_items_for_quote(user.id)
+    items = cart_items_for_quote(user.id)
     if not items:
         raise ValidationFailed("The cart is empty.", errors={"items": ["the cart is empty"]})
     return items

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from marketplace import provenance
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import Product
 from marketplace.errors import (
@@ -19,7 +20,6 @@ from marketplace.orders.models import (
     OrderLine,
     OrderStatus,
 )
-from marketplace.provenance import service as provenance
 from marketplace.shipping.errors import ShippingError
 from marketplace.shipping.parcels import SHIPPABLE_ORDER, open_shipment, piece_serials
 from marketplace.transaction import use_case
@@ -106,5 +106,5 @@ def pack_fulfilment(fulfilment_id: str, user: User, *, weight_g: int, length_mm:
     for serial in piece_serials(lines):
         provenance.record_piece_event(serial, "packed", data={"weight_g": weight_g},
                                       place={"city": "Almaty", "country": "KZ"},
-                                      key=f"packed-{fulfilment.id}", commit=False)
+                                      key=f"packed-{fulfilment.id}")
     return fulfilment

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from flask import current_app, render_template
 from sqlalchemy import select
 
-from marketplace import mail, outbox
+from marketplace import mail, outbox, provenance
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import Product
 from marketplace.errors import (
@@ -41,7 +41,6 @@ from marketplace.orders.models import (
     ShipmentEvent,
     ShipmentStatus,
 )
-from marketplace.provenance import service as provenance
 from marketplace.shipping import carriers, papers
 from marketplace.shipping.errors import ShippingError
 from marketplace.shipping.rates import effective_rates, rates_file
@@ -339,7 +338,7 @@ def enter_status(order: Order, shipment: Shipment, event: ShipmentEvent) -> None
             provenance.record_piece_event(
                 serial, "shipped", place={"city": "Almaty", "country": "KZ"},
                 data={"carrier": shipment.carrier, "tracking_number": shipment.tracking_number},
-                key=f"shipped-{shipment.id}", time=event.occurred_at, commit=False)
+                key=f"shipped-{shipment.id}", time=event.occurred_at)
     elif status is S.DELIVERED:
         shipment.delivered_at = event.occurred_at
         lifecycle.mark_delivered(order, shipment, at=event.occurred_at)
@@ -348,12 +347,12 @@ def enter_status(order: Order, shipment: Shipment, event: ShipmentEvent) -> None
             provenance.record_piece_event(
                 serial, "delivered", place={"country": country},
                 data={"tracking_number": shipment.tracking_number},
-                key=f"delivered-{shipment.id}", time=event.occurred_at, commit=False)
+                key=f"delivered-{shipment.id}", time=event.occurred_at)
     elif status is S.RETURNED:
         for serial in serials:
             provenance.record_piece_event(
                 serial, "returned", data={"tracking_number": shipment.tracking_number},
-                key=f"returned-{shipment.id}", time=event.occurred_at, commit=False)
+                key=f"returned-{shipment.id}", time=event.occurred_at)
     _mail_buyer(order, shipment, event)
 
 

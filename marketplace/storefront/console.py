@@ -11,7 +11,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
 from marketplace.accounts import service as accounts
-from marketplace.catalog import service as catalog
+from marketplace.catalog import browse
 from marketplace.errors import (
     Conflict,
     ExternalServiceError,
@@ -31,9 +31,10 @@ from marketplace.orders.schemas import order_out
 from marketplace.payouts import service as payouts
 from marketplace.payouts.rails import BANK_TRANSFER
 from marketplace.payouts.schemas import batch_out, batch_summary_out
-from marketplace.provenance import service as provenance
+from marketplace.provenance import flags as buyer_flags
+from marketplace.provenance import labels, records
 from marketplace.provenance.models import FlagStatus, RecordStatus
-from marketplace.provenance.schemas import DecisionIn
+from marketplace.provenance.schemas import DecisionIn, ResolveFlagIn, RevokeIn
 from marketplace.shipping import parcels
 from marketplace.shipping.schemas import shipment_out
 from marketplace.storefront import record_form
@@ -46,7 +47,7 @@ from marketplace.storefront.forms import (
     whole_number,
 )
 from marketplace.storefront.messages import message_for
-from marketplace.storefront.pages import html_errors, page_user, roles_required
+from marketplace.storefront.pages import html_errors, page_user, present_listings, roles_required
 
 bp = html_errors(Blueprint("console", __name__, url_prefix="/console"))
 
@@ -58,7 +59,7 @@ EVIDENCE_TYPES = ("identity", "studio_visit", "work_in_progress", "material_rece
 
 
 def _craft_names() -> dict[str, str]:
-    return {craft["code"]: craft["name"] for craft in catalog.crafts(current_language())}
+    return {craft["code"]: craft["name"] for craft in browse.crafts(current_language())}
 
 
 def _next_url(endpoint: str, cursor: str | None, **args) -> str | None:
@@ -68,8 +69,8 @@ def _next_url(endpoint: str, cursor: str | None, **args) -> str | None:
 @bp.get("/")
 @roles_required("operator")
 def dashboard():
-    queue, more_records = provenance.list_records(RecordStatus.PENDING, limit=DASHBOARD_ROWS)
-    flags, more_flags = provenance.list_flags(FlagStatus.OPEN, limit=DASHBOARD_ROWS)
+    queue, more_records = records.list_records(RecordStatus.PENDING, limit=DASHBOARD_ROWS)
+    flags, more_flags = buyer_flags.list_flags(FlagStatus.OPEN, limit=DASHBOARD_ROWS)
     user = page_user()
     to_ship = {status: order_service.list_orders(user, status=status, limit=DASHBOARD_ROWS)
                for status in lifecycle.SHIPPABLE}
@@ -85,8 +86,8 @@ def provenance_queue():
     status = request.args.get("status", RecordStatus.PENDING)
     if status not in set(RecordStatus):
         status = RecordStatus.PENDING
-    items, next_cursor = provenance.list_records(status, limit=PAGE_SIZE,
-                                                 cursor=request.args.get("cursor") or None)
+    items, next_cursor = records.list_records(status, limit=PAGE_SIZE,
+                                              cursor=request.args.get("cursor") or None)
     return render_template("console/provenance_queue.html", items=items, status=status,
                            statuses=list(RecordStatus),
                            next_url=_next_url("console.provenance_queue", next_cursor,
@@ -132,17 +133,18 @@ def _decision_form() -> dict:
 def _render_record(product_id: str, *, form: dict | None = None, errors: dict | None = None,
                    status: int = 200):
     user = page_user()
-    product = catalog.get_product(product_id, viewer=user)
-    listing = catalog.present_products([product], lang=current_language(), currency="USD")[0]
-    view = provenance.record_view(provenance.get_record(product_id, user=user),
-                                  product_id=product_id, product_craft=product.craft)
+    product = browse.get_product(product_id, viewer=user)
+    listing = present_listings([product], currency="USD")[0]
+    view = records.record_view(records.get_record(product_id, user=user),
+                               product_id=product_id, product_craft=product.craft)
     missing = [record_form.error_message(key)
                for key in dict.fromkeys(general_key(field) for field in view["missing"])]
     form = form or {"level": "L1", "evidence": [], "attestation": None, "note": None}
     evidence_rows = list(form["evidence"]) + [{}] * (EVIDENCE_ROWS - len(form["evidence"]))
     return render_template(
         "console/provenance_record.html", listing=listing, view=view, missing=missing,
-        workshop=catalog.profile_view(product.artisan_id, current_language()),
+        actions=records.record_actions(view["status"]),
+        workshop=browse.profile_view(product.artisan_id, current_language()),
         craft_names=_craft_names(), form=form, evidence_rows=evidence_rows,
         evidence_types=EVIDENCE_TYPES, errors=errors or {}), status
 
@@ -160,7 +162,7 @@ def decide(product_id: str):
     try:
         # The API's own input model first: its errors name the evidence row they are about.
         data = parse_model(DecisionIn, form).model_dump(mode="json", exclude_none=True)
-        record = provenance.decide(product_id, operator_id=page_user().id, **data)
+        record = records.decide(product_id, operator_id=page_user().id, **data)
     except ValidationFailed as exc:
         return _render_record(product_id, form=form, status=422,
                               errors=place_errors(exc.errors, _decision_message))
@@ -169,7 +171,7 @@ def decide(product_id: str):
                                              "verification.")), "error")
         return redirect(url_for("console.provenance_record", product_id=product_id))
     if record.status == RecordStatus.VALID:
-        code = provenance.label_code_for_product(product_id)
+        code = labels.label_code_for_product(product_id)
         flash(_("Approved at level %(level)s: label %(code)s is issued.", level=record.level,
                 code=code), "success")
     else:
@@ -184,8 +186,9 @@ def flags():
     status = request.args.get("status", FlagStatus.OPEN)
     if status not in set(FlagStatus):
         status = FlagStatus.OPEN
-    items, next_cursor = provenance.list_flags(status, limit=PAGE_SIZE,
-                                               cursor=request.args.get("cursor") or None)
+    items, next_cursor = buyer_flags.list_flags(status, limit=PAGE_SIZE,
+                                                cursor=request.args.get("cursor") or None)
+    items = [{**item, "actions": buyer_flags.flag_actions(item)} for item in items]
     return render_template("console/flags.html", items=items, status=status,
                            next_url=_next_url("console.flags", next_cursor, status=status))
 
@@ -194,7 +197,10 @@ def flags():
 @roles_required("operator")
 def resolve_flag(flag_id: str):
     try:
-        provenance.resolve_flag(flag_id, operator_id=page_user().id, note=optional_text("note"))
+        note = parse_model(ResolveFlagIn, {"note": optional_text("note")}).note
+        buyer_flags.resolve_flag(flag_id, operator_id=page_user().id, note=note)
+    except ValidationFailed:
+        flash(_("Check this field."), "error")
     except InvalidTransition as refused:
         flash(message_for(refused, default=_("This flag was already resolved.")), "error")
     else:
@@ -205,12 +211,13 @@ def resolve_flag(flag_id: str):
 @bp.post("/provenance/<product_id>/revoke")
 @roles_required("operator")
 def revoke_label(product_id: str):
-    reason = text("reason")
-    if not reason:
+    try:
+        reason = parse_model(RevokeIn, {"reason": text("reason")}).reason
+    except ValidationFailed:
         flash(_("Say why the label is withdrawn; the artisan will read it."), "error")
         return redirect(request.referrer or url_for("console.flags"))
     try:
-        provenance.revoke_label(product_id, reason=reason, operator_id=page_user().id)
+        labels.revoke_label(product_id, reason=reason, operator_id=page_user().id)
     except InvalidTransition as refused:
         flash(message_for(refused, default=_("This piece has no valid label to withdraw.")),
               "error")
@@ -245,7 +252,7 @@ def _render_order(order_id: str, *, errors: dict | None = None, typed: dict | No
     view = order_out(found, user)
     parcel_views = [shipment_out(parcels.visible_shipment(item["id"], user), user)
                     for item in view["shipments"]]
-    workshops = {f["artisan_id"]: catalog.profile_view(f["artisan_id"])["workshop_name"]
+    workshops = {f["artisan_id"]: browse.profile_view(f["artisan_id"])["workshop_name"]
                  for f in view["fulfilments"]}
     return render_template(
         "console/order.html", order=view, buyer=accounts.get_user(found.buyer_id),
@@ -464,7 +471,7 @@ def run_payouts():
                                  execution_date=execution_date)
     for skipped in result.skipped:
         amount = format_money(skipped["amount"])
-        workshop = catalog.profile_view(skipped["artisan_id"])["workshop_name"]
+        workshop = browse.profile_view(skipped["artisan_id"])["workshop_name"]
         if skipped["amount"]["amount"] < 0:
             flash(_("%(workshop)s is not paid: refunds after earlier payouts leave %(amount)s.",
                     workshop=workshop, amount=amount), "info")

@@ -8,6 +8,10 @@ from collections.abc import Callable
 from datetime import date
 
 from flask import request
+from pydantic import BaseModel
+
+from marketplace.errors import ValidationFailed
+from marketplace.http import parse_model
 
 LANGUAGE_ORDER = ("kk", "ru", "en")
 _INDEX = re.compile(r"\.\d+(?=\.|$)")
@@ -78,3 +82,19 @@ def place_errors(service_errors: dict | None, messages: Callable[[str], str],
     for field in service_errors or {}:
         placed.setdefault(where(field), messages(general_key(field)))
     return placed
+
+
+def lenient_query(model: type[BaseModel], data: dict) -> BaseModel | None:
+    """``data`` (a page's query string) in the API's input ``model``, leaving out each field the
+    model refuses: a hand-edited link loses that filter instead of failing. None when what is
+    refused is no one field but their combination."""
+    data = {key: value for key, value in data.items() if value is not None}
+    while True:
+        try:
+            return parse_model(model, data)
+        except ValidationFailed as exc:
+            refused = {field.split(".")[0] for field in exc.errors or {}} & set(data)
+            if not refused:
+                return None
+            for field in refused:
+                del data[field]

@@ -11,7 +11,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from marketplace.accounts.errors import AccountError
-from marketplace.catalog import service as catalog
+from marketplace.catalog import images
 from marketplace.catalog.errors import CatalogError
 from marketplace.checkout import service as checkout
 from marketplace.checkout.errors import CheckoutError
@@ -71,7 +71,7 @@ def _by_code(error: DomainError) -> dict[str, str]:
         CatalogError.IMAGE_TOO_LARGE: _("A photo can be at most %(mb)s MB.",
                                         mb=current_app.config["MAX_IMAGE_BYTES"] // (1024 * 1024)),
         CatalogError.IMAGE_LIMIT: _("A listing has at most %(count)s photos.",
-                                    count=catalog.MAX_IMAGES_PER_PRODUCT),
+                                    count=images.MAX_IMAGES_PER_PRODUCT),
         ProvenanceError.ALREADY_VERIFIED: _("This record is already verified. Change it first to "
                                             "send it again."),
         ProvenanceError.NOT_PENDING: _("This record is no longer waiting for verification."),

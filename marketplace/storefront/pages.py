@@ -8,8 +8,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from marketplace.catalog import browse
+from marketplace.catalog.models import Product
 from marketplace.errors import DomainError, Forbidden, RequestError
+from marketplace.fx.service import RateTable
 from marketplace.http import current_user
+from marketplace.i18n import current_currency, current_language
+from marketplace.provenance import summaries_for_products
 from marketplace.security import csrf_failed_response
 
 
@@ -37,6 +42,15 @@ def roles_required(*roles: str):
         return wrapper
 
     return decorate
+
+
+def present_listings(products: list[Product], *, currency: str | None = None,
+                     rates: RateTable | None = None) -> list[dict]:
+    """Products as the API shows them, each with its provenance summary, in the page's language
+    and in ``currency`` (default: the page's)."""
+    return browse.present_products(
+        products, lang=current_language(), currency=currency or current_currency(), rates=rates,
+        provenance=summaries_for_products([product.id for product in products]))
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -63,7 +63,7 @@ def _rows(name: str) -> list[dict]:
 
 
 def record_from_form() -> dict:
-    """The record as typed, in the shape ``provenance.service.put_record`` takes."""
+    """The record as typed, in the shape ``provenance.records.put_record`` takes."""
     record = _nest({
         "place-city": text("place-city"), "place-region": text("place-region"),
         "place-country": text("place-country"), "craft": text("craft"),

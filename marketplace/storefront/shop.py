@@ -7,16 +7,17 @@ from decimal import InvalidOperation
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from marketplace.catalog import service as catalog
+from marketplace.catalog import browse
+from marketplace.catalog.schemas import ListQuery
 from marketplace.i18n import current_currency, current_language
 from marketplace.money import CurrencyError, Money
-from marketplace.provenance import service as provenance
-from marketplace.storefront.pages import html_errors, page_user
+from marketplace.provenance import labels
+from marketplace.storefront.forms import lenient_query
+from marketplace.storefront.pages import html_errors, page_user, present_listings
 
 bp = html_errors(Blueprint("shop", __name__))
 
 PAGE_SIZE = 24
-SORTS = ("newest", "price_asc", "price_desc", "relevance")
 
 
 def _sort_names() -> dict[str, str]:
@@ -39,25 +40,25 @@ def _price_filter(raw: str, currency: str, errors: dict, field: str) -> int | No
     return money.amount
 
 
-def _filters() -> tuple[dict, dict, dict]:
-    """(the form as typed, the catalogue query, per-field errors) from the query string."""
+def _filters() -> tuple[dict, ListQuery | None, dict]:
+    """(the form as typed, the catalogue query in the API's input model, per-field errors); no
+    query when the price range is empty, so nothing can match."""
     args = request.args
     currency = current_currency()
     errors: dict[str, str] = {}
     form = {key: args.get(key, "").strip() for key in ("q", "craft", "material", "min_price",
                                                         "max_price", "sort")}
     form["verified"] = args.get("verified") == "1"
-    crafts = {craft["code"] for craft in catalog.crafts()}
-    query = {
+    query = lenient_query(ListQuery, {
         "q": form["q"] or None,
-        "craft": form["craft"] if form["craft"] in crafts else None,
-        "material": " ".join(form["material"].split()).lower() or None,
+        "craft": form["craft"] or None,
+        "material": form["material"] or None,
         "verified": True if form["verified"] else None,
         "min_price": _price_filter(form["min_price"], currency, errors, "min_price"),
         "max_price": _price_filter(form["max_price"], currency, errors, "max_price"),
         "currency": currency,
-        "sort": form["sort"] if form["sort"] in SORTS else None,
-    }
+        "sort": form["sort"] or None,
+    })
     return form, query, errors
 
 
@@ -68,19 +69,23 @@ def _names(crafts: list[dict]) -> dict[str, str]:
 @bp.get("/")
 def catalogue():
     form, query, errors = _filters()
-    page = catalog.list_products(**query, limit=PAGE_SIZE,
-                                 cursor=request.args.get("cursor") or None)
-    products = catalog.present_products(page.products, lang=current_language(),
-                                        currency=current_currency(), rates=page.rates)
+    products, next_cursor = [], None
+    if query is not None:
+        page = browse.list_products(
+            q=query.q, craft=query.craft, material=query.material, verified=query.verified,
+            min_price=query.min_price, max_price=query.max_price, currency=query.currency,
+            sort=query.sort, limit=PAGE_SIZE, cursor=request.args.get("cursor") or None)
+        products = present_listings(page.products, rates=page.rates)
+        next_cursor = page.next_cursor
     next_url = None
-    if page.next_cursor:
+    if next_cursor:
         args = {key: value for key, value in request.args.items() if key != "cursor"}
-        next_url = url_for("shop.catalogue", **args, cursor=page.next_cursor)
+        next_url = url_for("shop.catalogue", **args, cursor=next_cursor)
     first_url = None
     if request.args.get("cursor"):
         first_url = url_for("shop.catalogue", **{key: value for key, value
                                                  in request.args.items() if key != "cursor"})
-    crafts = catalog.crafts(current_language())
+    crafts = browse.crafts(current_language())
     return render_template("storefront/catalogue.html", products=products, form=form,
                            errors=errors, crafts=crafts, craft_names=_names(crafts),
                            sorts=_sort_names(), next_url=next_url, first_url=first_url)
@@ -95,30 +100,28 @@ def _label_for(summary: dict) -> dict | None:
     """The public, signed label behind a product's provenance summary, when one holds."""
     if summary.get("status") != "valid" or not summary.get("label_code"):
         return None
-    return provenance.public_label(summary["label_code"])
+    return labels.public_label(summary["label_code"])
 
 
 @bp.get("/products/<product_id>")
 def product(product_id: str):
-    item = catalog.get_product(product_id, viewer=page_user())
-    view = catalog.present_products([item], lang=current_language(),
-                                    currency=current_currency())[0]
+    item = browse.get_product(product_id, viewer=page_user())
+    view = present_listings([item])[0]
     label = _label_for(view["provenance"])
     record = label["record"].get("record") or {} if label else {}
-    crafts = _names(catalog.crafts(current_language()))
+    crafts = _names(browse.crafts(current_language()))
     return render_template("storefront/product.html", product=view, label=label, record=record,
                            craft_name=crafts.get(view["craft"], view["craft"]))
 
 
 @bp.get("/artisans/<artisan_id>")
 def artisan(artisan_id: str):
-    profile = catalog.profile_view(artisan_id, current_language())
-    page = catalog.list_products(artisan=artisan_id, limit=PAGE_SIZE,
-                                 cursor=request.args.get("cursor") or None)
-    products = catalog.present_products(page.products, lang=current_language(),
-                                        currency=current_currency(), rates=page.rates)
+    profile = browse.profile_view(artisan_id, current_language())
+    page = browse.list_products(artisan=artisan_id, limit=PAGE_SIZE,
+                                cursor=request.args.get("cursor") or None)
+    products = present_listings(page.products, rates=page.rates)
     next_url = (url_for("shop.artisan", artisan_id=artisan_id, cursor=page.next_cursor)
                 if page.next_cursor else None)
     return render_template("storefront/artisan.html", profile=profile, products=products,
                            next_url=next_url,
-                           craft_names=_names(catalog.crafts(current_language())))
+                           craft_names=_names(browse.crafts(current_language())))

@@ -9,16 +9,17 @@ from decimal import InvalidOperation
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from marketplace.catalog import service as catalog
-from marketplace.catalog.service import PayloadTooLarge
+from marketplace.catalog import browse, images, writes
+from marketplace.catalog.errors import CatalogError
+from marketplace.catalog.images import PayloadTooLarge
 from marketplace.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from marketplace.i18n import current_currency, current_language
+from marketplace.i18n import current_language
 from marketplace.money import LISTING_CURRENCIES, CurrencyError, Money
 from marketplace.orders import service as order_service
 from marketplace.orders.schemas import order_out
 from marketplace.payouts import service as payouts
 from marketplace.payouts.schemas import balance_out, payout_out
-from marketplace.provenance import service as provenance
+from marketplace.provenance import records
 from marketplace.shipping import packing
 from marketplace.storefront import record_form
 from marketplace.storefront.auth import countries_for_language
@@ -32,7 +33,7 @@ from marketplace.storefront.forms import (
     whole_number,
 )
 from marketplace.storefront.messages import message_for
-from marketplace.storefront.pages import html_errors, page_user, roles_required
+from marketplace.storefront.pages import html_errors, page_user, present_listings, roles_required
 
 bp = html_errors(Blueprint("workshop", __name__, url_prefix="/workshop"))
 
@@ -42,7 +43,7 @@ ORDERS_PAGE_SIZE = 24
 
 
 def _crafts() -> list[dict]:
-    return catalog.crafts(current_language())
+    return browse.crafts(current_language())
 
 
 def _craft_names() -> dict[str, str]:
@@ -53,11 +54,10 @@ def _craft_names() -> dict[str, str]:
 @roles_required("artisan")
 def dashboard():
     user = page_user()
-    profile = catalog.profile_view(user.id, current_language())
-    page = catalog.list_products(artisan=user.id, limit=PAGE_SIZE,
-                                 cursor=request.args.get("cursor") or None)
-    listings = catalog.present_products(page.products, lang=current_language(),
-                                        currency=current_currency(), rates=page.rates)
+    profile = browse.profile_view(user.id, current_language())
+    page = browse.list_products(artisan=user.id, limit=PAGE_SIZE,
+                                cursor=request.args.get("cursor") or None)
+    listings = present_listings(page.products, rates=page.rates)
     next_url = url_for("workshop.dashboard", cursor=page.next_cursor) if page.next_cursor else None
     return render_template("workshop/dashboard.html", profile=profile, listings=listings,
                            next_url=next_url, craft_names=_craft_names())
@@ -92,7 +92,7 @@ def _render_profile(form: dict, errors: dict, status: int = 200):
 @bp.get("/profile")
 @roles_required("artisan")
 def profile():
-    view = catalog.profile_view(page_user().id, current_language())
+    view = browse.profile_view(page_user().id, current_language())
     form = {"workshop_name": view["workshop_name"], "bio": view["translations"]["bio"],
             "city": view["city"], "country": view["country"], "crafts": view["crafts"],
             "since_year": view["since_year"] or "", "lineage": view["lineage"] or "",
@@ -116,7 +116,7 @@ def save_profile():
     }
     if not errors:
         try:
-            catalog.save_profile(page_user(), data)
+            writes.save_profile(page_user(), data)
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _profile_message, _first_segment)
         else:
@@ -206,21 +206,19 @@ def _listing_form(view: dict) -> dict:
 
 def _own_listing(product_id: str):
     """The signed-in artisan's own product; another artisan's is not found (as in the API)."""
-    user = page_user()
-    product = catalog.get_product(product_id, viewer=user)
-    if product.artisan_id != user.id:
-        raise NotFound("No such product.")
-    return product
+    return writes.owned_product(page_user().id, product_id)
 
 
 def _listing_view(product) -> dict:
-    return catalog.present_products([product], lang=current_language(),
-                                    currency=current_currency())[0]
+    return present_listings([product])[0]
 
 
-def _render_listing(form: dict, errors: dict, *, listing: dict | None = None, status: int = 200):
+def _render_listing(form: dict, errors: dict, *, product=None, status: int = 200):
+    listing = _listing_view(product) if product is not None else None
+    actions = writes.product_actions(product) if product is not None else {}
     return render_template("workshop/listing.html", form=form, errors=errors, listing=listing,
-                           crafts=_crafts(), currencies=LISTING_CURRENCIES), status
+                           actions=actions, crafts=_crafts(),
+                           currencies=LISTING_CURRENCIES), status
 
 
 @bp.get("/listings/new")
@@ -239,7 +237,7 @@ def create_listing():
     data = _listing_from_form(errors)
     if not errors:
         try:
-            product = catalog.create_product(page_user(), data)
+            product = writes.create_product(page_user(), data)
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _listing_message, _listing_field)
         else:
@@ -251,32 +249,32 @@ def create_listing():
 @bp.get("/listings/<product_id>")
 @roles_required("artisan")
 def edit_listing(product_id: str):
-    listing = _listing_view(_own_listing(product_id))
-    return _render_listing(_listing_form(listing), {}, listing=listing)
+    product = _own_listing(product_id)
+    return _render_listing(_listing_form(_listing_view(product)), {}, product=product)
 
 
 @bp.post("/listings/<product_id>")
 @roles_required("artisan")
 def update_listing(product_id: str):
     product = _own_listing(product_id)
+    if not writes.product_actions(product)["edit"]:
+        flash(_("An archived piece cannot be changed."), "error")
+        return redirect(url_for("workshop.dashboard"))
     errors: dict[str, str] = {}
     data = _listing_from_form(errors)
     if not errors:
         try:
-            catalog.update_product(page_user(), product_id, data)
+            writes.update_product(page_user(), product_id, data)
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _listing_message, _listing_field)
-        except Conflict as exc:
-            if "stock" in (exc.errors or {}):
-                errors = {"stock": _("Pieces held by buyers' checkouts cannot be taken out of "
-                                     "stock.")}
-            else:
-                flash(_("An archived piece cannot be changed."), "error")
-                return redirect(url_for("workshop.dashboard"))
+        except Conflict as refused:
+            if refused.code != CatalogError.STOCK_BELOW_RESERVED:
+                raise  # the piece changed meanwhile: the error page says so
+            errors = {"stock": message_for(refused)}
         else:
             flash(_("Your changes are saved."), "success")
             return redirect(url_for("workshop.edit_listing", product_id=product_id))
-    return _render_listing(_typed_listing(), errors, listing=_listing_view(product), status=422)
+    return _render_listing(_typed_listing(), errors, product=product, status=422)
 
 
 @bp.post("/listings/<product_id>/images")
@@ -287,7 +285,7 @@ def add_image(product_id: str):
     data = upload.stream.read(max_bytes + 1) if upload is not None and upload.filename else None
     alt = {current_language(): text("alt")} if text("alt") else None
     try:
-        catalog.add_image(page_user(), product_id, data, max_bytes=max_bytes, alt=alt)
+        images.add_image(page_user(), product_id, data, max_bytes=max_bytes, alt=alt)
     except ValidationFailed as refused:
         flash(message_for(refused, default=_("Choose a JPEG, PNG or WebP photo.")), "error")
     except PayloadTooLarge as refused:
@@ -295,7 +293,7 @@ def add_image(product_id: str):
                                              mb=max_bytes // (1024 * 1024))), "error")
     except Conflict as refused:
         flash(message_for(refused, default=_("A listing has at most %(count)s photos.",
-                                             count=catalog.MAX_IMAGES_PER_PRODUCT)), "error")
+                                             count=images.MAX_IMAGES_PER_PRODUCT)), "error")
     else:
         flash(_("The photo is added."), "success")
     return redirect(url_for("workshop.edit_listing", product_id=product_id))
@@ -304,7 +302,7 @@ def add_image(product_id: str):
 @bp.post("/listings/<product_id>/images/<image_id>/remove")
 @roles_required("artisan")
 def remove_image(product_id: str, image_id: str):
-    catalog.delete_image(page_user(), product_id, image_id)
+    images.delete_image(page_user(), product_id, image_id)
     flash(_("The photo is removed."), "success")
     return redirect(url_for("workshop.edit_listing", product_id=product_id))
 
@@ -312,7 +310,7 @@ def remove_image(product_id: str, image_id: str):
 @bp.post("/listings/<product_id>/archive")
 @roles_required("artisan")
 def archive_listing(product_id: str):
-    catalog.archive_product(page_user(), product_id)
+    writes.archive_product(page_user(), product_id)
     flash(_("The piece is archived: buyers no longer see it; past orders keep it."), "success")
     return redirect(url_for("workshop.dashboard"))
 
@@ -322,8 +320,8 @@ def archive_listing(product_id: str):
 def _render_provenance(product, record: dict, errors: dict, status: int = 200):
     user = page_user()
     listing = _listing_view(product)
-    view = provenance.record_view(provenance.get_record(product.id, user=user),
-                                  product_id=product.id, product_craft=product.craft)
+    view = records.record_view(records.get_record(product.id, user=user),
+                               product_id=product.id, product_craft=product.craft)
     missing = [record_form.error_message(key) for key in
                dict.fromkeys(general_key(field) for field in view["missing"])]
     return render_template(
@@ -340,12 +338,12 @@ def _render_provenance(product, record: dict, errors: dict, status: int = 200):
 def provenance_record(product_id: str):
     user = page_user()
     product = _own_listing(product_id)
-    stored = provenance.get_record(product_id, user=user)
+    stored = records.get_record(product_id, user=user)
     if stored is not None:
         record = stored.data
     else:
         record = record_form.starting_record(
-            _listing_view(product), catalog.profile_view(user.id, current_language()),
+            _listing_view(product), browse.profile_view(user.id, current_language()),
             user.name)
     return _render_provenance(product, record, {})
 
@@ -358,7 +356,7 @@ def save_provenance(product_id: str):
     record = record_form.record_from_form()
     submitting = request.form.get("action") == "submit"
     try:
-        provenance.put_record(product_id, record, artisan_id=user.id)
+        records.put_record(product_id, record, artisan_id=user.id)
     except ValidationFailed as exc:
         return _render_provenance(product, record,
                                   place_errors(exc.errors, record_form.error_message), 422)
@@ -366,7 +364,7 @@ def save_provenance(product_id: str):
         flash(_("The provenance record is saved as a draft."), "success")
         return redirect(url_for("workshop.provenance_record", product_id=product_id))
     try:
-        provenance.submit_record(product_id, artisan_id=user.id)
+        records.submit_record(product_id, artisan_id=user.id)
     except ValidationFailed as exc:
         flash(_("Saved as a draft. Complete the marked fields to send it for verification."),
               "error")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from marketplace.provenance import service as provenance
+from marketplace.provenance import labels, records
 from tests.browser.steps import choose_language, enter_card, sign_in, sign_out, ui
 from tests.checkout.helpers import BERLIN, fixed_rates, status_of  # noqa: F401  (a fixture)
 from tests.factories import PASSWORD, make_artisan, make_buyer, make_operator, make_product
@@ -54,10 +54,10 @@ def verified_bowl():
                                        "kk": "Көк кесе"},
                         craft="ceramics", price_amount=1_500_000, stock=3, weight_g=900,
                         length_mm=250, width_mm=250, height_mm=120)
-    provenance.put_record(bowl.id, full_record(), artisan_id=potter.id)
-    provenance.submit_record(bowl.id, artisan_id=potter.id)
-    provenance.decide(bowl.id, operator_id=make_operator().id, decision="approve", level="L1",
-                      evidence=EVIDENCE)
+    records.put_record(bowl.id, full_record(), artisan_id=potter.id)
+    records.submit_record(bowl.id, artisan_id=potter.id)
+    records.decide(bowl.id, operator_id=make_operator().id, decision="approve", level="L1",
+                   evidence=EVIDENCE)
     make_product(make_artisan(), title={"en": "Felt rug", "ru": "Войлочный ковёр"},
                  craft="felt", materials=["wool"], techniques=["felting"])
     return bowl, potter
@@ -66,7 +66,7 @@ def verified_bowl():
 def test_a_piece_travels_from_the_catalogue_to_a_tracked_parcel(page, stripe_js, label_worker,
                                                                  verified_bowl):
     bowl, potter = verified_bowl
-    code = provenance.label_code_for_product(bowl.id)
+    code = labels.label_code_for_product(bowl.id)
     buyer = make_buyer(name="Anna Schmidt")
     operator = make_operator()
 

@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, text
 
-from marketplace.catalog import service
-from marketplace.catalog.models import CRAFT_HS_CODES, Craft, ProductImage
+from marketplace.catalog import api as catalog_api
+from marketplace.catalog.models import CRAFT_HS_CODES, Craft, Product, ProductImage
 from marketplace.catalog.search import PG_DOCUMENT
 from marketplace.extensions import db
 from marketplace.fx import service as fx
@@ -62,7 +62,7 @@ def test_filters_by_craft_material_technique_and_artisan(client, shelf):
     assert browse(client, "material=turquoise") == [shelf["ring"]]
     assert browse(client, "material=silver") == []  # whole materials, not substrings
     assert browse(client, "technique=felting") == [shelf["rug"]]
-    product = db.session.get(service.Product, shelf["bowl"])
+    product = db.session.get(Product, shelf["bowl"])
     assert set(browse(client, f"artisan={product.artisan_id}")) == {shelf["bowl"], shelf["rug"]}
 
 
@@ -151,7 +151,7 @@ def test_search_ranks_title_matches_above_description_matches(client, shelf):
 
 
 def test_search_follows_edits_and_archiving(client, shelf):
-    product = db.session.get(service.Product, shelf["bowl"])
+    product = db.session.get(Product, shelf["bowl"])
     headers = auth_headers(product.artisan)
     client.patch(f"/api/v1/products/{product.id}", headers=headers,
                  json={"title": {"en": "Kumis jug"}, "materials": ["white clay"]})
@@ -172,7 +172,7 @@ def test_a_query_without_words_is_ignored(client, shelf):
 
 
 def test_ships_to_asks_the_shipping_tables(client, shelf, monkeypatch):
-    monkeypatch.setattr(service, "served_countries", lambda: {"DE", "US"})
+    monkeypatch.setattr(catalog_api, "served_countries", lambda: {"DE", "US"})
     assert len(browse(client, "ships_to=de")) == 4
     assert browse(client, "ships_to=BR") == []
 

@@ -1,12 +1,17 @@
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
-from marketplace.catalog import service
+from marketplace import outbox
+from marketplace.catalog import api as catalog_api
+from marketplace.catalog import writes
 from marketplace.catalog.models import Product
 from marketplace.extensions import db
 from marketplace.fx import service as fx
 from marketplace.money import Money
+from marketplace.outbox import OutboxEvent
+from marketplace.provenance import labels
 from tests.catalog.conftest import count
 from tests.factories import auth_headers, make_artisan, make_buyer, make_operator, make_product
 
@@ -240,41 +245,28 @@ def test_unknown_product_is_404(client):
     assert response.content_type == "application/problem+json"
 
 
-class Recorder:
-    def __init__(self):
-        self.calls = []
-
-    def revoke(self, product_id, changed_fields, *, commit=True):
-        self.calls.append((product_id, set(changed_fields), commit))
-        return True
-
-
 def test_provenance_relevant_patch_asks_provenance_to_revoke(client, monkeypatch):
-    recorder = Recorder()
-    real = service._optional_service
-
-    def hook(module, function):
-        if function == "revoke_for_product_change":
-            return recorder.revoke
-        return real(module, function)
-
-    monkeypatch.setattr(service, "_optional_service", hook)
+    revoked = []
+    monkeypatch.setattr(labels, "revoke_active_label",
+                        lambda product_id, reason: revoked.append((product_id, reason)) or True)
     product = make_product(materials=["clay"])
     headers = auth_headers(product.artisan)
     client.patch(f"/api/v1/products/{product.id}", json={"stock": 1}, headers=headers)
     client.patch(f"/api/v1/products/{product.id}", json={"materials": ["clay"]}, headers=headers)
-    assert recorder.calls == []  # a price/stock edit or an unchanged value revokes nothing
+    assert revoked == []  # a price/stock edit or an unchanged value revokes nothing
     response = client.patch(f"/api/v1/products/{product.id}",
                             json={"materials": ["porcelain"], "stock": 4}, headers=headers)
     assert response.status_code == 200
-    assert recorder.calls == [(product.id, {"materials", "stock"}, False)]
+    assert revoked == [(product.id, "The product changed (materials) after verification.")]
+    changes = db.session.execute(select(OutboxEvent.payload).where(
+        OutboxEvent.type == writes.PRODUCT_CHANGED).order_by(OutboxEvent.created_at)).scalars()
+    assert [change["changed"] for change in changes] == [["stock"], ["materials", "stock"]]
 
 
-def test_provenance_summary_falls_back_to_the_products_level_without_provenance(monkeypatch):
-    monkeypatch.setattr(service, "_optional_service", lambda module, function: None)
+def test_provenance_summary_falls_back_to_the_products_level_without_a_record(client):
     product = make_product(provenance_level="L1")
-    assert service.provenance_summaries([product]) == {
-        product.id: {"level": "L1", "label_code": None, "status": "none", "url": None}}
+    assert client.get(f"/api/v1/products/{product.id}").get_json()["provenance"] == {
+        "level": "L1", "label_code": None, "status": "none", "url": None}
 
 
 def test_provenance_summaries_are_loaded_once_per_page(client, monkeypatch):
@@ -285,9 +277,7 @@ def test_provenance_summaries_are_loaded_once_per_page(client, monkeypatch):
         return {pid: {"level": "L1", "label_code": "ABC", "status": "valid",
                       "url": "http://x/provenance/ABC"} for pid in ids}
 
-    real = service._optional_service
-    monkeypatch.setattr(service, "_optional_service", lambda module, function: (
-        summaries if function == "summaries_for_products" else real(module, function)))
+    monkeypatch.setattr(catalog_api, "summaries_for_products", summaries)
     artisan = make_artisan()
     for _ in range(3):
         make_product(artisan)
@@ -298,8 +288,6 @@ def test_provenance_summaries_are_loaded_once_per_page(client, monkeypatch):
 
 def test_a_provenance_declaration_in_the_create_body_is_saved_with_the_product(client,
                                                                                  product_body):
-    if service._optional_service("marketplace.provenance.service", "put_record") is None:
-        pytest.skip("the provenance package is not installed")
     artisan = make_artisan()
     product_body["provenance"] = {"no_such_field": 5}
     rejected = create(client, product_body, artisan)
@@ -312,9 +300,8 @@ def test_a_provenance_declaration_in_the_create_body_is_saved_with_the_product(c
     assert created.get_json()["provenance"]["status"] != "none"
 
 
-def test_a_provenance_declaration_without_the_provenance_package_is_422(client, product_body,
-                                                                        monkeypatch):
-    monkeypatch.setattr(service, "_optional_service", lambda module, function: None)
+def test_a_provenance_declaration_nobody_takes_is_422(client, product_body, monkeypatch):
+    monkeypatch.setitem(outbox._reactions, writes.PROVENANCE_DECLARED, [])
     product_body["provenance"] = {}
     response = create(client, product_body)
     assert response.status_code == 422

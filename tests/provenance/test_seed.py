@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.provenance import seed, service
+from marketplace.provenance import labels as label_service
+from marketplace.provenance import seed
 from marketplace.provenance.models import ProvenanceLabel, ProvenanceRecord
 from tests.factories import make_artisan, make_operator, make_product
 
@@ -27,7 +28,7 @@ def test_seed_verifies_demo_products_at_l1_and_l2_once():
     labels = db.session.execute(select(ProvenanceLabel)).scalars().all()
     assert sorted(label.level for label in labels) == ["L1", "L1", "L2", "L2"]
     for label in labels:
-        assert service.public_label(label.code)["valid"] is True
+        assert label_service.public_label(label.code)["valid"] is True
     silver = next(label for label in labels if label.payload["product"]["craft"] == "jewellery")
     assert silver.payload["record"]["materials"][0]["fineness"] == 875
 

@@ -9,7 +9,8 @@ import pytest
 from marketplace.catalog.models import Product
 from marketplace.fx import service as fx
 from marketplace.orders.models import Order, OrderLine, ShipmentStatus
-from marketplace.provenance import service as provenance
+from marketplace.provenance import flags as buyer_flags
+from marketplace.provenance import labels, records
 from tests.checkout.helpers import fixed_rates, fresh  # noqa: F401  (a fixture)
 from tests.factories import make_artisan, make_buyer, make_operator, make_product
 from tests.provenance.helpers import full_record
@@ -46,14 +47,14 @@ def page(client, path: str) -> str:
 def pending_product(**record_changes) -> Product:
     artisan = make_artisan(name="Aigerim Nurlanovna")
     product = make_product(artisan, title={"en": "Kese bowl"}, craft="ceramics")
-    provenance.put_record(product.id, full_record(**record_changes), artisan_id=artisan.id)
-    provenance.submit_record(product.id, artisan_id=artisan.id)
+    records.put_record(product.id, full_record(**record_changes), artisan_id=artisan.id)
+    records.submit_record(product.id, artisan_id=artisan.id)
     return product
 
 
 def record_status(product: Product) -> str:
-    return provenance.record_view(provenance.get_record(product.id, user=make_operator())
-                                  )["status"]
+    return records.record_view(records.get_record(product.id, user=make_operator())
+                               )["status"]
 
 
 EVIDENCE_FORM = {"evidence-0-type": "studio_visit",
@@ -74,8 +75,8 @@ def test_the_queue_shows_the_record_and_the_operator_approves_it_at_l1(client, o
     response = post_form(client, f"/console/provenance/{product.id}/decision",
                          {**EVIDENCE_FORM, "level": "L1", "decision": "approve"})
     assert response.status_code == 302
-    code = provenance.label_code_for_product(product.id)
-    label = provenance.public_label(code)
+    code = labels.label_code_for_product(product.id)
+    label = labels.public_label(code)
     assert label["valid"] and label["level"] == "L1"
     assert f"label {code} is issued" in page(client, "/console/provenance")
     assert fresh(Product, product.id).provenance_level == "L1"
@@ -125,24 +126,39 @@ def test_a_rejection_needs_a_note_for_the_artisan(client, operator):
 
 def test_a_flagged_label_is_withdrawn_and_the_flag_resolved(client, operator):
     product = pending_product()
-    provenance.decide(product.id, operator_id=operator.id, decision="approve", level="L1",
-                      evidence=[{"type": "identity", "note": "Passport seen."}])
-    code = provenance.label_code_for_product(product.id)
+    records.decide(product.id, operator_id=operator.id, decision="approve", level="L1",
+                   evidence=[{"type": "identity", "note": "Passport seen."}])
+    code = labels.label_code_for_product(product.id)
     buyer = make_buyer()
-    provenance.flag_label(code, user_id=buyer.id, reason="The same bowl is sold as factory-made.")
+    buyer_flags.flag_label(code, user_id=buyer.id, reason="The same bowl is sold as factory-made.")
     listing = page(client, "/console/flags")
     assert "The same bowl is sold as factory-made." in listing
-    flag_id = provenance.list_flags()[0][0]["id"]
+    flag_id = buyer_flags.list_flags()[0][0]["id"]
 
     assert post_form(client, f"/console/provenance/{product.id}/revoke",
                      {"reason": ""}).status_code == 302
-    assert provenance.public_label(code)["status"] == "valid"  # a reason is required
+    assert labels.public_label(code)["status"] == "valid"  # a reason is required
     post_form(client, f"/console/provenance/{product.id}/revoke",
               {"reason": "Factory-made after all."})
-    assert provenance.public_label(code)["status"] == "revoked"
+    assert labels.public_label(code)["status"] == "revoked"
     post_form(client, f"/console/flags/{flag_id}/resolve", {"note": "Label withdrawn."})
-    assert provenance.list_flags()[0] == []
+    assert buyer_flags.list_flags()[0] == []
     assert "Label withdrawn." in page(client, "/console/flags?status=resolved")
+
+
+def test_a_record_page_offers_only_what_the_record_allows(client, operator):
+    product = pending_product()
+    assert "Approve and sign the label" in page(client, f"/console/provenance/{product.id}")
+    records.decide(product.id, operator_id=operator.id, decision="approve", level="L1",
+                   evidence=[{"type": "identity", "note": "Passport seen."}])
+    verified = page(client, f"/console/provenance/{product.id}")
+    assert "Approve and sign the label" not in verified
+    assert "Withdraw the label" in verified
+    draft = make_product(title={"en": "Draft bowl"})
+    records.put_record(draft.id, full_record(), artisan_id=draft.artisan_id)
+    untouched = page(client, f"/console/provenance/{draft.id}")
+    assert "Approve and sign the label" not in untouched
+    assert "Withdraw the label" not in untouched
 
 
 # --- orders, refunds, shipments ------------------------------------------------------------

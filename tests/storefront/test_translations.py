@@ -13,7 +13,8 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from lxml import html as lxml_html
 
-from marketplace.provenance import service as provenance
+from marketplace.provenance import flags as buyer_flags
+from marketplace.provenance import labels, records
 from marketplace.shipping import parcels
 from tests.checkout.helpers import BERLIN, fixed_rates  # noqa: F401  (a fixture)
 from tests.factories import make_artisan, make_buyer, make_operator, make_product
@@ -204,7 +205,7 @@ def shipped_order(client, catalogue, fixed_rates, stripe_webhooks):  # noqa: F81
 def test_workshop_pages_render_in_every_language(client, catalogue):
     artisan, product = catalogue
     draft = make_product(artisan, title={"kk": "Кесе", "ru": "Пиала"}, craft="ceramics")
-    provenance.put_record(draft.id, KAZAKH_RECORD, artisan_id=artisan.id)
+    records.put_record(draft.id, KAZAKH_RECORD, artisan_id=artisan.id)
     sign_in(client, artisan)
     pages_render_without_english(client, [
         "/workshop/", "/workshop/profile", "/workshop/listings/new",
@@ -231,16 +232,16 @@ def test_workshop_form_errors_render_in_every_language(client, catalogue):
 
 def test_console_pages_render_in_every_language(client, catalogue):
     artisan, product = catalogue
-    provenance.put_record(product.id, KAZAKH_RECORD, artisan_id=artisan.id)
-    provenance.submit_record(product.id, artisan_id=artisan.id)
+    records.put_record(product.id, KAZAKH_RECORD, artisan_id=artisan.id)
+    records.submit_record(product.id, artisan_id=artisan.id)
     operator = make_operator()
     verified = make_product(artisan, title={"kk": "Кесе", "ru": "Пиала"}, craft="ceramics")
-    provenance.put_record(verified.id, KAZAKH_RECORD, artisan_id=artisan.id)
-    provenance.submit_record(verified.id, artisan_id=artisan.id)
-    provenance.decide(verified.id, operator_id=operator.id, decision="approve", level="L1",
-                      evidence=[{"type": "identity", "note": "Төлқұжат көрілді."}])
-    provenance.flag_label(provenance.label_code_for_product(verified.id),
-                          user_id=make_buyer().id, reason="Бұл зауыт бұйымы.")
+    records.put_record(verified.id, KAZAKH_RECORD, artisan_id=artisan.id)
+    records.submit_record(verified.id, artisan_id=artisan.id)
+    records.decide(verified.id, operator_id=operator.id, decision="approve", level="L1",
+                   evidence=[{"type": "identity", "note": "Төлқұжат көрілді."}])
+    buyer_flags.flag_label(labels.label_code_for_product(verified.id),
+                           user_id=make_buyer().id, reason="Бұл зауыт бұйымы.")
     sign_in(client, operator)
     pages_render_without_english(client, [
         "/console/", "/console/provenance", f"/console/provenance/{product.id}",

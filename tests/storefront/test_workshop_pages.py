@@ -7,11 +7,11 @@ import io
 import pytest
 from PIL import Image
 
-from marketplace.catalog import service as catalog
+from marketplace.catalog import browse
 from marketplace.catalog.models import Product, ProductStatus
 from marketplace.extensions import db
 from marketplace.orders.models import FulfilmentStatus
-from marketplace.provenance import service as provenance
+from marketplace.provenance import records
 from tests.checkout.helpers import fixed_rates, fresh  # noqa: F401  (a fixture)
 from tests.factories import make_artisan, make_buyer, make_operator, make_product
 from tests.provenance.helpers import EVIDENCE, full_record
@@ -61,7 +61,7 @@ def test_an_artisan_writes_the_workshop_profile_in_three_languages(client, artis
         "crafts": ["ceramics", "wood"], "since_year": "2009", "lineage": "",
         "processing_days": "7"})
     assert response.status_code == 302
-    profile = catalog.profile_view(artisan.id)
+    profile = browse.profile_view(artisan.id)
     assert profile["workshop_name"] == "Kök Keramika"
     assert profile["translations"]["bio"] == {"kk": "Алматыдағы шеберхана.",
                                               "en": "A pottery in Almaty."}
@@ -83,7 +83,7 @@ def test_profile_mistakes_are_shown_per_field_and_nothing_is_saved(client, artis
     html = response.get_data(as_text=True)
     assert "Enter the workshop&#39;s name." in html
     assert "Enter a year from 1900 to this year." in html
-    assert catalog.profile_view(artisan.id)["counts"]["active_products"] == 0
+    assert browse.profile_view(artisan.id)["counts"]["active_products"] == 0
 
 
 # --- listings ------------------------------------------------------------------------------
@@ -142,16 +142,16 @@ def test_an_artisan_changes_price_and_stock(client, artisan):
 
 def test_changing_the_materials_of_a_verified_piece_withdraws_its_label(client, artisan):
     product = make_product(artisan, craft="ceramics")
-    provenance.put_record(product.id, full_record(), artisan_id=artisan.id)
-    provenance.submit_record(product.id, artisan_id=artisan.id)
-    provenance.decide(product.id, operator_id=make_operator().id, decision="approve",
-                      level="L1", evidence=EVIDENCE)
+    records.put_record(product.id, full_record(), artisan_id=artisan.id)
+    records.submit_record(product.id, artisan_id=artisan.id)
+    records.decide(product.id, operator_id=make_operator().id, decision="approve",
+                   level="L1", evidence=EVIDENCE)
     edit = page(client, f"/workshop/listings/{product.id}")
     assert "withdraws the provenance label until it is verified again" in edit
     post_form(client, f"/workshop/listings/{product.id}", {**LISTING, "materials": "porcelain"})
     assert fresh(Product, product.id).provenance_level == "L0"
-    assert provenance.record_view(provenance.get_record(product.id, user=artisan)
-                                  )["status"] == "revoked"
+    assert records.record_view(records.get_record(product.id, user=artisan)
+                               )["status"] == "revoked"
 
 
 def test_a_photo_is_added_with_its_description_and_removed(client, artisan):
@@ -187,6 +187,16 @@ def test_an_archived_piece_leaves_the_catalogue_and_the_dashboard(client, artisa
     assert "Old bowl" not in page(client, "/")
 
 
+def test_an_archived_piece_offers_no_change_and_refuses_one(client, artisan):
+    product = make_product(artisan, status=ProductStatus.ARCHIVED, stock=5)
+    edit = page(client, f"/workshop/listings/{product.id}")
+    assert "An archived piece cannot be changed." in edit
+    assert "Save changes" not in edit and "Archive this piece" not in edit
+    response = post_form(client, f"/workshop/listings/{product.id}", {**LISTING, "stock": "1"})
+    assert response.status_code == 302
+    assert fresh(Product, product.id).stock == 5
+
+
 def test_another_artisans_listing_is_not_found(client, artisan):
     product = make_product(make_artisan(), stock=4)
     for path in (f"/workshop/listings/{product.id}",
@@ -201,7 +211,7 @@ def test_another_artisans_listing_is_not_found(client, artisan):
         assert response.status_code == 404, path
     product = fresh(Product, product.id)
     assert (product.stock, product.status, product.images) == (4, "active", [])
-    assert provenance.get_record(product.id, user=make_operator()) is None
+    assert records.get_record(product.id, user=make_operator()) is None
 
 
 @pytest.mark.parametrize("role", ["buyer", "operator"])
@@ -258,7 +268,7 @@ def test_the_artisan_fills_the_record_and_sends_it_for_verification(client, arti
     response = post_form(client, f"/workshop/listings/{product.id}/provenance",
                          {**record_form(full_record()), "action": "submit"})
     assert response.status_code == 302
-    record = provenance.get_record(product.id, user=artisan)
+    record = records.get_record(product.id, user=artisan)
     assert record.status == "pending"
     assert [m["name"] for m in record.data["makers"]] == ["Aigerim Nurlanovna",
                                                           "Zhetysu Wool Cooperative"]
@@ -286,7 +296,7 @@ def test_an_incomplete_record_is_kept_as_a_draft_naming_what_is_missing(client, 
     assert "Choose the country the material comes from." in html
     assert "Say whether the piece is ready or made to order." in html
     assert 'id="materials-0-fineness-error"' in html
-    assert provenance.get_record(product.id, user=artisan).status == "draft"
+    assert records.get_record(product.id, user=artisan).status == "draft"
 
 
 def test_impossible_record_values_are_refused_and_nothing_is_saved(client, artisan):
@@ -298,7 +308,7 @@ def test_impossible_record_values_are_refused_and_nothing_is_saved(client, artis
     html = response.get_data(as_text=True)
     assert "Enter the share of hand work, a whole number from 0 to 100." in html
     assert 'value="2000"' in html  # what was typed stays in the form
-    assert provenance.get_record(product.id, user=artisan) is None
+    assert records.get_record(product.id, user=artisan) is None
 
 
 # --- orders to pack ------------------------------------------------------------------------

@@ -1,0 +1,233 @@
+"""Catalogue writes: workshop profiles and products.
+
+Writes validate through the schemas (so the API, the seed and any other caller obey the same
+limits) and keep the derived columns (materials_key, techniques_key, price_base) in step. What
+other domains must know of a change goes out as an outbox event; reactions registered for it run
+in the same transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from marketplace.accounts.models import Role, User
+from marketplace.catalog.errors import CatalogError
+from marketplace.catalog.models import ArtisanProfile, Product, ProductStatus
+from marketplace.catalog.schemas import ProductIn, ProductPatch, ProfileIn
+from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from marketplace.extensions import db
+from marketplace.fx.service import BASE_CURRENCY, RateTable, current_rates
+from marketplace.http import parse_model
+from marketplace.money import Money
+from marketplace.outbox import emit, reactions_for
+from marketplace.transaction import use_case
+
+# {product_id, artisan_id, changed: [field, ...]}: the product's fields whose value changed.
+PRODUCT_CHANGED = "catalog.product_changed"
+# {product_id, artisan_id, record}: a product was listed with a provenance declaration.
+PROVENANCE_DECLARED = "catalog.provenance_declared"
+
+
+def require_artisan(user: User) -> None:
+    if user.role != Role.ARTISAN:
+        raise Forbidden("Only artisans list products.", code=CatalogError.ARTISAN_ONLY)
+
+
+def owned_product(artisan_id: str, product_id: str, *, lock: bool = False) -> Product:
+    query = select(Product).where(Product.id == product_id)
+    if lock:
+        query = query.with_for_update()
+    product = db.session.execute(query).scalar_one_or_none()
+    # Another artisan's product is "not found", not "forbidden": its existence is not theirs.
+    if product is None or product.artisan_id != artisan_id:
+        raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
+    return product
+
+
+# --- workshop profiles ---
+
+def get_profile(user_id: str) -> ArtisanProfile:
+    profile = db.session.get(ArtisanProfile, user_id)
+    if profile is None:
+        raise NotFound("No workshop profile yet: PUT /api/v1/artisans/me to create it.",
+                       code=CatalogError.PROFILE_MISSING)
+    return profile
+
+
+@use_case
+def save_profile(user: User, data: ProfileIn | dict) -> ArtisanProfile:
+    """Create or replace the artisan's workshop profile."""
+    if user.role != Role.ARTISAN:
+        raise Forbidden("Only artisans have a workshop profile.", code=CatalogError.ARTISAN_ONLY)
+    fields = parse_model(ProfileIn, data) if isinstance(data, dict) else data
+    profile = db.session.get(ArtisanProfile, user.id)
+    if profile is None:
+        profile = ArtisanProfile(user_id=user.id)
+        db.session.add(profile)
+    profile.workshop_name = fields.workshop_name
+    profile.bio = fields.bio.as_dict()
+    profile.city = fields.city
+    profile.country = fields.country
+    profile.crafts = [str(craft) for craft in fields.crafts]
+    profile.since_year = fields.since_year
+    profile.lineage = fields.lineage or None
+    profile.processing_days = fields.processing_days
+    return profile
+
+
+# --- products ---
+
+def _tags_key(values: list[str]) -> str:
+    return "|" + "".join(f"{value}|" for value in values)
+
+
+def price_base(price: Money, rates: RateTable) -> int:
+    """The KZT amount that price filters and sorts compare."""
+    return rates.convert(price, BASE_CURRENCY)[0].amount
+
+
+def product_actions(product: Product) -> dict[str, bool]:
+    """What the owner may do with the product now (pages offer only these)."""
+    return {"edit": product.status == ProductStatus.ACTIVE,
+            "archive": product.status != ProductStatus.ARCHIVED}
+
+
+@use_case
+def create_product(artisan: User, data: ProductIn | dict) -> Product:
+    """List a product; a provenance declaration in ``data`` is saved with it, or nothing is."""
+    require_artisan(artisan)
+    fields = parse_model(ProductIn, data) if isinstance(data, dict) else data
+    price = Money(fields.price.amount, fields.price.currency)
+    product = Product(
+        artisan_id=artisan.id,
+        title=fields.title.as_dict(),
+        description=fields.description.as_dict() if fields.description else {},
+        craft=str(fields.craft),
+        materials=fields.materials, materials_key=_tags_key(fields.materials),
+        techniques=fields.techniques, techniques_key=_tags_key(fields.techniques),
+        price_amount=price.amount, price_currency=price.currency,
+        price_base=price_base(price, current_rates()),
+        stock=fields.stock, reserved=0, weight_g=fields.weight_g,
+        length_mm=fields.dimensions_mm.l, width_mm=fields.dimensions_mm.w,
+        height_mm=fields.dimensions_mm.h, hs_code=fields.hs_code,
+        status=ProductStatus.ACTIVE,
+    )
+    db.session.add(product)
+    db.session.flush()
+    if fields.provenance is not None:
+        _declare_provenance(product, fields.provenance)
+    return product
+
+
+def _declare_provenance(product: Product, record: dict) -> None:
+    # A declaration nobody takes would be lost without a word: refuse it instead.
+    if not reactions_for(PROVENANCE_DECLARED):
+        raise ValidationFailed("Provenance records are not available.",
+                               errors={"provenance": ["not supported"]},
+                               code=CatalogError.PROVENANCE_UNAVAILABLE)
+    try:
+        emit(PROVENANCE_DECLARED, {"product_id": product.id, "artisan_id": product.artisan_id,
+                                   "record": record})
+    except ValidationFailed as exc:
+        errors = {f"provenance.{field}": messages
+                  for field, messages in (exc.errors or {}).items()}
+        raise ValidationFailed(exc.detail, code=exc.code,
+                               errors=errors or {"provenance": [exc.detail]}) from None
+
+
+def _changes_from_patch(product: Product, patch: ProductPatch, rates: RateTable) -> set[str]:
+    """Apply ``patch`` to ``product``; the names of the fields whose value really changed."""
+    given = patch.model_fields_set
+    changed: set[str] = set()
+
+    def assign(field: str, **columns) -> None:
+        if any(getattr(product, column) != value for column, value in columns.items()):
+            changed.add(field)
+            for column, value in columns.items():
+                setattr(product, column, value)
+
+    if "title" in given:
+        assign("title", title=patch.title.as_dict())
+    if "description" in given:
+        assign("description", description=patch.description.as_dict() if patch.description else {})
+    if "craft" in given:
+        assign("craft", craft=str(patch.craft))
+    if "materials" in given:
+        assign("materials", materials=patch.materials, materials_key=_tags_key(patch.materials))
+    if "techniques" in given:
+        assign("techniques", techniques=patch.techniques,
+               techniques_key=_tags_key(patch.techniques))
+    if "price" in given:
+        price = Money(patch.price.amount, patch.price.currency)
+        assign("price", price_amount=price.amount, price_currency=price.currency,
+               price_base=price_base(price, rates))
+    if "stock" in given:
+        if patch.stock < product.reserved:
+            raise Conflict(f"{product.reserved} pieces are held by checkouts in progress; "
+                           "stock cannot go below that.", errors={"stock": ["below reserved"]},
+                           code=CatalogError.STOCK_BELOW_RESERVED)
+        assign("stock", stock=patch.stock)
+    if "weight_g" in given:
+        assign("weight_g", weight_g=patch.weight_g)
+    if "dimensions_mm" in given:
+        dims = patch.dimensions_mm
+        assign("dimensions_mm", length_mm=dims.l, width_mm=dims.w, height_mm=dims.h)
+    if "hs_code" in given:
+        assign("hs_code", hs_code=patch.hs_code)
+    return changed
+
+
+@use_case
+def update_product(artisan: User, product_id: str, data: ProductPatch | dict) -> Product:
+    """Partial update by the owner; what changed goes out as ``catalog.product_changed`` (a
+    provenance-relevant change revokes the label in the same transaction)."""
+    require_artisan(artisan)
+    patch = parse_model(ProductPatch, data) if isinstance(data, dict) else data
+    rates = current_rates()
+    product = owned_product(artisan.id, product_id, lock=True)
+    if not product_actions(product)["edit"]:
+        raise Conflict("An archived product cannot be edited.",
+                       code=CatalogError.PRODUCT_ARCHIVED)
+    changed = _changes_from_patch(product, patch, rates)
+    if changed:
+        db.session.flush()
+        emit(PRODUCT_CHANGED, {"product_id": product.id, "artisan_id": product.artisan_id,
+                               "changed": sorted(changed)})
+    return product
+
+
+@use_case
+def archive_product(artisan: User, product_id: str) -> Product:
+    """Hide the product from the catalogue; orders that reference it keep it."""
+    require_artisan(artisan)
+    product = owned_product(artisan.id, product_id, lock=True)
+    product.status = ProductStatus.ARCHIVED
+    return product
+
+
+def recompute_price_base(rates: RateTable) -> int:
+    """Re-derive every product's KZT ``price_base`` from its listing price, in the caller's
+    transaction (the rate change and the repricing commit together)."""
+    rows = db.session.execute(
+        select(Product.id, Product.price_amount, Product.price_currency, Product.price_base)
+        .where(Product.price_currency != BASE_CURRENCY)
+    ).all()
+    changes = []
+    for product_id, amount, currency, old in rows:
+        new = price_base(Money(amount, currency), rates)
+        if new != old:
+            changes.append({"id": product_id, "price_base": new})
+    if changes:
+        db.session.execute(update(Product), changes)
+    db.session.execute(
+        update(Product)
+        .where(Product.price_currency == BASE_CURRENCY, Product.price_base != Product.price_amount)
+        .values(price_base=Product.price_amount)
+        .execution_options(synchronize_session=False)
+    )
+    return len(changes)
+
+
+def on_rates_changed(payload: dict) -> None:
+    """Reaction to ``fx.rates_changed``: reprice with the rates as they now stand."""
+    recompute_price_base(current_rates())
