@@ -14,6 +14,7 @@ from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.errors import Conflict, Unauthorized
 from marketplace.extensions import db
 from marketplace.ids import utcnow
+from marketplace.transaction import use_case
 
 _hasher = PasswordHasher()  # argon2id, memory-hard
 # Verified against when the email is unknown so both paths cost the same time.
@@ -41,8 +42,9 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+@use_case
 def create_user(*, email: str, password: str, role: Role | str, name: str, country: str,
-                locale: str = "en", currency: str = "USD", commit: bool = True) -> User:
+                locale: str = "en", currency: str = "USD") -> User:
     email = normalise_email(email)
     if db.session.execute(select(User.id).where(User.email == email)).first():
         raise Conflict("An account with this email already exists.", errors={"email": ["taken"]},
@@ -50,25 +52,22 @@ def create_user(*, email: str, password: str, role: Role | str, name: str, count
     user = User(email=email, password_hash=hash_password(password), role=str(Role(role)),
                 name=name, country=country.upper(), locale=locale, currency=currency.upper())
     db.session.add(user)
-    if commit:
-        db.session.commit()
+    db.session.flush()
     return user
 
 
-def issue_token(user: User, *, commit: bool = True) -> str:
+@use_case
+def issue_token(user: User) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     db.session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token)))
-    if commit:
-        db.session.commit()
     return token
 
 
+@use_case
 def register(**fields) -> tuple[User, str]:
-    user = create_user(commit=False, **fields)
-    db.session.flush()
-    token = issue_token(user, commit=False)
-    db.session.commit()
-    return user, token
+    """A new account and its first token, in one transaction."""
+    user = create_user(**fields)
+    return user, issue_token(user)
 
 
 def authenticate(email: str, password: str) -> User:
@@ -96,13 +95,13 @@ def user_for_token(token: str) -> User | None:
     return row.user if row else None
 
 
+@use_case
 def revoke_token(token: str) -> None:
     row = db.session.execute(
         select(ApiToken).where(ApiToken.token_hash == _token_digest(token))
     ).scalar_one_or_none()
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
-        db.session.commit()
 
 
 def bearer_token(request) -> str | None:

@@ -28,6 +28,7 @@ from marketplace.shipping.duties import DutyEstimate, countries_with_rules
 from marketplace.shipping.duties import estimate as _estimate
 from marketplace.shipping.models import ShippingRateOverride
 from marketplace.shipping.rates import Destination, Parcel, RateTable, duties_file, effective_rates
+from marketplace.transaction import use_case
 
 DUTIES_MODES = ("DDP", "DAP")
 MAX_QUANTITY = 100  # pieces of one product in one parcel
@@ -378,6 +379,7 @@ def _rate_target(service: str, zone: str, up_to_g: int):
     return table
 
 
+@use_case
 def set_rate(service: str, zone: str, up_to_g: int, amount: Money,
              operator_id: str | None = None) -> RateTable:
     """Set the price of one weight bracket (adds the bracket if new); returns the new table."""
@@ -392,10 +394,11 @@ def set_rate(service: str, zone: str, up_to_g: int, amount: Money,
         row = ShippingRateOverride(service=service, zone=zone, up_to_g=up_to_g)
         db.session.add(row)
     row.amount, row.updated_by = amount.amount, operator_id
-    db.session.commit()
+    db.session.flush()
     return effective_rates()
 
 
+@use_case
 def clear_rate(service: str, zone: str, up_to_g: int) -> bool:
     """Drop an operator's override: the file's price (or no bracket) applies again."""
     _rate_target(service, zone, up_to_g)
@@ -404,5 +407,4 @@ def clear_rate(service: str, zone: str, up_to_g: int) -> bool:
     if row is None:
         return False
     db.session.delete(row)
-    db.session.commit()
     return True

@@ -182,7 +182,7 @@ def poll_tracking(limit: int = POLL_BATCH) -> int:
                                   Shipment.tracking_number.is_not(None))
         .order_by(Shipment.polled_at.asc().nulls_first(), Shipment.id).limit(limit)
     ).scalars().all()
-    db.session.commit()
+    db.session.rollback()  # only read: end it before the carriers are asked
     return sum(_poll_one(shipment_id) for shipment_id in ids)
 
 
