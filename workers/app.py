@@ -117,6 +117,11 @@ def celery_settings(app: Flask) -> dict:
         transport_options.update(_filesystem_folders(app))
     if broker_url.startswith(("redis://", "rediss://")):
         transport_options["socket_connect_timeout"] = 5
+        # kombu 5.7 sweeps for messages of a dead worker only every interval x throttle seconds
+        # (10 x 10 by default): redeliver soon after the visibility timeout instead.
+        transport_options["unacked_restore_interval"] = max(
+            1, min(10, int(config["CELERY_VISIBILITY_TIMEOUT"])))
+        transport_options["unacked_restore_throttle"] = 1
         prefix = config.get("CELERY_BROKER_KEY_PREFIX")
         if prefix is None and app.testing:
             prefix = _throwaway_redis_namespace(broker_url)
