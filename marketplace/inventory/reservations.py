@@ -32,7 +32,7 @@ def _out_of_stock(product_id: str) -> OutOfStock:
         select(Product.stock - Product.reserved).where(Product.id == product_id)
     ).scalar_one_or_none()
     return OutOfStock("Not enough stock for one of the pieces in your cart.",
-                      code=OutOfStock.code, product_id=product_id, available=max(available or 0, 0))
+                      product_id=product_id, available=max(available or 0, 0))
 
 
 def hold(order_id: str, items: Iterable[tuple[str, int]], expires_at: datetime) -> None:

@@ -107,8 +107,7 @@ def verify_carrier_signature(carrier: str, body: bytes, header: str | None, *,
     carriers.get_carrier(carrier)
     secrets = webhook_secrets(carrier)
     if not secrets:
-        raise CarrierSignatureInvalid(f"No webhook secret is configured for {carrier}.",
-                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
+        raise CarrierSignatureInvalid(f"No webhook secret is configured for {carrier}.")
     timestamp, signatures = None, []
     for part in (header or "").split(","):
         key, _, value = part.strip().partition("=")
@@ -117,17 +116,14 @@ def verify_carrier_signature(carrier: str, body: bytes, header: str | None, *,
         elif key == "v1":
             signatures.append(value)
     if timestamp is None or not signatures:
-        raise CarrierSignatureInvalid("The X-Carrier-Signature header is missing or malformed.",
-                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
+        raise CarrierSignatureInvalid("The X-Carrier-Signature header is missing or malformed.")
     if abs((time.time() if now is None else now) - timestamp) > SIGNATURE_TOLERANCE_SECONDS:
-        raise CarrierSignatureInvalid("The signature's timestamp is too old or in the future.",
-                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
+        raise CarrierSignatureInvalid("The signature's timestamp is too old or in the future.")
     signed = f"{timestamp}.".encode() + body
     expected = [hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
                 for secret in secrets]
     if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
-        raise CarrierSignatureInvalid("The signature does not match the body.",
-                                      code=ShippingError.CARRIER_SIGNATURE_INVALID)
+        raise CarrierSignatureInvalid("The signature does not match the body.")
 
 
 def _known_event(carrier: str, event_id: str) -> bool:
