@@ -28,8 +28,8 @@ EMULATOR_PUBLISHABLE_KEY = "pk_test_sheber_local"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
 MIN_SECRET_KEY_BYTES = 32
 
-# Values anyone can read: placeholders people type, the emulator's keys, and every example
-# value the repository assigns to a secret (tests/test_config.py scans the repository so that
+# Values anyone can read: the words people type when told to set a secret, the emulator's keys,
+# and every example value the repository assigns to a secret (tests/test_config.py scans it so that
 # a new example cannot be used in production unnoticed).
 PUBLIC_SECRETS = frozenset({
     "changeme", "change-me", "change_me", "change-this", "replace-me", "dev", "development",
@@ -230,7 +230,7 @@ def _secret_key_problems(value: str | None) -> list[str]:
     if value is None:
         return [f"SECRET_KEY is missing: {hint}"]
     if _is_public(value):
-        return [f"SECRET_KEY is a published example or placeholder value: {hint}"]
+        return [f"SECRET_KEY is a published or commonly typed value: {hint}"]
     size = len(value.encode("utf-8"))
     if size < MIN_SECRET_KEY_BYTES:
         return [f"SECRET_KEY is only {size} bytes: {hint}"]
@@ -257,7 +257,8 @@ def _stripe_problems(settings: Settings) -> list[str]:
         if value is None:
             problems.append(f"{name} is missing: set {what}")
         elif _is_public(value):
-            problems.append(f"{name} is the emulator's default or a placeholder: set {what}")
+            problems.append(
+                f"{name} is the emulator's default or a commonly typed value: set {what}")
     if settings.STRIPE_API_BASE is not None:
         problems.append(f"STRIPE_API_BASE is set ({settings.STRIPE_API_BASE}): unset it so that "
                         "payments go to Stripe itself")

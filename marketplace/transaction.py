@@ -51,10 +51,6 @@ def use_case(function: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def in_use_case() -> bool:
-    return db.session().info.get(_DEPTH_KEY, 0) > 0
-
-
 def lock_rows(model, ids: Iterable[str]) -> int:
     """Lock the rows of ``model`` with these ids, in id order, until commit or rollback.
 

@@ -42,7 +42,3 @@ class MoneyIn(BaseModel):
             raise ValueError("unsupported currency")
         return value
 
-
-class MoneyOut(BaseModel):
-    amount: int
-    currency: str

@@ -18,7 +18,7 @@ from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.mail import MAIL_REQUESTED
 from marketplace.orders import service as orders_service
-from marketplace.orders.service import ORDER_PAID
+from marketplace.orders.lifecycle import ORDER_PAID
 from marketplace.outbox import OutboxEvent
 from tests.checkout.helpers import (
     buyer_with_cart,

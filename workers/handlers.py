@@ -10,7 +10,7 @@ from marketplace import mail
 from marketplace.catalog import writes as catalog
 from marketplace.checkout.payments import STRIPE_EVENT_RECEIVED
 from marketplace.fx.service import RATES_CHANGED
-from marketplace.orders.service import ORDER_PAID, ORDER_REFUNDED
+from marketplace.orders.lifecycle import ORDER_PAID, ORDER_REFUNDED
 from marketplace.outbox import register_handler, register_reaction
 from marketplace.provenance import labels, records
 from marketplace.shipping.parcels import SHIPMENT_REQUESTED

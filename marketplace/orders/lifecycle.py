@@ -16,7 +16,6 @@ assigns a status. Actions never commit: the use case that calls them owns the tr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -399,7 +398,3 @@ def sources_of(target: OrderStatus) -> frozenset[OrderStatus]:
     return frozenset(source for source, targets in ORDER_TRANSITIONS.items()
                      if target in targets)
 
-
-def order_ids_in(statuses: Iterable[OrderStatus]) -> list[str]:
-    return list(db.session.execute(
-        select(Order.id).where(Order.status.in_([str(s) for s in statuses]))).scalars())

@@ -38,7 +38,6 @@ from marketplace.orders import lifecycle
 from marketplace.orders.errors import OrderError
 from marketplace.orders.lifecycle import (
     AWAITING_PAYMENT,
-    ORDER_PAID,
     ORDER_REFUNDED,
     REFUNDABLE,
     lock_order,
@@ -55,8 +54,6 @@ from marketplace.orders.models import (
 from marketplace.transaction import use_case
 
 log = logging.getLogger(__name__)
-
-__all__ = ["ORDER_PAID", "ORDER_REFUNDED", "lock_order"]
 
 # Refund intents count against what may still be refunded until Stripe refuses them.
 OPEN_REFUND = (RefundStatus.REQUESTED, RefundStatus.PENDING, RefundStatus.SUCCEEDED)

@@ -43,7 +43,7 @@ from marketplace.extensions import db
 from marketplace.http import decode_cursor, encode_cursor
 from marketplace.ids import new_id, utcnow
 from marketplace.money import Money, round_half_up
-from marketplace.orders import service as orders
+from marketplace.orders import lifecycle
 from marketplace.orders.models import Fulfilment, Order, OrderStatus, Refund
 from marketplace.payouts import rails
 from marketplace.payouts.errors import PayoutError
@@ -121,7 +121,7 @@ def _refund_shares(order: Order, refund: Refund, gross: dict, refunded: dict,
 def record_order(order_id: str) -> int:
     """Bring the ledger in line with the order: sale and commission per artisan once it is paid,
     and each refund's share. Idempotent (every entry is keyed); returns how many it added."""
-    order = orders.lock_order(order_id)
+    order = lifecycle.lock_order(order_id)
     if order.paid_at is None:
         return 0
     have = {(e.artisan_id, e.kind, e.reference): e for e in db.session.execute(

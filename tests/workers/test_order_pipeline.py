@@ -17,8 +17,8 @@ from sqlalchemy import select
 from marketplace import mail
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.extensions import db
+from marketplace.orders.lifecycle import ORDER_PAID
 from marketplace.orders.models import Fulfilment, OrderEvent
-from marketplace.orders.service import ORDER_PAID
 from marketplace.outbox import OutboxEvent
 from marketplace.payouts.models import LedgerEntry
 from marketplace.provenance.models import PieceEvent, ProvenancePiece
