@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     RATELIMIT_STORAGE_URI: str | None = None  # None = REDIS_URL, else memory://
     RATELIMIT_AUTH: str = "10 per minute"
     RATELIMIT_ENABLED: bool = True
+    SESSION_IDLE_MINUTES: int = 1440  # a browser session ends this long after its last request
+    SESSION_ABSOLUTE_HOURS: int = 336  # and this long after sign-in, whatever happens
+    API_TOKEN_TTL_DAYS: int = 30  # a bearer token expires this long after it was issued
     FLASK_DEBUG: str | None = None  # Flask reads it itself; here only to refuse it in production
     LOG_FORMAT: Literal["json", "text"] | None = None  # None = json in production, else text
     LOG_LEVEL: str = "INFO"
@@ -266,6 +269,9 @@ class Settings(BaseSettings):
             "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
             "RATELIMIT_AUTH": self.RATELIMIT_AUTH,
             "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
+            "SESSION_IDLE_MINUTES": self.SESSION_IDLE_MINUTES,
+            "SESSION_ABSOLUTE_HOURS": self.SESSION_ABSOLUTE_HOURS,
+            "API_TOKEN_TTL_DAYS": self.API_TOKEN_TTL_DAYS,
             "LOG_FORMAT": self.LOG_FORMAT or ("json" if production else "text"),
             "LOG_LEVEL": self.LOG_LEVEL,
             "SESSION_COOKIE_HTTPONLY": True,
