@@ -6,13 +6,13 @@ trigram table over the vocabulary. PostgreSQL: generated tsvector columns with G
 replace the expression index of 0001; pg_trgm indexes the vocabulary.
 
 Revision ID: 0015_search
-Revises: 0010_mail_claims
+Revises: 0018_security
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0015_search'
-down_revision = '0010_mail_claims'
+down_revision = '0018_security'
 branch_labels = None
 depends_on = None
 
