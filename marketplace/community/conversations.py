@@ -230,7 +230,7 @@ def _move(commission: Commission, allowed: set[CommissionStatus],
         .execution_options(synchronize_session=False)).rowcount
     if not moved:
         raise Conflict(f"The commission is {commission.status}.",
-                       code=CommunityError.COMMISSION_STATE, status=commission.status)
+                       code=CommunityError.COMMISSION_STATE, state=commission.status)
     db.session.refresh(commission)
 
 
@@ -290,7 +290,7 @@ def accept(buyer: User, commission_id: str) -> Commission:
         raise Forbidden("Only the buyer accepts the offer.")
     if commission.status != CommissionStatus.OFFERED:
         raise Conflict(f"The commission is {commission.status}.",
-                       code=CommunityError.COMMISSION_STATE, status=commission.status)
+                       code=CommunityError.COMMISSION_STATE, state=commission.status)
     artisan = db.session.get(User, commission.artisan_id)
     listing = dict(commission.offer_listing or {})
     product = writes.create_product(artisan, {

@@ -2,13 +2,13 @@
 be a commission's one-off listing reserved for one buyer.
 
 Revision ID: 0019_community
-Revises: 0018_security
+Revises: 0015_search
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0019_community'
-down_revision = '0018_security'
+down_revision = '0015_search'
 branch_labels = None
 depends_on = None
 
