@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     PAYOUT_DEBTOR_IBAN: str = "KZ86125KZT5004100100"
     PAYOUT_DEBTOR_BIC: str = "HSBKKZKX"
     PAYOUT_DEBTOR_COUNTRY: str = "KZ"
+    # Stripe dispute reasons for which a lost dispute is clawed back from the artisans (the
+    # rest the marketplace bears): comma-separated, empty = never claw back
+    DISPUTE_CLAWBACK_REASONS: str = "product_not_received,product_unacceptable"
     CARRIER_WEBHOOK_SECRETS: str | None = None  # "carrier=secret,carrier=secret"
     UPLOAD_FOLDER: str | None = None  # None = instance/uploads
     FX_SOURCE_URL: str | None = None  # None = the rates file in data/
@@ -204,6 +207,7 @@ class Settings(BaseSettings):
             "PAYOUT_DEBTOR_IBAN": self.PAYOUT_DEBTOR_IBAN,
             "PAYOUT_DEBTOR_BIC": self.PAYOUT_DEBTOR_BIC,
             "PAYOUT_DEBTOR_COUNTRY": self.PAYOUT_DEBTOR_COUNTRY,
+            "DISPUTE_CLAWBACK_REASONS": self.DISPUTE_CLAWBACK_REASONS,
             "CARRIER_WEBHOOK_SECRETS": self.CARRIER_WEBHOOK_SECRETS,
             "UPLOAD_FOLDER": self.UPLOAD_FOLDER or str(instance / "uploads"),
             "FX_SOURCE_URL": self.FX_SOURCE_URL,
