@@ -28,6 +28,7 @@ from marketplace.extensions import db
 from marketplace.ids import utcnow
 from marketplace.integrations import stripe_client
 from marketplace.inventory import reservations
+from marketplace.metrics import PAYMENTS
 from marketplace.money import EXPONENTS, Money
 from marketplace.orders import alerts, disputes, lifecycle
 from marketplace.orders import service as orders
@@ -230,6 +231,7 @@ def _attempt_order(payment_intent_id: str | None) -> str | None:
 
 
 def apply_payment_intent(intent: dict) -> str:
+<<<<<<< HEAD
     """Bring the order in line with the PaymentIntent as Stripe reports it now. Only a
     PaymentIntent Sheber created for an order (a recorded attempt) acts on that order; one that
     merely names an order in its metadata is refunded and the order flagged."""
@@ -255,6 +257,21 @@ def _note_stripe_status(payment_intent_id: str, status: str) -> None:
                        .where(PaymentAttempt.payment_intent_id == payment_intent_id)
                        .values(stripe_status=status[:40], updated_at=utcnow())
                        .execution_options(synchronize_session=False))
+=======
+    """Bring the order in line with the PaymentIntent as Stripe reports it now."""
+    order = _order_for_intent(intent["id"], (intent.get("metadata") or {}).get("order_id"))
+    if order is None:
+        return "no matching order"
+    if intent["status"] == "succeeded":
+        outcome = _payment_succeeded(order.id, intent)
+    elif intent["status"] == "requires_payment_method" and intent.get("last_payment_error"):
+        outcome = _payment_failed(order.id, intent)
+    else:
+        return f"no change: PaymentIntent is {intent['status']}"
+    # committed by now; the label is the outcome's fixed head ("paid", "no change", ...)
+    PAYMENTS.labels(outcome=outcome.split(":")[0]).inc()
+    return outcome
+>>>>>>> main
 
 
 def _charged(intent: dict) -> Money | None:

@@ -2,13 +2,13 @@
 alerts, both sides of each payment ledger line.
 
 Revision ID: 0012_money
-Revises: 0010_mail_claims
+Revises: 0018_security
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0012_money'
-down_revision = '0010_mail_claims'
+down_revision = '0018_security'
 branch_labels = None
 depends_on = None
 
