@@ -91,11 +91,9 @@ class Settings(BaseSettings):
     PAYOUT_DEBTOR_IBAN: str = "KZ86125KZT5004100100"
     PAYOUT_DEBTOR_BIC: str = "HSBKKZKX"
     PAYOUT_DEBTOR_COUNTRY: str = "KZ"
-<<<<<<< HEAD
     # Stripe dispute reasons for which a lost dispute is clawed back from the artisans (the
     # rest the marketplace bears): comma-separated, empty = never claw back
     DISPUTE_CLAWBACK_REASONS: str = "product_not_received,product_unacceptable"
-=======
     # The exporter of record on customs papers and invoices (the marketplace itself); unset
     # address parts fall back to the origin of the shipping rates file.
     EXPORTER_NAME: str = "Sheber Marketplace LLP"
@@ -116,7 +114,6 @@ class Settings(BaseSettings):
     NO_VOEC_NUMBER: str | None = None  # VOEC + 7 digits
     CH_VAT_NUMBER: str | None = None  # CHE-123.456.789 MWST
     SG_GST_NUMBER: str | None = None  # GST registration under the overseas vendor regime
->>>>>>> main
     CARRIER_WEBHOOK_SECRETS: str | None = None  # "carrier=secret,carrier=secret"
     UPLOAD_FOLDER: str | None = None  # None = instance/uploads
     FX_SOURCE_URL: str | None = None  # None = the rates file in data/
@@ -259,9 +256,7 @@ class Settings(BaseSettings):
             "PAYOUT_DEBTOR_IBAN": self.PAYOUT_DEBTOR_IBAN,
             "PAYOUT_DEBTOR_BIC": self.PAYOUT_DEBTOR_BIC,
             "PAYOUT_DEBTOR_COUNTRY": self.PAYOUT_DEBTOR_COUNTRY,
-<<<<<<< HEAD
             "DISPUTE_CLAWBACK_REASONS": self.DISPUTE_CLAWBACK_REASONS,
-=======
             "EXPORTER_NAME": self.EXPORTER_NAME,
             "EXPORTER_STREET": self.EXPORTER_STREET,
             "EXPORTER_CITY": self.EXPORTER_CITY,
@@ -279,7 +274,6 @@ class Settings(BaseSettings):
             "CH_VAT_NUMBER": self.CH_VAT_NUMBER,
             "SG_GST_NUMBER": self.SG_GST_NUMBER,
             "COLLECTION_REGISTRATIONS": self.collection_registrations,
->>>>>>> main
             "CARRIER_WEBHOOK_SECRETS": self.CARRIER_WEBHOOK_SECRETS,
             "UPLOAD_FOLDER": self.UPLOAD_FOLDER or str(instance / "uploads"),
             "FX_SOURCE_URL": self.FX_SOURCE_URL,

@@ -231,7 +231,6 @@ def _attempt_order(payment_intent_id: str | None) -> str | None:
 
 
 def apply_payment_intent(intent: dict) -> str:
-<<<<<<< HEAD
     """Bring the order in line with the PaymentIntent as Stripe reports it now. Only a
     PaymentIntent Sheber created for an order (a recorded attempt) acts on that order; one that
     merely names an order in its metadata is refunded and the order flagged."""
@@ -241,14 +240,18 @@ def apply_payment_intent(intent: dict) -> str:
     _note_stripe_status(intent["id"], intent["status"])
     status = intent["status"]
     if status == "succeeded":
-        return _payment_succeeded(order_id, intent)
-    if status == "requires_payment_method" and intent.get("last_payment_error"):
-        return _payment_failed(order_id, intent)
-    if status == "canceled":
-        return _payment_canceled(order_id, intent)
-    if status in ("requires_action", "processing"):
+        outcome = _payment_succeeded(order_id, intent)
+    elif status == "requires_payment_method" and intent.get("last_payment_error"):
+        outcome = _payment_failed(order_id, intent)
+    elif status == "canceled":
+        outcome = _payment_canceled(order_id, intent)
+    elif status in ("requires_action", "processing"):
         return _payment_pending(order_id, intent)
-    return f"no change: PaymentIntent is {status}"
+    else:
+        return f"no change: PaymentIntent is {status}"
+    # committed by now; the label is the outcome's fixed head ("paid", "no change", ...)
+    PAYMENTS.labels(outcome=outcome.split(":")[0]).inc()
+    return outcome
 
 
 @use_case
@@ -257,21 +260,6 @@ def _note_stripe_status(payment_intent_id: str, status: str) -> None:
                        .where(PaymentAttempt.payment_intent_id == payment_intent_id)
                        .values(stripe_status=status[:40], updated_at=utcnow())
                        .execution_options(synchronize_session=False))
-=======
-    """Bring the order in line with the PaymentIntent as Stripe reports it now."""
-    order = _order_for_intent(intent["id"], (intent.get("metadata") or {}).get("order_id"))
-    if order is None:
-        return "no matching order"
-    if intent["status"] == "succeeded":
-        outcome = _payment_succeeded(order.id, intent)
-    elif intent["status"] == "requires_payment_method" and intent.get("last_payment_error"):
-        outcome = _payment_failed(order.id, intent)
-    else:
-        return f"no change: PaymentIntent is {intent['status']}"
-    # committed by now; the label is the outcome's fixed head ("paid", "no change", ...)
-    PAYMENTS.labels(outcome=outcome.split(":")[0]).inc()
-    return outcome
->>>>>>> main
 
 
 def _charged(intent: dict) -> Money | None:
