@@ -62,6 +62,7 @@ def app(database_url, tmp_path_factory):
         "RATELIMIT_AUTH": "10000 per minute",
         # concurrent test runs may share one Redis: keep their rate-limit counters apart
         "RATELIMIT_KEY_PREFIX": f"sheber-test-{uuid.uuid4().hex[:8]}",
+        "SESSION_KEY_PREFIX": f"sheber-test-{uuid.uuid4().hex[:8]}:",
         "SERVER_NAME": None,
     })
     with app.app_context():

@@ -8,6 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 
 from marketplace import outbox
+from marketplace.accounts.sessions import purge_expired as purge_expired_sessions
 from marketplace.checkout.service import expire_reservations
 from marketplace.fx.service import refresh_rates
 from marketplace.orders import service as orders
@@ -99,3 +100,12 @@ def publish_checkpoint_task() -> int | None:
         log.info("transparency checkpoint published at size %d", checkpoint.size)
         return checkpoint.size
     return None
+
+
+@shared_task(**IDEMPOTENT)
+def purge_sessions_task() -> int:
+    """Browser sessions in the table past their idle or absolute lifetime are deleted."""
+    purged = purge_expired_sessions()
+    if purged:
+        log.info("session purge: %d expired session(s) deleted", purged)
+    return purged

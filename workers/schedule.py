@@ -8,6 +8,7 @@ PAYOUT_RUN_SECONDS = 86400.0  # daily: one batch, one file for the bank
 COMPLETE_ORDERS_SECONDS = 3600.0  # hourly: the return window is counted in days
 RESUBMIT_REFUNDS_SECONDS = 120.0  # refund intents Stripe did not answer
 CHECKPOINT_SECONDS = 60.0  # a transparency checkpoint at most once a minute, when the log grew
+PURGE_SESSIONS_SECONDS = 3600.0  # expired rows of the session table
 
 
 def beat_schedule() -> dict:
@@ -52,5 +53,10 @@ def beat_schedule() -> dict:
             "task": "workers.maintenance.resubmit_refunds_task",
             "schedule": RESUBMIT_REFUNDS_SECONDS,
             "options": {"expires": RESUBMIT_REFUNDS_SECONDS},
+        },
+        "purge-sessions": {
+            "task": "workers.maintenance.purge_sessions_task",
+            "schedule": PURGE_SESSIONS_SECONDS,
+            "options": {"expires": PURGE_SESSIONS_SECONDS / 2},
         },
     }

@@ -1,13 +1,13 @@
 """Transparency log of labels and piece events; labels as verifiable credentials.
 
 Revision ID: 0013_transparency
-Revises: 0010_mail_claims
+Revises: 0018_security
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0013_transparency'
-down_revision = '0010_mail_claims'
+down_revision = '0018_security'
 branch_labels = None
 depends_on = None
 
