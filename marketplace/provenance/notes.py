@@ -35,7 +35,7 @@ def verifier_key(name: str, public_raw: bytes) -> str:
 def parse_verifier_key(vkey: str) -> tuple[str, bytes, bytes]:
     """(name, key hash, raw public key) of a verifier key."""
     try:
-        name, hash_hex, encoded = vkey.strip().split("+")
+        name, hash_hex, encoded = vkey.strip().split("+", 2)  # base64 may hold "+"
         raw = base64.b64decode(encoded, validate=True)
         key_id = bytes.fromhex(hash_hex)
     except ValueError:

@@ -270,3 +270,14 @@ def test_bad_ranges_are_clear_4xx(client, actors):
         response = client.get(f"/api/v1/transparency/consistency?{query}")
         assert response.status_code == 422, query
     assert client.get("/api/v1/transparency/consistency?from=0&to=1").get_json()["hashes"] == []
+
+
+def test_verifier_keys_whose_base64_holds_a_plus_parse():
+    for _ in range(64):  # about half of random keys have a "+" in their base64
+        key = Ed25519PrivateKey.generate()
+        raw = key.public_key().public_bytes_raw()
+        vkey = notes.verifier_key("sheber.test/transparency", raw)
+        assert notes.parse_verifier_key(vkey)[2] == raw
+        note = notes.sign_note(notes.checkpoint_body("sheber.test/transparency", 3, bytes(32)),
+                               "sheber.test/transparency", key)
+        assert notes.open_checkpoint(note, vkey).size == 3
