@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     FLASK_DEBUG: str | None = None  # Flask reads it itself; here only to refuse it in production
     LOG_FORMAT: Literal["json", "text"] | None = None  # None = json in production, else text
     LOG_LEVEL: str = "INFO"
+    METRICS_TOKEN: str | None = None  # set = /metrics wants this bearer token; None = dev only
+    # a standby beat takes over this long after the active one stopped renewing its Redis lock
+    BEAT_LOCK_TIMEOUT_SECONDS: int = 30
+    WORKER_METRICS_PORT: int | None = None  # set = a Celery worker serves /metrics on it
 
     @field_validator("SHEBER_ENV", "LOG_FORMAT", mode="before")
     @classmethod
@@ -204,6 +208,11 @@ class Settings(BaseSettings):
                 "RATELIMIT_STORAGE_URI: rate limits would be counted in memory (per process, "
                 "forgotten on restart): set REDIS_URL, or RATELIMIT_STORAGE_URI to redis://..."
             )
+        if self.METRICS_TOKEN is not None and (_is_public(self.METRICS_TOKEN)
+                                               or len(self.METRICS_TOKEN) < 16):
+            problems.append("METRICS_TOKEN is short or a commonly typed value: set a random one "
+                            f"of at least 16 characters ({_NEW_SECRET_HINT}), or unset it to "
+                            "turn /metrics off")
         if self.debug:
             problems.append(f"FLASK_DEBUG is on ({self.FLASK_DEBUG!r}), which exposes the "
                             "debugger: unset FLASK_DEBUG or set it to 0")
@@ -278,6 +287,9 @@ class Settings(BaseSettings):
             "API_TOKEN_TTL_DAYS": self.API_TOKEN_TTL_DAYS,
             "LOG_FORMAT": self.LOG_FORMAT or ("json" if production else "text"),
             "LOG_LEVEL": self.LOG_LEVEL,
+            "METRICS_TOKEN": self.METRICS_TOKEN,
+            "BEAT_LOCK_TIMEOUT_SECONDS": self.BEAT_LOCK_TIMEOUT_SECONDS,
+            "WORKER_METRICS_PORT": self.WORKER_METRICS_PORT,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": production,
