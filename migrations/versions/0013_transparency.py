@@ -1,13 +1,13 @@
 """Transparency log of labels and piece events; labels as verifiable credentials.
 
 Revision ID: 0013_transparency
-Revises: 0018_security
+Revises: 0015_search
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0013_transparency'
-down_revision = '0018_security'
+down_revision = '0015_search'
 branch_labels = None
 depends_on = None
 
