@@ -2,13 +2,13 @@
 alerts, both sides of each payment ledger line.
 
 Revision ID: 0012_money
-Revises: 0018_security
+Revises: 0013_transparency
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0012_money'
-down_revision = '0018_security'
+down_revision = '0013_transparency'
 branch_labels = None
 depends_on = None
 
