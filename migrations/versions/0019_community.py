@@ -2,13 +2,13 @@
 be a commission's one-off listing reserved for one buyer.
 
 Revision ID: 0019_community
-Revises: 0015_search
+Revises: 0012_money
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0019_community'
-down_revision = '0015_search'
+down_revision = '0012_money'
 branch_labels = None
 depends_on = None
 
