@@ -14,10 +14,16 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('product', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('reserved_for_id', sa.String(length=26), nullable=True))
-        batch_op.create_foreign_key('fk_product_reserved_for_id_user', 'user',
-                                    ['reserved_for_id'], ['id'])
+    # A plain ADD COLUMN: a batch (copy-and-move) rebuild of ``product`` on SQLite would drop
+    # the triggers that keep its search table.
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE product ADD COLUMN reserved_for_id VARCHAR(26) '
+                   'REFERENCES "user" (id)')
+    else:
+        op.add_column('product', sa.Column('reserved_for_id', sa.String(length=26),
+                                           nullable=True))
+        op.create_foreign_key('fk_product_reserved_for_id_user', 'product', 'user',
+                              ['reserved_for_id'], ['id'])
 
     op.create_table(
         'favourite',
@@ -140,6 +146,8 @@ def downgrade():
     op.drop_table('conversation')
     op.drop_table('review')
     op.drop_table('favourite')
-    with op.batch_alter_table('product', schema=None) as batch_op:
-        batch_op.drop_constraint('fk_product_reserved_for_id_user', type_='foreignkey')
-        batch_op.drop_column('reserved_for_id')
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE product DROP COLUMN reserved_for_id')
+    else:
+        op.drop_constraint('fk_product_reserved_for_id_user', 'product', type_='foreignkey')
+        op.drop_column('product', 'reserved_for_id')
