@@ -202,15 +202,18 @@ def conversation_out(conversation: Conversation, viewer: User) -> dict:
     return build(ConversationOut, **fields)
 
 
+def conversation_summaries(rows: list[Conversation]) -> list[dict]:
+    users, workshops = _names(rows)
+    return [_summary_fields(c, users, workshops) for c in rows]
+
+
 @bp.get("/conversations")
 @auth_required()
 @responds(ConversationListOut)
 def list_conversations():
     """The caller's conversations, latest first (operators: the reported ones)."""
-    rows = conversations.conversations_of(current_user())
-    users, workshops = _names(rows)
     return build(ConversationListOut,
-                 items=[_summary_fields(c, users, workshops) for c in rows])
+                 items=conversation_summaries(conversations.conversations_of(current_user())))
 
 
 @bp.post("/conversations")

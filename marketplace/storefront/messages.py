@@ -15,6 +15,7 @@ from marketplace.catalog import images
 from marketplace.catalog.errors import CatalogError
 from marketplace.checkout import service as checkout
 from marketplace.checkout.errors import CheckoutError
+from marketplace.community.errors import CommunityError
 from marketplace.errors import DomainError
 from marketplace.fx.errors import FxError
 from marketplace.orders.errors import OrderError
@@ -81,6 +82,12 @@ def _by_code(error: DomainError) -> dict[str, str]:
         PayoutError.NOTHING_PAYABLE: _("No artisan has a payable balance now."),
         PayoutError.BATCH_EXECUTED: _("This batch was marked executed already."),
         PayoutError.PROFILE_REQUIRED: _("Create your workshop profile first."),
+        CommunityError.NOT_DELIVERED: _("You can review a piece once it has reached you."),
+        CommunityError.ALREADY_REVIEWED: _("You reviewed this piece already."),
+        CommunityError.ALREADY_REPLIED: _("You replied to this review already."),
+        CommunityError.COMMISSION_STATE: _("This request has changed meanwhile; reload the "
+                                           "conversation."),
+        CommunityError.PRODUCT_NOT_FOUND: _("This piece is no longer for sale."),
     }
 
 

@@ -12,6 +12,7 @@ from marketplace.catalog.schemas import ListQuery
 from marketplace.i18n import current_currency, current_language, format_money
 from marketplace.money import CurrencyError, Money
 from marketplace.provenance import labels
+from marketplace.storefront import community
 from marketplace.storefront.forms import lenient_query
 from marketplace.storefront.pages import html_errors, page_user, present_listings
 
@@ -153,7 +154,8 @@ def product(product_id: str):
     record = label["record"].get("record") or {} if label else {}
     crafts = _names(browse.crafts(current_language()))
     return render_template("storefront/product.html", product=view, label=label, record=record,
-                           craft_name=crafts.get(view["craft"], view["craft"]))
+                           craft_name=crafts.get(view["craft"], view["craft"]),
+                           **community.product_extras(view, page_user()))
 
 
 @bp.get("/artisans/<artisan_id>")

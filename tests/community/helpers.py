@@ -5,13 +5,21 @@ from __future__ import annotations
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
 from marketplace.orders.models import Fulfilment, Order, OrderLine
+from tests.checkout.helpers import BERLIN
+
+# as a quote option is stored on an order
+OPTION = {"service": "ems", "service_name": "EMS", "carrier": "sheber-post",
+          "shipping": {"amount": 1000, "currency": "EUR"},
+          "duties": {"amount": 0, "currency": "EUR"},
+          "duties_estimate": {"amount": 0, "currency": "EUR"}, "duties_mode": "DAP",
+          "eta_days": {"min": 8, "max": 15}}
 
 
 def order_of(buyer, products, *, status="delivered", fulfilment_status="delivered") -> Order:
     order = Order(id=new_id(), buyer_id=buyer.id, status=status, currency="EUR",
                   listing_currency="KZT", fx_rate="0.0018", items_amount=2700,
                   shipping_amount=1000, duties_amount=0, total_amount=3700,
-                  shipping_address={"country": "DE"}, shipping_option={}, duties_mode="DAP",
+                  shipping_address={**BERLIN, "line2": None, "region": None}, shipping_option=OPTION, duties_mode="DAP",
                   paid_at=utcnow())
     db.session.add(order)
     db.session.flush()
