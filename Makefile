@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app marketplace
 SPECTRAL := .cache/node/node_modules/.bin/spectral
 SPECTRAL_CLI := @stoplight/spectral-cli@6.16.3
 
-.PHONY: install run test lint bench clean browser spectral fonts
+.PHONY: install run test lint bench clean browser spectral wrk fonts
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,8 +63,18 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-bench: install
-	$(BIN)/python -m bench
+# The catalogue benchmark loads gunicorn with wrk; install it when we may (root + apt), else
+# it falls back to a Python load generator.
+wrk:
+	@if ! command -v wrk >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+		else echo "note: wrk missing (apt-get install wrk); the catalogue bench uses Python"; fi; \
+	fi
+
+# BENCH_ARGS for the catalogue, e.g. BENCH_ARGS=--million (1M products on PostgreSQL, long)
+bench: install wrk
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .cache/node
