@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     PAYOUT_DEBTOR_IBAN: str = "KZ86125KZT5004100100"
     PAYOUT_DEBTOR_BIC: str = "HSBKKZKX"
     PAYOUT_DEBTOR_COUNTRY: str = "KZ"
+    # Stripe dispute reasons for which a lost dispute is clawed back from the artisans (the
+    # rest the marketplace bears): comma-separated, empty = never claw back
+    DISPUTE_CLAWBACK_REASONS: str = "product_not_received,product_unacceptable"
     # The exporter of record on customs papers and invoices (the marketplace itself); unset
     # address parts fall back to the origin of the shipping rates file.
     EXPORTER_NAME: str = "Sheber Marketplace LLP"
@@ -257,6 +260,7 @@ class Settings(BaseSettings):
             "PAYOUT_DEBTOR_IBAN": self.PAYOUT_DEBTOR_IBAN,
             "PAYOUT_DEBTOR_BIC": self.PAYOUT_DEBTOR_BIC,
             "PAYOUT_DEBTOR_COUNTRY": self.PAYOUT_DEBTOR_COUNTRY,
+            "DISPUTE_CLAWBACK_REASONS": self.DISPUTE_CLAWBACK_REASONS,
             "EXPORTER_NAME": self.EXPORTER_NAME,
             "EXPORTER_STREET": self.EXPORTER_STREET,
             "EXPORTER_CITY": self.EXPORTER_CITY,
