@@ -80,9 +80,10 @@ def cart_items_for_quote(user_id: str) -> list[tuple[Product, int]]:
     return [(item.product, item.quantity) for item in cart.items] if cart else []
 
 
-def _active_product(product_id: str) -> Product:
+def _active_product(product_id: str, buyer: User) -> Product:
     product = db.session.get(Product, product_id)
-    if product is None or product.status != ProductStatus.ACTIVE:
+    if product is None or product.status != ProductStatus.ACTIVE or (
+            product.reserved_for_id not in (None, buyer.id)):
         raise NotFound("No such product.", code=CheckoutError.PRODUCT_UNAVAILABLE)
     return product
 
@@ -97,7 +98,7 @@ def _check_available(product: Product, quantity: int) -> None:
 @use_case
 def add_to_cart(buyer: User, product_id: str, quantity: int) -> CartItem:
     """Add pieces (to the line already there, if any); more than available → 409."""
-    product = _active_product(product_id)
+    product = _active_product(product_id, buyer)
     cart = _cart_for_update(buyer.id)
     item = db.session.execute(select(CartItem).where(
         CartItem.cart_id == cart.id, CartItem.product_id == product.id)).scalar_one_or_none()
@@ -131,7 +132,7 @@ def _own_item(buyer: User, item_id: str) -> CartItem:
 @use_case
 def update_cart_item(buyer: User, item_id: str, quantity: int) -> CartItem:
     item = _own_item(buyer, item_id)
-    _check_available(_active_product(item.product_id), quantity)
+    _check_available(_active_product(item.product_id, buyer), quantity)
     item.quantity = quantity
     item.cart.updated_at = utcnow()
     return item
@@ -161,6 +162,21 @@ def check_minimum_charge(total: Money, rates: fx.RateTable | None = None) -> Non
             f"Card payments in {total.currency} must be at least {least}; this order comes to "
             f"{total}.", code=CheckoutError.BELOW_MINIMUM_CHARGE,
             errors={"currency": [f"the total is below Stripe's minimum of {least}"]})
+
+
+def price_lines(prices: list[Money], currency: str,
+                rates: fx.RateTable) -> list[tuple[Money, Decimal]]:
+    """Each listing price in the buyer's currency, converted on its own and rounded once
+    (half-up, at least one minor unit), with the rate used: the unit prices charged."""
+    return [rates.price(price, currency) for price in prices]
+
+
+def lines_total(lines: list[tuple[Money, int]], currency: str) -> Money:
+    """The order's items total: the sum of its rounded lines, never a rounding of its own."""
+    total = Money.zero(currency)
+    for unit, quantity in lines:
+        total += unit * quantity
+    return total
 
 
 @dataclass(frozen=True)
@@ -215,16 +231,14 @@ def _place_order(buyer: User, *, shipping_address: dict, shipping_option: str, c
                            code=CheckoutError.PRODUCT_UNAVAILABLE, product_id=item.product_id)
     items = [(item.product, item.quantity) for item in cart_items]
     rates = fx.current_rates()
-    priced_lines = []
-    for product, quantity in items:
-        unit, rate = rates.convert(product.price, currency)
-        priced_lines.append((product, quantity, unit, rate))
+    priced_lines = [(product, quantity, unit, rate) for (product, quantity), (unit, rate)
+                    in zip(items, price_lines([p.price for p, _ in items], currency, rates),
+                           strict=True)]
     option = shipping.resolve_option(shipping_option, shipping_address["country"],
                                      shipping_address.get("postal_code"), items, currency,
                                      duties_mode)
-    items_total = Money.zero(currency)
-    for _, quantity, unit, _ in priced_lines:
-        items_total += unit * quantity
+    items_total = lines_total([(unit, quantity) for _, quantity, unit, _ in priced_lines],
+                              currency)
     total = items_total + option.shipping + option.duties
     check_minimum_charge(total, rates)
 
