@@ -19,7 +19,8 @@ def order_of(buyer, products, *, status="delivered", fulfilment_status="delivere
     order = Order(id=new_id(), buyer_id=buyer.id, status=status, currency="EUR",
                   listing_currency="KZT", fx_rate="0.0018", items_amount=2700,
                   shipping_amount=1000, duties_amount=0, total_amount=3700,
-                  shipping_address={**BERLIN, "line2": None, "region": None}, shipping_option=OPTION, duties_mode="DAP",
+                  shipping_address={**BERLIN, "line2": None, "region": None},
+                  shipping_option=OPTION, duties_mode="DAP",
                   paid_at=utcnow())
     db.session.add(order)
     db.session.flush()
