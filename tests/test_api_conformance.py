@@ -74,6 +74,9 @@ def _seed(client) -> tuple[dict[str, dict], dict[str, str]]:
     flagged = client.post(f"/api/v1/provenance/{label.code}/flags", headers=buyer_headers,
                           json={"reason": "The glaze looks machine-made."})
     assert flagged.status_code == 201, flagged.get_json()
+    asked = client.post("/api/v1/commissions", headers=buyer_headers, json={
+        "artisan_id": artisan.id, "description": "A larger bowl with a blue rim"})
+    assert asked.status_code == 201, asked.get_json()
 
     delivered = paid_order((piece(artisan, 1_500_000), 1, 2_700))
     payouts.record_order(delivered.id)
@@ -87,7 +90,8 @@ def _seed(client) -> tuple[dict[str, dict], dict[str, str]]:
     ids = {"artisan_id": artisan.id, "product_id": product.id, "order_id": order_id,
            "shipment_id": shipment_of(order_id).id, "batch_id": run.get_json()["batch"]["id"],
            "name": "transfers.csv", "code": label.code, "serial": serial, "list_id": "0",
-           "index": "0"}
+           "index": "0", "conversation_id": asked.get_json()["conversation_id"],
+           "commission_id": asked.get_json()["id"]}
     return headers, ids
 
 
