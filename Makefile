@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app marketplace
 SPECTRAL := .cache/node/node_modules/.bin/spectral
 SPECTRAL_CLI := @stoplight/spectral-cli@6.16.3
 
-.PHONY: install run test lint bench clean browser spectral
+.PHONY: install run test lint bench clean browser spectral exiftool
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ browser:
 		else echo "note: /usr/bin/chromium missing (apt-get install chromium); browser tests will skip"; fi; \
 	fi
 
+# exiftool reads every metadata group of the served photos in tests/catalog/test_images.py (an
+# implementation that is not ours); without it that check is left to exifread.
+exiftool:
+	@if ! command -v exiftool >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl; \
+		else echo "note: exiftool missing (apt-get install libimage-exiftool-perl); exifread checks alone"; fi; \
+	fi
+
 # Spectral lints the OpenAPI document (tests/test_openapi.py); from npm into .cache/node.
 # Without Node.js its test skips.
 spectral:
@@ -42,7 +51,7 @@ spectral:
 		else echo "note: node/npm missing; the Spectral test will skip"; fi; \
 	fi
 
-test: install browser spectral
+test: install browser spectral exiftool
 	$(BIN)/python -m pytest
 
 # ruff, and the layer contracts of .importlinter (no domain imports a higher one)

@@ -27,6 +27,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.catalog.schemas import FALLBACK_ORDER, LANGUAGES
 from marketplace.catalog.search import text_match
+from marketplace.catalog.writes import missing_for_sale
 from marketplace.errors import NotFound, RequestError, ValidationFailed
 from marketplace.extensions import db
 from marketplace.fx.service import BASE_CURRENCY, RateTable, current_rates, format_rate
@@ -113,7 +114,8 @@ def profile_view(user_id: str, lang: str | None = None) -> dict:
 # --- products: reads ---
 
 def get_product(product_id: str, viewer: User | None = None) -> Product:
-    """An active product for anyone; an archived one only for its artisan or an operator."""
+    """An active product for anyone; a draft or an archived one only for its artisan or an
+    operator."""
     product = db.session.get(Product, product_id)
     if product is None:
         raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
@@ -153,6 +155,12 @@ def present_products(products: list[Product], *, lang: str | None, currency: str
                          provenance[p.id]) for p in products]
 
 
+def _missing(product: Product, images: list[dict]) -> list[str]:
+    if product.status != ProductStatus.DRAFT:
+        return []
+    return missing_for_sale(product, sum(1 for image in images if image["state"] == "ready"))
+
+
 def _product_out(product: Product, lang: str | None, currency: str, rates: RateTable,
                  images: list[dict], workshop: dict, provenance: dict) -> dict:
     title, used = resolve_text(product.title, lang)
@@ -180,6 +188,7 @@ def _product_out(product: Product, lang: str | None, currency: str, rates: RateT
         "hs_code": product.effective_hs_code,
         "hs_code_override": product.hs_code,
         "status": product.status,
+        "missing": _missing(product, images),
         "images": images,
         "provenance": provenance,
         "created_at": isoformat(product.created_at),
@@ -240,8 +249,10 @@ def list_products(*, q: str | None = None, craft: str | None = None,
                   currency: str | None = None, ships_to: str | None = None,
                   served_countries: Collection[str] | None = None,
                   sort: str | None = None, limit: int = 24,
-                  cursor: str | None = None) -> ProductPage:
-    """Active products matching every filter, one keyset page of them.
+                  cursor: str | None = None,
+                  statuses: Collection[str] = (ProductStatus.ACTIVE,)) -> ProductPage:
+    """Active products matching every filter, one keyset page of them. Buyers see only active
+    ones; an artisan's own pages pass ``statuses`` to see their drafts too.
 
     ``min_price``/``max_price`` are minor units of ``currency`` (default KZT), compared through
     each product's KZT ``price_base`` so that price filters and sorts work in any currency.
@@ -259,7 +270,9 @@ def list_products(*, q: str | None = None, craft: str | None = None,
 
     score = match.score if match else None
     query = select(Product, score.label("score")) if score is not None else select(Product)
-    query = query.where(Product.status == ProductStatus.ACTIVE)
+    statuses = [str(status) for status in statuses]
+    query = query.where(Product.status == statuses[0] if len(statuses) == 1
+                        else Product.status.in_(statuses))
     if match is not None:
         if match.join is not None:
             query = query.join(match.join, match.join_on)
