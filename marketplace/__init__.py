@@ -55,7 +55,8 @@ BLUEPRINTS = (
     health.bp,
     openapi.bp,
 )
-CLIS = (accounts_cli, catalog_cli, fx_cli, provenance_cli, shipping_cli, checkout_cli, payouts_cli, seed)
+CLIS = (accounts_cli, catalog_cli, fx_cli, provenance_cli, shipping_cli, checkout_cli, payouts_cli,
+        seed)
 
 ROOT = Path(__file__).resolve().parent.parent
 
