@@ -368,3 +368,22 @@ def test_a_piece_for_sale_keeps_its_last_photo(client):
     assert response.status_code == 409
     assert response.get_json()["code"] == "catalog.last_photo"
     assert count(ProductImage) == 1
+
+
+def test_images_stored_before_the_pipeline_are_processed_by_the_command(runner):
+    # Before this pipeline an upload was stored and served as it arrived, GPS and all.
+    product = make_product()
+    data = phone_photo((700, 500))
+    key = get_storage().save(data, "jpg")
+    db.session.add(ProductImage(product_id=product.id, storage_key=key,
+                                content_type="image/jpeg", width=700, height=500,
+                                size_bytes=len(data), position=0, alt={},
+                                state=ImageState.PROCESSING, variants=[]))
+    db.session.commit()
+    result = runner.invoke(args=["catalog", "process-images"])
+    assert result.exit_code == 0, result.output
+    assert "1 images processed: 1 ready, 0 failed" in result.output
+    image = db.session.execute(db.select(ProductImage)).scalar_one()
+    db.session.refresh(image)
+    assert image.state == ImageState.READY and len(image.variants) == 6
+    assert get_storage().read(key) is None  # no longer served as it arrived
