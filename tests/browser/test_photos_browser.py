@@ -40,7 +40,8 @@ def _layout(page, path: str) -> dict:
     page.goto(path)
     return page.evaluate("""() => {
         const gallery = document.querySelector('.gallery').getBoundingClientRect();
-        const details = document.querySelector('.product > div:nth-child(2)').getBoundingClientRect();
+        const details = document.querySelector('.product > div:nth-child(2)')
+            .getBoundingClientRect();
         const provenance = document.querySelector('.provenance').getBoundingClientRect();
         return {scroll: document.documentElement.scrollWidth, view: window.innerWidth,
                 galleryRight: gallery.right, galleryBottom: gallery.bottom,
