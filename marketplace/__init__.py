@@ -11,6 +11,7 @@ from marketplace.accounts import api as accounts_api
 from marketplace.accounts import cli as accounts_cli
 from marketplace.accounts import models as accounts_models
 from marketplace.accounts import service as accounts_service
+from marketplace.accounts import sessions as accounts_sessions
 from marketplace.catalog import api as catalog_api
 from marketplace.catalog import cli as catalog_cli
 from marketplace.catalog import models as catalog_models
@@ -79,6 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     register_error_handlers(app)
     i18n.init_app(app)
+    accounts_sessions.init_app(app)
     security.init_app(app)
     http.init_user_loader(app, accounts_service.user_from_request)
     app.extensions["sheber.get_user"] = accounts_service.get_user

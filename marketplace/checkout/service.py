@@ -37,6 +37,7 @@ from marketplace.integrations import stripe_client
 from marketplace.inventory import reservations
 from marketplace.money import Money, exponent
 from marketplace.orders import lifecycle
+from marketplace.orders import service as orders
 from marketplace.orders.errors import OrderError
 from marketplace.orders.lifecycle import AWAITING_PAYMENT
 from marketplace.orders.models import Order, OrderLine, OrderStatus
@@ -188,16 +189,17 @@ def checkout(buyer: User, *, shipping_address: dict, shipping_option: str, curre
     except stripe.StripeError as exc:
         _abandon(order_id, cart_items, buyer.id, exc)
         raise stripe_client.upstream_error(exc) from exc
-    _record_intent(order_id, intent["id"])
+    _record_intent(order_id, intent["id"], total, currency)
     return CheckoutResult(db.session.get(Order, order_id), intent["id"],
                           intent["client_secret"], stripe_client.publishable_key(), expires_at)
 
 
 @use_case
-def _record_intent(order_id: str, payment_intent_id: str) -> None:
+def _record_intent(order_id: str, payment_intent_id: str, amount: int, currency: str) -> None:
     db.session.execute(update(Order).where(Order.id == order_id)
                        .values(payment_intent_id=payment_intent_id)
                        .execution_options(synchronize_session=False))
+    orders.record_attempt(order_id, 1, payment_intent_id, amount, currency)
 
 
 @use_case
@@ -369,6 +371,7 @@ def _outcome(intent: dict, *, status: str | None = None, error: dict | None = No
 
 def _new_attempt(order: Order, payment_method: str) -> dict:
     old_intent, attempt = order.payment_intent_id, order.payment_attempt + 1
+    orders.supersede_attempt(old_intent)  # before its cancellation can reach us
     try:
         stripe_client.cancel_payment_intent(old_intent)
     except stripe.InvalidRequestError:
@@ -378,7 +381,8 @@ def _new_attempt(order: Order, payment_method: str) -> dict:
     intent = _stripe_call(lambda: stripe_client.create_payment_intent(
         amount=order.total_amount, currency=order.currency, order_id=order.id, attempt=attempt,
         payment_method=payment_method))
-    if not _record_attempt(order.id, attempt, intent["id"], old_intent):
+    if not _record_attempt(order.id, attempt, intent["id"], old_intent, order.total_amount,
+                           order.currency):
         stripe_client.cancel_payment_intent(intent["id"])
         raise Conflict("Another payment attempt for this order is in progress.",
                        code=CheckoutError.PAYMENT_IN_PROGRESS)
@@ -386,7 +390,8 @@ def _new_attempt(order: Order, payment_method: str) -> dict:
 
 
 @use_case
-def _record_attempt(order_id: str, attempt: int, payment_intent_id: str, replaces: str) -> bool:
+def _record_attempt(order_id: str, attempt: int, payment_intent_id: str, replaces: str,
+                    amount: int, currency: str) -> bool:
     moved = db.session.execute(
         update(Order)
         .where(Order.id == order_id, Order.payment_attempt == attempt - 1)
@@ -394,6 +399,7 @@ def _record_attempt(order_id: str, attempt: int, payment_intent_id: str, replace
                 updated_at=utcnow())
         .execution_options(synchronize_session=False)).rowcount
     if moved == 1:
+        orders.record_attempt(order_id, attempt, payment_intent_id, amount, currency)
         lifecycle.add_event(order_id, "payment_attempt", data={
             "attempt": attempt, "payment_intent": payment_intent_id, "replaces": replaces})
     return moved == 1

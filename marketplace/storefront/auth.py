@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from pydantic import ValidationError
 
 from marketplace.accounts import service as accounts
+from marketplace.accounts import sessions
 from marketplace.accounts.models import Role
 from marketplace.accounts.schemas import RegisterIn
 from marketplace.errors import Conflict, Unauthorized
@@ -50,7 +51,7 @@ def _start_session(user) -> None:
     session.clear()
     session.update(kept)
     session["user_id"] = user.id
-    session.permanent = True
+    sessions.rotate_current()
     rotate_csrf_token()
 
 
@@ -125,6 +126,7 @@ def signout():
     kept = {key: session[key] for key in _KEPT_ON_SIGN_IN if key in session}
     session.clear()
     session.update(kept)
+    sessions.rotate_current()  # the old key, wherever it was copied to, is dead
     flash(_("You have signed out."), "info")
     return redirect(url_for("shop.catalogue"))
 

@@ -6,13 +6,13 @@ and GPS tags): they become ``processing`` so that ``flask catalog process-images
 clean variants.
 
 Revision ID: 0014_photo_pipeline
-Revises: 0010_mail_claims
+Revises: 0012_money
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0014_photo_pipeline'
-down_revision = '0010_mail_claims'
+down_revision = '0012_money'
 branch_labels = None
 depends_on = None
 
