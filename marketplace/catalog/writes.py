@@ -144,10 +144,12 @@ def publish_if_ready(product: Product) -> bool:
 
 
 @use_case
-def create_product(artisan: User, data: ProductIn | dict) -> Product:
+def create_product(artisan: User, data: ProductIn | dict, *,
+                   reserved_for: str | None = None) -> Product:
     """List a product as a draft (it goes on sale once ``missing_for_sale`` is empty: its first
     photo is processed after this); a provenance declaration in ``data`` is saved with it, or
-    nothing is."""
+    nothing is. A one-off listing ``reserved_for`` one buyer (a commission they accepted) is on
+    sale to them at once: it is never in the catalogue, and they agreed to it as offered."""
     require_artisan(artisan)
     fields = parse_model(ProductIn, data) if isinstance(data, dict) else data
     price = Money(fields.price.amount, fields.price.currency)
@@ -164,7 +166,8 @@ def create_product(artisan: User, data: ProductIn | dict) -> Product:
         stock=fields.stock, reserved=0, weight_g=fields.weight_g,
         length_mm=dims.l if dims else None, width_mm=dims.w if dims else None,
         height_mm=dims.h if dims else None, hs_code=fields.hs_code,
-        status=ProductStatus.DRAFT,
+        status=ProductStatus.ACTIVE if reserved_for else ProductStatus.DRAFT,
+        reserved_for_id=reserved_for,
     )
     db.session.add(product)
     db.session.flush()

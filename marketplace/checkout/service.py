@@ -80,9 +80,10 @@ def cart_items_for_quote(user_id: str) -> list[tuple[Product, int]]:
     return [(item.product, item.quantity) for item in cart.items] if cart else []
 
 
-def _active_product(product_id: str) -> Product:
+def _active_product(product_id: str, buyer: User) -> Product:
     product = db.session.get(Product, product_id)
-    if product is None or product.status != ProductStatus.ACTIVE:
+    if product is None or product.status != ProductStatus.ACTIVE or (
+            product.reserved_for_id not in (None, buyer.id)):
         raise NotFound("No such product.", code=CheckoutError.PRODUCT_UNAVAILABLE)
     return product
 
@@ -97,7 +98,7 @@ def _check_available(product: Product, quantity: int) -> None:
 @use_case
 def add_to_cart(buyer: User, product_id: str, quantity: int) -> CartItem:
     """Add pieces (to the line already there, if any); more than available → 409."""
-    product = _active_product(product_id)
+    product = _active_product(product_id, buyer)
     cart = _cart_for_update(buyer.id)
     item = db.session.execute(select(CartItem).where(
         CartItem.cart_id == cart.id, CartItem.product_id == product.id)).scalar_one_or_none()
@@ -131,7 +132,7 @@ def _own_item(buyer: User, item_id: str) -> CartItem:
 @use_case
 def update_cart_item(buyer: User, item_id: str, quantity: int) -> CartItem:
     item = _own_item(buyer, item_id)
-    _check_available(_active_product(item.product_id), quantity)
+    _check_available(_active_product(item.product_id, buyer), quantity)
     item.quantity = quantity
     item.cart.updated_at = utcnow()
     return item

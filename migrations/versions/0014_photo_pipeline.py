@@ -6,13 +6,13 @@ and GPS tags): they become ``processing`` so that ``flask catalog process-images
 clean variants.
 
 Revision ID: 0014_photo_pipeline
-Revises: 0012_money
+Revises: 0019_community
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0014_photo_pipeline'
-down_revision = '0012_money'
+down_revision = '0019_community'
 branch_labels = None
 depends_on = None
 
