@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
@@ -38,6 +38,11 @@ CRAFT_HS_CODES: dict[str, str] = {
 }
 
 
+# The verified browse filter, as partial index predicates (browse.py writes the same test).
+VERIFIED_CONDITIONS = {"verified": "provenance_level IN ('L1', 'L2')",
+                       "unverified": "provenance_level NOT IN ('L1', 'L2')"}
+
+
 class ProductStatus(StrEnum):
     DRAFT = "draft"  # seen only by its artisan and operators until it is ready to sell
     ACTIVE = "active"
@@ -67,6 +72,9 @@ class ArtisanProfile(db.Model):
     payout_currency: Mapped[str] = mapped_column(String(3), default="KZT")
     payout_iban: Mapped[str | None] = mapped_column(String(34))
     payout_bic: Mapped[str | None] = mapped_column(String(11))
+    payout_holder_name: Mapped[str | None] = mapped_column(String(140))  # legal name at the bank
+    payout_iin_bin: Mapped[str | None] = mapped_column(String(12))  # Kazakh IIN or BIN
+    payout_kbe: Mapped[str | None] = mapped_column(String(2))  # Kazakh beneficiary code
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship()
@@ -74,9 +82,20 @@ class ArtisanProfile(db.Model):
 
 class Product(db.Model):
     __tablename__ = "product"
+    # An index for every browse path (filter x sort) of catalog/browse.py; the EXPLAIN test in
+    # tests/catalog/test_browse_plans.py proves them on PostgreSQL. Materials and techniques
+    # are matched through trigram indexes on their keys (PostgreSQL, migration 0015).
     __table_args__ = (
         Index("ix_product_status_created", "status", "created_at", "id"),
         Index("ix_product_status_price_base", "status", "price_base", "id"),
+        Index("ix_product_craft_created", "status", "craft", "created_at", "id"),
+        Index("ix_product_craft_price", "status", "craft", "price_base", "id"),
+        Index("ix_product_artisan_created", "artisan_id", "status", "created_at", "id"),
+        Index("ix_product_artisan_price", "artisan_id", "status", "price_base", "id"),
+        *(Index(f"ix_product_{name}_{sort}", "status", column, "id",
+                postgresql_where=text(condition), sqlite_where=text(condition))
+          for name, condition in VERIFIED_CONDITIONS.items()
+          for sort, column in (("created", "created_at"), ("price", "price_base"))),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
