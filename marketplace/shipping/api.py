@@ -23,6 +23,7 @@ from marketplace.shipping import packing, parcels, service, tracking
 from marketplace.shipping.schemas import (
     CarrierEventIn,
     CarrierEventOut,
+    CustomsDeclarationOut,
     DestinationOut,
     DutiesOut,
     EtaDaysOut,
@@ -68,7 +69,9 @@ def option_out(option: service.QuoteOption) -> dict:
         carrier=option.carrier, amount=option.amount.to_dict(),
         eta_days=EtaDaysOut(min=option.eta_min_days, max=option.eta_max_days),
         chargeable_weight_g=option.chargeable_weight_g,
-        duties=DutiesOut(mode="DDP", modes=list(service.DUTIES_MODES),
+        duties=DutiesOut(mode="DDP", modes=list(option.duties.modes_allowed),
+                         regime=option.duties.regime,
+                         modes_allowed=list(option.duties.modes_allowed),
                          estimate=option.duties.total.to_dict(),
                          breakdown=option.duties.to_dict()),
     )
@@ -166,6 +169,17 @@ def get_customs(shipment_id: str):
     """The customs declaration (CN 22, or CN 23 with the commercial invoice) (operators)."""
     pdf = parcels.shipment_paper(shipment_id, current_user(), "customs")
     return _pdf(pdf, f"customs-{shipment_id}.pdf")
+
+
+@bp.get("/shipments/<shipment_id>/customs.json")
+@auth_required()
+@responds(CustomsDeclarationOut)
+def get_customs_data(shipment_id: str):
+    """The customs declaration as data: item-level HS6, description, quantity, weight, value,
+    origin, sender, addressee, importer reference (the ITMATT / EU ICS2 postal data set);
+    valid against data/schemas/customs-declaration.schema.json (operators)."""
+    return build(CustomsDeclarationOut,
+                 **parcels.customs_declaration(shipment_id, current_user()))
 
 
 @bp.post("/carriers/<carrier>/events")
