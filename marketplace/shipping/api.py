@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from marketplace.catalog.models import Product
@@ -15,11 +15,12 @@ from marketplace.http import (
     current_user,
     json_body,
     parse_model,
+    query_args,
     responds,
 )
 from marketplace.orders.schemas import FulfilmentOut, fulfilment_out
 from marketplace.schemas import build
-from marketplace.shipping import packing, parcels, service, tracking
+from marketplace.shipping import packing, parcels, returns, service, tracking
 from marketplace.shipping.schemas import (
     CarrierEventIn,
     CarrierEventOut,
@@ -36,6 +37,8 @@ from marketplace.shipping.schemas import (
     ShipmentAcceptedOut,
     ShipmentOut,
     ShipmentRequestIn,
+    TaxReturnOut,
+    TaxReturnQuery,
     UnavailableOut,
     shipment_out,
 )
@@ -180,6 +183,32 @@ def get_customs_data(shipment_id: str):
     valid against data/schemas/customs-declaration.schema.json (operators)."""
     return build(CustomsDeclarationOut,
                  **parcels.customs_declaration(shipment_id, current_user()))
+
+
+@bp.get("/operator/tax/returns")
+@auth_required("operator")
+@query_args(TaxReturnQuery)
+@responds(TaxReturnOut)
+def get_tax_return(query: TaxReturnQuery):
+    """The figures of a point-of-sale scheme's return (scheme IOSS, UK, AU, NZ, NO, CH or SG;
+    period 2026-11 or 2026-Q4): per destination and rate, taxable amount and tax collected,
+    net of refunds in the period, in the scheme's currency. The same as CSV: returns.csv."""
+    registration = current_app.config.get(returns.SCHEME_SETTING[query.scheme])
+    return build(TaxReturnOut, **returns.tax_return(query.scheme, query.period, registration))
+
+
+@bp.get("/operator/tax/returns.csv")
+@auth_required("operator")
+@query_args(TaxReturnQuery)
+@responds(media_types=("text/csv",))
+def get_tax_return_csv(query: TaxReturnQuery):
+    """The tax return as CSV (one row per destination and rate; amounts in major units)."""
+    registration = current_app.config.get(returns.SCHEME_SETTING[query.scheme])
+    report = returns.tax_return(query.scheme, query.period, registration)
+    response = Response(returns.to_csv(report), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{report["scheme"]}-{report["period"]}.csv"')
+    return response
 
 
 @bp.post("/carriers/<carrier>/events")

@@ -162,6 +162,7 @@ class DutyLine:
     vat_local: Money
     duty: Money  # the same in the quote's currency
     vat: Money
+    taxable_local: Money | None = None  # what the VAT/GST of the line was charged on
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,8 @@ class DutyEstimate:
                 "rate": str(line.rate), "vat_rate": str(line.vat_rate),
                 "duty": line.duty.to_dict(), "vat": line.vat.to_dict(),
                 "duty_local": line.duty_local.to_dict(), "vat_local": line.vat_local.to_dict(),
+                "taxable_local": (line.taxable_local.to_dict()
+                                  if line.taxable_local is not None else None),
             } for line in self.lines],
             "notes": list(self.notes),
             "rules": [rule.reference() for rule in self.rules],
@@ -448,6 +451,7 @@ def estimate(country: str, lines, shipping: Money, *, convert: Converter,
 
     # --- VAT / GST -----------------------------------------------------------------------------
     vat_exempt = False
+    taxable: list[Money] | None = None
     if special_tax:
         vat_exact = [Decimal(0)] * len(items)
         vat_exempt = True
@@ -456,6 +460,8 @@ def estimate(country: str, lines, shipping: Money, *, convert: Converter,
     elif scheme is not None:
         base = collection.data.get("vat_base", "goods_and_shipping")
         # a supply tax at the point of sale: on the price of the goods and their delivery
+        taxable = [line.value + (ship if base == "goods_and_shipping" else Money.zero(local))
+                   for line, ship in zip(items, shipping_shares, strict=True)]
         vat_exact = [
             Decimal(line.value.amount + (ship.amount if base == "goods_and_shipping" else 0))
             * rate for line, ship, rate in zip(items, shipping_shares, vat_rates, strict=True)]
@@ -514,13 +520,14 @@ def estimate(country: str, lines, shipping: Money, *, convert: Converter,
     vat_total = convert(vat_local, target)
     duty_target = _split(duty_total, [m.amount for m in duty_lines])
     vat_target = _split(vat_total, [m.amount for m in vat_lines])
+    taxable = taxable or [None] * len(items)
     out_lines = tuple(
         DutyLine(hs_code=line.hs, quantity=line.quantity, value=line.value,
                  customs_value=cv, rate=rate, vat_rate=vrate, duty_local=dl, vat_local=vl,
-                 duty=dt, vat=vt)
-        for line, cv, rate, vrate, dl, vl, dt, vt in zip(
+                 duty=dt, vat=vt, taxable_local=base)
+        for line, cv, rate, vrate, dl, vl, dt, vt, base in zip(
             items, customs_values, duty_rates, vat_rates, duty_lines, vat_lines, duty_target,
-            vat_target, strict=True))
+            vat_target, taxable, strict=True))
     for rule in used:
         if not rule.confirmed:
             notes.append(f"Unconfirmed rule ({rule.kind}): {rule.note or rule.source}")

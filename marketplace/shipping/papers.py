@@ -314,7 +314,7 @@ def _line_rows(data: ShipmentData) -> list[list]:
             _cell(", ".join(line.materials) or "-"), _cell(line.hs_code),
             _cell(country_label(line.origin_country, "en/fr")), _cell(_kg(line.weight_g)),
             _cell(line.unit_value.format()), _cell(line.value.format()),
-            _cell(_provenance_text(line)),
+            _cell("\n".join(line.provenance_codes) or "-"),
         ])
     rows.append([
         _cell(""), _cell("Total", bold=True), _cell(""), _cell(""), _cell(""),

@@ -68,6 +68,8 @@ class DutyLineOut(OutModel):
     vat: QuoteMoneyOut = Field(description="In the quote's currency; lines add up to vat.")
     duty_local: QuoteMoneyOut
     vat_local: QuoteMoneyOut
+    taxable_local: QuoteMoneyOut | None = Field(
+        description="What the point-of-sale VAT/GST was charged on (goods + delivery).")
 
 
 class RuleRefOut(OutModel):
@@ -213,6 +215,46 @@ class CustomsDeclarationOut(OutModel):
     sender: CustomsPartyOut
     addressee: CustomsPartyOut
     items: list[CustomsItemOut]
+
+
+# --- tax returns -----------------------------------------------------------------------------
+
+class TaxReturnQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    scheme: Literal["IOSS", "UK", "AU", "NZ", "NO", "CH", "SG"]
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$",
+                        description="A month (2026-11) or a quarter (2026-Q4).")
+
+    @field_validator("scheme", mode="before")
+    @classmethod
+    def _upper(cls, value):
+        return value.strip().upper() if isinstance(value, str) else value
+
+
+class TaxReturnRowOut(OutModel):
+    country: str
+    vat_rate: str
+    orders: int
+    taxable_amount: MoneyOut
+    tax_collected: MoneyOut
+    refunded_taxable_amount: MoneyOut
+    refunded_tax: MoneyOut
+    net_taxable_amount: MoneyOut
+    net_tax: MoneyOut
+    fx_rates: list[str] = Field(description="Conversions made into the scheme's currency.")
+
+
+class TaxReturnOut(OutModel):
+    scheme: Literal["IOSS", "UK", "AU", "NZ", "NO", "CH", "SG"]
+    period: str
+    registration_number: str | None
+    start: str
+    end: str = Field(description="First day after the period.")
+    currency: str
+    rows: list[TaxReturnRowOut]
+    total_net_taxable_amount: MoneyOut
+    total_net_tax: MoneyOut
 
 
 # --- packing, shipments, tracking ------------------------------------------------------------
