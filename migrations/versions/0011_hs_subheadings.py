@@ -3,13 +3,13 @@ a single subheading takes it (5705 -> 570500); any other shorter code is cleared
 product falls back to its craft's 6-digit default until the artisan sets the right one.
 
 Revision ID: 0011_hs_subheadings
-Revises: 0018_security
+Revises: 0019_community
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0011_hs_subheadings'
-down_revision = '0018_security'
+down_revision = '0019_community'
 branch_labels = None
 depends_on = None
 
