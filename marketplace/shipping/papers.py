@@ -183,10 +183,6 @@ def _duties_text(data: ShipmentData) -> str:
             f"(estimate {data.duties_estimate.format()})")
 
 
-def _provenance_text(line: CustomsLine) -> str:
-    return ", ".join(line.provenance_codes) if line.provenance_codes else "-"
-
-
 def label_pdf(data: ShipmentData) -> bytes:
     """A 4x6 inch label: addresses, service, weight, Code 128 barcode of the tracking number."""
     if not data.tracking_number:
@@ -303,7 +299,7 @@ _LINE_HEADER = ("Qty / Quantité", "Detailed description of contents / Descripti
                 "Materials", "HS tariff no. / No tarifaire SH",
                 "Country of origin / Pays d'origine", "Net weight (kg) / Poids net",
                 "Unit value", "Value / Valeur", "Provenance label codes")
-_LINE_WIDTHS = [w * mm for w in (11, 37, 18, 17, 20, 15, 20, 20, 28)]  # 186 mm
+_LINE_WIDTHS = [w * mm for w in (10, 35, 17, 17, 19, 15, 20, 21, 32)]  # 186 mm
 
 
 def _line_rows(data: ShipmentData) -> list[list]:
@@ -314,7 +310,7 @@ def _line_rows(data: ShipmentData) -> list[list]:
             _cell(", ".join(line.materials) or "-"), _cell(line.hs_code),
             _cell(country_label(line.origin_country, "en/fr")), _cell(_kg(line.weight_g)),
             _cell(line.unit_value.format()), _cell(line.value.format()),
-            _cell("\n".join(line.provenance_codes) or "-"),
+            _cell("\n".join(line.provenance_codes) or "-", 6.5),  # one code a line, whole
         ])
     rows.append([
         _cell(""), _cell("Total", bold=True), _cell(""), _cell(""), _cell(""),
