@@ -5,6 +5,8 @@ Each view reads the form, calls one service and renders."""
 
 from __future__ import annotations
 
+from datetime import date as date_type
+from datetime import timedelta
 from decimal import InvalidOperation
 
 from flask import (
@@ -34,7 +36,9 @@ from marketplace.http import parse_model
 from marketplace.i18n import current_language, format_money
 from marketplace.ids import utcnow
 from marketplace.money import CurrencyError, Money
+from marketplace.orders import alerts as order_alerts
 from marketplace.orders import lifecycle
+from marketplace.orders import reconciliation as reconciliation_service
 from marketplace.orders import service as order_service
 from marketplace.orders.models import OrderStatus, ShipmentStatus
 from marketplace.orders.schemas import order_out
@@ -545,3 +549,30 @@ def tax_returns():
     return render_template("console/tax_returns.html", report=report, error=error,
                            scheme=scheme, period=period, schemes=list(returns.SCHEME_CURRENCY))
 
+
+# --- reconciliation and alerts -------------------------------------------------------------
+
+def _report_day() -> date_type:
+    value = request.args.get("day") or ""
+    try:
+        return date_type.fromisoformat(value)
+    except ValueError:
+        return utcnow().date() - timedelta(days=1)
+
+
+@bp.get("/reconciliation")
+@roles_required("operator")
+def reconciliation():
+    report = reconciliation_service.daily_report(_report_day())
+    return render_template("console/reconciliation.html", report=report,
+                           alerts=order_alerts.open_alerts())
+
+
+@bp.get("/reconciliation.csv")
+@roles_required("operator")
+def reconciliation_csv():
+    report = reconciliation_service.daily_report(_report_day())
+    return Response(reconciliation_service.report_csv(report),
+                    content_type="text/csv; charset=utf-8", headers={
+                        "Content-Disposition":
+                            f'attachment; filename="reconciliation-{report.day.isoformat()}.csv"'})
