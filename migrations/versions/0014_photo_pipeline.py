@@ -6,13 +6,13 @@ and GPS tags): they become ``processing`` so that ``flask catalog process-images
 clean variants.
 
 Revision ID: 0014_photo_pipeline
-Revises: 0019_community
+Revises: 0011_hs_subheadings
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0014_photo_pipeline'
-down_revision = '0019_community'
+down_revision = '0011_hs_subheadings'
 branch_labels = None
 depends_on = None
 
