@@ -24,17 +24,18 @@ class Craft(StrEnum):
     OTHER = "other"
 
 
-# Default HS (Harmonized System) heading per craft; a product may override it.
+# Default HS 2022 subheading (6 digits) per craft; a product may override it (and carry up to
+# 10 digits for a destination's tariff). Every code is checked against data/tax/hs2022.csv.
 CRAFT_HS_CODES: dict[str, str] = {
-    Craft.JEWELLERY: "7113",  # precious-metal jewellery (7117 for imitation jewellery)
-    Craft.CERAMICS: "6913",  # ornamental ceramic articles (6912 for tableware)
-    Craft.FELT: "5602",  # felt (5705 for felt carpets such as syrmaq/tekemet)
-    Craft.TEXTILES: "6304",  # other furnishing articles
-    Craft.LEATHER: "4205",  # other articles of leather (4202 for bags)
-    Craft.WOOD: "4420",  # wooden marquetry, caskets, ornaments
-    Craft.METAL: "8306",  # statuettes and ornaments of base metal
-    Craft.INSTRUMENTS: "9202",  # string instruments (dombyra, kobyz)
-    Craft.OTHER: "9701",  # fallback: handmade decorative articles
+    Craft.JEWELLERY: "711311",  # jewellery of silver (711319 other precious metal, 7117 imitation)
+    Craft.CERAMICS: "691390",  # ornamental ceramic articles, not porcelain (691200 tableware)
+    Craft.FELT: "630790",  # made-up felt articles n.e.c. (570490 felt rugs over 1 m2)
+    Craft.TEXTILES: "630499",  # furnishing articles of other textiles, not knitted
+    Craft.LEATHER: "420500",  # other articles of leather (4202 bags and cases)
+    Craft.WOOD: "442090",  # wooden caskets, cases and ornamental articles n.e.c.
+    Craft.METAL: "830629",  # statuettes and ornaments of base metal
+    Craft.INSTRUMENTS: "920290",  # plucked string instruments (dombyra); 920210 bowed (kobyz)
+    Craft.OTHER: "970191",  # fallback: hand-executed paintings and pictures; set the right code
 }
 
 
