@@ -444,3 +444,31 @@ def test_the_daily_reconciliation_lists_what_stripe_and_the_ledger_disagree_on(
     [mine] = [r for r in rows if r["payment_intent_id"] == intent_id]
     assert (mine["stripe_refunded"], mine["ledger_refunded"]) == ("700", "0")
     assert mine["differences"].startswith("refunded: Stripe")
+
+
+def test_an_operator_submits_dispute_evidence_through_stripes_dispute_api(
+        client, stripe_webhooks, deliver):
+    bowl = make_product(stock=1)
+    _, headers = buyer_with_cart((bowl, 1))
+    order_id, intent_id = paid_order(client, headers)
+    dispute = _open(stripe_webhooks, intent_id, "product_not_received")
+    deliver("charge.dispute.created", dispute, times=1)
+    operator = auth_headers(make_operator())
+    [listed] = [d for d in client.get("/api/v1/operator/disputes", headers=operator)
+                .get_json()["items"] if d["stripe_dispute_id"] == dispute["id"]]
+    url = f"/api/v1/operator/disputes/{listed['id']}/evidence"
+    bad = client.post(url, headers=operator, json={"evidence": {"not_a_field": "x"}})
+    assert bad.status_code == 422 and bad.get_json()["code"] == "order.dispute_evidence_invalid"
+    assert client.post(url, headers=headers, json={"evidence": {}}).status_code == 403
+    sent = client.post(url, headers=operator, json={"evidence": {
+        "shipping_tracking_number": "RR123456785KZ", "shipping_carrier": "Kazpost",
+        "uncategorized_text": "Delivered to the buyer's address, signed for."}, "submit": True})
+    assert sent.status_code == 200, sent.get_json()
+    assert sent.get_json()["status"] == "under_review"
+    assert sent.get_json()["evidence_submitted_at"] is not None
+    at_stripe = stripe_webhooks.dispute(dispute["id"])
+    assert at_stripe["evidence"]["shipping_tracking_number"] == "RR123456785KZ"
+    assert at_stripe["evidence_details"]["submission_count"] == 1
+    again = client.post(url, headers=operator, json={"evidence": {"uncategorized_text": "x"}})
+    assert again.status_code == 409
+    assert len(timeline(order_id, "dispute_evidence")) == 1
