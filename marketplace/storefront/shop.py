@@ -15,6 +15,7 @@ from marketplace.provenance import labels
 from marketplace.storefront import community
 from marketplace.storefront.forms import lenient_query
 from marketplace.storefront.pages import html_errors, page_user, present_listings
+from marketplace.storefront.seo import product_card
 
 bp = html_errors(Blueprint("shop", __name__))
 
@@ -155,6 +156,7 @@ def product(product_id: str):
     crafts = _names(browse.crafts(current_language()))
     return render_template("storefront/product.html", product=view, label=label, record=record,
                            craft_name=crafts.get(view["craft"], view["craft"]),
+                           card=product_card(view),
                            **community.product_extras(view, page_user()))
 
 
