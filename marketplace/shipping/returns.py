@@ -45,6 +45,8 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     if not match:
         _fail("period", "a month (2026-11) or a quarter (2026-Q4)")
     year = int(match.group(1))
+    if not 2000 <= year <= 9998:  # datetime's range, and no return before the marketplace
+        _fail("period", "a year from 2000 to 9998")
     if match.group(2):
         first, months = int(match.group(2)), 1
     else:

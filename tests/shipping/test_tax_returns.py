@@ -83,7 +83,8 @@ def test_other_schemes_are_empty_and_bad_queries_are_422(client):
                           headers=headers).json
         assert body["rows"] == [] and body["start"] == "2026-10-01" and body["end"] == "2027-01-01"
     for query in ("scheme=VAT&period=2026-11", "scheme=IOSS&period=2026-13",
-                  "scheme=IOSS&period=november", "period=2026-11"):
+                  "scheme=IOSS&period=november", "period=2026-11", "scheme=IOSS&period=0000-01",
+                  "scheme=IOSS&period=9999-Q4"):
         response = client.get(f"/api/v1/operator/tax/returns?{query}", headers=headers)
         assert response.status_code == 422, query
         assert response.json["code"]
