@@ -65,8 +65,10 @@ def issue_token(user: User) -> str:
 
 @use_case
 def register(**fields) -> tuple[User, str]:
-    """A new account and its first token, in one transaction."""
-    user = create_user(**fields)
+    """A new account (with its welcome mail) and its first token, in one transaction."""
+    from marketplace.accounts import lifecycle
+
+    user = lifecycle.sign_up(**fields)
     return user, issue_token(user)
 
 
@@ -74,7 +76,7 @@ def authenticate(email: str, password: str) -> User:
     user = db.session.execute(
         select(User).where(User.email == normalise_email(email))
     ).scalar_one_or_none()
-    if user is None:
+    if user is None or user.is_guest or user.deleted_at is not None:
         verify_password(_DUMMY_HASH, password)
         raise Unauthorized("Wrong email or password.", code=AccountError.INVALID_CREDENTIALS)
     if not verify_password(user.password_hash, password):
@@ -120,7 +122,22 @@ def user_from_request(request) -> User | None:
     from flask import session
 
     user_id = session.get("user_id")
-    return db.session.get(User, user_id) if user_id else None
+    user = db.session.get(User, user_id) if user_id else None
+    if user is None or user.deleted_at is not None:
+        return None
+    if user.credentials_changed_at is not None and not session_outlives(
+            session.get("signed_in_at"), user.credentials_changed_at):
+        return None  # signed in before a password reset: that session is over
+    return user
+
+
+def session_outlives(signed_in_at: float | None, changed_at) -> bool:
+    """Was a session (``signed_in_at``, unix seconds) opened after ``changed_at`` (naive UTC)?"""
+    from datetime import UTC
+
+    if not signed_in_at:
+        return False
+    return float(signed_in_at) >= changed_at.replace(tzinfo=UTC).timestamp()
 
 
 def get_user(user_id: str) -> User | None:

@@ -27,7 +27,7 @@ from marketplace.ids import utcnow
 from marketplace.integrations import stripe_client
 from marketplace.inventory import reservations
 from marketplace.money import EXPONENTS, Money
-from marketplace.orders import lifecycle
+from marketplace.orders import lifecycle, notify
 from marketplace.orders import service as orders
 from marketplace.orders.models import LedgerKind, Order, OrderStatus, PaymentLedgerEntry
 from marketplace.transaction import use_case
@@ -244,6 +244,7 @@ def _payment_failed(order_id: str, intent: dict) -> str:
                         for e in order.events)
     if not already_noted and (moved or order.status == OrderStatus.PAYMENT_FAILED):
         lifecycle.add_event(order.id, "payment_failed", data=details)
+        notify.mail_payment_failed(order, error.get("message"))
     return "payment_failed" if moved else f"no change: order is {order.status}"
 
 
@@ -285,4 +286,7 @@ def record_dispute(dispute: dict) -> str:
                "reason": dispute.get("reason"), "status": dispute.get("status"),
                "charge": dispute.get("charge")}
     moved = lifecycle.dispute_opened(order.id, details)
+    if moved:
+        notify.alert_operators("dispute", order, detail=f"{details['reason'] or ''} "
+                               f"({details['dispute']})".strip())
     return "disputed" if moved else "dispute noted"
