@@ -11,11 +11,14 @@ from marketplace.accounts import api as accounts_api
 from marketplace.accounts import cli as accounts_cli
 from marketplace.accounts import models as accounts_models
 from marketplace.accounts import service as accounts_service
+from marketplace.accounts import sessions as accounts_sessions
 from marketplace.catalog import api as catalog_api
 from marketplace.catalog import models as catalog_models
 from marketplace.checkout import api as checkout_api
 from marketplace.checkout import cli as checkout_cli
 from marketplace.checkout import models as checkout_models
+from marketplace.community import api as community_api
+from marketplace.community import models as community_models
 from marketplace.config import load_config
 from marketplace.errors import register_error_handlers
 from marketplace.extensions import db, limiter, migrate
@@ -39,7 +42,8 @@ from marketplace.storefront import api as storefront_api
 # Every table, so that the metadata (and Alembic) knows them all before the app binds the
 # database.
 MODELS = (accounts_models, fx_models, catalog_models, provenance_models, inventory_models,
-          shipping_models, checkout_models, orders_models, payouts_models, outbox, mail)
+          shipping_models, checkout_models, orders_models, payouts_models, community_models, outbox,
+          mail)
 # Registration order is route precedence.
 BLUEPRINTS = (
     accounts_api.bp,
@@ -50,6 +54,7 @@ BLUEPRINTS = (
     checkout_api.bp,
     orders_api.bp,
     payouts_api.bp,
+    *community_api.blueprints,
     *storefront_api.blueprints,
     health.bp,
     openapi.bp,
@@ -77,6 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     register_error_handlers(app)
     i18n.init_app(app)
+    accounts_sessions.init_app(app)
     security.init_app(app)
     http.init_user_loader(app, accounts_service.user_from_request)
     app.extensions["sheber.get_user"] = accounts_service.get_user

@@ -8,10 +8,12 @@ from datetime import timedelta
 from celery import shared_task
 
 from marketplace import outbox
+from marketplace.accounts.sessions import purge_expired as purge_expired_sessions
 from marketplace.checkout.service import expire_reservations
 from marketplace.fx.service import refresh_rates
 from marketplace.orders import service as orders
 from marketplace.payouts.service import run_payouts
+from marketplace.provenance.transparency import publish_checkpoint
 from marketplace.shipping.tracking import poll_tracking
 from workers.app import IDEMPOTENT
 
@@ -88,3 +90,22 @@ def resubmit_refunds_task() -> int:
     if submitted:
         log.info("refund sweep: %d refund(s) submitted", submitted)
     return submitted
+
+
+@shared_task(**IDEMPOTENT)
+def publish_checkpoint_task() -> int | None:
+    """Sign a new transparency log checkpoint when the log grew (at most once a minute)."""
+    checkpoint = publish_checkpoint()
+    if checkpoint is not None:
+        log.info("transparency checkpoint published at size %d", checkpoint.size)
+        return checkpoint.size
+    return None
+
+
+@shared_task(**IDEMPOTENT)
+def purge_sessions_task() -> int:
+    """Browser sessions in the table past their idle or absolute lifetime are deleted."""
+    purged = purge_expired_sessions()
+    if purged:
+        log.info("session purge: %d expired session(s) deleted", purged)
+    return purged

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, current_app, request
 
-from marketplace.accounts import addresses, export, lifecycle, service
+from marketplace.accounts import addresses, export, lifecycle, service, sessions
+from marketplace.accounts.errors import AccountError
 from marketplace.accounts.schemas import (
     AcceptedOut,
     AccountExportOut,
@@ -10,6 +13,7 @@ from marketplace.accounts.schemas import (
     AddressListOut,
     AddressOut,
     AddressPatch,
+    ApiTokensOut,
     EmailChangeIn,
     GuestIn,
     LoginIn,
@@ -18,12 +22,16 @@ from marketplace.accounts.schemas import (
     PasswordResetIn,
     ProfilePatch,
     RegisterIn,
+    SessionsOut,
     TokenIn,
     TokenOut,
     UserOut,
     address_out,
+    session_out,
+    token_out,
     user_out,
 )
+from marketplace.errors import NotFound
 from marketplace.extensions import limiter
 from marketplace.http import auth_required, current_user, json_body, parse_model, responds
 from marketplace.schemas import build
@@ -52,8 +60,57 @@ def register(body: RegisterIn):
 @responds(TokenOut, 201)
 def create_token(body: LoginIn):
     """Sign in: exchange email and password for a bearer token."""
-    user, token = service.login(body.email, body.password)
+    ttl = timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    user, token = service.login(body.email, body.password, name=body.name, ttl=ttl)
     return build(TokenOut, token=token, user=user_out(user)), 201
+
+
+@bp.get("/auth/tokens")
+@auth_required()
+@responds(ApiTokensOut)
+def list_tokens():
+    """Your bearer tokens that still work (not the secrets: those are shown once)."""
+    current = service.current_token_id(request)
+    return build(ApiTokensOut, items=[token_out(row, current)
+                                      for row in service.live_tokens(current_user().id)])
+
+
+@bp.delete("/auth/tokens/<token_id>")
+@auth_required()
+@responds(None, 204)
+def revoke_token(token_id: str):
+    """Revoke one of your tokens."""
+    service.revoke_token_by_id(current_user().id, token_id)
+    return "", 204
+
+
+@bp.get("/auth/sessions")
+@auth_required()
+@responds(SessionsOut)
+def list_sessions():
+    """Your signed-in browser sessions."""
+    current = sessions.current_session_id()
+    return build(SessionsOut, items=[session_out(record, current)
+                                     for record in sessions.user_sessions(current_user().id)])
+
+
+@bp.delete("/auth/sessions/<session_id>")
+@auth_required()
+@responds(None, 204)
+def end_session(session_id: str):
+    """Sign one of your browser sessions out."""
+    if not sessions.end_session(current_user().id, session_id):
+        raise NotFound("No such session.", code=AccountError.SESSION_NOT_FOUND)
+    return "", 204
+
+
+@bp.post("/auth/signout-everywhere")
+@auth_required()
+@responds(None, 204)
+def sign_out_everywhere():
+    """End every browser session and revoke every token of yours, this one included."""
+    service.end_all_sessions_and_tokens(current_user().id)
+    return "", 204
 
 
 @bp.delete("/auth/tokens/current")

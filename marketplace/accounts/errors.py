@@ -21,3 +21,5 @@ class AccountError(ErrorCodes):
                      "The link to claim guest orders is not valid for this account (422).")
     PASSWORD_TOO_SHORT = ("account.password_too_short",
                           "A new password needs 10 to 200 characters (422).")
+    TOKEN_NOT_FOUND = "account.token_not_found", "No such token of yours (404)."
+    SESSION_NOT_FOUND = "account.session_not_found", "No such session of yours (404)."

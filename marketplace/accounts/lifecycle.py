@@ -2,8 +2,8 @@
 with confirmation, guests, preferences that follow the user, and deletion.
 
 A reset token lives one hour (``PASSWORD_RESET_TTL``) and works once; using it sets the new
-password, revokes every bearer token, ends every session (``credentials_changed_at``: a session
-signed in before it is no longer honoured) and spends the user's other reset tokens.
+password, revokes every bearer token, ends every browser session
+(``service.end_all_sessions_and_tokens``) and spends the user's other reset tokens.
 Deleting an account anonymises what identifies the person (name, e-mail, password, addresses,
 tokens); higher domains anonymise their own rows in the same transaction (``ACCOUNT_DELETED``
 reactions) and keep what tax law requires on orders (data/accounts/retention.json).
@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, update
 from marketplace import mail, outbox
 from marketplace.accounts import service
 from marketplace.accounts.errors import AccountError
-from marketplace.accounts.models import AccountToken, Address, ApiToken, Role, TokenPurpose, User
+from marketplace.accounts.models import AccountToken, Address, Role, TokenPurpose, User
 from marketplace.errors import Conflict, Forbidden, ValidationFailed
 from marketplace.extensions import db
 from marketplace.i18n import currency_for_country
@@ -35,7 +35,6 @@ UNUSABLE_PASSWORD = "!"  # never an argon2 hash: verify_password is always False
 # Outbox events (reactions run in the same transaction).
 ACCOUNT_CREATED = "account.created"  # {"user_id"}: a real account (not a guest) was opened
 ACCOUNT_DELETED = "account.deleted"  # {"user_id"}: anonymise what you keep about this user
-CREDENTIALS_CHANGED = "account.credentials_changed"  # {"user_id"}: end its sessions
 
 
 def _digest(token: str) -> str:
@@ -176,13 +175,8 @@ def reset_password(token: str, new_password: str) -> User:
 
 
 def end_sessions(user: User) -> None:
-    """Every bearer token revoked; every session signed in before now is over."""
-    now = utcnow()
-    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
-                                              ApiToken.revoked_at.is_(None))
-                       .values(revoked_at=now).execution_options(synchronize_session=False))
-    user.credentials_changed_at = now
-    outbox.emit(CREDENTIALS_CHANGED, {"user_id": user.id})
+    """Every bearer token revoked and every browser session ended (server-side sessions)."""
+    service.end_all_sessions_and_tokens(user.id)
 
 
 @use_case

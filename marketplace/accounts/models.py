@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.extensions import db
@@ -31,9 +31,11 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A guest checks out without a password; its orders can be claimed by an account later.
     is_guest: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
-    # Sessions signed in before this moment are over (a password reset, an e-mail change).
-    credentials_changed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # TOTP second factor: the base32 secret, set at enrolment and active once confirmed
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)  # no code is accepted twice
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -50,7 +52,11 @@ class ApiToken(db.Model):
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("user.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_ip: Mapped[str | None] = mapped_column(String(45))
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
@@ -96,3 +102,45 @@ class Address(db.Model):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebSession(db.Model):
+    """A browser session kept on the server (when Redis is not configured): the cookie holds
+    only a random key, of which the SHA-256 is stored, so deleting the row ends the session."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"),
+                                                index=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # the absolute lifetime
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class RecoveryCode(db.Model):
+    """A single-use second-factor recovery code; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class AuthThrottle(db.Model):
+    """Failed attempts per account (or per address) and action, for back-off lockout; the key is
+    a SHA-256 so the table names no e-mail."""
+
+    __tablename__ = "auth_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -54,6 +54,9 @@ class LoginIn(BaseModel):
 
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=200)
+    name: str = Field("", max_length=100, description="A label for the token, e.g. the device.")
+    expires_in_days: int | None = Field(
+        None, ge=1, le=365, description="Shorter than the site's token lifetime, if wanted.")
 
 
 class UserOut(OutModel):
@@ -232,3 +235,48 @@ class AccountExportOut(OutModel):
     account: ExportAccountOut
     addresses: list[ExportAddressOut]
     orders: list[dict[str, JsonValue]] = Field(default_factory=list)
+
+
+class ApiTokenOut(OutModel):
+    id: str
+    name: str
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    last_used_at: Timestamp | None
+    created_ip: str | None
+    current: bool = Field(description="The token this request was made with.")
+
+
+class ApiTokensOut(OutModel):
+    items: list[ApiTokenOut]
+
+
+class SessionOut(OutModel):
+    id: str
+    created_at: Timestamp
+    last_seen_at: Timestamp
+    expires_at: Timestamp
+    ip: str | None
+    user_agent: str | None
+    current: bool = Field(description="The browser session this request was made with.")
+
+
+class SessionsOut(OutModel):
+    items: list[SessionOut]
+
+
+def token_out(row, current_id: str | None) -> dict:
+    from marketplace.ids import isoformat
+
+    return build(ApiTokenOut, id=row.id, name=row.name, created_at=isoformat(row.created_at),
+                 expires_at=isoformat(row.expires_at), last_used_at=isoformat(row.last_used_at),
+                 created_ip=row.created_ip, current=row.id == current_id)
+
+
+def session_out(record, current_id: str | None) -> dict:
+    from marketplace.ids import isoformat
+
+    return build(SessionOut, id=record.id, created_at=isoformat(record.created_at),
+                 last_seen_at=isoformat(record.last_seen_at),
+                 expires_at=isoformat(record.expires_at), ip=record.ip,
+                 user_agent=record.user_agent, current=record.id == current_id)

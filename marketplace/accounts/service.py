@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from marketplace.accounts import sessions
 from marketplace.accounts.errors import AccountError
 from marketplace.accounts.models import ApiToken, Role, User
-from marketplace.errors import Conflict, Unauthorized
+from marketplace.errors import Conflict, NotFound, Unauthorized
 from marketplace.extensions import db
 from marketplace.ids import utcnow
 from marketplace.transaction import use_case
@@ -21,6 +23,7 @@ _hasher = PasswordHasher()  # argon2id, memory-hard
 _DUMMY_HASH = _hasher.hash("sheber-timing-equaliser")
 
 TOKEN_PREFIX = "shb_"
+TOKEN_TOUCH_EVERY = timedelta(seconds=60)  # last use is written at most this often
 
 
 def hash_password(password: str) -> str:
@@ -56,10 +59,25 @@ def create_user(*, email: str, password: str, role: Role | str, name: str, count
     return user
 
 
+def _token_ttl() -> timedelta:
+    from flask import current_app
+
+    return timedelta(days=current_app.config.get("API_TOKEN_TTL_DAYS", 30))
+
+
+def _client_address() -> str | None:
+    from flask import has_request_context, request
+
+    return request.remote_addr if has_request_context() else None
+
+
 @use_case
-def issue_token(user: User) -> str:
+def issue_token(user: User, *, name: str = "", ttl: timedelta | None = None) -> str:
+    """A new bearer token, valid for ``ttl`` (``API_TOKEN_TTL_DAYS`` by default)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token)))
+    db.session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), name=name[:100],
+                            created_ip=_client_address(),
+                            expires_at=utcnow() + min(ttl or _token_ttl(), _token_ttl())))
     return token
 
 
@@ -84,17 +102,71 @@ def authenticate(email: str, password: str) -> User:
     return user
 
 
-def login(email: str, password: str) -> tuple[User, str]:
+def login(email: str, password: str, *, name: str = "",
+          ttl: timedelta | None = None) -> tuple[User, str]:
     user = authenticate(email, password)
-    return user, issue_token(user)
+    return user, issue_token(user, name=name, ttl=ttl)
+
+
+def _live_token(token: str) -> ApiToken | None:
+    if not token.isascii() or len(token) > 200:
+        return None
+    now = utcnow()
+    return db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == _token_digest(token),
+                               ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+    ).scalar_one_or_none()
 
 
 def user_for_token(token: str) -> User | None:
-    row = db.session.execute(
-        select(ApiToken).where(ApiToken.token_hash == _token_digest(token),
-                               ApiToken.revoked_at.is_(None))
-    ).scalar_one_or_none()
-    return row.user if row else None
+    row = _live_token(token)
+    if row is None:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_TOUCH_EVERY:
+        _touch_token(row.id, now)
+    return row.user
+
+
+@use_case
+def _touch_token(token_id: str, now) -> None:
+    db.session.execute(update(ApiToken).where(ApiToken.id == token_id)
+                       .values(last_used_at=now).execution_options(synchronize_session=False))
+
+
+def current_token_id(request) -> str | None:
+    token = bearer_token(request)
+    row = _live_token(token) if token else None
+    return row.id if row else None
+
+
+def live_tokens(user_id: str) -> list[ApiToken]:
+    """The user's tokens that still work, newest first."""
+    return list(db.session.execute(
+        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None),
+                               ApiToken.expires_at > utcnow())
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())).scalars())
+
+
+@use_case
+def revoke_token_by_id(user_id: str, token_id: str) -> None:
+    """Revoke one of the user's own tokens; 404 for any other id (someone else's included)."""
+    row = db.session.get(ApiToken, token_id)
+    if row is None or row.user_id != user_id or row.revoked_at is not None:
+        raise NotFound("No such token.", code=AccountError.TOKEN_NOT_FOUND)
+    row.revoked_at = utcnow()
+
+
+@use_case
+def end_all_sessions_and_tokens(user_id: str, *, keep_current_session: bool = False) -> int:
+    """Sign the user out everywhere: every browser session ends and every bearer token is
+    revoked, in the caller's transaction. For a password change or reset, and "sign out
+    everywhere". Returns how many sessions and tokens ended."""
+    ended = sessions.end_all_sessions(user_id, keep_current=keep_current_session)
+    ended += db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    return ended
 
 
 @use_case
@@ -125,19 +197,7 @@ def user_from_request(request) -> User | None:
     user = db.session.get(User, user_id) if user_id else None
     if user is None or user.deleted_at is not None:
         return None
-    if user.credentials_changed_at is not None and not session_outlives(
-            session.get("signed_in_at"), user.credentials_changed_at):
-        return None  # signed in before a password reset: that session is over
     return user
-
-
-def session_outlives(signed_in_at: float | None, changed_at) -> bool:
-    """Was a session (``signed_in_at``, unix seconds) opened after ``changed_at`` (naive UTC)?"""
-    from datetime import UTC
-
-    if not signed_in_at:
-        return False
-    return float(signed_in_at) >= changed_at.replace(tzinfo=UTC).timestamp()
 
 
 def get_user(user_id: str) -> User | None:

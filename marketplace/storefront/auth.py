@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from babel import Locale
 from flask import (
     Blueprint,
@@ -20,6 +18,7 @@ from pydantic import ValidationError
 
 from marketplace.accounts import lifecycle as account_lifecycle
 from marketplace.accounts import service as accounts
+from marketplace.accounts import sessions
 from marketplace.accounts.errors import AccountError
 from marketplace.accounts.models import Role
 from marketplace.accounts.schemas import RegisterIn
@@ -58,8 +57,7 @@ def _start_session(user) -> None:
     session.clear()
     session.update(kept)
     session["user_id"] = user.id
-    session["signed_in_at"] = time.time()
-    session.permanent = True
+    sessions.rotate_current()
     rotate_csrf_token()
     if guest_id and guest_id != user.id:
         checkout.merge_cart(guest_id, user.id)
@@ -75,8 +73,7 @@ def start_guest_session(user) -> None:
     session.update(kept)
     session["user_id"] = user.id
     session["guest"] = True
-    session["signed_in_at"] = time.time()
-    session.permanent = True
+    sessions.rotate_current()
     rotate_csrf_token()
 
 
@@ -155,6 +152,7 @@ def signout():
     kept = {key: session[key] for key in _KEPT_ON_SIGN_IN if key in session}
     session.clear()
     session.update(kept)
+    sessions.rotate_current()  # the old key, wherever it was copied to, is dead
     flash(_("You have signed out."), "info")
     return redirect(url_for("shop.catalogue"))
 

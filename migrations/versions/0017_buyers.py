@@ -2,13 +2,13 @@
 deletion, the language and contact address of an order.
 
 Revision ID: 0017_buyers
-Revises: 0010_mail_claims
+Revises: 0019_community
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0017_buyers'
-down_revision = '0010_mail_claims'
+down_revision = '0019_community'
 branch_labels = None
 depends_on = None
 
@@ -18,7 +18,6 @@ def upgrade():
         batch_op.alter_column('email', existing_type=sa.String(length=254), nullable=True)
         batch_op.add_column(sa.Column('is_guest', sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
-        batch_op.add_column(sa.Column('credentials_changed_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('deleted_at', sa.DateTime(), nullable=True))
     with op.batch_alter_table('order', schema=None) as batch_op:
         batch_op.add_column(sa.Column('contact_email', sa.String(length=254), nullable=True))
@@ -72,6 +71,5 @@ def downgrade():
         batch_op.drop_column('contact_email')
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.drop_column('deleted_at')
-        batch_op.drop_column('credentials_changed_at')
         batch_op.drop_column('is_guest')
         batch_op.alter_column('email', existing_type=sa.String(length=254), nullable=False)

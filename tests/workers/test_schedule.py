@@ -77,7 +77,8 @@ def test_intervals_are_five_seconds_a_minute_and_an_hour(celery):
 def test_every_job_is_always_scheduled_and_runs_a_known_task(celery):
     jobs = schedule.beat_schedule()
     assert set(jobs) == {"relay-outbox", "expire-reservations", "refresh-fx-rates",
-                         "poll-tracking", "run-payouts", "complete-orders", "resubmit-refunds"}
+                         "poll-tracking", "run-payouts", "complete-orders", "resubmit-refunds",
+                         "publish-checkpoint", "purge-sessions"}
     assert all(job["task"] in celery.tasks for job in jobs.values())
 
 
