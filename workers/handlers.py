@@ -9,6 +9,7 @@ with it.
 from marketplace import mail
 from marketplace.accounts import export as account_export
 from marketplace.accounts import lifecycle as accounts
+from marketplace.catalog import images as catalog_images
 from marketplace.catalog import writes as catalog
 from marketplace.checkout import service as checkout
 from marketplace.checkout.payments import STRIPE_EVENT_RECEIVED
@@ -22,6 +23,7 @@ from marketplace.shipping.parcels import SHIPMENT_REQUESTED
 
 register_handler(mail.MAIL_REQUESTED, "workers.mail.send_mail_task")
 register_handler(SHIPMENT_REQUESTED, "workers.shipping.create_label_task")
+register_handler(catalog_images.IMAGE_UPLOADED, "workers.catalog.process_image_task")
 register_handler(STRIPE_EVENT_RECEIVED, "workers.payments.apply_stripe_event_task")
 # The order pipeline: independent steps, each its own task so one failing never holds the others.
 register_handler(ORDER_PAID, "workers.orders.start_fulfilment_task")

@@ -6,17 +6,21 @@ from marketplace.accounts import service as accounts
 from marketplace.errors import NotFound
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.money import Money
-from marketplace.orders import guests, notify, service
+from marketplace.orders import disputes, guests, notify, service
 from marketplace.orders.errors import OrderError
 from marketplace.orders.schemas import (
     ClaimIn,
     ClaimOut,
+    DisputeEvidenceIn,
+    DisputeListOut,
+    DisputeOut,
     GuestOrderQuery,
     OrderListOut,
     OrderListQuery,
     OrderOut,
     RefundIn,
     RefundOut,
+    dispute_out,
     order_out,
     order_summary_out,
     refund_out,
@@ -111,3 +115,20 @@ def claim_guest_orders(body: ClaimIn):
     else:
         claimed = guests.claim_with_access(user, body.order_id or "", body.access or "")
     return build(ClaimOut, claimed=claimed)
+@bp.get("/operator/disputes")
+@auth_required("operator")
+@responds(DisputeListOut)
+def list_disputes():
+    """Open disputes, the soonest evidence deadline first (operators)."""
+    return build(DisputeListOut, items=[dispute_out(d) for d in disputes.open_disputes()])
+
+
+@bp.post("/operator/disputes/<dispute_id>/evidence")
+@auth_required("operator")
+@json_body(DisputeEvidenceIn)
+@responds(DisputeOut)
+def submit_dispute_evidence(dispute_id: str, body: DisputeEvidenceIn):
+    """Send evidence for a dispute through Stripe's dispute API; ``submit`` sends it on to the
+    bank (operators)."""
+    return dispute_out(disputes.submit_evidence(dispute_id, current_user(), body.evidence,
+                                                submit=body.submit))

@@ -2,13 +2,13 @@
 deletion, the language and contact address of an order.
 
 Revision ID: 0017_buyers
-Revises: 0019_community
+Revises: 0014_photo_pipeline
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0017_buyers'
-down_revision = '0019_community'
+down_revision = '0014_photo_pipeline'
 branch_labels = None
 depends_on = None
 
