@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import case, false, func, select, tuple_
+from sqlalchemy import case, false, func, select, text, tuple_
 
 from marketplace.accounts.models import Role, User
 from marketplace.catalog import search
@@ -20,6 +20,7 @@ from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.images import image_out
 from marketplace.catalog.models import (
     CRAFT_HS_CODES,
+    VERIFIED_CONDITIONS,
     ArtisanProfile,
     Craft,
     Product,
@@ -27,9 +28,10 @@ from marketplace.catalog.models import (
     ProductStatus,
 )
 from marketplace.catalog.schemas import FALLBACK_ORDER, LANGUAGES
+from marketplace.catalog.writes import missing_for_sale
 from marketplace.errors import NotFound, RequestError, ValidationFailed
 from marketplace.extensions import db
-from marketplace.fx.service import BASE_CURRENCY, RateTable, current_rates, format_rate
+from marketplace.fx.service import BASE_CURRENCY, RateTable, cached_rates, format_rate
 from marketplace.http import decode_cursor, encode_cursor
 from marketplace.ids import isoformat
 from marketplace.money import exponent
@@ -114,8 +116,9 @@ def profile_view(user_id: str, lang: str | None = None) -> dict:
 # --- products: reads ---
 
 def get_product(product_id: str, viewer: User | None = None) -> Product:
-    """An active product for anyone; an archived one only for its artisan or an operator; a
-    commission's one-off listing only for the buyer it is reserved for (and those two)."""
+    """An active product for anyone; a draft or an archived one only for its artisan or an
+    operator; a commission's one-off listing only for the buyer it is reserved for (and those
+    two)."""
     product = db.session.get(Product, product_id)
     if product is None:
         raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
@@ -140,7 +143,7 @@ def present_products(products: list[Product], *, lang: str | None, currency: str
     per call (images, workshops) plus one for the rates unless given."""
     if not products:
         return []
-    rates = rates or current_rates()
+    rates = rates or cached_rates()
     ids = [p.id for p in products]
     images: dict[str, list[dict]] = {pid: [] for pid in ids}
     for image in db.session.execute(
@@ -194,6 +197,7 @@ def _product_out(product: Product, lang: str | None, currency: str, rates: RateT
         "hs_code": product.effective_hs_code,
         "hs_code_override": product.hs_code,
         "status": product.status,
+        "missing": _missing(product, images),
         "images": images,
         "provenance": provenance,
         "created_at": isoformat(product.created_at),
@@ -256,9 +260,17 @@ def _base_bounds(min_price: int | None, max_price: int | None, currency: str,
     return floor, ceiling
 
 
+def _missing(product: Product, images: list[dict]) -> list[str]:
+    if product.status != ProductStatus.DRAFT:
+        return []
+    return missing_for_sale(product, sum(1 for image in images if image["state"] == "ready"))
+
+
 def _filtered(query, *, craft, material, technique, artisan, verified, floor, ceiling,
-              ships_to, served_countries):
-    query = query.where(Product.status == ProductStatus.ACTIVE,
+              ships_to, served_countries, statuses=(ProductStatus.ACTIVE,)):
+    statuses = [str(status) for status in statuses]
+    query = query.where(Product.status == statuses[0] if len(statuses) == 1
+                        else Product.status.in_(statuses),
                         Product.reserved_for_id.is_(None))  # a commission's listing is private
     if craft:
         query = query.where(Product.craft == str(craft))
@@ -268,10 +280,11 @@ def _filtered(query, *, craft, material, technique, artisan, verified, floor, ce
         query = query.where(Product.techniques_key.contains(f"|{technique}|", autoescape=True))
     if artisan:
         query = query.where(Product.artisan_id == artisan)
+    # the partial indexes' own predicates, so that PostgreSQL proves it may use them
     if verified is True:
-        query = query.where(Product.provenance_level.in_(VERIFIED_LEVELS))
+        query = query.where(text(VERIFIED_CONDITIONS["verified"]))
     elif verified is False:
-        query = query.where(Product.provenance_level.not_in(VERIFIED_LEVELS))
+        query = query.where(text(VERIFIED_CONDITIONS["unverified"]))
     if floor is not None:
         query = query.where(Product.price_base >= floor)
     if ceiling is not None:
@@ -295,8 +308,10 @@ def list_products(*, q: str | None = None, craft: str | None = None,
                   currency: str | None = None, ships_to: str | None = None,
                   served_countries: Collection[str] | None = None,
                   sort: str | None = None, limit: int = 24,
-                  cursor: str | None = None, facets: Collection[str] = ()) -> ProductPage:
-    """Active products matching every filter, one keyset page of them.
+                  cursor: str | None = None, facets: Collection[str] = (),
+                  statuses: Collection[str] = (ProductStatus.ACTIVE,)) -> ProductPage:
+    """Active products matching every filter, one keyset page of them. Buyers see only active
+    ones; an artisan's own pages pass ``statuses`` to see their drafts too.
 
     ``min_price``/``max_price`` are minor units of ``currency`` (default KZT), compared through
     each product's KZT ``price_base`` so that price filters and sorts work in any currency.
@@ -308,7 +323,7 @@ def list_products(*, q: str | None = None, craft: str | None = None,
     """
     if ships_to and served_countries is None:
         raise ValueError("ships_to needs the served_countries to compare it with")
-    rates = current_rates()
+    rates = cached_rates()
     words = search.parse(q) if q else []
     sort = sort or ("relevance" if words else "newest")
     if sort == "relevance" and not words:
@@ -318,7 +333,8 @@ def list_products(*, q: str | None = None, craft: str | None = None,
     floor, ceiling = _base_bounds(min_price, max_price, currency or BASE_CURRENCY, rates)
     filters = {"craft": craft, "material": material, "technique": technique,
                "artisan": artisan, "verified": verified, "floor": floor, "ceiling": ceiling,
-               "ships_to": ships_to, "served_countries": served_countries}
+               "ships_to": ships_to, "served_countries": served_countries,
+               "statuses": tuple(statuses)}
 
     if sort == "relevance":
         rows: list[tuple[int, Product]] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Literal
 
@@ -18,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from marketplace import hs
 from marketplace.catalog.models import Craft, ProductStatus
 from marketplace.money import LISTING_CURRENCIES, MAX_AMOUNT
 from marketplace.schemas import MoneyOut, OutModel, TextOut, Timestamp
@@ -30,7 +30,6 @@ MAX_STOCK = 100_000
 MAX_WEIGHT_G = 100_000
 MAX_DIMENSION_MM = 3_000
 MAX_TAGS = 20
-_HS_CODE = re.compile(r"\d{4,10}")
 
 Dimension = Annotated[StrictInt, Field(ge=1, le=MAX_DIMENSION_MM)]
 
@@ -112,9 +111,10 @@ def _tags(values: list[str]) -> list[str]:
 def _hs_code(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.strip().replace(".", "").replace(" ", "")
-    if not _HS_CODE.fullmatch(value):
-        raise ValueError("an HS code is 4 to 10 digits")
+    value = hs.normalise(value)
+    problem = hs.problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -124,7 +124,8 @@ class _ProductFields(BaseModel):
     description: LongText | None = None
     materials: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     techniques: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
-    hs_code: str | None = Field(None, description="Overrides the craft's default HS code.")
+    hs_code: str | None = Field(None, description="Overrides the craft's default HS code: an HS "
+                                "2022 subheading (6 digits), up to 10 digits for a tariff.")
 
     @field_validator("materials", "techniques")
     @classmethod
@@ -142,12 +143,14 @@ ProvenanceRecord = Annotated[dict, WithJsonSchema({"$ref": "#/components/schemas
 
 
 class ProductIn(_ProductFields):
+    """A new listing starts as a draft; what it still lacks for sale may be added later."""
+
     title: TitleText
     craft: Craft
     price: MoneyIn
-    stock: StrictInt = Field(ge=0, le=MAX_STOCK)
-    weight_g: StrictInt = Field(ge=1, le=MAX_WEIGHT_G)
-    dimensions_mm: DimensionsIn
+    stock: StrictInt = Field(0, ge=0, le=MAX_STOCK)
+    weight_g: StrictInt | None = Field(None, ge=1, le=MAX_WEIGHT_G)
+    dimensions_mm: DimensionsIn | None = None
     provenance: ProvenanceRecord | None = Field(
         None, description="Optional provenance declaration (see PUT /products/{id}/provenance).")
 
@@ -268,15 +271,40 @@ class ProfileIn(BaseModel):
 
 # --- responses: views serialise through these (marketplace.http.responds) ---
 
-class ImageOut(OutModel):
-    id: str
-    url: str
-    content_type: str
+class VariantOut(OutModel):
     width: int
     height: int
+    format: Literal["jpeg", "webp"]
+    url: str = Field(description="Content-addressed: cache it forever.")
     size_bytes: int
-    position: int
+
+
+class ImageOut(OutModel):
+    id: str
+    url: str | None = Field(description="A JPEG of at most 1280 px; null while processing.")
+    content_type: str
+    width: int = Field(description="Of the full-size picture, upright.")
+    height: int
+    size_bytes: int = Field(description="Of the file as uploaded.")
+    position: int = Field(description="0 is the cover.")
     alt: TextOut
+    state: Literal["processing", "ready", "failed"] = Field(
+        description="processing: a worker is making the variants; failed: upload it again.")
+    illustration: bool = Field(description="A drawing standing in for a photo (demo pieces).")
+    variants: list[VariantOut] = Field(
+        description="Metadata-free WebP and JPEG files: full size and 320/640/1280/2048 px on "
+                    "the long side (never enlarged).")
+
+
+class ImageList(OutModel):
+    items: list[ImageOut]
+
+
+class ImageOrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_ids: list[Annotated[str, StringConstraints(max_length=26)]] = Field(
+        max_length=20, description="Every image of the product once; the first is the cover.")
 
 
 class ProvenanceSummary(OutModel):
@@ -330,7 +358,12 @@ class ProductOut(OutModel):
     dimensions_mm: ProductDimensionsOut
     hs_code: str
     hs_code_override: str | None
-    status: ProductStatus = Field(strict=False)
+    status: ProductStatus = Field(strict=False, description=(
+        "draft: seen only by its artisan and operators until nothing is missing; active; "
+        "archived."))
+    missing: list[Literal["photo", "title", "description", "price", "stock", "weight",
+                          "size"]] = Field(
+        description="What a draft lacks before it goes on sale; empty when nothing is.")
     images: list[ImageOut]
     provenance: ProvenanceSummary
     reviews: ReviewSummary = Field(None)
