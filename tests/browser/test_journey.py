@@ -86,7 +86,9 @@ def test_a_piece_travels_from_the_catalogue_to_a_tracked_parcel(page, stripe_js,
     # ... and its public label, whose signature holds.
     page.get_by_role("link", name=ru("Open the public label page %(code)s", code=code)).click()
     expect(page).to_have_url(re.compile(rf"/provenance/{code}$"))
-    expect(page.get_by_text("Valid label · signature verified")).to_be_visible()
+    # the label page speaks the language the visitor chose in the shop
+    expect(page.locator("html")).to_have_attribute("lang", LANGUAGE)
+    expect(page.get_by_text(ru("Valid label · signature verified"))).to_be_visible()
     page.go_back()
 
     # Adds the bowl to the cart before signing in (as a guest), signs in (the cart comes
