@@ -83,8 +83,10 @@ def issue_token(user: User, *, name: str = "", ttl: timedelta | None = None) -> 
 
 @use_case
 def register(**fields) -> tuple[User, str]:
-    """A new account and its first token, in one transaction."""
-    user = create_user(**fields)
+    """A new account (with its welcome mail) and its first token, in one transaction."""
+    from marketplace.accounts import lifecycle
+
+    user = lifecycle.sign_up(**fields)
     return user, issue_token(user)
 
 
@@ -92,7 +94,7 @@ def authenticate(email: str, password: str) -> User:
     user = db.session.execute(
         select(User).where(User.email == normalise_email(email))
     ).scalar_one_or_none()
-    if user is None:
+    if user is None or user.is_guest or user.deleted_at is not None:
         verify_password(_DUMMY_HASH, password)
         raise Unauthorized("Wrong email or password.", code=AccountError.INVALID_CREDENTIALS)
     if not verify_password(user.password_hash, password):
@@ -192,7 +194,10 @@ def user_from_request(request) -> User | None:
     from flask import session
 
     user_id = session.get("user_id")
-    return db.session.get(User, user_id) if user_id else None
+    user = db.session.get(User, user_id) if user_id else None
+    if user is None or user.deleted_at is not None:
+        return None
+    return user
 
 
 def get_user(user_id: str) -> User | None:

@@ -94,7 +94,8 @@ def commissions_of(conversation: Conversation) -> list[Commission]:
 # --- opening and writing ---
 
 def _require_buyer(user: User) -> None:
-    if user.role != Role.BUYER:
+    """A buyer with an account: a guest has no address to be answered at."""
+    if user.role != Role.BUYER or user.is_guest:
         raise Forbidden("Only buyers open conversations with a workshop.",
                         code=CommunityError.BUYERS_ONLY)
 

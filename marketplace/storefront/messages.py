@@ -35,6 +35,15 @@ def _by_code(error: DomainError) -> dict[str, str]:
     return {
         AccountError.EMAIL_TAKEN: _("An account with this email already exists."),
         AccountError.INVALID_CREDENTIALS: _("Wrong email or password."),
+        AccountError.TOKEN_INVALID: _("This link has expired or has been used already. "
+                                      "Ask for a new one."),
+        AccountError.PASSWORD_WRONG: _("That is not your current password."),
+        AccountError.PASSWORD_TOO_SHORT: _("Use a password of at least 10 characters."),
+        AccountError.GUEST_ONLY_ACCOUNT: _("Create an account first."),
+        AccountError.ADDRESS_NOT_FOUND: _("That saved address no longer exists."),
+        AccountError.ADDRESS_LIMIT: _("You can keep at most 20 addresses."),
+        AccountError.CLAIM_INVALID: _("This link is not valid for your account."),
+        CheckoutError.EMAIL_REQUIRED: _("Enter your email address for the receipt."),
         CheckoutError.OUT_OF_STOCK: _("Only %(count)s of this piece can be ordered now.",
                                       count=error.extra.get("available", 0)),
         CheckoutError.QUANTITY_LIMIT: _("Choose a quantity between 1 and %(max)s.",
