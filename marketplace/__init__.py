@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from marketplace import health, http, i18n, logs, mail, openapi, outbox, security, seed
+from marketplace import edge, health, http, i18n, logs, mail, openapi, outbox, security, seed
 from marketplace.accounts import api as accounts_api
 from marketplace.accounts import cli as accounts_cli
 from marketplace.accounts import models as accounts_models
@@ -79,6 +79,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_error_handlers(app)
     i18n.init_app(app)
     accounts_sessions.init_app(app)
+    edge.init_app(app)
     security.init_app(app)
     http.init_user_loader(app, accounts_service.user_from_request)
     app.extensions["sheber.get_user"] = accounts_service.get_user
