@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app marketplace
 SPECTRAL := .cache/node/node_modules/.bin/spectral
 SPECTRAL_CLI := @stoplight/spectral-cli@6.16.3
 
-.PHONY: install run test lint bench clean browser spectral
+.PHONY: install run test lint bench clean browser spectral fonts
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) fonts
 	$(BIN)/pybabel -q compile -d marketplace/translations
+
+# PDFs print every script buyers write (Latin, Cyrillic, Arabic, Hebrew, CJK) with Debian's Noto
+# fonts; install them when we may (root + apt), else papers fall back to DejaVu and the
+# multi-script PDF tests skip.
+fonts:
+	@if [ ! -f /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf ] \
+			|| [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				fonts-noto-core fonts-noto-cjk; \
+		else echo "note: fonts-noto-core/fonts-noto-cjk missing (apt-get install them); \
+multi-script PDF tests will skip"; fi; \
+	fi
 
 # web, worker, beat, the Stripe emulator and its webhook registration (Procfile); Ctrl-C stops all
 run: install

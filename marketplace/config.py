@@ -11,6 +11,7 @@ import base64
 import binascii
 import ipaddress
 import logging
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -90,6 +91,26 @@ class Settings(BaseSettings):
     PAYOUT_DEBTOR_IBAN: str = "KZ86125KZT5004100100"
     PAYOUT_DEBTOR_BIC: str = "HSBKKZKX"
     PAYOUT_DEBTOR_COUNTRY: str = "KZ"
+    # The exporter of record on customs papers and invoices (the marketplace itself); unset
+    # address parts fall back to the origin of the shipping rates file.
+    EXPORTER_NAME: str = "Sheber Marketplace LLP"
+    EXPORTER_STREET: str | None = None
+    EXPORTER_CITY: str | None = None
+    EXPORTER_POSTCODE: str | None = None
+    EXPORTER_COUNTRY: str = "KZ"
+    EXPORTER_PHONE: str | None = None
+    EXPORTER_EMAIL: str | None = None
+    EXPORTER_BIN: str | None = None  # Kazakhstan business identification number (12 digits)
+    EORI_NUMBER: str | None = None  # the exporter's EORI (EU or GB), on papers and ICS2 data
+    # Collection schemes the marketplace is registered for; unset = not registered, so the
+    # destination's customs collect on delivery (DAP) instead of us at the point of sale.
+    IOSS_NUMBER: str | None = None  # EU Import One-Stop Shop, IM + 10 digits
+    UK_VAT_NUMBER: str | None = None  # GB + 9 digits (or 12)
+    AU_ARN: str | None = None  # ATO reference number for GST on low value imports (12 digits)
+    NZ_GST_NUMBER: str | None = None  # IRD number (8 or 9 digits) registered for GST
+    NO_VOEC_NUMBER: str | None = None  # VOEC + 7 digits
+    CH_VAT_NUMBER: str | None = None  # CHE-123.456.789 MWST
+    SG_GST_NUMBER: str | None = None  # GST registration under the overseas vendor regime
     CARRIER_WEBHOOK_SECRETS: str | None = None  # "carrier=secret,carrier=secret"
     UPLOAD_FOLDER: str | None = None  # None = instance/uploads
     FX_SOURCE_URL: str | None = None  # None = the rates file in data/
@@ -102,6 +123,10 @@ class Settings(BaseSettings):
     FLASK_DEBUG: str | None = None  # Flask reads it itself; here only to refuse it in production
     LOG_FORMAT: Literal["json", "text"] | None = None  # None = json in production, else text
     LOG_LEVEL: str = "INFO"
+    METRICS_TOKEN: str | None = None  # set = /metrics wants this bearer token; None = dev only
+    # a standby beat takes over this long after the active one stopped renewing its Redis lock
+    BEAT_LOCK_TIMEOUT_SECONDS: int = 30
+    WORKER_METRICS_PORT: int | None = None  # set = a Celery worker serves /metrics on it
 
     @field_validator("SHEBER_ENV", "LOG_FORMAT", mode="before")
     @classmethod
@@ -115,6 +140,22 @@ class Settings(BaseSettings):
         if not isinstance(logging.getLevelName(level), int):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("EXPORTER_BIN", "IOSS_NUMBER", "UK_VAT_NUMBER", "AU_ARN", "NZ_GST_NUMBER",
+                     "NO_VOEC_NUMBER", "CH_VAT_NUMBER", "SG_GST_NUMBER", "EORI_NUMBER")
+    @classmethod
+    def _tax_number(cls, value: str | None, info) -> str | None:
+        if value is None:
+            return None
+        return tax_number(info.field_name, value)
+
+    @property
+    def collection_registrations(self) -> dict[str, str]:
+        """Scheme -> number, for each collection scheme the marketplace is registered for."""
+        pairs = (("IOSS", self.IOSS_NUMBER), ("UK", self.UK_VAT_NUMBER), ("AU", self.AU_ARN),
+                 ("NZ", self.NZ_GST_NUMBER), ("NO", self.NO_VOEC_NUMBER),
+                 ("CH", self.CH_VAT_NUMBER), ("SG", self.SG_GST_NUMBER))
+        return {scheme: number for scheme, number in pairs if number}
 
     @property
     def production(self) -> bool:
@@ -164,6 +205,11 @@ class Settings(BaseSettings):
                 "RATELIMIT_STORAGE_URI: rate limits would be counted in memory (per process, "
                 "forgotten on restart): set REDIS_URL, or RATELIMIT_STORAGE_URI to redis://..."
             )
+        if self.METRICS_TOKEN is not None and (_is_public(self.METRICS_TOKEN)
+                                               or len(self.METRICS_TOKEN) < 16):
+            problems.append("METRICS_TOKEN is short or a commonly typed value: set a random one "
+                            f"of at least 16 characters ({_NEW_SECRET_HINT}), or unset it to "
+                            "turn /metrics off")
         if self.debug:
             problems.append(f"FLASK_DEBUG is on ({self.FLASK_DEBUG!r}), which exposes the "
                             "debugger: unset FLASK_DEBUG or set it to 0")
@@ -207,6 +253,23 @@ class Settings(BaseSettings):
             "PAYOUT_DEBTOR_IBAN": self.PAYOUT_DEBTOR_IBAN,
             "PAYOUT_DEBTOR_BIC": self.PAYOUT_DEBTOR_BIC,
             "PAYOUT_DEBTOR_COUNTRY": self.PAYOUT_DEBTOR_COUNTRY,
+            "EXPORTER_NAME": self.EXPORTER_NAME,
+            "EXPORTER_STREET": self.EXPORTER_STREET,
+            "EXPORTER_CITY": self.EXPORTER_CITY,
+            "EXPORTER_POSTCODE": self.EXPORTER_POSTCODE,
+            "EXPORTER_COUNTRY": self.EXPORTER_COUNTRY,
+            "EXPORTER_PHONE": self.EXPORTER_PHONE,
+            "EXPORTER_EMAIL": self.EXPORTER_EMAIL,
+            "EXPORTER_BIN": self.EXPORTER_BIN,
+            "EORI_NUMBER": self.EORI_NUMBER,
+            "IOSS_NUMBER": self.IOSS_NUMBER,
+            "UK_VAT_NUMBER": self.UK_VAT_NUMBER,
+            "AU_ARN": self.AU_ARN,
+            "NZ_GST_NUMBER": self.NZ_GST_NUMBER,
+            "NO_VOEC_NUMBER": self.NO_VOEC_NUMBER,
+            "CH_VAT_NUMBER": self.CH_VAT_NUMBER,
+            "SG_GST_NUMBER": self.SG_GST_NUMBER,
+            "COLLECTION_REGISTRATIONS": self.collection_registrations,
             "CARRIER_WEBHOOK_SECRETS": self.CARRIER_WEBHOOK_SECRETS,
             "UPLOAD_FOLDER": self.UPLOAD_FOLDER or str(instance / "uploads"),
             "FX_SOURCE_URL": self.FX_SOURCE_URL,
@@ -220,11 +283,81 @@ class Settings(BaseSettings):
             "API_TOKEN_TTL_DAYS": self.API_TOKEN_TTL_DAYS,
             "LOG_FORMAT": self.LOG_FORMAT or ("json" if production else "text"),
             "LOG_LEVEL": self.LOG_LEVEL,
+            "METRICS_TOKEN": self.METRICS_TOKEN,
+            "BEAT_LOCK_TIMEOUT_SECONDS": self.BEAT_LOCK_TIMEOUT_SECONDS,
+            "WORKER_METRICS_PORT": self.WORKER_METRICS_PORT,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": production,
             "JSON_SORT_KEYS": False,
         }
+
+
+def _weighted(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=False))
+
+
+def _kz_bin_valid(digits: str) -> bool:
+    # Kazakhstan IIN/BIN check digit: weights 1..11, then 3..11,1,2 when the first gives 10.
+    for weights in ((1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11), (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)):
+        check = _weighted(digits[:11], weights) % 11
+        if check != 10:
+            return check == int(digits[11])
+    return False
+
+
+def _uk_vat_valid(digits: str) -> bool:
+    # HMRC's mod 97 check on the first 9 digits: the old series and the "9755" series.
+    total = _weighted(digits[:7], (8, 7, 6, 5, 4, 3, 2)) + int(digits[7:9])
+    return total % 97 == 0 or (total + 55) % 97 == 0
+
+
+def _nz_ird_valid(digits: str) -> bool:
+    # Inland Revenue's IRD number check digit (primary weights, then the secondary ones).
+    number = digits.zfill(9)
+    if not 10_000_000 < int(number) < 150_000_000:
+        return False
+    for weights in ((3, 2, 7, 6, 5, 4, 3, 2), (7, 4, 3, 2, 5, 2, 7, 6)):
+        remainder = _weighted(number[:8], weights) % 11
+        check = 0 if remainder == 0 else 11 - remainder
+        if check != 10:
+            return check == int(number[8])
+    return False
+
+
+def _ch_uid_valid(digits: str) -> bool:
+    # Swiss UID (CHE-xxx.xxx.xxx): mod 11 check digit over weights 5,4,3,2,7,6,5,4.
+    check = 11 - _weighted(digits[:8], (5, 4, 3, 2, 7, 6, 5, 4)) % 11
+    check = 0 if check == 11 else check
+    return check != 10 and check == int(digits[8])
+
+
+# setting -> (compact pattern, what it looks like, extra check or None)
+_TAX_NUMBER_FORMATS = {
+    "EXPORTER_BIN": (r"\d{12}", "12 digits (the BIN on the exporter's registration)",
+                     _kz_bin_valid),
+    "IOSS_NUMBER": (r"IM\d{10}", "IM followed by 10 digits", None),
+    "UK_VAT_NUMBER": (r"GB(\d{9}|\d{12})", "GB followed by 9 (or 12) digits",
+                      lambda v: _uk_vat_valid(v[2:])),
+    "AU_ARN": (r"\d{12}", "the 12-digit ATO reference number", None),
+    "NZ_GST_NUMBER": (r"\d{8,9}", "an 8- or 9-digit IRD number", _nz_ird_valid),
+    "NO_VOEC_NUMBER": (r"VOEC\d{7}", "VOEC followed by 7 digits", None),
+    "CH_VAT_NUMBER": (r"CHE\d{9}(MWST|TVA|IVA)?", "CHE-123.456.789 MWST",
+                      lambda v: _ch_uid_valid(v[3:12])),
+    "SG_GST_NUMBER": (r"[A-Z0-9]{9,10}", "the 9- or 10-character GST registration number",
+                      None),
+    "EORI_NUMBER": (r"[A-Z]{2}[A-Z0-9]{1,15}", "a country code and up to 15 characters", None),
+}
+
+
+def tax_number(name: str, value: str) -> str:
+    """``value`` of the tax-number setting ``name`` in its compact form (no spaces, dots,
+    dashes; upper case), or ValueError saying what it should look like."""
+    compact = re.sub(r"[\s.\-]", "", value).upper()
+    pattern, looks, check = _TAX_NUMBER_FORMATS[name]
+    if not re.fullmatch(pattern, compact) or (check is not None and not check(compact)):
+        raise ValueError(f"must be {looks} with a valid check digit where it has one")
+    return compact
 
 
 def _is_public(value: str) -> bool:

@@ -22,9 +22,13 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 # Tables that exist on one database engine only and are managed by hand in migrations
 # (SQLite FTS5 virtual tables and their shadow tables); autogenerate must ignore them.
 UNMANAGED_TABLE_PREFIXES = ("product_fts",)
+# PostgreSQL-only generated tsvector columns of product (migration 0015, catalog/search.py).
+UNMANAGED_COLUMNS = ("search_vector", "search_title_vector")
 
 
 def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
     # Indexes too: PostgreSQL's full-text GIN expression index is named product_fts_*.
+    if type_ == "column" and name in UNMANAGED_COLUMNS:
+        return False
     return not (type_ in ("table", "index") and name
                 and name.startswith(UNMANAGED_TABLE_PREFIXES))

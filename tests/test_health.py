@@ -8,7 +8,11 @@ from marketplace.extensions import db
 def test_healthz_is_ok_with_a_live_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    body = response.get_json()
+    assert {key: body[key] for key in ("status", "database", "broker")} == {
+        "status": "ok", "database": "ok", "broker": "ok"}
+    assert body["outbox"] == {"pending": 0, "lag_seconds": 0.0}
+    assert set(body["beat"]) == {"last_tick", "age_seconds"}
 
 
 def test_healthz_is_503_when_the_database_is_unreachable():

@@ -7,8 +7,10 @@ task runs inside ``app.app_context()`` and gives its database session back after
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -16,7 +18,15 @@ import kombu.exceptions
 import redis
 import stripe
 from celery import Celery, Task
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 from flask import Flask
 from kombu import Exchange, Queue
 from sqlalchemy.exc import OperationalError
@@ -25,6 +35,7 @@ from marketplace import logs
 from marketplace.errors import ExternalServiceError
 from marketplace.extensions import db
 from marketplace.mail import TransientMailError
+from marketplace.metrics import TASK_SECONDS, TASKS
 from workers.schedule import beat_schedule
 
 QUEUES = ("orders", "shipping", "payments", "mail", "maintenance")
@@ -97,6 +108,8 @@ def init_celery(app: Flask) -> Celery:
         with app.app_context():
             db.engine.dispose(close=False)
 
+    _count_tasks(app)
+
     celery = Celery("sheber", task_cls=FlaskTask)
     celery.config_from_object(celery_settings(app))
     celery.set_default()
@@ -105,6 +118,49 @@ def init_celery(app: Flask) -> Celery:
     import workers.handlers  # noqa: F401 - registers the outbox event handlers
 
     return celery
+
+
+def _count_tasks(app: Flask) -> None:
+    """Task counts and durations per queue (``marketplace.metrics``), from Celery's signals;
+    ``WORKER_METRICS_PORT`` serves them from the worker's main process."""
+    started: dict[str, float] = {}
+
+    @task_prerun.connect(weak=False)
+    def _task_started(task_id=None, **_):
+        started[task_id] = time.perf_counter()
+
+    @task_postrun.connect(weak=False)
+    def _task_ended(task_id=None, task=None, state=None, **_):
+        began = started.pop(task_id, None)
+        queue = ((getattr(task.request, "delivery_info", None) or {}).get("routing_key")
+                 or DEFAULT_QUEUE)
+        outcome = {"SUCCESS": "succeeded", "RETRY": "retried"}.get(state, "failed")
+        TASKS.labels(queue=queue, task=task.name, state=outcome).inc()
+        if began is not None:
+            TASK_SECONDS.labels(queue=queue, task=task.name).observe(time.perf_counter() - began)
+
+    @worker_init.connect(weak=False)
+    def _serve_worker_metrics(**_):
+        port = app.config.get("WORKER_METRICS_PORT")
+        if not port:
+            return
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the pool's processes, added up
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            start_http_server(int(port), registry=registry)
+        else:
+            start_http_server(int(port))
+
+    @worker_process_shutdown.connect(weak=False)
+    def _process_gone(pid=None, **_):
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(pid or os.getpid())
 
 
 def celery_settings(app: Flask) -> dict:
@@ -154,6 +210,33 @@ def celery_settings(app: Flask) -> dict:
         "enable_utc": True,
         "beat_schedule": beat_schedule(),
         "beat_schedule_filename": str(Path(app.instance_path) / "celerybeat-schedule"),
+        **_beat_settings(app, broker_url, transport_options),
+    }
+
+
+BEAT_TICK_KEY = "sheber:beat:last-tick"
+
+
+def _beat_settings(app: Flask, broker_url: str, transport_options: dict) -> dict:
+    """On Redis, celery-redbeat with its lock (two beats never both send); on the embedded
+    broker, Celery's file scheduler (``workers/beat.py``). Each records its last tick."""
+    if not broker_url.startswith(("redis://", "rediss://")):
+        folder = Path(transport_options["data_folder_in"]).parent if transport_options.get(
+            "data_folder_in") else Path(app.instance_path)
+        return {"beat_scheduler": "workers.beat:FileScheduler",
+                "sheber_beat_tick_file": str(folder / "celerybeat.tick")}
+    prefix = transport_options.get("global_keyprefix") or ""
+    lock_timeout = max(3, int(app.config["BEAT_LOCK_TIMEOUT_SECONDS"]))
+    return {
+        "beat_scheduler": "workers.beat:RedisScheduler",
+        "redbeat_redis_url": broker_url,
+        "redbeat_redis_options": {"socket_connect_timeout": 5, "socket_timeout": 5,
+                                  "retry_period": 60},
+        "redbeat_key_prefix": f"{prefix}redbeat:",
+        "redbeat_lock_timeout": lock_timeout,
+        # beat renews the lock every tick: tick well inside the lock's lifetime
+        "beat_max_loop_interval": max(1, min(5, lock_timeout // 3)),
+        "sheber_beat_tick_key": prefix + BEAT_TICK_KEY,
     }
 
 

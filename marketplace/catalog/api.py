@@ -114,11 +114,14 @@ def list_products(query: ListQuery):
         artisan=query.artisan, verified=query.verified, min_price=query.min_price,
         max_price=query.max_price, currency=query.currency, ships_to=query.ships_to,
         served_countries=served_countries() if query.ships_to else None,
-        sort=query.sort, limit=query.limit, cursor=query.cursor,
+        sort=query.sort, limit=query.limit, cursor=query.cursor, facets=query.facet_names,
     )
-    items = present(page.products, lang=request_language(query.lang),
-                    currency=request_currency(query.currency), rates=page.rates)
-    return build(ProductPage, items=items, next_cursor=page.next_cursor)
+    currency = request_currency(query.currency)
+    items = present(page.products, lang=request_language(query.lang), currency=currency,
+                    rates=page.rates)
+    if page.facets is None:
+        return build(ProductPage, items=items, next_cursor=page.next_cursor)
+    return build(ProductPage, items=items, next_cursor=page.next_cursor, facets=page.facets)
 
 
 @bp.post("/products")

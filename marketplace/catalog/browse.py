@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import and_, case, false, func, or_, select, tuple_
+from sqlalchemy import case, false, func, select, tuple_
 
 from marketplace.accounts.models import Role, User
+from marketplace.catalog import search
 from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.images import image_out
 from marketplace.catalog.models import (
@@ -26,7 +27,6 @@ from marketplace.catalog.models import (
     ProductStatus,
 )
 from marketplace.catalog.schemas import FALLBACK_ORDER, LANGUAGES
-from marketplace.catalog.search import text_match
 from marketplace.errors import NotFound, RequestError, ValidationFailed
 from marketplace.extensions import db
 from marketplace.fx.service import BASE_CURRENCY, RateTable, current_rates, format_rate
@@ -192,9 +192,12 @@ class ProductPage:
     products: list[Product]
     next_cursor: str | None
     rates: RateTable
+    facets: dict | None = None
 
 
 def _cursor_after(sort: str, cursor: str | None):
+    """The keyset a cursor continues after: (created_at, id), (price_base, id) or, for
+    relevance, (tier, created_at, id)."""
     if cursor is None:
         return None
     values = decode_cursor(cursor)
@@ -204,17 +207,23 @@ def _cursor_after(sort: str, cursor: str | None):
     if len(values) != 3 or values[0] != sort or not isinstance(values[2], str):
         raise bad
     value = values[1]
-    if sort == "newest":
+
+    def moment(raw):
         try:
-            value = datetime.fromisoformat(value)
+            return datetime.fromisoformat(raw)
         except (TypeError, ValueError):
             raise bad from None
-    elif sort in ("price_asc", "price_desc"):
+
+    if sort == "newest":
+        return moment(value), values[2]
+    if sort in ("price_asc", "price_desc"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad
-    elif isinstance(value, bool) or not isinstance(value, int | float):
+        return value, values[2]
+    if (not isinstance(value, list) or len(value) != 2 or value[0] not in search.TIERS
+            or isinstance(value[0], bool)):
         raise bad
-    return value, values[2]
+    return value[0], moment(value[1]), values[2]
 
 
 def _base_bounds(min_price: int | None, max_price: int | None, currency: str,
@@ -233,38 +242,9 @@ def _base_bounds(min_price: int | None, max_price: int | None, currency: str,
     return floor, ceiling
 
 
-def list_products(*, q: str | None = None, craft: str | None = None,
-                  material: str | None = None, technique: str | None = None,
-                  artisan: str | None = None, verified: bool | None = None,
-                  min_price: int | None = None, max_price: int | None = None,
-                  currency: str | None = None, ships_to: str | None = None,
-                  served_countries: Collection[str] | None = None,
-                  sort: str | None = None, limit: int = 24,
-                  cursor: str | None = None) -> ProductPage:
-    """Active products matching every filter, one keyset page of them.
-
-    ``min_price``/``max_price`` are minor units of ``currency`` (default KZT), compared through
-    each product's KZT ``price_base`` so that price filters and sorts work in any currency.
-    ``ships_to`` keeps every product when the destination is among ``served_countries`` (the
-    countries shipping delivers to, which the caller must give with it) and none otherwise.
-    """
-    if ships_to and served_countries is None:
-        raise ValueError("ships_to needs the served_countries to compare it with")
-    rates = current_rates()
-    match = text_match(q, db.session.get_bind().dialect.name) if q else None
-    sort = sort or ("relevance" if match else "newest")
-    if sort == "relevance" and match is None:
-        sort = "newest"  # nothing to rank by
-    after = _cursor_after(sort, cursor)
-
-    score = match.score if match else None
-    query = select(Product, score.label("score")) if score is not None else select(Product)
+def _filtered(query, *, craft, material, technique, artisan, verified, floor, ceiling,
+              ships_to, served_countries):
     query = query.where(Product.status == ProductStatus.ACTIVE)
-    if match is not None:
-        if match.join is not None:
-            query = query.join(match.join, match.join_on)
-        if match.condition is not None:
-            query = query.where(match.condition)
     if craft:
         query = query.where(Product.craft == str(craft))
     if material:
@@ -277,49 +257,172 @@ def list_products(*, q: str | None = None, craft: str | None = None,
         query = query.where(Product.provenance_level.in_(VERIFIED_LEVELS))
     elif verified is False:
         query = query.where(Product.provenance_level.not_in(VERIFIED_LEVELS))
-    floor, ceiling = _base_bounds(min_price, max_price, currency or BASE_CURRENCY, rates)
     if floor is not None:
         query = query.where(Product.price_base >= floor)
     if ceiling is not None:
         query = query.where(Product.price_base <= ceiling)
     if ships_to and ships_to.upper() not in {country.upper() for country in served_countries}:
         query = query.where(false())
+    return query
 
-    if sort == "newest":
-        keys = (Product.created_at, Product.id)
-        query = query.order_by(Product.created_at.desc(), Product.id.desc())
-        if after:
-            query = query.where(tuple_(*keys) < tuple_(*after))
-    elif sort == "price_asc":
-        query = query.order_by(Product.price_base.asc(), Product.id.asc())
-        if after:
-            query = query.where(tuple_(Product.price_base, Product.id) > tuple_(*after))
-    elif sort == "price_desc":
-        query = query.order_by(Product.price_base.desc(), Product.id.desc())
-        if after:
-            query = query.where(tuple_(Product.price_base, Product.id) < tuple_(*after))
+
+def _newest(query, after):
+    query = query.order_by(Product.created_at.desc(), Product.id.desc())
+    if after:
+        query = query.where(tuple_(Product.created_at, Product.id) < tuple_(*after))
+    return query
+
+
+def list_products(*, q: str | None = None, craft: str | None = None,
+                  material: str | None = None, technique: str | None = None,
+                  artisan: str | None = None, verified: bool | None = None,
+                  min_price: int | None = None, max_price: int | None = None,
+                  currency: str | None = None, ships_to: str | None = None,
+                  served_countries: Collection[str] | None = None,
+                  sort: str | None = None, limit: int = 24,
+                  cursor: str | None = None, facets: Collection[str] = ()) -> ProductPage:
+    """Active products matching every filter, one keyset page of them.
+
+    ``min_price``/``max_price`` are minor units of ``currency`` (default KZT), compared through
+    each product's KZT ``price_base`` so that price filters and sorts work in any currency.
+    ``ships_to`` keeps every product when the destination is among ``served_countries`` (the
+    countries shipping delivers to, which the caller must give with it) and none otherwise.
+    Relevance (the default with ``q``) reads the search tiers in turn (``catalog/search.py``).
+    ``facets`` (craft, material, technique, price) adds counts under the same filters, in one
+    more query.
+    """
+    if ships_to and served_countries is None:
+        raise ValueError("ships_to needs the served_countries to compare it with")
+    rates = current_rates()
+    words = search.parse(q) if q else []
+    sort = sort or ("relevance" if words else "newest")
+    if sort == "relevance" and not words:
+        sort = "newest"  # nothing to rank by
+    after = _cursor_after(sort, cursor)
+    dialect = db.session.get_bind().dialect.name
+    floor, ceiling = _base_bounds(min_price, max_price, currency or BASE_CURRENCY, rates)
+    filters = {"craft": craft, "material": material, "technique": technique,
+               "artisan": artisan, "verified": verified, "floor": floor, "ceiling": ceiling,
+               "ships_to": ships_to, "served_countries": served_countries}
+
+    if sort == "relevance":
+        rows: list[tuple[int, Product]] = []
+        first_tier = after[0] if after else 0
+        for tier in search.TIERS[first_tier:]:
+            if tier == 2:
+                search.resolve_fuzzy(words, db.session)
+            query = search.match(words, tier, dialect).apply(_filtered(select(Product), **filters))
+            query = _newest(query, after[1:] if after and tier == first_tier else None)
+            found = db.session.execute(query.limit(limit + 1 - len(rows))).scalars().all()
+            rows += [(tier, product) for product in found]
+            if len(rows) > limit:
+                break
+        more = len(rows) > limit
+        rows = rows[:limit]
+        products = [product for _tier, product in rows]
+        next_cursor = None
+        if more and rows:
+            tier, product = rows[-1]
+            next_cursor = encode_cursor([sort, [tier, product.created_at.isoformat()],
+                                         product.id])
     else:
-        query = query.order_by(score.asc(), Product.id.asc())
-        if after:
-            query = query.where(or_(score > after[0],
-                                    and_(score == after[0], Product.id > after[1])))
-
-    rows = db.session.execute(query.limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    products = [row[0] for row in rows]
-    next_cursor = None
-    if more and rows:
-        last = rows[-1]
-        product = last[0]
+        query = _filtered(select(Product), **filters)
+        if words:
+            search.resolve_fuzzy(words, db.session)
+            query = search.match(words, None, dialect).apply(query)
         if sort == "newest":
-            value = product.created_at.isoformat()
-        elif sort in ("price_asc", "price_desc"):
-            value = product.price_base
+            query = _newest(query, after)
+        elif sort == "price_asc":
+            query = query.order_by(Product.price_base.asc(), Product.id.asc())
+            if after:
+                query = query.where(tuple_(Product.price_base, Product.id) > tuple_(*after))
         else:
-            value = float(last[1])
-        next_cursor = encode_cursor([sort, value, product.id])
-    return ProductPage(products=products, next_cursor=next_cursor, rates=rates)
+            query = query.order_by(Product.price_base.desc(), Product.id.desc())
+            if after:
+                query = query.where(tuple_(Product.price_base, Product.id) < tuple_(*after))
+        products = db.session.execute(query.limit(limit + 1)).scalars().all()
+        more = len(products) > limit
+        products = products[:limit]
+        next_cursor = None
+        if more and products:
+            product = products[-1]
+            value = (product.created_at.isoformat() if sort == "newest"
+                     else product.price_base)
+            next_cursor = encode_cursor([sort, value, product.id])
+    counts = None
+    if facets:
+        if words and sort == "relevance":
+            search.resolve_fuzzy(words, db.session)
+        counts = facet_counts(words, filters, facets, dialect, currency or BASE_CURRENCY, rates)
+    return ProductPage(products=list(products), next_cursor=next_cursor, rates=rates,
+                       facets=counts)
+
+
+FACETS = ("craft", "material", "technique", "price")
+FACET_VALUES = 20  # materials and techniques shown per facet, most frequent first
+# Price bands, in US dollars, shown in the page's currency rounded to two significant digits.
+PRICE_BANDS_USD = (25, 50, 100, 250, 500, 1000)
+
+
+def _two_digits(value: Decimal) -> Decimal:
+    if value <= 0:
+        return Decimal(0)
+    step = Decimal(10) ** (value.adjusted() - 1)
+    return (value / step).to_integral_value() * step
+
+
+def price_bands(currency: str, rates: RateTable) -> list[tuple[int, int | None]]:
+    """[(min, max)] in minor units of ``currency``: the bands the price facet counts; each is
+    exactly what ``min_price``/``max_price`` with those values selects."""
+    per_usd = rates.rate("USD", currency)
+    scale = Decimal(10) ** exponent(currency)
+    edges = sorted({int(_two_digits(usd * per_usd) * scale) for usd in PRICE_BANDS_USD} - {0})
+    lows = [0, *edges]
+    return [(low, high - 1 if high is not None else None)
+            for low, high in zip(lows, [*edges, None], strict=True)]
+
+
+def facet_counts(words, filters: dict, wanted: Collection[str], dialect: str, currency: str,
+                 rates: RateTable) -> dict:
+    """Counts per craft, material, technique and price band of the products that the filters
+    (and query words) select, in one query grouped by (craft, tags, band)."""
+    bands = price_bands(currency, rates)
+    ceilings = [_base_bounds(None, high, currency, rates)[1] for _low, high in bands[:-1]]
+    band = case(*[(Product.price_base <= ceiling, index)
+                  for index, ceiling in enumerate(ceilings)], else_=len(bands) - 1)
+    query = _filtered(select(Product.craft, Product.materials_key, Product.techniques_key,
+                             band.label("band"), func.count().label("n")), **filters)
+    if words:
+        query = search.match(words, None, dialect).apply(query)
+    query = query.group_by(Product.craft, Product.materials_key, Product.techniques_key, band)
+    crafts_: dict[str, int] = {}
+    materials: dict[str, int] = {}
+    techniques: dict[str, int] = {}
+    per_band = [0] * len(bands)
+    for craft, materials_key, techniques_key, index, n in db.session.execute(query):
+        crafts_[craft] = crafts_.get(craft, 0) + n
+        for value in filter(None, (materials_key or "").split("|")):
+            materials[value] = materials.get(value, 0) + n
+        for value in filter(None, (techniques_key or "").split("|")):
+            techniques[value] = techniques.get(value, 0) + n
+        per_band[index] += n
+
+    def ranked(counts: dict[str, int], top: int | None = None) -> list[dict]:
+        items = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        return [{"value": value, "count": n} for value, n in items[:top]]
+
+    out: dict = {}
+    if "craft" in wanted:
+        out["craft"] = ranked(crafts_)
+    if "material" in wanted:
+        out["material"] = ranked(materials, FACET_VALUES)
+    if "technique" in wanted:
+        out["technique"] = ranked(techniques, FACET_VALUES)
+    if "price" in wanted:
+        out["price"] = [{"min": low, "max": high, "count": per_band[i]}
+                        for i, (low, high) in enumerate(bands) if per_band[i]]
+        out["currency"] = currency
+    return out
 
 
 def crafts(lang: str | None = None) -> list[dict]:

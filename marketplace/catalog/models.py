@@ -98,6 +98,11 @@ class Product(db.Model):
     provenance_level: Mapped[str] = mapped_column(String(2), default="L0", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The analysed text search indexes (catalog/search.py keeps it; never shown, not loaded)
+    search_title: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
+    search_tags: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
+    search_body: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
+    search_alt: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
 
     artisan: Mapped[User] = relationship()
     images: Mapped[list[ProductImage]] = relationship(
@@ -132,3 +137,17 @@ class ProductImage(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     product: Mapped[Product] = relationship(back_populates="images")
+
+
+class SearchTerm(db.Model):
+    """A word that occurs in the catalogue's search documents: the vocabulary that typo and
+    Kazakh-ending matching looks through (by trigram index). Words of removed listings may stay:
+    a fuzzy match on them finds nothing."""
+
+    __tablename__ = "search_term"
+
+    term: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+# The search document hooks on Product live with the search (imported last: they need Product).
+from marketplace.catalog import search as _search  # noqa: E402, F401

@@ -188,6 +188,7 @@ class ReadQuery(BaseModel):
 
 
 SORTS = ("newest", "price_asc", "price_desc", "relevance")
+_FACET = "craft|material|technique|price"
 
 
 class ListQuery(ReadQuery):
@@ -206,6 +207,14 @@ class ListQuery(ReadQuery):
         None, description="Default: relevance when q is given, else newest.")
     limit: int = Field(24, ge=1, le=100)
     cursor: str | None = Field(None, max_length=500)
+    facets: str | None = Field(
+        None, max_length=100, pattern=rf"^({_FACET})(,({_FACET}))*$",
+        description="Comma-separated: craft, material, technique, price. Adds counts per "
+                    "value under the same filters.")
+
+    @property
+    def facet_names(self) -> list[str]:
+        return list(dict.fromkeys((self.facets or "").split(","))) if self.facets else []
 
     @field_validator("material", "technique")
     @classmethod
@@ -323,9 +332,31 @@ class ProductOut(OutModel):
     updated_at: Timestamp
 
 
+class FacetValue(OutModel):
+    value: str
+    count: int
+
+
+class PriceBand(OutModel):
+    min: int = Field(description="Minor units of `currency`, inclusive.")
+    max: int | None = Field(description="Minor units of `currency`, inclusive; null: no limit.")
+    count: int
+
+
+class Facets(OutModel):
+    """Counts of the products the same filters select (only the facets asked for)."""
+
+    craft: list[FacetValue] = Field(None)
+    material: list[FacetValue] = Field(None, description="The 20 most frequent.")
+    technique: list[FacetValue] = Field(None, description="The 20 most frequent.")
+    price: list[PriceBand] = Field(None, description="Bands with at least one product.")
+    currency: str = Field(None, description="The currency of the price bands.")
+
+
 class ProductPage(OutModel):
     items: list[ProductOut]
     next_cursor: str | None
+    facets: Facets = Field(None, description="Present when `facets` is asked for.")
 
 
 class ProfileCounts(OutModel):

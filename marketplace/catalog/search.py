@@ -1,102 +1,298 @@
-"""Full-text search over the three languages, behind one function for both databases.
+"""Catalogue search behind one interface for both databases, on a stored search document.
 
-SQLite: the FTS5 table ``product_fts`` kept by triggers on ``product``.
-PostgreSQL: a GIN index on the ``tsvector`` expression below (index ``product_fts_document``).
-Both are created by migration 0001 on their own engine only; any other database gets a portable
-substring match without an index. Both match every word of the query
-as a case-insensitive word prefix, without stemming (there is no Kazakh stemmer), and rank
-title matches above material/technique matches above description matches.
+Every product carries its analysed text (``search_title``, ``search_tags``, ``search_body``,
+``search_alt``: terms from ``catalog/analysis.py``, kept by the ORM hooks below). The databases
+index those terms as they are:
+
+- PostgreSQL: generated ``tsvector`` columns ``search_vector`` (all fields, weighted A title,
+  B tags, C body, D fold keys) and ``search_title_vector`` (title alone), each with a GIN
+  index; no expression is rebuilt from JSON at query time.
+- SQLite: the FTS5 table ``product_fts`` (columns title, tags, body, alt) kept by triggers.
+- Any other database: LIKE over the stored terms (no index; small catalogues).
+
+Relevance is a tier, then newest first: tier 0, every query word (its own forms) in the title;
+tier 1, every word somewhere; tier 2, matched only through expansions (transliteration, the
+craft glossary, typos, Kazakh endings). A page reads the tiers in turn, each as an indexed
+query ordered like the ``newest`` browse and limited to what the page still needs, so its cost
+follows the page, not the number of matches; the tiers are disjoint, so keyset cursors
+(tier, created_at, id) visit every match once.
+
+Fuzzy matches are catalogue words found through a trigram index over the vocabulary table
+``search_term`` (pg_trgm on PostgreSQL, an FTS5 trigram table on SQLite) and accepted by the
+same Python rule on both (``analysis.accepts``).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    ColumnElement,
-    Double,
     String,
     and_,
-    case,
+    bindparam,
     cast,
-    func,
+    event,
+    insert,
+    inspect,
     literal_column,
+    not_,
     or_,
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 
-from marketplace.catalog.models import Product
+from marketplace.catalog import analysis
+from marketplace.catalog.analysis import Word
+from marketplace.catalog.models import Product, SearchTerm
 
-MAX_TERMS = 12
+TIERS = (0, 1, 2)
+FUZZY_CANDIDATES = 500  # vocabulary candidates per probe word (SQLite trigram query)
+MAX_FUZZY_TERMS = 8  # accepted fuzzy terms per query word, most similar first
+MAX_TERM_LENGTH = 100  # longer letter runs are not words anyone types
 
-# Must stay identical to the expression indexed by migration 0001, or PostgreSQL won't use it.
-PG_DOCUMENT = (
-    "(setweight(to_tsvector('simple'::regconfig, coalesce(title->>'en', '') || ' ' || "
-    "coalesce(title->>'ru', '') || ' ' || coalesce(title->>'kk', '')), 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, replace(materials_key, '|', ' ') || ' ' || "
-    "replace(techniques_key, '|', ' ')), 'B') || "
-    "setweight(to_tsvector('simple'::regconfig, coalesce(description->>'en', '') || ' ' || "
-    "coalesce(description->>'ru', '') || ' ' || coalesce(description->>'kk', '')), 'C'))"
+# PostgreSQL generated columns (migration 0015); the analysed text is the app's.
+PG_SEARCH_VECTOR = (
+    "setweight(to_tsvector('simple'::regconfig, coalesce(search_title, '')), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, coalesce(search_tags, '')), 'B') || "
+    "setweight(to_tsvector('simple'::regconfig, coalesce(search_body, '')), 'C') || "
+    "setweight(to_tsvector('simple'::regconfig, coalesce(search_alt, '')), 'D')"
 )
+PG_TITLE_VECTOR = "to_tsvector('simple'::regconfig, coalesce(search_title, ''))"
 
 
-def terms(query: str | None) -> list[str]:
-    """Words of the query (letters and digits only, so nothing is query syntax), lower-cased."""
-    return [word.lower() for word in re.findall(r"[^\W_]+", query or "")][:MAX_TERMS]
+def parse(query: str | None) -> list[Word]:
+    return analysis.parse(query)
+
+
+# --- keeping the stored document ---
+
+def document_columns(title: dict | None, description: dict | None, materials: list | None,
+                     techniques: list | None) -> dict[str, str]:
+    """The search_* column values of a product with these fields (for bulk inserts, which
+    bypass the ORM hooks; pass the result's vocabulary to ``remember_terms``)."""
+    doc = analysis.document(title, description, materials, techniques)
+    return {"search_title": doc.title, "search_tags": doc.tags, "search_body": doc.body,
+            "search_alt": doc.alt}
+
+
+def vocabulary(columns: dict[str, str]) -> set[str]:
+    words = " ".join(columns.values()).split()
+    return {word for word in words
+            if analysis.MIN_VOCABULARY_LENGTH <= len(word) <= MAX_TERM_LENGTH}
+
+
+def remember_terms(connection, terms: set[str]) -> None:
+    """Add catalogue words to the vocabulary the fuzzy matcher searches (idempotent; sorted,
+    so that concurrent writers take the same keys in the same order)."""
+    if not terms:
+        return
+    rows = [{"term": term} for term in sorted(terms)]
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        connection.execute(pg_insert(SearchTerm).on_conflict_do_nothing(), rows)
+    elif dialect == "sqlite":
+        connection.execute(insert(SearchTerm).prefix_with("OR IGNORE"), rows)
+    else:
+        known = set(connection.execute(
+            select(SearchTerm.term).where(SearchTerm.term.in_(sorted(terms)))).scalars())
+        fresh = [row for row in rows if row["term"] not in known]
+        if fresh:
+            connection.execute(insert(SearchTerm), fresh)
+
+
+_SOURCE_FIELDS = ("title", "description", "materials", "techniques")
+
+
+def _index_product(mapper, connection, product: Product) -> None:
+    state = inspect(product)
+    if state.persistent and not any(state.attrs[name].history.has_changes()
+                                    for name in _SOURCE_FIELDS):
+        return  # a stock or price change: the document stays as it is
+    columns = document_columns(product.title, product.description, product.materials,
+                               product.techniques)
+    for name, value in columns.items():
+        setattr(product, name, value)
+    product._search_terms = vocabulary(columns)
+
+
+def _remember_product_terms(mapper, connection, product: Product) -> None:
+    terms = getattr(product, "_search_terms", None)
+    if terms:
+        remember_terms(connection, terms)
+        product._search_terms = None
+
+
+event.listen(Product, "before_insert", _index_product)
+event.listen(Product, "before_update", _index_product)
+event.listen(Product, "after_insert", _remember_product_terms)
+event.listen(Product, "after_update", _remember_product_terms)
+
+
+def reindex(session, batch: int = 500) -> int:
+    """Recompute every product's stored document (after an analyser change)."""
+    done, last = 0, ""
+    while True:
+        rows = session.execute(
+            select(Product.id, Product.title, Product.description, Product.materials,
+                   Product.techniques).where(Product.id > last).order_by(Product.id).limit(batch)
+        ).all()
+        if not rows:
+            return done
+        terms: set[str] = set()
+        for product_id, title, description, materials, techniques in rows:
+            columns = document_columns(title, description, materials, techniques)
+            terms |= vocabulary(columns)
+            session.execute(Product.__table__.update().where(Product.id == product_id)
+                            .values(**columns))
+        remember_terms(session.connection(), terms)
+        done += len(rows)
+        last = rows[-1][0]
+
+
+# --- fuzzy terms from the vocabulary ---
+
+def resolve_fuzzy(words: list[Word], session) -> None:
+    """Fill each word's ``fuzzy_terms``: catalogue words it is a typo or an inflection of."""
+    probes = {probe for word in words for probe in analysis.fuzzy_probes(word)}
+    if not probes:
+        return
+    dialect = session.get_bind().dialect.name
+    candidates: dict[str, set[str]] = {}
+    if dialect == "postgresql":
+        session.execute(text(f"SET LOCAL pg_trgm.similarity_threshold = {analysis.TRIGRAM_FLOOR}"))
+        for probe in sorted(probes):
+            candidates[probe] = set(session.execute(
+                select(SearchTerm.term).where(SearchTerm.term.op("%")(probe))).scalars())
+    elif dialect == "sqlite":
+        for probe in sorted(probes):
+            grams = " OR ".join('"' + gram.replace('"', '""') + '"'
+                                for gram in sorted(analysis.trigrams(probe)))
+            candidates[probe] = set(session.execute(text(
+                "SELECT trim(term) FROM product_fts_terms WHERE product_fts_terms MATCH :q "
+                "ORDER BY rank LIMIT :n"), {"q": grams, "n": FUZZY_CANDIDATES}).scalars())
+    else:
+        everything = set(session.execute(select(SearchTerm.term)).scalars())
+        candidates = {probe: everything for probe in probes}
+    for word in words:
+        pool = set().union(*(candidates.get(p, set()) for p in analysis.fuzzy_probes(word)))
+        accepted = [term for term in pool if analysis.accepts(word, term)]
+        accepted.sort(key=lambda term: (-analysis.similarity(word.text, term), term))
+        word.fuzzy_terms = tuple(accepted[:MAX_FUZZY_TERMS])
+
+
+# --- conditions ---
+
+def _exact(word: Word) -> list[tuple[str, bool]]:
+    return [(form, True) for form in word.exact]
+
+
+def _widened(word: Word) -> list[tuple[str, bool]]:
+    return [*_exact(word), *word.expansions, *((term, False) for term in word.fuzzy_terms)]
+
+
+def _tsquery(forms: list[tuple[str, bool]]) -> str:
+    # Terms are letters or digits only (analysis.tokens): nothing to quote inside them.
+    return "(" + " | ".join(f"'{term}'" + (":*" if prefix else "")
+                            for term, prefix in forms) + ")"
+
+
+def pg_queries(words: list[Word], tier: int | None) -> tuple[str | None, str | None, str | None]:
+    """(all-field tsquery, title tsquery, title tsquery to exclude) for a tier (None: any)."""
+    exact = " & ".join(_tsquery(_exact(word)) for word in words)
+    widened = " & ".join(_tsquery(_widened(word)) for word in words)
+    if tier == 0:
+        return None, exact, None
+    if tier == 1:
+        return exact, None, exact
+    if tier == 2:
+        return f"({widened}) & !({exact})", None, None
+    return widened, None, None
+
+
+def _fts_forms(forms: list[tuple[str, bool]]) -> str:
+    return "(" + " OR ".join(f'"{term}"' + ("*" if prefix else "") for term, prefix in forms) + ")"
+
+
+def fts_query(words: list[Word], tier: int | None) -> str:
+    exact = " AND ".join(_fts_forms(_exact(word)) for word in words)
+    widened = " AND ".join(_fts_forms(_widened(word)) for word in words)
+    title = " AND ".join("title : " + _fts_forms(_exact(word)) for word in words)
+    if tier == 0:
+        return title
+    if tier == 1:
+        return f"({exact}) NOT ({title})"
+    if tier == 2:
+        return f"({widened}) NOT ({exact})"
+    return widened
 
 
 @dataclass(frozen=True)
 class Match:
-    """Add to a product query: a join target or condition, and a score (lower = better)."""
+    """Add to a product query: an optional join target and condition."""
 
     join: object | None
-    join_on: ColumnElement | None
-    condition: ColumnElement | None
-    score: ColumnElement
+    join_on: object | None
+    condition: object | None
+
+    def apply(self, query):
+        if self.join is not None:
+            query = query.join(self.join, self.join_on)
+        if self.condition is not None:
+            query = query.where(self.condition)
+        return query
 
 
-def text_match(query: str, dialect: str) -> Match | None:
-    """Products matching every word of ``query``; None when the query has no words."""
-    words = terms(query)
-    if not words:
-        return None
+def _vector(name: str):
+    return literal_column(f"product.{name}")
+
+
+def match(words: list[Word], tier: int | None, dialect: str) -> Match:
+    """Products in ``tier`` (0, 1, 2; None: any) of the query ``words``."""
     if dialect == "postgresql":
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"),
-                                  " & ".join(f"{word}:*" for word in words))
-        document = literal_column(PG_DOCUMENT)
-        # ts_rank is a float4, whose text form does not round-trip through a cursor: widen it.
-        return Match(join=None, join_on=None, condition=document.op("@@")(tsquery),
-                     score=cast(-func.ts_rank(document, tsquery), Double))
+        everything, title, not_title = pg_queries(words, tier)
+        conditions = []
+        if everything:
+            conditions.append(_vector("search_vector").op("@@")(
+                cast(bindparam(None, everything, String), TSQUERY)))
+        if title:
+            conditions.append(_vector("search_title_vector").op("@@")(
+                cast(bindparam(None, title, String), TSQUERY)))
+        if not_title:
+            conditions.append(not_(_vector("search_title_vector").op("@@")(
+                cast(bindparam(None, not_title, String), TSQUERY))))
+        return Match(None, None, and_(*conditions))
     if dialect == "sqlite":
-        fts_query = " ".join(f'"{word}"*' for word in words)
-        hits = (
-            select(literal_column("product_id").label("product_id"),
-                   literal_column("bm25(product_fts, 0.0, 10.0, 4.0, 1.0)").label("score"))
-            .select_from(text("product_fts"))
-            .where(text("product_fts MATCH :fts_query").bindparams(fts_query=fts_query))
-            .subquery("hits")
-        )
-        return Match(join=hits, join_on=hits.c.product_id == Product.id, condition=None,
-                     score=hits.c.score)
-    return _portable_match(words)
+        hits = (select(literal_column("product_id").label("product_id"))
+                .select_from(text("product_fts"))
+                .where(text("product_fts MATCH :fts_query")
+                       .bindparams(fts_query=fts_query(words, tier)))
+                .subquery())
+        return Match(hits, hits.c.product_id == Product.id, None)
+    return Match(None, None, _portable(words, tier))
 
 
-def _portable_match(words: list[str]) -> Match:
-    """Any other database (e.g. MariaDB): every word as a case-insensitive substring of the
-    titles, tags or descriptions, title hits ranked first. No index: fine for small catalogues."""
-    title = func.lower(cast(Product.title, String))
-    tags = func.lower(Product.materials_key + Product.techniques_key)
-    description = func.lower(cast(Product.description, String))
+def _has(column, term: str, prefix: bool):
+    padded = literal_column("' '") + column + literal_column("' '")
+    return padded.contains(f" {term}" + ("" if prefix else " "), autoescape=True)
 
-    def has(column, word: str):
-        # JSON text may hold non-ASCII letters as \uXXXX escapes, depending on the database
-        forms = {word, json.dumps(word)[1:-1]}
-        return or_(*[column.contains(form, autoescape=True) for form in forms])
 
-    condition = and_(*[or_(has(title, word), tags.contains(word, autoescape=True),
-                           has(description, word)) for word in words])
-    title_hits = sum(case((has(title, word), 1), else_=0) for word in words)
-    return Match(join=None, join_on=None, condition=condition, score=-title_hits)
+def _any_field(forms: list[tuple[str, bool]], columns):
+    return or_(*[_has(column, term, prefix) for term, prefix in forms for column in columns])
+
+
+def _portable(words: list[Word], tier: int | None):
+    fields = (Product.search_title, Product.search_tags, Product.search_body)
+    every = (*fields, Product.search_alt)
+    title = and_(*[_any_field(_exact(w), (Product.search_title,)) for w in words])
+    exact = and_(*[_any_field(_exact(w), fields) for w in words])
+    widened = and_(*[_any_field(_widened(w), every) for w in words])
+    if tier == 0:
+        return title
+    if tier == 1:
+        return and_(exact, not_(title))
+    if tier == 2:
+        return and_(widened, not_(exact))
+    return widened

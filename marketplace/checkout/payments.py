@@ -26,6 +26,7 @@ from marketplace.extensions import db
 from marketplace.ids import utcnow
 from marketplace.integrations import stripe_client
 from marketplace.inventory import reservations
+from marketplace.metrics import PAYMENTS
 from marketplace.money import EXPONENTS, Money
 from marketplace.orders import lifecycle
 from marketplace.orders import service as orders
@@ -167,10 +168,14 @@ def apply_payment_intent(intent: dict) -> str:
     if order is None:
         return "no matching order"
     if intent["status"] == "succeeded":
-        return _payment_succeeded(order.id, intent)
-    if intent["status"] == "requires_payment_method" and intent.get("last_payment_error"):
-        return _payment_failed(order.id, intent)
-    return f"no change: PaymentIntent is {intent['status']}"
+        outcome = _payment_succeeded(order.id, intent)
+    elif intent["status"] == "requires_payment_method" and intent.get("last_payment_error"):
+        outcome = _payment_failed(order.id, intent)
+    else:
+        return f"no change: PaymentIntent is {intent['status']}"
+    # committed by now; the label is the outcome's fixed head ("paid", "no change", ...)
+    PAYMENTS.labels(outcome=outcome.split(":")[0]).inc()
+    return outcome
 
 
 def _charged(intent: dict) -> Money | None:

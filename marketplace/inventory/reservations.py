@@ -18,6 +18,7 @@ from marketplace.errors import OutOfStock
 from marketplace.extensions import db
 from marketplace.ids import utcnow
 from marketplace.inventory.models import Reservation, ReservationStatus
+from marketplace.metrics import RESERVATIONS, count_after_commit
 
 
 def _merged(items: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -48,6 +49,7 @@ def hold(order_id: str, items: Iterable[tuple[str, int]], expires_at: datetime) 
             raise _out_of_stock(product_id)
         db.session.add(Reservation(order_id=order_id, product_id=product_id, qty=qty,
                                    expires_at=expires_at))
+        count_after_commit(RESERVATIONS, outcome="held")
     db.session.flush()
 
 
@@ -73,6 +75,8 @@ def _close(order_id: str, status: ReservationStatus) -> list[tuple[str, int]]:
 def convert(order_id: str) -> int:
     """Payment succeeded: the held pieces are sold (stock and reserved both go down)."""
     closed = _close(order_id, ReservationStatus.CONVERTED)
+    if closed:
+        count_after_commit(RESERVATIONS, len(closed), outcome="converted")
     for product_id, qty in _merged(closed):
         db.session.execute(
             update(Product).where(Product.id == product_id)
@@ -84,6 +88,8 @@ def convert(order_id: str) -> int:
 def release(order_id: str) -> int:
     """Expired, failed or cancelled before payment: the held pieces are free again."""
     closed = _close(order_id, ReservationStatus.RELEASED)
+    if closed:
+        count_after_commit(RESERVATIONS, len(closed), outcome="released")
     for product_id, qty in _merged(closed):
         db.session.execute(
             update(Product).where(Product.id == product_id)
@@ -114,6 +120,7 @@ def sell_without_hold(order_id: str, items: Iterable[tuple[str, int]]) -> bool:
         db.session.add(Reservation(order_id=order_id, product_id=product_id, qty=qty,
                                    expires_at=now, status=ReservationStatus.CONVERTED,
                                    closed_at=now))
+        count_after_commit(RESERVATIONS, outcome="sold_without_hold")
     db.session.flush()
     return True
 
