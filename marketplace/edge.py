@@ -146,3 +146,74 @@ def check_request() -> None:
 def init_app(app: Flask) -> None:
     # before CSRF and sessions' users: nothing reads a refused request
     app.before_request_funcs.setdefault(None, []).insert(0, check_request)
+
+
+# --- the client's address behind proxies ----------------------------------------------------
+
+def parse_trusted_proxies(value: str | None) -> int | tuple:
+    """``TRUSTED_PROXIES``: a count of proxies in front of the app ("1"), or their addresses and
+    networks ("10.0.0.0/8, 192.0.2.7"); unset or "0" trusts no forwarded header."""
+    import ipaddress
+
+    text = (value or "").strip()
+    if not text:
+        return 0
+    if text.isdigit():
+        return int(text)
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in text.split(",") if part.strip())
+
+
+class TrustedProxies:
+    """Werkzeug's ProxyFix, told how many hops to believe: a fixed count, or per request the
+    trailing hops (the peer, then X-Forwarded-For from the right) whose addresses are trusted."""
+
+    def __init__(self, app, trusted: int | tuple):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        self.app = app
+        self.trusted = trusted
+        self._fixes: dict[int, ProxyFix] = {}
+        self._proxy_fix = ProxyFix
+
+    def _fix(self, hops: int):
+        if hops not in self._fixes:
+            self._fixes[hops] = self._proxy_fix(self.app, x_for=hops, x_proto=hops,
+                                                x_host=0, x_port=0, x_prefix=0)
+        return self._fixes[hops]
+
+    def _trusted(self, address: str) -> bool:
+        import ipaddress
+
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted)
+
+    def _hops(self, environ) -> int:
+        if isinstance(self.trusted, int):
+            return self.trusted
+        if not self._trusted(environ.get("REMOTE_ADDR", "")):
+            return 0
+        chain = [part.strip() for part in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")
+                 if part.strip()]
+        hops = 1
+        # each trusted address in the chain vouches for the one to its left
+        for address in reversed(chain[1:]):
+            if not self._trusted(address):
+                break
+            hops += 1
+        return min(hops, len(chain))
+
+    def __call__(self, environ, start_response):
+        hops = self._hops(environ)
+        if hops <= 0:
+            return self.app(environ, start_response)
+        return self._fix(hops)(environ, start_response)
+
+
+def init_proxies(app: Flask) -> None:
+    trusted = parse_trusted_proxies(app.config.get("TRUSTED_PROXIES"))
+    if trusted:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, trusted)

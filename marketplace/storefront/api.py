@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from flask import has_request_context
 
-from marketplace.storefront import auth, buy, console, shop, workshop
+from marketplace.storefront import account, auth, buy, console, shop, workshop
 from marketplace.storefront.pages import page_user
 
-blueprints = [shop.bp, auth.bp, buy.bp, workshop.bp, console.bp]
+blueprints = [shop.bp, auth.bp, buy.bp, workshop.bp, console.bp, account.bp]
 
 
 @shop.bp.app_context_processor

@@ -516,3 +516,23 @@ def payout_batch_executed(batch_id: str):
     else:
         flash(_("The batch is executed: its payouts are paid."), "success")
     return redirect(url_for("console.payout_batch", batch_id=batch_id))
+
+
+# --- audit trail ----------------------------------------------------------------------------
+
+@bp.get("/audit")
+@roles_required("operator")
+def audit_trail():
+    """Who changed what, newest first; filters by actor, table and row, read-only."""
+    from marketplace import audit
+
+    filters = {name: (request.args.get(name) or None)
+               for name in ("actor_id", "entity", "entity_id")}
+    action = request.args.get("action") or None
+    if action not in (None, "insert", "update", "delete"):
+        action = None
+    rows, next_cursor = audit.search(**{k: v[:200] if v else None for k, v in filters.items()},
+                                     action=action, limit=50,
+                                     cursor=request.args.get("cursor") or None)
+    return render_template("console/audit.html", rows=rows, next_cursor=next_cursor,
+                           filters=filters, action=action)
