@@ -7,7 +7,11 @@ FLASK := $(BIN)/flask --app marketplace
 SPECTRAL := .cache/node/node_modules/.bin/spectral
 SPECTRAL_CLI := @stoplight/spectral-cli@6.16.3
 
-.PHONY: install run test lint bench clean browser spectral fonts
+NODE_PROVENANCE := .cache/node-provenance
+NODE_PROVENANCE_PACKAGES := jsonld-signatures@11.6.0 @digitalbazaar/data-integrity@2.5.0 \
+	@digitalbazaar/eddsa-jcs-2022-cryptosuite@1.0.0 axe-core@4.14.1
+
+.PHONY: install run test lint bench clean browser spectral fonts provenance-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +59,24 @@ spectral:
 		else echo "note: node/npm missing; the Spectral test will skip"; fi; \
 	fi
 
-test: install browser spectral
+# Outside implementations the provenance tests check our output with: Digital Bazaar's Data
+# Integrity libraries and axe-core (npm, into .cache/node-provenance), and Go's sumdb note and
+# tlog packages (Debian's golang-go and golang-golang-x-mod-dev). Missing ones make those
+# tests skip, saying what to install.
+provenance-tools:
+	@if [ ! -d $(NODE_PROVENANCE)/node_modules/axe-core ]; then \
+		if command -v npm >/dev/null; then \
+			npm install --prefix $(NODE_PROVENANCE) --no-audit --no-fund --loglevel=error \
+				$(NODE_PROVENANCE_PACKAGES) || echo "note: npm could not install $(NODE_PROVENANCE_PACKAGES)"; \
+		else echo "note: node/npm missing; credential and contrast checks will skip"; fi; \
+	fi
+	@if [ ! -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog ] || ! command -v go >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go golang-golang-x-mod-dev; \
+		else echo "note: apt-get install golang-go golang-golang-x-mod-dev for the log proof checks"; fi; \
+	fi
+
+test: install browser spectral provenance-tools
 	$(BIN)/python -m pytest
 
 # ruff, and the layer contracts of .importlinter (no domain imports a higher one)
@@ -67,4 +88,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache .cache/node
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .cache/node $(NODE_PROVENANCE)

@@ -19,6 +19,8 @@ from marketplace.catalog import models as catalog_models
 from marketplace.checkout import api as checkout_api
 from marketplace.checkout import cli as checkout_cli
 from marketplace.checkout import models as checkout_models
+from marketplace.community import api as community_api
+from marketplace.community import models as community_models
 from marketplace.config import load_config
 from marketplace.errors import register_error_handlers
 from marketplace.extensions import db, limiter, migrate
@@ -42,7 +44,8 @@ from marketplace.storefront import api as storefront_api
 # Every table, so that the metadata (and Alembic) knows them all before the app binds the
 # database.
 MODELS = (accounts_models, fx_models, catalog_models, provenance_models, inventory_models,
-          shipping_models, checkout_models, orders_models, payouts_models, outbox, mail, audit)
+          shipping_models, checkout_models, orders_models, payouts_models, community_models, outbox,
+          mail, audit)
 # Registration order is route precedence.
 BLUEPRINTS = (
     accounts_api.bp,
@@ -53,6 +56,7 @@ BLUEPRINTS = (
     checkout_api.bp,
     orders_api.bp,
     payouts_api.bp,
+    *community_api.blueprints,
     audit_api.bp,
     *storefront_api.blueprints,
     health.bp,

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     STRIPE_JS_URL: str | None = None
     STRIPE_TIMEOUT_SECONDS: int = 20
     PROVENANCE_SIGNING_KEY: str | None = None  # None = a key file generated into instance/
+    TRANSPARENCY_SIGNING_KEY: str | None = None  # None = a key file generated into instance/
     PUBLIC_URL: str = DEFAULT_PUBLIC_URL
     MAIL_SERVER: str | None = None  # None = log mail to the console
     MAIL_PORT: int = 25
@@ -91,6 +92,9 @@ class Settings(BaseSettings):
     PAYOUT_DEBTOR_IBAN: str = "KZ86125KZT5004100100"
     PAYOUT_DEBTOR_BIC: str = "HSBKKZKX"
     PAYOUT_DEBTOR_COUNTRY: str = "KZ"
+    # Stripe dispute reasons for which a lost dispute is clawed back from the artisans (the
+    # rest the marketplace bears): comma-separated, empty = never claw back
+    DISPUTE_CLAWBACK_REASONS: str = "product_not_received,product_unacceptable"
     # The exporter of record on customs papers and invoices (the marketplace itself); unset
     # address parts fall back to the origin of the shipping rates file.
     EXPORTER_NAME: str = "Sheber Marketplace LLP"
@@ -211,6 +215,8 @@ class Settings(BaseSettings):
             *_database_problems(self.DATABASE_URL),
             *_stripe_problems(self),
             *_signing_key_problems(self.PROVENANCE_SIGNING_KEY),
+            *_signing_key_problems(self.TRANSPARENCY_SIGNING_KEY, "TRANSPARENCY_SIGNING_KEY",
+                                   "checkpoints of the transparency log verify"),
             *_public_url_problems(self.PUBLIC_URL),
         ]
         broker = self.broker_url
@@ -264,6 +270,7 @@ class Settings(BaseSettings):
             ),
             "STRIPE_TIMEOUT_SECONDS": self.STRIPE_TIMEOUT_SECONDS,
             "PROVENANCE_SIGNING_KEY": self.PROVENANCE_SIGNING_KEY,
+            "TRANSPARENCY_SIGNING_KEY": self.TRANSPARENCY_SIGNING_KEY,
             "PUBLIC_URL": self.PUBLIC_URL.rstrip("/"),
             "MAIL_SERVER": self.MAIL_SERVER,
             "MAIL_PORT": self.MAIL_PORT,
@@ -279,6 +286,7 @@ class Settings(BaseSettings):
             "PAYOUT_DEBTOR_IBAN": self.PAYOUT_DEBTOR_IBAN,
             "PAYOUT_DEBTOR_BIC": self.PAYOUT_DEBTOR_BIC,
             "PAYOUT_DEBTOR_COUNTRY": self.PAYOUT_DEBTOR_COUNTRY,
+            "DISPUTE_CLAWBACK_REASONS": self.DISPUTE_CLAWBACK_REASONS,
             "EXPORTER_NAME": self.EXPORTER_NAME,
             "EXPORTER_STREET": self.EXPORTER_STREET,
             "EXPORTER_CITY": self.EXPORTER_CITY,
@@ -438,13 +446,14 @@ def _stripe_problems(settings: Settings) -> list[str]:
     return problems
 
 
-def _signing_key_problems(value: str | None) -> list[str]:
+def _signing_key_problems(value: str | None, name: str = "PROVENANCE_SIGNING_KEY",
+                          purpose: str = "labels verify on every host") -> list[str]:
     hint = ("set an Ed25519 private key of your own (base64 of the raw 32 bytes, or PKCS#8 PEM) "
-            "so that labels verify on every host")
+            f"so that {purpose}")
     if value is None:
-        return [f"PROVENANCE_SIGNING_KEY is missing: {hint}"]
+        return [f"{name} is missing: {hint}"]
     if _is_public(value):
-        return [f"PROVENANCE_SIGNING_KEY is a published example value: {hint}"]
+        return [f"{name} is a published example value: {hint}"]
     # Parsed with the cryptography library itself: config sits below every domain.
     text = value.strip()
     try:
@@ -456,7 +465,7 @@ def _signing_key_problems(value: str | None) -> list[str]:
     except (binascii.Error, ValueError, TypeError):
         valid = False
     if not valid:
-        return [f"PROVENANCE_SIGNING_KEY is not an Ed25519 private key: {hint}"]
+        return [f"{name} is not an Ed25519 private key: {hint}"]
     return []
 
 

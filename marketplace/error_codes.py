@@ -6,6 +6,7 @@ from __future__ import annotations
 from marketplace.accounts.errors import AccountError
 from marketplace.catalog.errors import CatalogError
 from marketplace.checkout.errors import CheckoutError
+from marketplace.community.errors import CommunityError
 from marketplace.errors import AuthError, ErrorCodes, HttpError, RequestError, UpstreamError
 from marketplace.fx.errors import FxError
 from marketplace.orders.errors import OrderError
@@ -16,7 +17,7 @@ from marketplace.shipping.errors import ShippingError
 CODE_ENUMS: tuple[type[ErrorCodes], ...] = (
     RequestError, AuthError, UpstreamError, HttpError,
     AccountError, FxError, CatalogError, ProvenanceError, OrderError, ShippingError,
-    CheckoutError, PayoutError,
+    CheckoutError, PayoutError, CommunityError,
 )
 
 

@@ -52,6 +52,8 @@ _TAGS = {
     "fx": "Presentment currencies and exchange rates.",
     "orders": "Orders, cancellations and refunds.",
     "payouts": "Artisans' payouts and the operators' bank batches.",
+    "community": "Favourites, reviews of delivered pieces, conversations with workshops and "
+                 "made-to-order commissions.",
     "provenance": "Provenance records, verification, signed labels and pieces.",
     "shipping": "Shipping quotes, fulfilment, shipments and carriers' tracking events.",
 }

@@ -58,6 +58,7 @@ def app(database_url, tmp_path_factory):
         "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
         # never write a signing key into the repository's instance/ folder from a test
         "PROVENANCE_KEY_FILE": str(tmp_path_factory.mktemp("keys") / "provenance_signing_key"),
+        "TRANSPARENCY_KEY_FILE": str(tmp_path_factory.mktemp("keys") / "transparency_signing_key"),
         "RATELIMIT_AUTH": "10000 per minute",
         # concurrent test runs may share one Redis: keep their rate-limit counters apart
         "RATELIMIT_KEY_PREFIX": f"sheber-test-{uuid.uuid4().hex[:8]}",
@@ -77,8 +78,15 @@ def clean_database() -> None:
         names = ", ".join(f'"{t.name}"' for t in tables)
         db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     else:
+        # append-only tables refuse DELETE by trigger: lift the triggers while emptying them
+        triggers = db.session.execute(text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+        for name, _ in triggers:
+            db.session.execute(text(f'DROP TRIGGER "{name}"'))
         for table in tables:
             db.session.execute(table.delete())
+        for _, sql in triggers:
+            db.session.execute(text(sql))
     db.session.commit()
 
 

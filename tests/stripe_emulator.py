@@ -33,6 +33,7 @@ import stripe
 from werkzeug.serving import make_server
 
 WEBHOOK_PATH = "/api/v1/webhooks/stripe"
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -133,6 +134,29 @@ class StripeEmulator:
     def charge(self, charge_id: str) -> dict:
         return self.client.v1.charges.retrieve(charge_id).to_dict()
 
+    def open_dispute(self, charge_id: str, reason: str = "fraudulent",
+                     amount: int | None = None) -> dict:
+        """What the card holder's bank does: a dispute, its amount withdrawn (tests only)."""
+        data = {"charge": charge_id, "reason": reason}
+        if amount is not None:
+            data["amount"] = str(amount)
+        return self._post("/_config/disputes", data).json()
+
+    def decide_dispute(self, dispute_id: str, status: str) -> dict:
+        """The card network's decision: won (funds reinstated) or lost."""
+        return self._post(f"/_config/disputes/{dispute_id}/close", {"status": status}).json()
+
+    def dispute(self, dispute_id: str) -> dict:
+        return self.client.v1.disputes.retrieve(dispute_id).to_dict()
+
+    def fail_refund(self, refund_id: str, reason: str = "lost_or_stolen_card") -> dict:
+        """The buyer's bank returns a refund Stripe had accepted."""
+        return self._post(f"/_config/refunds/{refund_id}/fail",
+                          {"failure_reason": reason}).json()
+
+    def refund(self, refund_id: str) -> dict:
+        return self.client.v1.refunds.retrieve(refund_id).to_dict()
+
     def events(self, type_: str | None = None) -> list[dict]:
         params: dict = {"limit": 100}
         if type_:
@@ -150,14 +174,18 @@ def _localstripe_command() -> str:
 
 @pytest.fixture(scope="session")
 def stripe_emulator(app, tmp_path_factory):
+    _localstripe_command()  # installed (the extension below imports it)
     port = free_port()
     workdir = tmp_path_factory.mktemp("localstripe")
     log_path = workdir / "localstripe.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [_localstripe_command(), "--port", str(port), "--from-scratch"],
+            [sys.executable, "-m", "tests.localstripe_plus", "--port", str(port),
+             "--from-scratch"],
             cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1",
+                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY),
+                                                             os.environ.get("PYTHONPATH")]))})
     base_url = f"http://127.0.0.1:{port}"
     emulator = StripeEmulator(base_url, app.config["STRIPE_SECRET_KEY"],
                               app.config["STRIPE_PUBLISHABLE_KEY"])

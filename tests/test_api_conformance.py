@@ -48,6 +48,7 @@ RANDOM_ID_EXAMPLES = 3  # per operation and role, on generated ids (mostly 404s)
 def _signing_key_and_carrier(app, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "PROVENANCE_KEY_FILE", str(tmp_path / "signing_key"))
     monkeypatch.setitem(app.config, "PROVENANCE_SIGNING_KEY", None)
+    monkeypatch.setitem(app.config, "TRANSPARENCY_KEY_FILE", str(tmp_path / "log_key"))
     monkeypatch.setitem(app.config, "CARRIER_WEBHOOK_SECRETS", {"sheber-post": CARRIER_SECRET})
 
 
@@ -85,7 +86,8 @@ def _seed(client) -> tuple[dict[str, dict], dict[str, str]]:
                "operator": operator_headers}
     ids = {"artisan_id": artisan.id, "product_id": product.id, "order_id": order_id,
            "shipment_id": shipment_of(order_id).id, "batch_id": run.get_json()["batch"]["id"],
-           "name": "transfers.csv", "code": label.code, "serial": serial}
+           "name": "transfers.csv", "code": label.code, "serial": serial, "list_id": "0",
+           "index": "0"}
     return headers, ids
 
 

@@ -39,6 +39,7 @@ def production_settings() -> dict[str, str]:
         "STRIPE_PUBLISHABLE_KEY": f"pk_live_{secrets.token_hex(12)}",
         "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
         "PROVENANCE_SIGNING_KEY": encode_private_key(Ed25519PrivateKey.generate()),
+        "TRANSPARENCY_SIGNING_KEY": encode_private_key(Ed25519PrivateKey.generate()),
         "PUBLIC_URL": "https://sheber.kz",
     }
 
@@ -146,6 +147,8 @@ REFUSED = [
     ("STRIPE_API_BASE", {"STRIPE_API_BASE": "https://api.stripe.com"}),
     ("PROVENANCE_SIGNING_KEY", {"PROVENANCE_SIGNING_KEY": None}),
     ("PROVENANCE_SIGNING_KEY", {"PROVENANCE_SIGNING_KEY": "a-base64-ed25519-private-key"}),
+    ("TRANSPARENCY_SIGNING_KEY", {"TRANSPARENCY_SIGNING_KEY": None}),
+    ("TRANSPARENCY_SIGNING_KEY", {"TRANSPARENCY_SIGNING_KEY": "not-a-key"}),
     ("PUBLIC_URL", {"PUBLIC_URL": None}),
     ("PUBLIC_URL", {"PUBLIC_URL": "http://sheber.kz"}),
     ("PUBLIC_URL", {"PUBLIC_URL": "sheber.kz"}),
@@ -212,7 +215,8 @@ def test_production_reports_every_problem_at_once(environment, tmp_path):
         load_config(tmp_path)
     assert named(refused.value.problems) == [
         "SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY",
-        "STRIPE_WEBHOOK_SECRET", "PROVENANCE_SIGNING_KEY", "PUBLIC_URL", "CELERY_BROKER_URL",
+        "STRIPE_WEBHOOK_SECRET", "PROVENANCE_SIGNING_KEY", "TRANSPARENCY_SIGNING_KEY", "PUBLIC_URL",
+        "CELERY_BROKER_URL",
         "RATELIMIT_STORAGE_URI", "FLASK_DEBUG"]
     assert all(" set " in problem or " unset " in problem for problem in refused.value.problems)
 

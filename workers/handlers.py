@@ -10,7 +10,8 @@ from marketplace import mail
 from marketplace.catalog import writes as catalog
 from marketplace.checkout.payments import STRIPE_EVENT_RECEIVED
 from marketplace.fx.service import RATES_CHANGED
-from marketplace.orders.lifecycle import ORDER_PAID, ORDER_REFUNDED
+from marketplace.orders.disputes import ORDER_DISPUTE_CLOSED
+from marketplace.orders.lifecycle import ORDER_PAID, ORDER_REFUND_REVERSED, ORDER_REFUNDED
 from marketplace.outbox import register_handler, register_reaction
 from marketplace.provenance import labels, records
 from marketplace.shipping.parcels import SHIPMENT_REQUESTED
@@ -23,6 +24,8 @@ register_handler(ORDER_PAID, "workers.orders.start_fulfilment_task")
 register_handler(ORDER_PAID, "workers.orders.send_receipt_task")
 register_handler(ORDER_PAID, "workers.payouts.record_order_ledger_task")
 register_handler(ORDER_REFUNDED, "workers.payouts.record_order_ledger_task")
+register_handler(ORDER_REFUND_REVERSED, "workers.payouts.record_order_ledger_task")
+register_handler(ORDER_DISPUTE_CLOSED, "workers.payouts.record_order_ledger_task")
 
 # A lower domain's change reaching a higher one, in the same transaction.
 register_reaction(RATES_CHANGED, catalog.on_rates_changed)  # prices follow the rates

@@ -13,6 +13,7 @@ from marketplace.checkout.service import expire_reservations
 from marketplace.fx.service import refresh_rates
 from marketplace.orders import service as orders
 from marketplace.payouts.service import run_payouts
+from marketplace.provenance.transparency import publish_checkpoint
 from marketplace.shipping.tracking import poll_tracking
 from workers.app import IDEMPOTENT
 
@@ -89,6 +90,16 @@ def resubmit_refunds_task() -> int:
     if submitted:
         log.info("refund sweep: %d refund(s) submitted", submitted)
     return submitted
+
+
+@shared_task(**IDEMPOTENT)
+def publish_checkpoint_task() -> int | None:
+    """Sign a new transparency log checkpoint when the log grew (at most once a minute)."""
+    checkpoint = publish_checkpoint()
+    if checkpoint is not None:
+        log.info("transparency checkpoint published at size %d", checkpoint.size)
+        return checkpoint.size
+    return None
 
 
 @shared_task(**IDEMPOTENT)

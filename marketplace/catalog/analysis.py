@@ -158,8 +158,9 @@ class Document:
 
 def document(title: dict | None, description: dict | None, materials: list | None,
              techniques: list | None) -> Document:
-    raw = [*(title or {}).values(), *(description or {}).values(), *(materials or []),
-           *(techniques or [])]
+    # Expansions reach the title and tags only: a word of another language in a description
+    # ("with a silver-plated ring band") says less about what the piece is.
+    raw = [*(title or {}).values(), *(materials or []), *(techniques or [])]
     return Document(
         title=" ".join(field_terms(title)),
         tags=" ".join(tag_terms([*(materials or []), *(techniques or [])])),
@@ -250,6 +251,21 @@ class Word:
     expansions: tuple[tuple[str, bool], ...]  # (term, as a prefix)
     fuzzy: bool  # looked up in the catalogue's vocabulary (typos, Kazakh endings)
     fuzzy_terms: tuple[str, ...] = field(default=())
+    resolved: bool = False  # fuzzy_terms looked up
+
+    def exact_forms(self) -> list[tuple[str, bool]]:
+        """The word as typed matches as a word prefix; its stem matches the listings' stems."""
+        return [(self.text, True), *((form, False) for form in self.exact if form != self.text)]
+
+    def widen(self, concepts: frozenset[str]) -> None:
+        """Add the glossary words of ``concepts`` to the expansions."""
+        table = glossary()
+        known = dict.fromkeys(self.expansions)
+        for concept in sorted(concepts):
+            for expansion in table.concepts[concept].expansions:
+                if expansion[0] not in self.exact:
+                    known[expansion] = None
+        self.expansions = tuple(known)
 
 
 def _word(text: str) -> Word:
@@ -258,19 +274,13 @@ def _word(text: str) -> Word:
         exact.add(stem("en", text))
     elif is_cyrillic(text):
         exact.add(stem("ru", text))
-    exact = {form for form in exact if len(form) >= 1}
-    expansions: dict[tuple[str, bool], None] = {}
     key = fold(text)
-    if len(key) >= 3:
-        expansions[(key, False)] = None
-    table = glossary()
-    for concept in sorted(concepts_for(text)):
-        for expansion in table.concepts[concept].expansions:
-            expansions[expansion] = None
+    expansions = ((key, False),) if len(key) >= 3 and key not in exact else ()
     fuzzy = not text.isdigit() and (
         len(text) >= MIN_TYPO_LENGTH or (is_cyrillic(text) and len(text) >= MIN_KAZAKH_LENGTH))
-    return Word(text=text, exact=tuple(sorted(exact)),
-                expansions=tuple(e for e in expansions if e[0] not in exact), fuzzy=fuzzy)
+    word = Word(text=text, exact=tuple(sorted(exact)), expansions=expansions, fuzzy=fuzzy)
+    word.widen(concepts_for(text))
+    return word
 
 
 def _ideographic_words(text: str) -> list[Word]:

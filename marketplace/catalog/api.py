@@ -23,6 +23,7 @@ from marketplace.catalog.schemas import (
     ProfileOut,
     ReadQuery,
 )
+from marketplace.community import favourites, reviews
 from marketplace.errors import NotFound
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.money import PRESENTMENT_CURRENCIES
@@ -59,10 +60,14 @@ def request_currency(query_currency: str | None) -> str:
 
 def present(products: list[Product], *, lang: str | None, currency: str,
             rates=None) -> list[dict]:
-    """Products as the API shows them, each with its provenance summary."""
+    """Products as the API shows them, each with its provenance and review summaries (and, for
+    a signed-in caller, whether they saved it)."""
+    ids = [product.id for product in products]
+    user = current_user()
     return browse.present_products(
         products, lang=lang, currency=currency, rates=rates,
-        provenance=summaries_for_products([product.id for product in products]))
+        provenance=summaries_for_products(ids), reviews=reviews.summaries(ids),
+        saved=favourites.saved_ids(user, ids) if user is not None else None)
 
 
 def _present_one(product, query: ReadQuery | None = None) -> dict:

@@ -84,7 +84,8 @@ def profile_counts(user_id: str) -> dict[str, int]:
         select(func.count(Product.id),
                func.coalesce(func.sum(case(
                    (Product.provenance_level.in_(VERIFIED_LEVELS), 1), else_=0)), 0))
-        .where(Product.artisan_id == user_id, Product.status == ProductStatus.ACTIVE)
+        .where(Product.artisan_id == user_id, Product.status == ProductStatus.ACTIVE,
+               Product.reserved_for_id.is_(None))
     ).one()
     return {"active_products": int(active), "verified_products": int(verified)}
 
@@ -113,23 +114,30 @@ def profile_view(user_id: str, lang: str | None = None) -> dict:
 # --- products: reads ---
 
 def get_product(product_id: str, viewer: User | None = None) -> Product:
-    """An active product for anyone; an archived one only for its artisan or an operator."""
+    """An active product for anyone; an archived one only for its artisan or an operator; a
+    commission's one-off listing only for the buyer it is reserved for (and those two)."""
     product = db.session.get(Product, product_id)
     if product is None:
         raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
-    if product.status != ProductStatus.ACTIVE and not (
-        viewer is not None and (viewer.id == product.artisan_id or viewer.role == Role.OPERATOR)
-    ):
+    insider = viewer is not None and (viewer.id == product.artisan_id
+                                      or viewer.role == Role.OPERATOR)
+    if product.status != ProductStatus.ACTIVE and not insider:
+        raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
+    if product.reserved_for_id is not None and not insider and (
+            viewer is None or viewer.id != product.reserved_for_id):
         raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
     return product
 
 
 def present_products(products: list[Product], *, lang: str | None, currency: str,
                      provenance: Mapping[str, dict],
-                     rates: RateTable | None = None) -> list[dict]:
+                     rates: RateTable | None = None,
+                     reviews: Mapping[str, dict] | None = None,
+                     saved: Collection[str] | None = None) -> list[dict]:
     """Products as the API shows them, in ``lang`` and ``currency``, each with its provenance
-    summary from ``provenance`` (by product id): two queries per call (images, workshops) plus
-    one for the rates unless given."""
+    summary from ``provenance`` (by product id), and, when given, its review summary from
+    ``reviews`` and whether the viewer saved it (``saved``: the ids they saved): two queries
+    per call (images, workshops) plus one for the rates unless given."""
     if not products:
         return []
     rates = rates or current_rates()
@@ -149,8 +157,14 @@ def present_products(products: list[Product], *, lang: str | None, currency: str
             .where(User.id.in_(artisan_ids))
         )
     }
-    return [_product_out(p, lang, currency, rates, images[p.id], workshops[p.artisan_id],
-                         provenance[p.id]) for p in products]
+    shown = [_product_out(p, lang, currency, rates, images[p.id], workshops[p.artisan_id],
+                          provenance[p.id]) for p in products]
+    for item in shown:
+        if reviews is not None:
+            item["reviews"] = reviews[item["id"]]
+        if saved is not None:
+            item["saved"] = item["id"] in saved
+    return shown
 
 
 def _product_out(product: Product, lang: str | None, currency: str, rates: RateTable,
@@ -244,7 +258,8 @@ def _base_bounds(min_price: int | None, max_price: int | None, currency: str,
 
 def _filtered(query, *, craft, material, technique, artisan, verified, floor, ceiling,
               ships_to, served_countries):
-    query = query.where(Product.status == ProductStatus.ACTIVE)
+    query = query.where(Product.status == ProductStatus.ACTIVE,
+                        Product.reserved_for_id.is_(None))  # a commission's listing is private
     if craft:
         query = query.where(Product.craft == str(craft))
     if material:

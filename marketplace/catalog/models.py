@@ -96,6 +96,8 @@ class Product(db.Model):
     status: Mapped[str] = mapped_column(String(10), default=ProductStatus.ACTIVE)
     # "L0" declared, "L1" operator-verified, "L2" third-party attested; kept by provenance service
     provenance_level: Mapped[str] = mapped_column(String(2), default="L0", index=True)
+    # a commission's one-off listing: only this buyer sees and buys it
+    reserved_for_id: Mapped[str | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # The analysed text search indexes (catalog/search.py keeps it; never shown, not loaded)
@@ -104,7 +106,7 @@ class Product(db.Model):
     search_body: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
     search_alt: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
 
-    artisan: Mapped[User] = relationship()
+    artisan: Mapped[User] = relationship(foreign_keys=[artisan_id])
     images: Mapped[list[ProductImage]] = relationship(
         back_populates="product", order_by="ProductImage.position"
     )

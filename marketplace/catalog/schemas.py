@@ -305,6 +305,11 @@ class ProductDimensionsOut(OutModel):
     h: int | None = Field(description="millimetres")
 
 
+class ReviewSummary(OutModel):
+    count: int = Field(description="Visible reviews of people who received the piece.")
+    average: float | None = Field(strict=False, description="Stars, one decimal; null if none.")
+
+
 class ProductOut(OutModel):
     id: str
     artisan_id: str
@@ -328,6 +333,8 @@ class ProductOut(OutModel):
     status: ProductStatus = Field(strict=False)
     images: list[ImageOut]
     provenance: ProvenanceSummary
+    reviews: ReviewSummary = Field(None)
+    saved: bool = Field(None, description="Signed in: whether the caller saved the piece.")
     created_at: Timestamp
     updated_at: Timestamp
 

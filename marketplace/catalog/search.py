@@ -32,6 +32,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     event,
+    false,
     insert,
     inspect,
     literal_column,
@@ -156,6 +157,9 @@ def reindex(session, batch: int = 500) -> int:
 
 def resolve_fuzzy(words: list[Word], session) -> None:
     """Fill each word's ``fuzzy_terms``: catalogue words it is a typo or an inflection of."""
+    words = [word for word in words if not word.resolved]
+    for word in words:
+        word.resolved = True
     probes = {probe for word in words for probe in analysis.fuzzy_probes(word)}
     if not probes:
         return
@@ -181,28 +185,42 @@ def resolve_fuzzy(words: list[Word], session) -> None:
         accepted = [term for term in pool if analysis.accepts(word, term)]
         accepted.sort(key=lambda term: (-analysis.similarity(word.text, term), term))
         word.fuzzy_terms = tuple(accepted[:MAX_FUZZY_TERMS])
+        # a typo or an inflection of a glossary word widens like the word itself
+        for term in word.fuzzy_terms:
+            word.widen(analysis.concepts_for(term))
 
 
 # --- conditions ---
 
 def _exact(word: Word) -> list[tuple[str, bool]]:
-    return [(form, True) for form in word.exact]
+    return word.exact_forms()
 
 
-def _widened(word: Word) -> list[tuple[str, bool]]:
-    return [*_exact(word), *word.expansions, *((term, False) for term in word.fuzzy_terms)]
+def _expanded(word: Word) -> list[tuple[str, bool]]:
+    return [*word.expansions, *((term, False) for term in word.fuzzy_terms)]
 
 
-def _tsquery(forms: list[tuple[str, bool]]) -> str:
+def _tsquery(forms: list[tuple[str, bool]], weights: str = "") -> str:
     # Terms are letters or digits only (analysis.tokens): nothing to quote inside them.
-    return "(" + " | ".join(f"'{term}'" + (":*" if prefix else "")
-                            for term, prefix in forms) + ")"
+    def lexeme(term: str, prefix: bool) -> str:
+        marks = ("*" if prefix else "") + weights
+        return f"'{term}'" + (f":{marks}" if marks else "")
+
+    return "(" + " | ".join(lexeme(term, prefix) for term, prefix in forms) + ")"
+
+
+def _pg_widened(word: Word) -> str:
+    # expansions count in the title, tags and fold keys (weights A, B, D), not in descriptions
+    expanded = _expanded(word)
+    if not expanded:
+        return _tsquery(_exact(word))
+    return f"({_tsquery(_exact(word))} | {_tsquery(expanded, 'ABD')})"
 
 
 def pg_queries(words: list[Word], tier: int | None) -> tuple[str | None, str | None, str | None]:
     """(all-field tsquery, title tsquery, title tsquery to exclude) for a tier (None: any)."""
     exact = " & ".join(_tsquery(_exact(word)) for word in words)
-    widened = " & ".join(_tsquery(_widened(word)) for word in words)
+    widened = " & ".join(_pg_widened(word) for word in words)
     if tier == 0:
         return None, exact, None
     if tier == 1:
@@ -216,9 +234,16 @@ def _fts_forms(forms: list[tuple[str, bool]]) -> str:
     return "(" + " OR ".join(f'"{term}"' + ("*" if prefix else "") for term, prefix in forms) + ")"
 
 
+def _fts_widened(word: Word) -> str:
+    expanded = _expanded(word)
+    if not expanded:
+        return _fts_forms(_exact(word))
+    return f"({_fts_forms(_exact(word))} OR {{title tags alt}} : {_fts_forms(expanded)})"
+
+
 def fts_query(words: list[Word], tier: int | None) -> str:
     exact = " AND ".join(_fts_forms(_exact(word)) for word in words)
-    widened = " AND ".join(_fts_forms(_widened(word)) for word in words)
+    widened = " AND ".join(_fts_widened(word) for word in words)
     title = " AND ".join("title : " + _fts_forms(_exact(word)) for word in words)
     if tier == 0:
         return title
@@ -280,15 +305,17 @@ def _has(column, term: str, prefix: bool):
 
 
 def _any_field(forms: list[tuple[str, bool]], columns):
-    return or_(*[_has(column, term, prefix) for term, prefix in forms for column in columns])
+    return or_(false(), *[_has(column, term, prefix)
+                          for term, prefix in forms for column in columns])
 
 
 def _portable(words: list[Word], tier: int | None):
     fields = (Product.search_title, Product.search_tags, Product.search_body)
-    every = (*fields, Product.search_alt)
     title = and_(*[_any_field(_exact(w), (Product.search_title,)) for w in words])
     exact = and_(*[_any_field(_exact(w), fields) for w in words])
-    widened = and_(*[_any_field(_widened(w), every) for w in words])
+    widened = and_(*[or_(_any_field(_exact(w), fields),
+                         _any_field(_expanded(w), (Product.search_title, Product.search_tags,
+                                                   Product.search_alt))) for w in words])
     if tier == 0:
         return title
     if tier == 1:

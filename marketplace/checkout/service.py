@@ -37,6 +37,7 @@ from marketplace.integrations import stripe_client
 from marketplace.inventory import reservations
 from marketplace.money import Money, exponent
 from marketplace.orders import lifecycle
+from marketplace.orders import service as orders
 from marketplace.orders.errors import OrderError
 from marketplace.orders.lifecycle import AWAITING_PAYMENT
 from marketplace.orders.models import Order, OrderLine, OrderStatus
@@ -79,9 +80,10 @@ def cart_items_for_quote(user_id: str) -> list[tuple[Product, int]]:
     return [(item.product, item.quantity) for item in cart.items] if cart else []
 
 
-def _active_product(product_id: str) -> Product:
+def _active_product(product_id: str, buyer: User) -> Product:
     product = db.session.get(Product, product_id)
-    if product is None or product.status != ProductStatus.ACTIVE:
+    if product is None or product.status != ProductStatus.ACTIVE or (
+            product.reserved_for_id not in (None, buyer.id)):
         raise NotFound("No such product.", code=CheckoutError.PRODUCT_UNAVAILABLE)
     return product
 
@@ -96,7 +98,7 @@ def _check_available(product: Product, quantity: int) -> None:
 @use_case
 def add_to_cart(buyer: User, product_id: str, quantity: int) -> CartItem:
     """Add pieces (to the line already there, if any); more than available → 409."""
-    product = _active_product(product_id)
+    product = _active_product(product_id, buyer)
     cart = _cart_for_update(buyer.id)
     item = db.session.execute(select(CartItem).where(
         CartItem.cart_id == cart.id, CartItem.product_id == product.id)).scalar_one_or_none()
@@ -130,7 +132,7 @@ def _own_item(buyer: User, item_id: str) -> CartItem:
 @use_case
 def update_cart_item(buyer: User, item_id: str, quantity: int) -> CartItem:
     item = _own_item(buyer, item_id)
-    _check_available(_active_product(item.product_id), quantity)
+    _check_available(_active_product(item.product_id, buyer), quantity)
     item.quantity = quantity
     item.cart.updated_at = utcnow()
     return item
@@ -188,16 +190,17 @@ def checkout(buyer: User, *, shipping_address: dict, shipping_option: str, curre
     except stripe.StripeError as exc:
         _abandon(order_id, cart_items, buyer.id, exc)
         raise stripe_client.upstream_error(exc) from exc
-    _record_intent(order_id, intent["id"])
+    _record_intent(order_id, intent["id"], total, currency)
     return CheckoutResult(db.session.get(Order, order_id), intent["id"],
                           intent["client_secret"], stripe_client.publishable_key(), expires_at)
 
 
 @use_case
-def _record_intent(order_id: str, payment_intent_id: str) -> None:
+def _record_intent(order_id: str, payment_intent_id: str, amount: int, currency: str) -> None:
     db.session.execute(update(Order).where(Order.id == order_id)
                        .values(payment_intent_id=payment_intent_id)
                        .execution_options(synchronize_session=False))
+    orders.record_attempt(order_id, 1, payment_intent_id, amount, currency)
 
 
 @use_case
@@ -369,6 +372,7 @@ def _outcome(intent: dict, *, status: str | None = None, error: dict | None = No
 
 def _new_attempt(order: Order, payment_method: str) -> dict:
     old_intent, attempt = order.payment_intent_id, order.payment_attempt + 1
+    orders.supersede_attempt(old_intent)  # before its cancellation can reach us
     try:
         stripe_client.cancel_payment_intent(old_intent)
     except stripe.InvalidRequestError:
@@ -378,7 +382,8 @@ def _new_attempt(order: Order, payment_method: str) -> dict:
     intent = _stripe_call(lambda: stripe_client.create_payment_intent(
         amount=order.total_amount, currency=order.currency, order_id=order.id, attempt=attempt,
         payment_method=payment_method))
-    if not _record_attempt(order.id, attempt, intent["id"], old_intent):
+    if not _record_attempt(order.id, attempt, intent["id"], old_intent, order.total_amount,
+                           order.currency):
         stripe_client.cancel_payment_intent(intent["id"])
         raise Conflict("Another payment attempt for this order is in progress.",
                        code=CheckoutError.PAYMENT_IN_PROGRESS)
@@ -386,7 +391,8 @@ def _new_attempt(order: Order, payment_method: str) -> dict:
 
 
 @use_case
-def _record_attempt(order_id: str, attempt: int, payment_intent_id: str, replaces: str) -> bool:
+def _record_attempt(order_id: str, attempt: int, payment_intent_id: str, replaces: str,
+                    amount: int, currency: str) -> bool:
     moved = db.session.execute(
         update(Order)
         .where(Order.id == order_id, Order.payment_attempt == attempt - 1)
@@ -394,6 +400,7 @@ def _record_attempt(order_id: str, attempt: int, payment_intent_id: str, replace
                 updated_at=utcnow())
         .execution_options(synchronize_session=False)).rowcount
     if moved == 1:
+        orders.record_attempt(order_id, attempt, payment_intent_id, amount, currency)
         lifecycle.add_event(order_id, "payment_attempt", data={
             "attempt": attempt, "payment_intent": payment_intent_id, "replaces": replaces})
     return moved == 1

@@ -91,3 +91,23 @@ def create_refund(*, payment_intent_id: str, amount: int, idempotency_key: str,
 def list_refunds(payment_intent_id: str) -> list[dict]:
     page = client().v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
     return [refund.to_dict() for refund in page.data]
+
+
+def retrieve_refund(refund_id: str) -> dict:
+    return client().v1.refunds.retrieve(refund_id).to_dict()
+
+
+def retrieve_charge(charge_id: str) -> dict:
+    return client().v1.charges.retrieve(charge_id).to_dict()
+
+
+def retrieve_dispute(dispute_id: str) -> dict:
+    return client().v1.disputes.retrieve(dispute_id).to_dict()
+
+
+def submit_dispute_evidence(dispute_id: str, evidence: dict[str, str], *, submit: bool,
+                            idempotency_key: str) -> dict:
+    """``POST /v1/disputes/{id}``: the evidence fields, submitted to the bank when ``submit``."""
+    return client().v1.disputes.update(
+        dispute_id, params={"evidence": evidence, "submit": submit},
+        options={"idempotency_key": idempotency_key}).to_dict()

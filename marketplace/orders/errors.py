@@ -35,5 +35,14 @@ class OrderError(ErrorCodes):
     SHIPMENT_NOT_FOUND = "order.shipment_not_found", "No such shipment (404)."
     SHIPMENT_INVALID_TRANSITION = ("order.shipment_invalid_transition",
                                    "The shipment's status does not allow this move (409).")
+    DISPUTE_NOT_FOUND = "order.dispute_not_found", "No such dispute (404)."
+    DISPUTE_OPERATOR_ONLY = ("order.dispute_operator_only",
+                             "Only operators answer disputes (403).")
+    DISPUTE_CLOSED = ("order.dispute_closed",
+                      "The dispute is closed or under review and takes no more evidence (409).")
+    DISPUTE_EVIDENCE_INVALID = ("order.dispute_evidence_invalid",
+                                "The evidence names unknown fields, none, or is too long (422).")
+    INVOICE_NOT_AVAILABLE = ("order.invoice_not_available",
+                             "The order has no invoice: it has not been paid (404).")
     CONCURRENT_CHANGE = ("order.concurrent_change",
                          "The order changed while it was being moved; try again (409).")

@@ -44,6 +44,8 @@ P = ShipmentStatus
 # Outbox events other domains react to.
 ORDER_PAID = "order.paid"  # {"order_id"}: with the paid move; the order pipeline starts here
 ORDER_REFUNDED = "order.refunded"  # {"order_id", "stripe_refund_id"}: with each settled refund
+# {"order_id", "refund_id"}: a settled refund the bank failed afterwards, undone
+ORDER_REFUND_REVERSED = "order.refund_reversed"
 
 DEFAULT_PROCESSING_DAYS = 5
 
@@ -57,10 +59,14 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED, S.DISPUTED}),
     S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED, S.DISPUTED}),
     S.COMPLETED: frozenset({S.REFUNDED, S.DISPUTED}),
-    S.DISPUTED: frozenset({S.REFUNDED, S.COMPLETED}),
+    # a dispute decided for us returns the order to where it was
+    S.DISPUTED: frozenset({S.REFUNDED, S.COMPLETED, S.PAID, S.FULFILLING, S.SHIPPED,
+                           S.DELIVERED, S.CANCELLED}),
     # card holders can dispute even a refunded charge
     S.CANCELLED: frozenset({S.DISPUTED}),
-    S.REFUNDED: frozenset({S.DISPUTED}),
+    # a refund the bank failed reopens the order where it was
+    S.REFUNDED: frozenset({S.DISPUTED, S.PAID, S.FULFILLING, S.SHIPPED, S.DELIVERED,
+                           S.COMPLETED}),
 }
 
 FULFILMENT_TRANSITIONS: dict[FulfilmentStatus, frozenset[FulfilmentStatus]] = {
@@ -387,6 +393,48 @@ def dispute_opened(order_id: str, details: dict) -> bool:
         add_event(order_id, "dispute", data=details)
         return False
     return move_order(order_id, S.DISPUTED, data=details)
+
+
+def dispute_decided(order_id: str, back_to: OrderStatus | str | None, details: dict) -> bool:
+    """A dispute closed in our favour: the order goes back to the status it had when the dispute
+    opened (payouts resume). A dispute that never moved the order is only noted."""
+    add_event(order_id, "dispute_closed", data=details)
+    if status_of(order_id) is not S.DISPUTED or back_to is None:
+        return False
+    back_to = S(back_to)
+    if back_to is S.DISPUTED or back_to not in ORDER_TRANSITIONS[S.DISPUTED]:
+        return False
+    return move_order(order_id, back_to, data=details)
+
+
+def refund_reversed(order_id: str, details: dict) -> bool:
+    """A refund the bank failed after Stripe had accepted it: the order is no longer refunded,
+    it returns to the status it had before (an order that was not refunded only notes it)."""
+    add_event(order_id, "refund_reversed", data=details)
+    if status_of(order_id) is not S.REFUNDED:
+        return False
+    before = status_before(order_id, S.REFUNDED)
+    if before is None or before not in ORDER_TRANSITIONS[S.REFUNDED]:
+        return False
+    return move_order(order_id, before, data=details)
+
+
+def payment_canceled(order_id: str, details: dict) -> bool:
+    """The order's current PaymentIntent was cancelled at Stripe before it was paid: the order
+    cannot be paid any more and is cancelled (the caller releases the hold)."""
+    if status_of(order_id) not in AWAITING_PAYMENT:
+        return False
+    return move_order(order_id, S.CANCELLED, data=details)
+
+
+def status_before(order_id: str, status: OrderStatus) -> OrderStatus | None:
+    """The status the order had when it last moved to ``status`` (from its timeline)."""
+    from_status = db.session.execute(
+        select(OrderEvent.from_status).where(OrderEvent.order_id == order_id,
+                                             OrderEvent.type == "status",
+                                             OrderEvent.to_status == status)
+        .order_by(OrderEvent.created_at.desc(), OrderEvent.id.desc()).limit(1)).scalar()
+    return S(from_status) if from_status else None
 
 
 def refund_after_late_payment(order_id: str, why: str) -> bool:

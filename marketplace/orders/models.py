@@ -55,6 +55,29 @@ class LedgerKind(StrEnum):
     AUTHORISED = "authorised"
     CAPTURED = "captured"
     REFUNDED = "refunded"
+    REFUND_BACK = "refund_back"  # a refund the bank failed after Stripe accepted it: undone
+    DISPUTE_OUT = "dispute_out"  # Stripe withdrew the disputed amount from our balance
+    DISPUTE_IN = "dispute_in"  # ... and gave it back (a won dispute)
+    DISPUTE_LOSS = "dispute_loss"  # a lost dispute: the money is gone for good
+    FOREIGN_IN = "foreign_in"  # a PaymentIntent we did not create paid money in ...
+    FOREIGN_OUT = "foreign_out"  # ... and we refunded it
+
+
+class DisputeStatus(StrEnum):
+    """Stripe's dispute statuses (API reference, "The Dispute object")."""
+
+    WARNING_NEEDS_RESPONSE = "warning_needs_response"
+    WARNING_UNDER_REVIEW = "warning_under_review"
+    WARNING_CLOSED = "warning_closed"
+    NEEDS_RESPONSE = "needs_response"
+    UNDER_REVIEW = "under_review"
+    WON = "won"
+    LOST = "lost"
+    PREVENTED = "prevented"
+
+
+DISPUTE_CLOSED = frozenset({DisputeStatus.WARNING_CLOSED, DisputeStatus.WON, DisputeStatus.LOST,
+                            DisputeStatus.PREVENTED})
 
 
 class Order(db.Model):
@@ -195,7 +218,79 @@ class PaymentLedgerEntry(db.Model):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     reference: Mapped[str] = mapped_column(String(255))
+    # The other side of the movement in the listing currency, at the order's rate, so that the
+    # ledger states both what the buyer paid and what it is worth to the artisans.
+    counter_amount: Mapped[int | None] = mapped_column(BigInteger)
+    counter_currency: Mapped[str | None] = mapped_column(String(3))
+    fx_rate: Mapped[str | None] = mapped_column(String(40))  # presentment units per listing unit
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaymentAttempt(db.Model):
+    """Every PaymentIntent Sheber created for an order, one per attempt. Stripe's word about a
+    PaymentIntent counts for an order only if it is one of these: ``metadata.order_id`` is set
+    by whoever creates the PaymentIntent and proves nothing."""
+
+    __tablename__ = "payment_attempt"
+    __table_args__ = (UniqueConstraint("order_id", "attempt"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    order_id: Mapped[str] = mapped_column(ForeignKey("order.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    payment_intent_id: Mapped[str] = mapped_column(String(255), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    stripe_status: Mapped[str | None] = mapped_column(String(40))  # as last reported
+    # Replaced by a newer attempt (set before the old PaymentIntent is cancelled, so that its
+    # ``payment_intent.canceled`` never cancels the order).
+    superseded: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Dispute(db.Model):
+    """A card holder's dispute of an order's charge, as Stripe last reported it."""
+
+    __tablename__ = "dispute"
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    stripe_dispute_id: Mapped[str] = mapped_column(String(255), unique=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("order.id"), index=True)
+    payment_intent_id: Mapped[str] = mapped_column(String(255))
+    charge_id: Mapped[str | None] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(30))  # DisputeStatus
+    order_status_before: Mapped[str | None] = mapped_column(String(20))
+    evidence_due_by: Mapped[datetime | None]
+    evidence_submitted_at: Mapped[datetime | None]
+    evidence_submitted_by: Mapped[str | None] = mapped_column(String(26))
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+class OperatorAlert(db.Model):
+    """Something an operator must look at: a failed refund, a foreign payment, a dispute, a
+    reconciliation difference. Open until an operator resolves it."""
+
+    __tablename__ = "operator_alert"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(255))  # one alert per thing, however often seen
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("order.id"), index=True)
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(26))
 
 
 class ShipmentStatus(StrEnum):

@@ -147,13 +147,20 @@ class EventDataOut(OutModel):
     permit_number: str = Field(None, description="export_permit")
     issued_by: str = Field(None, description="export_permit")
     issued_at: Timestamp = Field(None, description="export_permit")
+    was: str = Field(None, description="dispute_updated: the dispute's status before")
+    cancellation_reason: str | None = Field(None, description="status (cancelled by Stripe)")
+    fields: list[str] = Field(None, description="dispute_evidence: the fields sent")
+    submitted: bool = Field(None, description="dispute_evidence: sent on to the bank")
 
 
 class OrderEventOut(OutModel):
     type: str = Field(description="status, created, payment_attempt, payment_failed, "
                                   "payment_mismatch, refund, refund_failed, dispute, "
                                   "fulfilment_packed, shipment_requested, export_permit, "
-                                  "shipment, shipment_failed")
+                                  "shipment, shipment_failed, payment_requires_action, "
+                                  "payment_processing, foreign_payment, "
+                                  "foreign_payment_refunded, refund_reversed, "
+                                  "dispute_updated, dispute_closed, dispute_evidence")
     from_status: OrderStatus | None = Field(strict=False)
     to_status: OrderStatus | None = Field(strict=False)
     data: EventDataOut

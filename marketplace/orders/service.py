@@ -13,6 +13,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import stripe
 from flask import current_app
@@ -34,10 +35,11 @@ from marketplace.ids import utcnow
 from marketplace.integrations import stripe_client
 from marketplace.inventory import reservations
 from marketplace.money import Money
-from marketplace.orders import lifecycle
+from marketplace.orders import alerts, lifecycle
 from marketplace.orders.errors import OrderError
 from marketplace.orders.lifecycle import (
     AWAITING_PAYMENT,
+    ORDER_REFUND_REVERSED,
     ORDER_REFUNDED,
     REFUNDABLE,
     lock_order,
@@ -47,6 +49,7 @@ from marketplace.orders.models import (
     Order,
     OrderLine,
     OrderStatus,
+    PaymentAttempt,
     PaymentLedgerEntry,
     Refund,
     RefundStatus,
@@ -55,6 +58,7 @@ from marketplace.transaction import use_case
 
 log = logging.getLogger(__name__)
 
+FOREIGN = "foreign"  # Refund.source: giving back a PaymentIntent Sheber did not create
 # Refund intents count against what may still be refunded until Stripe refuses them.
 OPEN_REFUND = (RefundStatus.REQUESTED, RefundStatus.PENDING, RefundStatus.SUCCEEDED)
 RESUBMIT_AFTER = timedelta(minutes=2)
@@ -147,20 +151,82 @@ def payment_summary(order: Order) -> PaymentSummary:
                PaymentLedgerEntry.currency == order.currency)
         .group_by(PaymentLedgerEntry.kind)).all())
     money = {kind: Money(int(sums.get(kind, 0)), order.currency) for kind in LedgerKind}
+    # A refund the bank failed after Stripe accepted it was not refunded after all.
+    refunded = money[LedgerKind.REFUNDED] - money[LedgerKind.REFUND_BACK]
     return PaymentSummary(money[LedgerKind.AUTHORISED], money[LedgerKind.CAPTURED],
-                          money[LedgerKind.REFUNDED], order.total)
+                          refunded, order.total)
 
 
-def record_ledger(order_id: str, kind: LedgerKind | str, amount: Money, reference: str) -> bool:
-    """Add a ledger line unless that Stripe object was recorded already (then False)."""
+def counter_value(order: Order, amount: int) -> int:
+    """``amount`` (order currency, minor units) in the listing currency at the order's rate,
+    rounded half-up once: the other side of a ledger line."""
+    rate = Decimal(order.fx_rate)
+    if order.currency == order.listing_currency or rate <= 0:
+        return amount
+    return Money(amount, order.currency).convert(order.listing_currency, 1 / rate).amount
+
+
+def record_ledger(order_id: str, kind: LedgerKind | str, amount: Money, reference: str,
+                  *, order: Order | None = None) -> bool:
+    """Add a ledger line unless that Stripe object was recorded already (then False). With the
+    order, the line also states its value in the listing currency and the rate used."""
     exists = db.session.execute(select(PaymentLedgerEntry.id).where(
         PaymentLedgerEntry.kind == kind, PaymentLedgerEntry.reference == reference)).first()
     if exists:
         return False
-    db.session.add(PaymentLedgerEntry(order_id=order_id, kind=kind, amount=amount.amount,
-                                      currency=amount.currency, reference=reference))
+    entry = PaymentLedgerEntry(order_id=order_id, kind=kind, amount=amount.amount,
+                               currency=amount.currency, reference=reference)
+    if order is not None and order.currency == amount.currency:
+        entry.counter_amount = counter_value(order, amount.amount)
+        entry.counter_currency, entry.fx_rate = order.listing_currency, order.fx_rate
+    db.session.add(entry)
     db.session.flush()
     return True
+
+
+# --- payment attempts --------------------------------------------------------------------------
+
+def record_attempt(order_id: str, attempt: int, payment_intent_id: str, amount: int,
+                   currency: str) -> None:
+    """Sheber created this PaymentIntent for this order (call in the use case that records it)."""
+    db.session.add(PaymentAttempt(order_id=order_id, attempt=attempt,
+                                  payment_intent_id=payment_intent_id, amount=amount,
+                                  currency=currency))
+    db.session.flush()
+
+
+def attempt_for(payment_intent_id: str | None) -> PaymentAttempt | None:
+    if not payment_intent_id:
+        return None
+    return db.session.execute(select(PaymentAttempt).where(
+        PaymentAttempt.payment_intent_id == payment_intent_id)).scalar_one_or_none()
+
+
+def supersede_attempt(payment_intent_id: str) -> None:
+    """A newer attempt replaces this PaymentIntent: its cancellation must not cancel the order.
+    Commits (it must hold before Stripe is asked to cancel it)."""
+    db.session.execute(update(PaymentAttempt)
+                       .where(PaymentAttempt.payment_intent_id == payment_intent_id)
+                       .values(superseded=True, updated_at=utcnow())
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def captured_on(order: Order, payment_intent_id: str) -> int:
+    return int(db.session.execute(
+        select(func.coalesce(func.sum(PaymentLedgerEntry.amount), 0))
+        .where(PaymentLedgerEntry.order_id == order.id,
+               PaymentLedgerEntry.kind == LedgerKind.CAPTURED,
+               PaymentLedgerEntry.reference == payment_intent_id)).scalar_one())
+
+
+def refunded_on(payment_intent_id: str) -> int:
+    """Refunds Stripe accepted on this PaymentIntent and the bank has not failed."""
+    return int(db.session.execute(
+        select(func.coalesce(func.sum(Refund.amount), 0))
+        .where(Refund.payment_intent_id == payment_intent_id,
+               Refund.stripe_refund_id.is_not(None),
+               Refund.status.in_([RefundStatus.PENDING, RefundStatus.SUCCEEDED]))).scalar_one())
 
 
 def captured_intents(order: Order) -> list[tuple[str, int]]:
@@ -272,6 +338,12 @@ def settle_refund(refund_id: str, stripe_refund_id: str, stripe_status: str) -> 
     status = RefundStatus(stripe_status) if stripe_status in set(RefundStatus) else (
         RefundStatus.PENDING)
     refund.stripe_refund_id, refund.status = stripe_refund_id, status
+    if status in (RefundStatus.FAILED, RefundStatus.CANCELED):
+        refund.failure_reason = f"Stripe answered {status}"
+        lifecycle.add_event(order.id, "refund_failed", data={
+            "refund": refund.id, "amount": refund.amount, "currency": refund.currency,
+            "reason": refund.failure_reason})
+        return refund
     _book_refund(order, refund)
     return refund
 
@@ -290,9 +362,19 @@ def record_stripe_refund(order: Order, stripe_refund: dict, payment_intent_id: s
             "status") == "succeeded" else RefundStatus.PENDING
         _book_refund(order, refund)
         return True
+    amount = int(stripe_refund["amount"])
+    left = captured_on(order, payment_intent_id) - refunded_on(payment_intent_id)
+    if amount > left:
+        alerts.raise_alert(
+            alerts.REFUND_OVER_CAPTURE, stripe_refund["id"],
+            f"Stripe reports refund {stripe_refund['id']} of {Money(amount, order.currency)} "
+            f"on {payment_intent_id}, but only {Money(max(left, 0), order.currency)} captured "
+            "there is not refunded: it is not booked.", order_id=order.id,
+            data={"refund": stripe_refund["id"], "amount": amount, "left": left})
+        return False
     reason = (stripe_refund.get("metadata") or {}).get("reason") or "refunded in Stripe"
     refund = Refund(order_id=order.id, stripe_refund_id=stripe_refund["id"],
-                    payment_intent_id=payment_intent_id, amount=int(stripe_refund["amount"]),
+                    payment_intent_id=payment_intent_id, amount=amount,
                     currency=order.currency, reason=reason, lines=[], source="stripe",
                     status=stripe_refund.get("status") or RefundStatus.SUCCEEDED)
     db.session.add(refund)
@@ -301,8 +383,16 @@ def record_stripe_refund(order: Order, stripe_refund: dict, payment_intent_id: s
 
 
 def _book_refund(order: Order, refund: Refund) -> None:
+    if refund.source == FOREIGN:
+        # Money a PaymentIntent we did not create paid in, given back: not the order's.
+        record_ledger(order.id, LedgerKind.FOREIGN_OUT, Money(refund.amount, order.currency),
+                      refund.stripe_refund_id, order=order)
+        lifecycle.add_event(order.id, "foreign_payment_refunded", data={
+            "refund_id": refund.stripe_refund_id, "amount": refund.amount,
+            "payment_intent": refund.payment_intent_id})
+        return
     record_ledger(order.id, LedgerKind.REFUNDED, Money(refund.amount, order.currency),
-                  refund.stripe_refund_id)
+                  refund.stripe_refund_id, order=order)
     outbox.emit(ORDER_REFUNDED, {"order_id": order.id,
                                  "stripe_refund_id": refund.stripe_refund_id})
     lifecycle.add_event(order.id, "refund", actor_id=refund.created_by, data={
@@ -312,6 +402,48 @@ def _book_refund(order: Order, refund: Refund) -> None:
     db.session.flush()
     if payment_summary(order).fully_refunded:
         lifecycle.mark_refunded(order.id, actor_id=refund.created_by)
+
+
+def refund_failed_at_bank(order: Order, refund: Refund, stripe_refund: dict) -> bool:
+    """Stripe accepted ``refund`` and the bank failed it (``refund.failed``): the buyer was not
+    repaid. The ledger line is taken back, refunded lines are open again, the order leaves
+    ``refunded``, the operators are told, and ``order.refund_reversed`` makes the artisans'
+    ledger take back their refund line. Once (False if already done). Call under lock_order."""
+    if refund.status in (RefundStatus.FAILED, RefundStatus.CANCELED):
+        return False
+    booked = refund.stripe_refund_id is not None
+    reason = str(stripe_refund.get("failure_reason") or stripe_refund.get("status") or "failed")
+    refund.status = (RefundStatus.CANCELED if stripe_refund.get("status") == "canceled"
+                     else RefundStatus.FAILED)
+    refund.failure_reason = reason[:2000]
+    if refund.stripe_refund_id is None:
+        refund.stripe_refund_id = stripe_refund["id"]
+    if not booked:
+        lifecycle.add_event(order.id, "refund_failed", data={
+            "refund": refund.id, "amount": refund.amount, "currency": refund.currency,
+            "reason": reason[:500]})
+        return True
+    details = {"refund": refund.id, "refund_id": refund.stripe_refund_id,
+               "amount": refund.amount, "currency": refund.currency, "reason": reason[:500]}
+    alerts.raise_alert(
+        alerts.REFUND_FAILED, refund.stripe_refund_id,
+        f"The bank failed refund {refund.stripe_refund_id} of {refund.money} ({reason}): the "
+        "money has not been returned. Refund again or contact the card holder.",
+        order_id=order.id, data=details)
+    if refund.source == FOREIGN:
+        lifecycle.add_event(order.id, "refund_failed", data=details)
+        return True
+    record_ledger(order.id, LedgerKind.REFUND_BACK, Money(refund.amount, order.currency),
+                  refund.stripe_refund_id, order=order)
+    by_id = {line.id: line for line in order.lines}
+    for item in refund.lines or []:
+        line = by_id.get(item.get("line_id"))
+        if line is not None:
+            line.refunded_quantity = max(0, line.refunded_quantity - int(item.get("quantity")
+                                                                         or 0))
+    lifecycle.refund_reversed(order.id, details)
+    outbox.emit(ORDER_REFUND_REVERSED, {"order_id": order.id, "refund_id": refund.id})
+    return True
 
 
 def requested_refund_ids(older_than: timedelta = RESUBMIT_AFTER,

@@ -28,6 +28,7 @@ class EntryKind(StrEnum):
     REFUND = "refund"  # - the artisan's share of a refund made before payout
     COMMISSION_REFUND = "commission_refund"  # + the commission on refunded money
     CLAWBACK = "clawback"  # - a refund after payout: nets against the next payout
+    REFUND_REVERSAL = "refund_reversal"  # a refund the bank failed: its entry taken back
     PAYOUT = "payout"  # - money sent to the artisan
 
 

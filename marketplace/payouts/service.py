@@ -44,7 +44,16 @@ from marketplace.http import decode_cursor, encode_cursor
 from marketplace.ids import new_id, utcnow
 from marketplace.money import Money, round_half_up
 from marketplace.orders import lifecycle
-from marketplace.orders.models import Fulfilment, Order, OrderStatus, Refund
+from marketplace.orders.disputes import lost_disputes
+from marketplace.orders.models import (
+    DISPUTE_CLOSED,
+    Dispute,
+    Fulfilment,
+    Order,
+    OrderStatus,
+    Refund,
+    RefundStatus,
+)
 from marketplace.payouts import rails
 from marketplace.payouts.errors import PayoutError
 from marketplace.payouts.models import (
@@ -61,7 +70,7 @@ from marketplace.transaction import use_case
 K = EntryKind
 
 # Refunds that give back a second, unwanted capture: the artisans' sale never included it.
-NOT_ARTISANS_MONEY = frozenset({"automatic"})
+NOT_ARTISANS_MONEY = frozenset({"automatic", "foreign"})
 IBAN_FORMAT = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
 BIC_FORMAT = re.compile(r"^[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?$")
 
@@ -83,14 +92,43 @@ def _entry(order: Order, artisan_id: str, kind: EntryKind, amount: int, currency
     return entry
 
 
-def _artisans_refunds(order: Order) -> list[Refund]:
+@dataclass(frozen=True)
+class Reduction:
+    """Money the buyer got back that comes out of the artisans' sale: a refund Stripe accepted
+    (and the bank did not fail), or a lost dispute the policy charges to the artisans."""
+
+    id: str
+    amount: int
+    lines: list
+
+
+def _reductions(order: Order) -> tuple[list[Reduction], list[Refund]]:
+    """(what reduces the artisans' sale, oldest first; refunds failed after they were booked)."""
     rows = db.session.execute(
         select(Refund).where(Refund.order_id == order.id)
         .order_by(Refund.created_at, Refund.id)).scalars()
-    return [refund for refund in rows if refund.source not in NOT_ARTISANS_MONEY]
+    counted: list[Reduction] = []
+    failed: list[Refund] = []
+    for refund in rows:
+        if refund.source in NOT_ARTISANS_MONEY or refund.stripe_refund_id is None:
+            continue
+        if refund.status in (RefundStatus.FAILED, RefundStatus.CANCELED):
+            failed.append(refund)
+        elif refund.status in (RefundStatus.PENDING, RefundStatus.SUCCEEDED):
+            counted.append(Reduction(refund.id, refund.amount, list(refund.lines or [])))
+    reasons = _clawback_reasons()
+    for dispute in lost_disputes(order.id):
+        if dispute.reason in reasons and dispute.currency == order.currency:
+            counted.append(Reduction(dispute.id, dispute.amount, []))
+    return counted, failed
 
 
-def _refund_shares(order: Order, refund: Refund, gross: dict, refunded: dict,
+def _clawback_reasons() -> frozenset[str]:
+    value = current_app.config.get("DISPUTE_CLAWBACK_REASONS") or ""
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def _refund_shares(order: Order, refund: Reduction, gross: dict, refunded: dict,
                    refunded_before: int) -> dict[tuple[str, str], int]:
     """Each (artisan, currency)'s share of ``refund``, in listing minor units.
 
@@ -149,7 +187,19 @@ def record_order(order_id: str) -> int:
 
     refunded: dict[tuple[str, str], int] = defaultdict(int)
     refunded_before = 0
-    for refund in _artisans_refunds(order):
+    reductions, failed = _reductions(order)
+    for refund in failed:  # the bank failed it: each of its entries is taken back once
+        for (artisan_id, kind, reference), entry in sorted(have.items()):
+            if not reference.startswith(f"{refund.id}/") or kind not in (
+                    K.REFUND, K.CLAWBACK, K.COMMISSION_REFUND):
+                continue
+            back = f"{reference}/{kind}"
+            if (artisan_id, K.REFUND_REVERSAL, back) not in have:
+                reversal = _entry(order, artisan_id, K.REFUND_REVERSAL, -entry.amount,
+                                  entry.currency, back, after_delivery=entry.after_delivery)
+                have[(artisan_id, K.REFUND_REVERSAL, back)] = reversal
+                added += 1
+    for refund in reductions:
         shares = _refund_shares(order, refund, gross, refunded, refunded_before)
         for (artisan_id, currency), share in sorted(shares.items()):
             key = (artisan_id, currency)
@@ -191,8 +241,13 @@ def payable_condition(now: datetime):
                                Fulfilment.artisan_id == LedgerEntry.artisan_id,
                                Fulfilment.delivered_at.is_not(None),
                                Fulfilment.delivered_at <= cutoff)
-    disputed = exists().where(Order.id == LedgerEntry.order_id,
-                              Order.status == OrderStatus.DISPUTED)
+    # Paid out only once no dispute of the order is open (a won one pays again; a lost one
+    # has claimed its share back where the policy says so).
+    open_dispute = exists().where(Dispute.order_id == LedgerEntry.order_id,
+                                  Dispute.status.not_in([str(s) for s in DISPUTE_CLOSED]))
+    any_dispute = exists().where(Dispute.order_id == LedgerEntry.order_id)
+    disputed = or_(open_dispute, and_(~any_dispute, exists().where(
+        Order.id == LedgerEntry.order_id, Order.status == OrderStatus.DISPUTED)))
     return or_(LedgerEntry.after_delivery.is_(False), and_(delivered, ~disputed))
 
 
@@ -423,6 +478,13 @@ def order_shares(entries: list[LedgerEntry]) -> list[OrderShare]:
             share.refunded -= entry.amount
         elif entry.kind == K.CLAWBACK:
             share.clawed_back -= entry.amount
+        elif entry.kind == K.REFUND_REVERSAL:
+            if entry.reference.endswith(f"/{K.COMMISSION_REFUND}"):
+                share.commission -= entry.amount
+            elif entry.reference.endswith(f"/{K.CLAWBACK}"):
+                share.clawed_back -= entry.amount
+            else:
+                share.refunded -= entry.amount
     return list(shares.values())
 
 

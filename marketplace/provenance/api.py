@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 
 import qrcode
@@ -13,16 +14,24 @@ from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.geo import COUNTRIES
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.provenance import credentials, epcis, labels, pieces, records, transparency
 from marketplace.provenance import flags as buyer_flags
-from marketplace.provenance import labels, pieces, records
+from marketplace.provenance.errors import ProvenanceError
 from marketplace.provenance.models import ProvenanceLabel
 from marketplace.provenance.schemas import (
+    ConsistencyProofOut,
+    ConsistencyQuery,
     DecisionIn,
+    EpcisDocumentOut,
     FlagIn,
     FlagOut,
     FlagPage,
     FlagQuery,
+    InclusionProofOut,
+    InclusionQuery,
+    LabelCredentialOut,
     LabelOut,
+    LogEntryOut,
     PageQuery,
     PieceOut,
     PublicKeyOut,
@@ -32,6 +41,7 @@ from marketplace.provenance.schemas import (
     RecordPage,
     ResolveFlagIn,
     RevokeIn,
+    StatusListCredentialOut,
 )
 from marketplace.schemas import build
 
@@ -149,6 +159,74 @@ def piece(code: str, serial: str):
     return pieces.piece_history(code, serial)
 
 
+@bp.get("/provenance/<code>/credential")
+@responds(LabelCredentialOut)
+def credential(code: str):
+    """The label as a W3C Verifiable Credential (VC Data Model 2.0) with an eddsa-jcs-2022
+    Data Integrity proof by the label key, and its revocation status list entry."""
+    return labels.label_credential(code)
+
+
+@bp.get("/provenance/status/<list_id>")
+@responds(StatusListCredentialOut)
+def status_list(list_id: str):
+    """A Bitstring Status List credential (purpose revocation), signed; bit i = the label whose
+    log index is list_id × 131072 + i."""
+    if not (list_id.isascii() and list_id.isdigit() and len(list_id) < 10
+            and credentials.status_list_exists(int(list_id))):
+        raise NotFound("No such status list.", code=ProvenanceError.STATUS_LIST_NOT_FOUND)
+    return credentials.status_list_credential(int(list_id))
+
+
+@bp.get("/provenance/<code>/pieces/<serial>/epcis")
+@responds(EpcisDocumentOut)
+def piece_epcis(code: str, serial: str):
+    """One piece's history as a GS1 EPCIS 2.0 document (ObjectEvents)."""
+    return epcis.epcis_document(pieces.piece_history(code, serial))
+
+
+@bp.get("/transparency/checkpoint")
+@responds(media_types=("text/plain",))
+def checkpoint():
+    """The latest signed tree head of the transparency log: a C2SP tlog-checkpoint (signed
+    note: origin, tree size, base64 root hash, then the Ed25519 signature line)."""
+    response = Response(transparency.checkpoint_note(), mimetype="text/plain")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/transparency/key")
+@responds(media_types=("text/plain",))
+def transparency_key():
+    """The log's note verifier key: <name>+<key hash>+<base64 key>."""
+    return Response(transparency.verifier_key() + "\n", mimetype="text/plain")
+
+
+@bp.get("/transparency/entries/<index>")
+@responds(LogEntryOut)
+def log_entry(index: str):
+    """One log entry: its canonical JSON and its leaf hash."""
+    if not (index.isascii() and index.isdigit() and len(index) < 16):
+        raise NotFound("No log entry at this index.", code=ProvenanceError.LOG_ENTRY_NOT_FOUND)
+    return transparency.entry_view(int(index))
+
+
+@bp.get("/transparency/proof")
+@query_args(InclusionQuery)
+@responds(InclusionProofOut)
+def inclusion_proof(query: InclusionQuery):
+    """The inclusion proof of entry ``index`` in the tree of the first ``size`` entries."""
+    return transparency.inclusion_view(query.index, query.size)
+
+
+@bp.get("/transparency/consistency")
+@query_args(ConsistencyQuery)
+@responds(ConsistencyProofOut)
+def consistency_proof(query: ConsistencyQuery):
+    """The proof that the tree of ``to`` entries extends the tree of ``from`` entries."""
+    return transparency.consistency_view(query.from_, query.to)
+
+
 @bp.post("/provenance/<code>/flags")
 @auth_required()
 @json_body(FlagIn)
@@ -170,6 +248,16 @@ def _resolve(text, lang: str) -> str:
     if isinstance(text, dict):
         return text.get(lang) or text.get("en") or next(iter(text.values()), "")
     return str(text or "")
+
+
+@pages.get("/.well-known/did.json")
+def did_document():
+    """The issuer's did:web document: every label key, current and retired, as a Multikey."""
+    response = Response(json.dumps(credentials.did_document(), indent=2),
+                        mimetype="application/did+json")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 @pages.get("/provenance/<code>.svg")

@@ -29,3 +29,8 @@ class ProvenanceError(ErrorCodes):
                        "The caller has flagged this label already (409).")
     FLAG_NOT_FOUND = "provenance.flag_not_found", "No such flag (404)."
     FLAG_RESOLVED = "provenance.flag_resolved", "The flag is already resolved (409)."
+    LOG_ENTRY_NOT_FOUND = ("provenance.log_entry_not_found",
+                           "No transparency log entry at this index (404).")
+    LOG_RANGE_INVALID = ("provenance.log_range_invalid",
+                         "The index or tree sizes lie outside the transparency log (422).")
+    STATUS_LIST_NOT_FOUND = "provenance.status_list_not_found", "No such status list (404)."

@@ -6,6 +6,7 @@ signed bytes. Revocation flips its status; a new approval issues a new label wit
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from marketplace.catalog.models import ArtisanProfile, Product
 from marketplace.errors import InvalidTransition, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.ids import isoformat, utcnow
-from marketplace.provenance import signing
+from marketplace.provenance import credentials, signing, transparency
 from marketplace.provenance.errors import ProvenanceError
 from marketplace.provenance.models import (
     LabelStatus,
@@ -156,18 +157,52 @@ def issue_label(product: Product, record: ProvenanceRecord, level: str,
         status=LabelStatus.VALID, issued_at=issued_at, issued_by=operator_id)
     db.session.add(label)
     db.session.flush()
+    _attest(label, private_key)
     return label
 
 
-def revoke_active_label(product_id: str, reason: str) -> bool:
-    """Revoke the product's valid label (if any) and drop it to L0, in the caller's transaction."""
+def _issuance_entry(label: ProvenanceLabel) -> dict:
+    return transparency.label_entry(
+        "label_issued", label, key_id=label.key_id, level=label.level,
+        product_id=label.product_id, issued_at=isoformat(label.issued_at),
+        label_sha256=hashlib.sha256(signed_bytes(label)).hexdigest(), signature=label.signature)
+
+
+def _attest(label: ProvenanceLabel, private_key) -> None:
+    """Log the issuance and make the label's credential (its status bit is its log index)."""
+    label.log_index = transparency.append(_issuance_entry(label))
+    label.credential = credentials.label_credential(label, private_key)
+    db.session.flush()
+
+
+def revoke_active_label(product_id: str, reason: str, *,
+                        superseded_by: ProvenanceLabel | None = None) -> bool:
+    """Revoke the product's valid label (if any) and drop it to L0, in the caller's transaction.
+
+    ``superseded_by``: the new label that replaces it (a new verification); the log records a
+    supersession then, else a revocation.
+    """
     now = utcnow()
-    revoked = db.session.execute(
-        update(ProvenanceLabel)
-        .where(ProvenanceLabel.product_id == product_id,
-               ProvenanceLabel.status == LabelStatus.VALID)
-        .values(status=LabelStatus.REVOKED, revoked_at=now, revoked_reason=reason)
-    ).rowcount
+    query = (select(ProvenanceLabel).where(ProvenanceLabel.product_id == product_id,
+                                           ProvenanceLabel.status == LabelStatus.VALID)
+             .order_by(ProvenanceLabel.issued_at, ProvenanceLabel.id).with_for_update())
+    if superseded_by is not None:
+        query = query.where(ProvenanceLabel.id != superseded_by.id)
+    revoked = list(db.session.execute(query).scalars())
+    for label in revoked:
+        label.status, label.revoked_at, label.revoked_reason = LabelStatus.REVOKED, now, reason
+        if superseded_by is not None:
+            label.superseded_by = superseded_by.code
+            transparency.append(transparency.label_entry(
+                "label_superseded", label, superseded_by=superseded_by.code,
+                revoked_at=isoformat(now.replace(microsecond=0))))
+        else:
+            transparency.append(transparency.label_entry(
+                "label_revoked", label, revoked_at=isoformat(now.replace(microsecond=0)),
+                reason=reason))
+    db.session.flush()
+    if superseded_by is not None:
+        return bool(revoked)
     db.session.execute(
         update(ProvenanceRecord)
         .where(ProvenanceRecord.product_id == product_id,
@@ -245,9 +280,18 @@ def label_by_code(code: str) -> ProvenanceLabel:
 
 
 def public_label(code: str) -> dict:
-    """The public face of a label: the signed object, its signature and whether it holds."""
+    """The public face of a label: the signed object, its signature and whether it holds.
+
+    ``signature_valid`` is the cryptographic check alone; ``valid`` is what a reader should act
+    on: the signature holds and the label is neither revoked nor superseded.
+    """
     label = label_by_code(code)
     key = db.session.get(SigningKey, label.key_id)
+    signature_valid = label_holds(label, key)
+    superseded_by = label.superseded_by
+    if superseded_by is None and label.status == LabelStatus.REVOKED:
+        newer = label_code_for_product(label.product_id)
+        superseded_by = newer if newer and newer != label.code else None
     view = {
         "code": label.code,
         "record": label.payload,
@@ -256,21 +300,37 @@ def public_label(code: str) -> dict:
         "key_id": label.key_id,
         "public_key": key.public_key if key else None,
         "algorithm": "Ed25519",
-        "valid": label_holds(label, key),
+        "valid": signature_valid and label.status == LabelStatus.VALID and not superseded_by,
+        "signature_valid": signature_valid,
         "status": label.status,
         "level": label.level,
         "product_id": label.product_id,
         "issued_at": isoformat(label.issued_at),
         "url": label_url(label.code),
         "qr_url": label_url(label.code) + ".svg",
+        "credential_url": credentials.credential_url(label.code),
+        "log_index": label.log_index,
     }
     if label.status == LabelStatus.REVOKED:
         view["revoked_at"] = isoformat(label.revoked_at)
         view["revoked_reason"] = label.revoked_reason
-        newer = label_code_for_product(label.product_id)
-        if newer and newer != label.code:
-            view["superseded_by"] = newer
+        if superseded_by:
+            view["superseded_by"] = superseded_by
     return view
+
+
+@use_case
+def label_credential(code: str) -> dict:
+    """The label's Verifiable Credential as issued. A label issued before credentials existed
+    gets its log entry and credential now, proved with its own key while that key is current
+    (else with the current key, which the DID document lists beside it)."""
+    label = label_by_code(code)
+    if label.credential is None or label.log_index is None:
+        private_key, key_id, _ = _active_key()
+        if label.log_index is None:
+            label.log_index = transparency.append(_issuance_entry(label))
+        label.credential = credentials.label_credential(label, private_key, key_id)
+    return label.credential
 
 
 # What other domains read ---------------------------------------------------------------------

@@ -129,6 +129,12 @@ class ProvenanceLabel(db.Model):
     issued_by: Mapped[str | None] = mapped_column(ForeignKey("user.id"))
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(Text)
+    # the code of the label that replaced this one (a revocation by a new verification)
+    superseded_by: Mapped[str | None] = mapped_column(String(16))
+    # its issuance's place in the transparency log; also its bit in the revocation status list
+    log_index: Mapped[int | None] = mapped_column(Integer, unique=True)
+    # the W3C Verifiable Credential of this label, with its Data Integrity proof
+    credential: Mapped[dict | None] = mapped_column(LenientJSON)
 
 
 class ProvenancePiece(db.Model):
@@ -171,6 +177,7 @@ class PieceEvent(db.Model):
     key: Mapped[str | None] = mapped_column(String(100))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    log_index: Mapped[int | None] = mapped_column(Integer, unique=True)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -189,3 +196,38 @@ class ProvenanceFlag(db.Model):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(ForeignKey("user.id"))
     resolution_note: Mapped[str | None] = mapped_column(Text)
+
+
+class TransparencyEntry(db.Model):
+    """One leaf of the transparency log: the canonical JSON of what was attested.
+
+    Append-only: no code updates or deletes a row, and database triggers refuse both.
+    """
+
+    __tablename__ = "transparency_entry"
+
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(24))
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)  # SHA-256(0x00 || entry)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TransparencyHead(db.Model):
+    """The log's size, one row: locking it orders appends across processes."""
+
+    __tablename__ = "transparency_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TransparencyCheckpoint(db.Model):
+    """A signed tree head as published (C2SP tlog-checkpoint); all are kept, append-only."""
+
+    __tablename__ = "transparency_checkpoint"
+
+    size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.ids import isoformat
-from marketplace.provenance import signing
+from marketplace.provenance import signing, transparency
 from marketplace.provenance.errors import ProvenanceError
 from marketplace.provenance.labels import (
     label_by_code,
@@ -43,6 +43,12 @@ def _event_body(serial: str, seq: int, event_type: str, moment: datetime, place,
             "place": place, "data": data}
 
 
+def log_entry(label_code: str, prev_hash: str, body: dict, digest: str) -> dict:
+    """The transparency log's entry for one event (the verifier rebuilds it from the history)."""
+    return transparency.piece_event_entry(label_code=label_code, serial=body["serial"],
+                                          prev_head=prev_hash, event=body, digest=digest)
+
+
 def _append_event(piece: ProvenancePiece, event_type: str, moment: datetime, *,
                   place: dict | None = None, data: dict | None = None,
                   key: str | None = None) -> PieceEvent:
@@ -54,14 +60,17 @@ def _append_event(piece: ProvenancePiece, event_type: str, moment: datetime, *,
     prev_hash = last.hash if last else GENESIS_HASH
     moment = moment.replace(microsecond=0)
     data = data or {}
+    body = _event_body(piece.serial, seq, event_type, moment, place, data)
     try:
-        digest = event_hash(prev_hash, _event_body(piece.serial, seq, event_type, moment, place,
-                                                   data))
+        digest = event_hash(prev_hash, body)
     except signing.CanonicalError as exc:
         raise ValidationFailed("The event cannot be recorded.", errors={"data": [str(exc)]},
                                code=ProvenanceError.EVENT_INVALID) from None
+    label = db.session.get(ProvenanceLabel, piece.label_id)
+    log_index = transparency.append(log_entry(label.code, prev_hash, body, digest))
     event = PieceEvent(serial=piece.serial, seq=seq, event_type=event_type, time=moment,
-                       place=place, data=data, key=key, prev_hash=prev_hash, hash=digest)
+                       place=place, data=data, key=key, prev_hash=prev_hash, hash=digest,
+                       log_index=log_index)
     db.session.add(event)
     piece.head_hash = digest
     db.session.flush()
@@ -194,7 +203,7 @@ def piece_history(code: str, serial: str) -> dict:
         "events": [{
             "seq": event.seq, "event_type": event.event_type, "time": isoformat(event.time),
             "place": event.place, "data": event.data, "prev_hash": event.prev_hash,
-            "hash": event.hash,
+            "hash": event.hash, "log_index": event.log_index,
         } for event in events],
         "url": f"{label_url(label.code)}?piece={piece.serial}",
     }

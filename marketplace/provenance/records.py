@@ -274,8 +274,9 @@ def decide(product_id: str, *, operator_id: str | None, decision: str, level: st
     now = utcnow()
     label = None
     if decision == "approve":
-        revoke_active_label(product.id, "Superseded by a new verification.")
         label = issue_label(product, record, level, attestation, operator_id)
+        revoke_active_label(product.id, "Superseded by a new verification.",
+                            superseded_by=label)
         record.status, record.level, record.current_label_id = RecordStatus.VALID, level, label.id
         product.provenance_level = level
     else:

@@ -325,13 +325,19 @@ class LabelOut(OutModel):
     key_id: str
     public_key: str | None = Field(description="Base64 of the raw 32-byte key.")
     algorithm: Literal["Ed25519"]
-    valid: bool = Field(description="The signature holds over the stored record.")
+    valid: bool = Field(description="Trust it now: the signature holds and the label is "
+                                    "neither revoked nor superseded.")
+    signature_valid: bool = Field(description="The signature holds over the stored record "
+                                              "(the cryptographic check alone).")
     status: LabelStatus = Field(strict=False)
     level: str
     product_id: str
     issued_at: Timestamp | None
     url: str
     qr_url: str
+    credential_url: str = Field(description="The label as a W3C Verifiable Credential.")
+    log_index: int | None = Field(description="The issuance's entry in the transparency log "
+                                              "(also the label's bit in its status list).")
     revoked_at: Timestamp | None = Field(None, description="Only when revoked.")
     revoked_reason: str | None = Field(None, description="Only when revoked.")
     superseded_by: str = Field(None, description="The product's newer valid label, if any.")
@@ -376,6 +382,7 @@ class PieceEventOut(OutModel):
                     "events), hashed into the chain as stored.")
     prev_hash: str
     hash: str
+    log_index: int | None = Field(description="The event's entry in the transparency log.")
 
 
 class PieceOut(OutModel):
@@ -405,3 +412,136 @@ class FlagOut(OutModel):
 class FlagPage(OutModel):
     items: list[FlagOut]
     next_cursor: str | None
+
+
+# Verifiable credentials, the DID document, the transparency log, EPCIS --------------------------
+
+class _LdOut(OutModel):
+    """JSON-LD keys such as ``@context`` are aliases of plain field names."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, serialize_by_alias=True,
+                              validate_by_alias=True, validate_by_name=True)
+
+
+class DataIntegrityProofOut(_LdOut):
+    context: list[str] = Field(alias="@context")
+    type: Literal["DataIntegrityProof"]
+    cryptosuite: Literal["eddsa-jcs-2022"]
+    created: Timestamp
+    verificationMethod: str = Field(description="<issuer DID>#<key_id>, a Multikey in the DID "
+                                                "document.")
+    proofPurpose: Literal["assertionMethod"]
+    proofValue: str = Field(description="Multibase base58btc Ed25519 signature.")
+
+
+class CredentialStatusOut(_LdOut):
+    id: str
+    type: Literal["BitstringStatusListEntry"]
+    statusPurpose: Literal["revocation"]
+    statusListIndex: str
+    statusListCredential: str
+
+
+class CredentialSubjectOut(_LdOut):
+    id: str = Field(description="The product's public URL.")
+    code: str = Field(None)
+    level: str = Field(None)
+    product: QueueProductOut | JsonValue = Field(None, union_mode="left_to_right")
+    artisan: LabelArtisanOut | JsonValue = Field(None, union_mode="left_to_right")
+    record: RecordDataOut | JsonValue = Field(None, union_mode="left_to_right")
+    attestation: AttestationOut | JsonValue = Field(None, union_mode="left_to_right")
+    labelSha256: str = Field(description="SHA-256 (hex) of the label's signed bytes.")
+
+
+class LabelCredentialOut(_LdOut):
+    """A W3C Verifiable Credential (VC Data Model 2.0) secured with eddsa-jcs-2022."""
+
+    context: list[str] = Field(alias="@context")
+    id: str
+    type: list[str]
+    name: str
+    issuer: str = Field(description="did:web of the marketplace's public host.")
+    validFrom: Timestamp
+    credentialSubject: CredentialSubjectOut
+    credentialStatus: CredentialStatusOut
+    proof: DataIntegrityProofOut
+
+
+class StatusListSubjectOut(_LdOut):
+    id: str
+    type: Literal["BitstringStatusList"]
+    statusPurpose: Literal["revocation"]
+    encodedList: str = Field(description="Multibase base64url of the GZIP of the bitstring.")
+
+
+class StatusListCredentialOut(_LdOut):
+    context: list[str] = Field(alias="@context")
+    id: str
+    type: list[str]
+    issuer: str
+    validFrom: Timestamp
+    credentialSubject: StatusListSubjectOut
+    proof: DataIntegrityProofOut
+
+
+class LogEntryOut(OutModel):
+    index: int
+    entry: str = Field(description="The entry: canonical JSON (RFC 8785), UTF-8.")
+    leaf_hash: str = Field(description="Base64 of SHA-256(0x00 || entry).")
+
+
+class InclusionQuery(_In):
+    index: int = Field(ge=0, le=2**53)
+    size: int = Field(ge=1, le=2**53)
+
+
+class InclusionProofOut(OutModel):
+    index: int
+    size: int
+    leaf_hash: str
+    root_hash: str = Field(description="Base64 root of the tree of `size` entries.")
+    hashes: list[str] = Field(description="Base64 audit path, nearest the leaf first "
+                                          "(RFC 9162 2.1.3).")
+
+
+class ConsistencyQuery(_In):
+    from_: int = Field(alias="from", ge=0, le=2**53)
+    to: int = Field(ge=0, le=2**53)
+
+
+class ConsistencyProofOut(_LdOut):
+    from_: int = Field(alias="from")
+    to: int
+    from_root_hash: str
+    to_root_hash: str
+    hashes: list[str] = Field(description="Base64 consistency proof (RFC 9162 2.1.4).")
+
+
+class EpcisReadPointOut(OutModel):
+    id: str
+
+
+class EpcisEventOut(OutModel):
+    type: Literal["ObjectEvent"]
+    eventID: str
+    eventTime: Timestamp
+    eventTimeZoneOffset: str
+    action: Literal["ADD", "OBSERVE"]
+    epcList: list[str]
+    bizStep: str
+    disposition: str
+    readPoint: EpcisReadPointOut
+
+
+class EpcisBodyOut(OutModel):
+    eventList: list[EpcisEventOut]
+
+
+class EpcisDocumentOut(_LdOut):
+    """GS1 EPCIS 2.0 document of a piece's history."""
+
+    context: list[str | dict[str, str]] = Field(alias="@context")
+    type: Literal["EPCISDocument"]
+    schemaVersion: Literal["2.0"]
+    creationDate: Timestamp
+    epcisBody: EpcisBodyOut

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from flask import current_app
 
 KEY_FILENAME = "provenance_signing_key"
+TRANSPARENCY_KEY_FILENAME = "transparency_signing_key"
 _MAX_SAFE_INTEGER = 2**53 - 1
 
 
@@ -95,9 +96,9 @@ def encode_private_key(key: Ed25519PrivateKey) -> str:
                                  serialization.NoEncryption()))
 
 
-def key_file() -> Path:
-    configured = current_app.config.get("PROVENANCE_KEY_FILE")
-    return Path(configured) if configured else Path(current_app.instance_path) / KEY_FILENAME
+def key_file(file_setting: str = "PROVENANCE_KEY_FILE", filename: str = KEY_FILENAME) -> Path:
+    configured = current_app.config.get(file_setting)
+    return Path(configured) if configured else Path(current_app.instance_path) / filename
 
 
 def _write_new_key_file(path: Path, key: Ed25519PrivateKey, *, replace: bool) -> None:
@@ -120,21 +121,32 @@ def key_from_environment() -> bool:
     return bool(current_app.config.get("PROVENANCE_SIGNING_KEY"))
 
 
+def _configured_key(setting: str, file_setting: str, filename: str) -> Ed25519PrivateKey:
+    configured = current_app.config.get(setting)
+    if configured:
+        return load_private_key(configured)
+    if current_app.config.get("SHEBER_ENV") == "production":
+        raise SigningKeyError(f"production needs {setting}")
+    path = key_file(file_setting, filename)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another process wrote it first
+            _write_new_key_file(path, Ed25519PrivateKey.generate(), replace=False)
+    return load_private_key(path.read_text())
+
+
 def current_private_key() -> Ed25519PrivateKey:
     """The key that signs new labels: PROVENANCE_SIGNING_KEY, else the instance key file.
 
     Read on every use (no cache) so that a rotation by the CLI takes effect in running servers.
     """
-    configured = current_app.config.get("PROVENANCE_SIGNING_KEY")
-    if configured:
-        return load_private_key(configured)
-    if current_app.config.get("SHEBER_ENV") == "production":
-        raise SigningKeyError("production needs PROVENANCE_SIGNING_KEY")
-    path = key_file()
-    if not path.exists():
-        with contextlib.suppress(FileExistsError):  # another process wrote it first
-            _write_new_key_file(path, Ed25519PrivateKey.generate(), replace=False)
-    return load_private_key(path.read_text())
+    return _configured_key("PROVENANCE_SIGNING_KEY", "PROVENANCE_KEY_FILE", KEY_FILENAME)
+
+
+def transparency_private_key() -> Ed25519PrivateKey:
+    """The key that signs the log's checkpoints: TRANSPARENCY_SIGNING_KEY, else its own instance
+    key file (a key of its own: the log vouches for the labels, not with their key)."""
+    return _configured_key("TRANSPARENCY_SIGNING_KEY", "TRANSPARENCY_KEY_FILE",
+                           TRANSPARENCY_KEY_FILENAME)
 
 
 def write_rotated_key_file(key: Ed25519PrivateKey) -> None:

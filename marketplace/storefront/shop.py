@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from marketplace.catalog import browse
 from marketplace.catalog.schemas import ListQuery
-from marketplace.i18n import current_currency, current_language
+from marketplace.i18n import current_currency, current_language, format_money
 from marketplace.money import CurrencyError, Money
 from marketplace.provenance import labels
 from marketplace.storefront.forms import lenient_query
@@ -66,17 +66,59 @@ def _names(crafts: list[dict]) -> dict[str, str]:
     return {craft["code"]: craft["name"] for craft in crafts}
 
 
+PAGE_FACETS = ("craft", "material", "price")
+
+
+def _facet_links(facets: dict, crafts: dict[str, str]) -> list[dict]:
+    """The facet counts as groups of links that add one filter to the current page."""
+    args = {key: value for key, value in request.args.items() if key != "cursor"}
+
+    def link(**changes) -> str:
+        return url_for("shop.catalogue", **{**args, **changes})
+
+    groups = []
+    if facets.get("craft"):
+        groups.append({"name": _("Craft"), "items": [
+            {"label": crafts.get(item["value"], item["value"]), "count": item["count"],
+             "url": link(craft=item["value"]), "active": args.get("craft") == item["value"]}
+            for item in facets["craft"]]})
+    if facets.get("material"):
+        groups.append({"name": _("Material"), "items": [
+            {"label": item["value"], "count": item["count"], "url": link(material=item["value"]),
+             "active": args.get("material", "").lower() == item["value"]}
+            for item in facets["material"][:10]]})
+    if facets.get("price"):
+        currency = facets["currency"]
+        items = []
+        for band in facets["price"]:
+            low, high = Money(band["min"], currency), None
+            if band["max"] is not None:
+                high = Money(band["max"], currency)
+            label = (_("%(low)s to %(high)s", low=format_money(low), high=format_money(high))
+                     if high else _("from %(amount)s", amount=format_money(low)))
+            items.append({"label": label, "count": band["count"], "active": False,
+                          "url": link(min_price=str(low.major),
+                                      max_price=str(high.major) if high else "")})
+        groups.append({"name": _("Price"), "items": items})
+    return groups
+
+
 @bp.get("/")
 def catalogue():
     form, query, errors = _filters()
-    products, next_cursor = [], None
+    products, next_cursor, facets = [], None, []
+    crafts = browse.crafts(current_language())
     if query is not None:
+        cursor = request.args.get("cursor") or None
         page = browse.list_products(
             q=query.q, craft=query.craft, material=query.material, verified=query.verified,
             min_price=query.min_price, max_price=query.max_price, currency=query.currency,
-            sort=query.sort, limit=PAGE_SIZE, cursor=request.args.get("cursor") or None)
+            sort=query.sort, limit=PAGE_SIZE, cursor=cursor,
+            facets=() if cursor else PAGE_FACETS)
         products = present_listings(page.products, rates=page.rates)
         next_cursor = page.next_cursor
+        if page.facets:
+            facets = _facet_links(page.facets, _names(crafts))
     next_url = None
     if next_cursor:
         args = {key: value for key, value in request.args.items() if key != "cursor"}
@@ -85,10 +127,10 @@ def catalogue():
     if request.args.get("cursor"):
         first_url = url_for("shop.catalogue", **{key: value for key, value
                                                  in request.args.items() if key != "cursor"})
-    crafts = browse.crafts(current_language())
     return render_template("storefront/catalogue.html", products=products, form=form,
                            errors=errors, crafts=crafts, craft_names=_names(crafts),
-                           sorts=_sort_names(), next_url=next_url, first_url=first_url)
+                           sorts=_sort_names(), next_url=next_url, first_url=first_url,
+                           facets=facets)
 
 
 @bp.get("/catalogue")

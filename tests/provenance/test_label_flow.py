@@ -85,7 +85,8 @@ def test_approve_publish_verify_revoke_and_reapprove(client, actors):
         "level": "L0", "label_code": code, "status": "revoked",
         "url": f"{PUBLIC_URL}/provenance/{code}"}
     old = client.get(f"/api/v1/provenance/{code}").get_json()
-    assert old["status"] == "revoked" and old["valid"] is True
+    # the signature still holds, but a revoked label is not to be trusted
+    assert old["status"] == "revoked" and old["valid"] is False and old["signature_valid"] is True
     assert old["revoked_at"] and "techniques" in old["revoked_reason"]
     assert db.session.get(Product, actors.product.id).provenance_level == "L0"
     revoked_page = client.get(f"/provenance/{code}").get_data(as_text=True)
