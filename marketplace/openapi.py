@@ -47,6 +47,7 @@ _ERRORS = {
 
 _TAGS = {
     "accounts": "Registration, tokens and the signed-in user.",
+    "audit": "The append-only trail of operators' and artisans' changes.",
     "catalog": "Workshops, products, images and craft categories.",
     "checkout": "Cart, checkout, payment and Stripe's webhooks.",
     "fx": "Presentment currencies and exchange rates.",

@@ -3,6 +3,7 @@ or delete an event)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Literal
 
@@ -43,8 +44,9 @@ class AuditEventOut(OutModel):
     action: str
     entity: str
     entity_id: str | None
-    before: dict | None
-    after: dict | None
+    before: dict[str, str | int | float | bool | None] | None = Field(
+        description="The changed columns' values before (nested JSON as a JSON string).")
+    after: dict[str, str | int | float | bool | None] | None
 
 
 class AuditPageOut(OutModel):
@@ -52,12 +54,19 @@ class AuditPageOut(OutModel):
     next_cursor: str | None
 
 
+def _flat(values: dict | None) -> dict | None:
+    if values is None:
+        return None
+    return {key: json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list)
+            else value for key, value in values.items()}
+
+
 def event_out(row) -> dict:
     return build(AuditEventOut, id=row.id, at=isoformat(row.at), actor_id=row.actor_id,
                  actor_role=row.actor_role, ip=row.ip, user_agent=row.user_agent,
                  request_id=row.request_id, method=row.method, path=row.path,
                  action=row.action, entity=row.entity, entity_id=row.entity_id,
-                 before=row.before, after=row.after)
+                 before=_flat(row.before), after=_flat(row.after))
 
 
 def _naive(moment: datetime | None) -> datetime | None:
