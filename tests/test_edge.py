@@ -148,3 +148,42 @@ def test_a_signed_stripe_payload_that_is_not_an_object_is_a_400(app, client, pay
                            content_type="application/json",
                            headers={"Stripe-Signature": _stripe_signature(app, payload)})
     assert response.status_code == 400
+
+
+# --- headers --------------------------------------------------------------------------------
+
+def test_every_answer_carries_the_policies_and_no_version_banner(client):
+    for path in ("/", "/api/v1/products", "/no-such-page"):
+        response = client.get(path)
+        assert "camera=()" in response.headers["Permissions-Policy"]
+        assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert "default-src" in response.headers["Content-Security-Policy"]
+        assert response.headers["Server"] == "sheber"
+        assert "Strict-Transport-Security" not in response.headers  # development: http
+
+
+def test_hsts_in_production(app, monkeypatch):
+    from marketplace import create_app
+
+    monkeypatch.setenv("SHEBER_ENV", "development")
+    production = create_app({"TESTING": True, "SHEBER_ENV": "production",
+                             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    response = production.test_client().get("/api/v1/crafts")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=63072000")
+
+
+def test_the_development_server_names_no_versions(app):
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/api/v1/crafts") as answer:
+            banner = answer.headers.get_all("Server")
+    finally:
+        server.shutdown()
+    assert banner and all("Werkzeug" not in value and "Python" not in value for value in banner)
