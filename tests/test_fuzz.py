@@ -157,12 +157,17 @@ def test_no_input_reaches_a_server_error(app, client, seeded, capsys):
                        if parameter.get("in") == "query"]
         properties = _body_properties(operation)
         seeded_path = _fill(path, {name: seeded["ids"][0] for name in names})
-        for principal in principals.values():
+        # anonymous (the edge and the auth checks) and each role the operation admits
+        roles = re.search(r"Signed in as: ([\w ]+)\.", operation.get("description", ""))
+        admitted = ([None] + [principals[role] for role in roles.group(1).split(" or ")
+                              if role in principals] if roles and roles.group(1) != "anyone"
+                    else list(principals.values()))
+        for principal in admitted:
             # the inputs that once reached a 500
             for value in FIXED_PATH_VALUES:
                 _call(client, tally, method, _fill(path, dict.fromkeys(names, value)),
                       principal)
-            for query in FIXED_QUERIES:
+            for query in FIXED_QUERIES if method == "GET" else FIXED_QUERIES[:2]:
                 _call(client, tally, method, f"{seeded_path}?{urlencode(query)}", principal)
             if method != "GET":
                 for content_type, body in FIXED_BODIES:
