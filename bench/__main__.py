@@ -1,20 +1,26 @@
 """``make bench`` (``python -m bench``): every benchmark, one after the other.
 
 - ``bench.pipeline``: the outbox -> worker round trip against plain Celery tasks;
-- ``bench.order_pipeline``: paid orders through the whole order pipeline (tasks/s).
+- ``bench.order_pipeline``: paid orders through the whole order pipeline (tasks/s);
+- ``bench.catalog``: every browse and search endpoint at 10k and 100k products on SQLite and
+  PostgreSQL, as ratios to ``/healthz`` (``--million`` adds 1M on PostgreSQL).
 
-Each runs on the embedded broker and, when it answers, on Redis. Run one alone with
-``python -m bench.pipeline --help`` or ``python -m bench.order_pipeline --help``.
+The first two run on the embedded broker and, when it answers, on Redis. Run one alone with
+``python -m bench.<name> --help``; ``python -m bench [catalogue options]`` passes its arguments
+to ``bench.catalog``.
 """
 
 from __future__ import annotations
 
-from bench import order_pipeline, pipeline
+import sys
+
+from bench import catalog, order_pipeline, pipeline
 
 
 def main() -> None:
     pipeline.main([])
     order_pipeline.main([])
+    catalog.main(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ def _orders(count: int) -> tuple[str, list[str]]:
     from marketplace.catalog.models import ArtisanProfile, Product
     from marketplace.extensions import db
     from marketplace.ids import new_id, utcnow
+    from marketplace.orders import service as orders_service
     from marketplace.orders.models import Order, OrderLine
 
     run = new_id().lower()  # a scratch database may hold an earlier run
@@ -81,13 +82,17 @@ def _orders(count: int) -> tuple[str, list[str]]:
     db.session.commit()
     ids = []
     for _ in range(count):
-        order = Order(id=new_id(), buyer_id=buyer.id, currency="EUR", listing_currency="KZT",
+        order_id = new_id()
+        order = Order(id=order_id, buyer_id=buyer.id, currency="EUR", listing_currency="KZT",
                       fx_rate="0.0018", items_amount=10_800, shipping_amount=1_500,
                       duties_amount=0, total_amount=12_300, shipping_address={"country": "DE"},
                       shipping_option={"service_name": "EMS"}, duties_mode="DDP",
-                      payment_intent_id=f"pi_bench_{new_id()}",
+                      payment_intent_id=f"pi_bench_{order_id}",
                       reservation_expires_at=utcnow())
         db.session.add(order)
+        db.session.flush()
+        # the PaymentIntent checkout would have created for it (only those act on an order)
+        orders_service.record_attempt(order_id, 1, f"pi_bench_{order_id}", 12_300, "EUR")
         for position, (product, unit) in enumerate(zip(products, (2_700, 8_100), strict=True)):
             db.session.add(OrderLine(
                 order_id=order.id, position=position, product_id=product.id,

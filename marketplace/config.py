@@ -89,9 +89,12 @@ class Settings(BaseSettings):
     RETURN_WINDOW_DAYS: int = 14  # days after delivery before an order is completed
     # the marketplace's own account that bank-transfer payouts are debited from
     PAYOUT_DEBTOR_NAME: str = "Sheber Marketplace LLP"
-    PAYOUT_DEBTOR_IBAN: str = "KZ86125KZT5004100100"
+    PAYOUT_DEBTOR_IBAN: str = "KZ20601KZT5004100100"  # bank code 601 = HSBKKZKX
     PAYOUT_DEBTOR_BIC: str = "HSBKKZKX"
     PAYOUT_DEBTOR_COUNTRY: str = "KZ"
+    PAYOUT_DEBTOR_BIN: str | None = None  # the marketplace's BIN, as the debtor's id
+    PAYOUT_DEBTOR_KOD: str = "17"  # the remitter code (КОд): resident private company
+    PAYOUT_KNP: str = "710"  # payment purpose code (КНП) of the payouts: payment for goods
     # Stripe dispute reasons for which a lost dispute is clawed back from the artisans (the
     # rest the marketplace bears): comma-separated, empty = never claw back
     DISPUTE_CLAWBACK_REASONS: str = "product_not_received,product_unacceptable"
@@ -286,6 +289,9 @@ class Settings(BaseSettings):
             "PAYOUT_DEBTOR_IBAN": self.PAYOUT_DEBTOR_IBAN,
             "PAYOUT_DEBTOR_BIC": self.PAYOUT_DEBTOR_BIC,
             "PAYOUT_DEBTOR_COUNTRY": self.PAYOUT_DEBTOR_COUNTRY,
+            "PAYOUT_DEBTOR_BIN": self.PAYOUT_DEBTOR_BIN,
+            "PAYOUT_DEBTOR_KOD": self.PAYOUT_DEBTOR_KOD,
+            "PAYOUT_KNP": self.PAYOUT_KNP,
             "DISPUTE_CLAWBACK_REASONS": self.DISPUTE_CLAWBACK_REASONS,
             "EXPORTER_NAME": self.EXPORTER_NAME,
             "EXPORTER_STREET": self.EXPORTER_STREET,

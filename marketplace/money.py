@@ -117,6 +117,14 @@ class Money:
         exact = Decimal(self.amount) * _exact(rate, "a rate") * (Decimal(10) ** shift)
         return Money(round_half_up(exact), currency)
 
+    def price_in(self, currency: str, rate: Decimal) -> Money:
+        """A price shown and charged in ``currency``: converted once (half-up) and never less than
+        one minor unit, so that no priced piece is ever free in another currency."""
+        converted = self.convert(currency, rate)
+        if self.amount > 0 and converted.amount < 1:
+            return Money(1, currency)
+        return converted
+
     def allocate(self, weights: list[int]) -> list[Money]:
         """Split into parts proportional to ``weights`` that add up exactly (largest remainder)."""
         total = sum(weights)

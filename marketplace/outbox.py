@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 import kombu.exceptions
 from flask import current_app, has_app_context
-from sqlalchemy import JSON, Index, String, Text, event, func, select
+from sqlalchemy import JSON, Index, String, Text, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -117,6 +117,8 @@ def publish_pending(limit: int = 100, *, ids: Sequence[str] | None = None,
     marked published: it had nobody to reach.
     """
     celery = current_app.extensions["celery"]
+    if ids is not None and older_than is None:
+        return _publish_claimed(celery, ids)
     # Its own session: this also runs from after_commit, where the caller's session cannot
     # emit SQL. SKIP LOCKED (PostgreSQL) keeps two relays from sending the same event.
     with Session(db.engine) as session:
@@ -134,6 +136,59 @@ def publish_pending(limit: int = 100, *, ids: Sequence[str] | None = None,
                 published = _send(celery, producer, events)
         session.commit()
     return published
+
+
+def _publish_claimed(celery, ids: Sequence[str]) -> int:
+    """The after-commit path: one UPDATE ... RETURNING claims the transaction's events (marks
+    them published and locks them until this commits), then they are sent. Two round trips
+    fewer than selecting, locking and updating them one by one; a broker error rolls the claim
+    back and records the attempt as the sweep's path does."""
+    with Session(db.engine) as session:
+        now = utcnow()
+        claimed = session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(ids), OutboxEvent.published_at.is_(None))
+            .values(published_at=now, attempts=OutboxEvent.attempts + 1, last_error=None)
+            .returning(OutboxEvent.id, OutboxEvent.type, OutboxEvent.payload)
+            .execution_options(synchronize_session=False)).all()
+        order = {event_id: position for position, event_id in enumerate(ids)}
+        claimed.sort(key=lambda row: order[row.id])
+        if not claimed:
+            session.commit()
+            return 0
+        sent: list[str] = []
+        failure = None
+        with celery.producer_or_acquire() as producer:
+            connection = producer.connection
+            broker_errors = (*BROKER_ERRORS, *connection.connection_errors,
+                             *connection.channel_errors)
+            for row in claimed:
+                try:
+                    connection.ensure_connection(max_retries=0)
+                    for task_name in handlers_for(row.type):
+                        celery.send_task(task_name, args=[row.id, row.payload],
+                                         producer=producer, retry=False)
+                except broker_errors as exc:
+                    failure = (row.id, exc)
+                    break
+                sent.append(row.id)
+        if failure is None:
+            session.commit()
+            return len(sent)
+        session.rollback()
+        failed_id, exc = failure
+        log.warning("outbox: broker unavailable, %s stays pending: %s", failed_id, exc)
+        if sent:
+            session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(sent))
+                            .values(published_at=now, attempts=OutboxEvent.attempts + 1,
+                                    last_error=None)
+                            .execution_options(synchronize_session=False))
+        session.execute(update(OutboxEvent).where(OutboxEvent.id == failed_id)
+                        .values(attempts=OutboxEvent.attempts + 1,
+                                last_error=f"{type(exc).__name__}: {exc}"[:2000])
+                        .execution_options(synchronize_session=False))
+        session.commit()
+        return len(sent)
 
 
 def _send(celery, producer, events: list[OutboxEvent]) -> int:

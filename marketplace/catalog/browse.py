@@ -171,7 +171,7 @@ def _product_out(product: Product, lang: str | None, currency: str, rates: RateT
                  images: list[dict], workshop: dict, provenance: dict) -> dict:
     title, used = resolve_text(product.title, lang)
     description, _ = resolve_text(product.description, used or lang)
-    display, rate = rates.convert(product.price, currency)
+    display, rate = rates.price(product.price, currency)
     return {
         "id": product.id,
         "artisan_id": product.artisan_id,

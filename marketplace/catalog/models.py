@@ -60,6 +60,9 @@ class ArtisanProfile(db.Model):
     payout_currency: Mapped[str] = mapped_column(String(3), default="KZT")
     payout_iban: Mapped[str | None] = mapped_column(String(34))
     payout_bic: Mapped[str | None] = mapped_column(String(11))
+    payout_holder_name: Mapped[str | None] = mapped_column(String(140))  # legal name at the bank
+    payout_iin_bin: Mapped[str | None] = mapped_column(String(12))  # Kazakh IIN or BIN
+    payout_kbe: Mapped[str | None] = mapped_column(String(2))  # Kazakh beneficiary code
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship()

@@ -31,7 +31,7 @@ bp = Blueprint("checkout", __name__, url_prefix="/api/v1")
 
 def _item_out(item, currency: str, rates: fx.RateTable) -> dict:
     product = item.product
-    display, _ = rates.convert(product.price, currency)
+    display, _ = rates.price(product.price, currency)
     return build(
         CartItemOut, id=item.id, product_id=product.id, title=product.title,
         quantity=item.quantity, available=max(product.available, 0),

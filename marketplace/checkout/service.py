@@ -164,6 +164,21 @@ def check_minimum_charge(total: Money, rates: fx.RateTable | None = None) -> Non
             errors={"currency": [f"the total is below Stripe's minimum of {least}"]})
 
 
+def price_lines(prices: list[Money], currency: str,
+                rates: fx.RateTable) -> list[tuple[Money, Decimal]]:
+    """Each listing price in the buyer's currency, converted on its own and rounded once
+    (half-up, at least one minor unit), with the rate used: the unit prices charged."""
+    return [rates.price(price, currency) for price in prices]
+
+
+def lines_total(lines: list[tuple[Money, int]], currency: str) -> Money:
+    """The order's items total: the sum of its rounded lines, never a rounding of its own."""
+    total = Money.zero(currency)
+    for unit, quantity in lines:
+        total += unit * quantity
+    return total
+
+
 @dataclass(frozen=True)
 class CheckoutResult:
     order: Order
@@ -216,16 +231,14 @@ def _place_order(buyer: User, *, shipping_address: dict, shipping_option: str, c
                            code=CheckoutError.PRODUCT_UNAVAILABLE, product_id=item.product_id)
     items = [(item.product, item.quantity) for item in cart_items]
     rates = fx.current_rates()
-    priced_lines = []
-    for product, quantity in items:
-        unit, rate = rates.convert(product.price, currency)
-        priced_lines.append((product, quantity, unit, rate))
+    priced_lines = [(product, quantity, unit, rate) for (product, quantity), (unit, rate)
+                    in zip(items, price_lines([p.price for p, _ in items], currency, rates),
+                           strict=True)]
     option = shipping.resolve_option(shipping_option, shipping_address["country"],
                                      shipping_address.get("postal_code"), items, currency,
                                      duties_mode)
-    items_total = Money.zero(currency)
-    for _, quantity, unit, _ in priced_lines:
-        items_total += unit * quantity
+    items_total = lines_total([(unit, quantity) for _, quantity, unit, _ in priced_lines],
+                              currency)
     total = items_total + option.shipping + option.duties
     check_minimum_charge(total, rates)
 

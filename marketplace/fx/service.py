@@ -80,6 +80,11 @@ class RateTable:
         rate = self.rate(money.currency, to_currency)
         return money.convert(to_currency, rate), rate
 
+    def price(self, money: Money, to_currency: str) -> tuple[Money, Decimal]:
+        """A listing price as buyers see and pay it in ``to_currency`` (``Money.price_in``)."""
+        rate = self.rate(money.currency, to_currency)
+        return money.price_in(to_currency, rate), rate
+
 
 def default_source() -> RateSource:
     url = current_app.config.get("FX_SOURCE_URL") if has_app_context() else None

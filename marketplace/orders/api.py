@@ -15,9 +15,22 @@ from marketplace.orders.schemas import (
     order_summary_out,
     refund_out,
 )
+from marketplace.payouts import service as payouts
 from marketplace.schemas import build
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
+
+
+def artisan_share(order_id: str, user) -> dict | None:
+    """The artisan's own money from the order (their payout ledger), for their view of it."""
+    if user.role != "artisan":
+        return None
+    shares = payouts.order_shares(payouts.entries_for_order(order_id, user.id))
+    if len(shares) != 1:
+        return None
+    share = shares[0].to_dict()
+    share.pop("order_id")
+    return share
 
 
 @bp.get("/orders")
@@ -28,7 +41,8 @@ def list_orders(query: OrderListQuery):
     """Orders: a buyer's own, an artisan's (with their pieces), or all for operators."""
     orders, next_cursor = service.list_orders(
         current_user(), status=query.status, limit=query.limit, cursor=query.cursor)
-    return build(OrderListOut, items=[order_summary_out(order) for order in orders],
+    return build(OrderListOut, items=[order_summary_out(order, current_user())
+                                      for order in orders],
                  next_cursor=next_cursor)
 
 
@@ -38,7 +52,8 @@ def list_orders(query: OrderListQuery):
 def get_order(order_id: str):
     """One order with lines, totals, fulfilments, shipments and its timeline."""
     user = current_user()
-    return order_out(service.visible_order(order_id, user), user)
+    order = service.visible_order(order_id, user)
+    return order_out(order, user, artisan_share=artisan_share(order.id, user))
 
 
 @bp.post("/orders/<order_id>/cancel")

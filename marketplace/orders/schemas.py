@@ -214,6 +214,16 @@ class OrderRefundOut(OutModel):
     created_at: Timestamp
 
 
+class ArtisanShareOut(OutModel):
+    """One artisan's money from an order, as their payout ledger has it."""
+
+    sale: MoneyOut
+    commission: MoneyOut
+    refunded: MoneyOut
+    clawed_back: MoneyOut
+    net: MoneyOut
+
+
 class OrderOut(OutModel):
     """The buyer and operators see the whole order; an artisan sees only their own lines and
     fulfilment, without the address, payment and refunds."""
@@ -238,6 +248,11 @@ class OrderOut(OutModel):
     payment: PaymentSummaryOut = Field(None, description="Not shown to artisans.")
     refunds: list[OrderRefundOut] = Field(None, description="Not shown to artisans.")
     flagged_reason: str | None = Field(None, description="Operators only.")
+    artisan_subtotal: MoneyOut | None = Field(
+        None, description="Artisans only: their lines at listing price (``totals`` then covers "
+                          "only their lines, without shipping or duties).")
+    artisan_share: ArtisanShareOut = Field(
+        None, description="Artisans only: their sale, commission, refunds and net payout.")
 
 
 class OrderSummaryOut(OutModel):
@@ -262,6 +277,28 @@ class RefundOut(OutModel):
 
 def _money(amount: int, currency: str) -> MoneyOut:
     return MoneyOut(**Money(amount, currency).to_dict())
+
+
+def _artisan_totals(order: Order, artisan_id: str) -> TotalsOut:
+    """An artisan's part only: their lines; shipping, duties and the other pieces are not
+    theirs to see."""
+    items = sum(line.unit_presentment_amount * line.quantity for line in order.lines
+                if line.artisan_id == artisan_id)
+    return TotalsOut(items=_money(items, order.currency), shipping=_money(0, order.currency),
+                     duties=_money(0, order.currency), total=_money(items, order.currency))
+
+
+def _artisan_subtotal(order: Order, artisan_id: str) -> MoneyOut | None:
+    """The artisan's lines at listing price: what their sale and payout are worked out on."""
+    lines = [line for line in order.lines if line.artisan_id == artisan_id]
+    if not lines or len({line.unit_price_currency for line in lines}) != 1:
+        return None
+    return _money(sum(line.unit_price_amount * line.quantity for line in lines),
+                  lines[0].unit_price_currency)
+
+
+def _is_artisan_view(order: Order, viewer: User | None) -> bool:
+    return viewer is not None and viewer.role == Role.ARTISAN and viewer.id != order.buyer_id
 
 
 def _totals(order: Order) -> TotalsOut:
@@ -340,18 +377,22 @@ def order_shipments_out(order_id: str) -> list[dict]:
     ).scalars()]
 
 
-def order_summary_out(order: Order) -> dict:
+def order_summary_out(order: Order, viewer: User | None = None) -> dict:
+    artisan_view = _is_artisan_view(order, viewer)
     return build(
         OrderSummaryOut, id=order.id, status=order.status, currency=order.currency,
-        totals=_totals(order), line_count=len(order.lines),
+        totals=_artisan_totals(order, viewer.id) if artisan_view else _totals(order),
+        line_count=sum(1 for line in order.lines
+                       if not artisan_view or line.artisan_id == viewer.id),
         created_at=isoformat(order.created_at), paid_at=isoformat(order.paid_at),
     )
 
 
-def order_out(order: Order, viewer: User) -> dict:
-    """The whole order for its buyer and operators; an artisan sees only their own lines and
-    fulfilment, without the buyer's address or payment details."""
-    artisan_view = viewer.role == Role.ARTISAN and viewer.id != order.buyer_id
+def order_out(order: Order, viewer: User, *, artisan_share: dict | None = None) -> dict:
+    """The whole order for its buyer and operators; an artisan sees only their own lines,
+    fulfilment, subtotal and payout share, without the order's totals, the other artisans'
+    pieces, the buyer's address or payment details."""
+    artisan_view = _is_artisan_view(order, viewer)
     lines = [line for line in order.lines if not artisan_view or line.artisan_id == viewer.id]
     fulfilments = [f for f in order.fulfilments
                    if not artisan_view or f.artisan_id == viewer.id]
@@ -361,7 +402,7 @@ def order_out(order: Order, viewer: User) -> dict:
         "currency": order.currency,
         "listing_currency": order.listing_currency,
         "fx_rate": order.fx_rate,
-        "totals": _totals(order),
+        "totals": _artisan_totals(order, viewer.id) if artisan_view else _totals(order),
         "lines": [_line(line) for line in lines],
         "fulfilments": [fulfilment_out(f) for f in fulfilments],
         "shipments": order_shipments_out(order.id),
@@ -376,6 +417,10 @@ def order_out(order: Order, viewer: User) -> dict:
         "paid_at": isoformat(order.paid_at),
         "cancelled_at": isoformat(order.cancelled_at),
     }
+    if artisan_view:
+        body["artisan_subtotal"] = _artisan_subtotal(order, viewer.id)
+        if artisan_share is not None:
+            body["artisan_share"] = artisan_share
     if not artisan_view:
         body["shipping_address"] = order.shipping_address
         body["payment"] = {"provider": "stripe", "payment_intent_id": order.payment_intent_id,

@@ -56,7 +56,9 @@ def my_payout_account():
 @responds(PayoutAccountOut)
 def save_payout_account(body: PayoutAccountIn):
     """Set the IBAN and BIC for bank-transfer payouts (the IBAN's check digits are verified)."""
-    return account_out(service.set_payout_account(current_user(), iban=body.iban, bic=body.bic))
+    return account_out(service.set_payout_account(
+        current_user(), iban=body.iban, bic=body.bic, holder_name=body.holder_name,
+        iin_bin=body.iin_bin, kbe=body.kbe))
 
 
 @bp.post("/operator/payouts/batches")

@@ -110,6 +110,9 @@ class Payout(db.Model):
     beneficiary_country: Mapped[str] = mapped_column(String(2))
     iban: Mapped[str] = mapped_column(String(34))
     bic: Mapped[str] = mapped_column(String(11))
+    beneficiary_iin_bin: Mapped[str | None] = mapped_column(String(12))
+    beneficiary_kbe: Mapped[str | None] = mapped_column(String(2))
+    knp: Mapped[str | None] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     paid_at: Mapped[datetime | None]
 

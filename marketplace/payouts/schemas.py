@@ -24,11 +24,20 @@ class PayoutAccountIn(BaseModel):
 
     iban: str = Field(min_length=15, max_length=42)  # 34 characters, with print spaces
     bic: str = Field(min_length=8, max_length=11)
+    holder_name: str | None = Field(None, max_length=140,
+                                    description="The holder's legal name (Kazakh accounts).")
+    iin_bin: str | None = Field(None, max_length=20,
+                                description="The holder's IIN or BIN (Kazakh accounts).")
+    kbe: str | None = Field(None, max_length=2,
+                            description="Beneficiary code КБе (Kazakh accounts).")
 
 
 class PayoutAccountOut(OutModel):
     iban: str | None
     bic: str | None
+    holder_name: str | None = None
+    iin_bin: str | None = None
+    kbe: str | None = None
     rail: Literal["bank_transfer", "stripe_connect"]
 
 
@@ -181,4 +190,6 @@ def batch_out(batch: PayoutBatch) -> dict:
 
 def account_out(profile) -> dict:
     return build(PayoutAccountOut, iban=profile.payout_iban, bic=profile.payout_bic,
+                 holder_name=profile.payout_holder_name, iin_bin=profile.payout_iin_bin,
+                 kbe=profile.payout_kbe,
                  rail=rails.BANK_TRANSFER)

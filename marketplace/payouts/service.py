@@ -54,7 +54,7 @@ from marketplace.orders.models import (
     Refund,
     RefundStatus,
 )
-from marketplace.payouts import rails
+from marketplace.payouts import kz, rails
 from marketplace.payouts.errors import PayoutError
 from marketplace.payouts.models import (
     BatchStatus,
@@ -336,9 +336,13 @@ def _run_payouts(*, rail: str, now: datetime | None, actor_id: str | None,
             continue
         payout = Payout(id=new_id(), artisan_id=artisan_id, batch_id=batch.id, rail=adapter.name,
                         status=PayoutStatus.PENDING, amount=amount, currency=currency,
-                        beneficiary_name=(profile.workshop_name or user.name)[:140],
+                        beneficiary_name=(profile.payout_holder_name or profile.workshop_name
+                                          or user.name)[:140],
                         beneficiary_country=profile.country or user.country,
-                        iban=profile.payout_iban, bic=profile.payout_bic)
+                        iban=profile.payout_iban, bic=profile.payout_bic,
+                        beneficiary_iin_bin=profile.payout_iin_bin,
+                        beneficiary_kbe=profile.payout_kbe,
+                        knp=str(current_app.config["PAYOUT_KNP"]))
         payouts.append(payout)
         settle[payout.id] = [entry.id for entry in group]
     if not payouts:
@@ -513,18 +517,39 @@ def payout_account(user: User) -> ArtisanProfile:
 
 
 @use_case
-def set_payout_account(user: User, *, iban: str, bic: str) -> ArtisanProfile:
-    """Where bank-transfer payouts go: an IBAN (checked) and the bank's BIC."""
+def set_payout_account(user: User, *, iban: str, bic: str, holder_name: str | None = None,
+                       iin_bin: str | None = None, kbe: str | None = None) -> ArtisanProfile:
+    """Where bank-transfer payouts go: an IBAN (checked) and the bank's BIC. A Kazakh account
+    also needs what a Kazakh bank checks before crediting it (``marketplace.payouts.kz``): the
+    holder's legal name, their IIN or BIN (check digit verified), their КБе, and a BIC that is
+    the bank of the IBAN's bank code."""
     profile = payout_account(user)
     iban, bic = normalise_iban(iban), re.sub(r"\s+", "", bic or "").upper()
+    holder_name = (holder_name or "").strip() or None
+    iin_bin = re.sub(r"\s+", "", iin_bin or "") or None
+    kbe = (kbe or "").strip() or None
     errors: dict[str, list[str]] = {}
     if not iban_is_valid(iban):
         errors["iban"] = ["not a valid IBAN (format or check digits)"]
     if not BIC_FORMAT.match(bic):
         errors["bic"] = ["not a valid BIC (8 or 11 letters and digits)"]
+    if iban.startswith("KZ") and "iban" not in errors:
+        if len(iban) != kz.KZ_IBAN_LENGTH:
+            errors["iban"] = [f"a Kazakh IBAN has {kz.KZ_IBAN_LENGTH} characters"]
+        elif "bic" not in errors and not kz.bic_matches_iban(iban, bic):
+            known = kz.bank_bic(iban)
+            errors["bic"] = [f"the IBAN's bank code {iban[4:7]} is the bank {known}, not {bic}"
+                             if known else f"no Kazakh bank has the code {iban[4:7]}"]
+        if not holder_name:
+            errors["holder_name"] = ["the account holder's legal name, as the bank has it"]
+        if not iin_bin or not kz.iin_bin_is_valid(iin_bin):
+            errors["iin_bin"] = ["12 digits with a valid check digit (IIN or BIN)"]
+        if not kbe or not kz.kbe_is_valid(kbe):
+            errors["kbe"] = ["two digits: residency 1 or 2, then the sector 1 to 9"]
     if errors:
         raise ValidationFailed("The bank account is not valid.", errors=errors,
                                code=PayoutError.BANK_ACCOUNT_INVALID)
     profile.payout_iban, profile.payout_bic = iban, bic
+    profile.payout_holder_name, profile.payout_iin_bin, profile.payout_kbe = (
+        holder_name, iin_bin, kbe)
     return profile
-

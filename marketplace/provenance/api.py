@@ -8,12 +8,14 @@ import secrets
 import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, render_template, request
+from flask_babel import force_locale
 
 from marketplace.catalog.models import Product
 from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.geo import COUNTRIES
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.i18n import LANGUAGE_NAMES, LANGUAGES, select_locale
 from marketplace.provenance import credentials, epcis, labels, pieces, records, transparency
 from marketplace.provenance import flags as buyer_flags
 from marketplace.provenance.errors import ProvenanceError
@@ -286,7 +288,7 @@ def label_page(code: str):
     except NotFound:
         html = render_template("provenance/not_found.html", code=code, nonce=nonce)
         return _with_policy(Response(html, status=404, mimetype="text/html"), policy)
-    lang = (query.lang or request.accept_languages.best_match(["en", "ru", "kk"]) or "en")
+    lang = query.lang if query.lang in LANGUAGES else select_locale()
     payload = view["record"] if isinstance(view["record"], dict) else {}
     piece, piece_missing = None, False
     if query.piece:
@@ -294,17 +296,22 @@ def label_page(code: str):
             piece = pieces.piece_history(code, query.piece)
         except NotFound:
             piece_missing = True
+    checks = pieces.log_checks(code, piece)
     product = payload.get("product") if isinstance(payload.get("product"), dict) else {}
-    html = render_template(
-        "provenance/label.html", view=view, nonce=nonce,
-        record=payload.get("record") if isinstance(payload.get("record"), dict) else {},
-        product=product, title=_resolve(product.get("title"), lang),
-        artisan=payload.get("artisan") if isinstance(payload.get("artisan"), dict) else {},
-        attestation=payload.get("attestation") if isinstance(payload.get("attestation"),
-                                                             dict) else None,
-        piece=piece, piece_serial=query.piece, piece_missing=piece_missing,
-        country=lambda iso: COUNTRIES.get(str(iso or "").upper(), iso or ""),
-    )
+    artisan = payload.get("artisan") if isinstance(payload.get("artisan"), dict) else {}
+    with force_locale(lang):
+        html = render_template(
+            "provenance/label.html", view=view, nonce=nonce, lang=lang, languages=LANGUAGES,
+            language_names=LANGUAGE_NAMES,
+            record=payload.get("record") if isinstance(payload.get("record"), dict) else {},
+            product=product, title=_resolve(product.get("title"), lang), artisan=artisan,
+            product_url=f"/products/{view['product_id']}",
+            workshop_url=f"/artisans/{artisan['id']}" if artisan.get("id") else None,
+            attestation=payload.get("attestation") if isinstance(payload.get("attestation"),
+                                                                 dict) else None,
+            piece=piece, piece_serial=query.piece, piece_missing=piece_missing, checks=checks,
+            country=lambda iso: COUNTRIES.get(str(iso or "").upper(), iso or ""),
+        )
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "no-cache"
     return _with_policy(response, policy)

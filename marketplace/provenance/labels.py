@@ -161,7 +161,7 @@ def issue_label(product: Product, record: ProvenanceRecord, level: str,
     return label
 
 
-def _issuance_entry(label: ProvenanceLabel) -> dict:
+def issuance_entry(label: ProvenanceLabel) -> dict:
     return transparency.label_entry(
         "label_issued", label, key_id=label.key_id, level=label.level,
         product_id=label.product_id, issued_at=isoformat(label.issued_at),
@@ -170,7 +170,7 @@ def _issuance_entry(label: ProvenanceLabel) -> dict:
 
 def _attest(label: ProvenanceLabel, private_key) -> None:
     """Log the issuance and make the label's credential (its status bit is its log index)."""
-    label.log_index = transparency.append(_issuance_entry(label))
+    label.log_index = transparency.append(issuance_entry(label))
     label.credential = credentials.label_credential(label, private_key)
     db.session.flush()
 
@@ -328,7 +328,7 @@ def label_credential(code: str) -> dict:
     if label.credential is None or label.log_index is None:
         private_key, key_id, _ = _active_key()
         if label.log_index is None:
-            label.log_index = transparency.append(_issuance_entry(label))
+            label.log_index = transparency.append(issuance_entry(label))
         label.credential = credentials.label_credential(label, private_key, key_id)
     return label.credential
 

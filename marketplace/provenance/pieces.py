@@ -16,6 +16,7 @@ from marketplace.ids import isoformat
 from marketplace.provenance import signing, transparency
 from marketplace.provenance.errors import ProvenanceError
 from marketplace.provenance.labels import (
+    issuance_entry,
     label_by_code,
     label_url,
     signed_bytes,
@@ -207,3 +208,34 @@ def piece_history(code: str, serial: str) -> dict:
         } for event in events],
         "url": f"{label_url(label.code)}?piece={piece.serial}",
     }
+
+
+def log_checks(code: str, history: dict | None = None) -> dict:
+    """What the label page shows of the transparency log: the label's issuance entry and (with a
+    piece's ``history``) all its events, each ``included``, ``pending`` or ``mismatch``."""
+    label = label_by_code(code)
+    expected: dict = {}
+    if label.log_index is not None:
+        expected[label.log_index] = signing.canonical_json(issuance_entry(label))
+    events = []
+    for event in (history or {}).get("events", []):
+        body = {"serial": history["serial"], "seq": event["seq"],
+                "event_type": event["event_type"], "time": event["time"],
+                "place": event["place"], "data": event["data"]}
+        try:
+            entry = signing.canonical_json(log_entry(label.code, event["prev_hash"], body,
+                                                     event["hash"]))
+        except signing.CanonicalError:
+            entry = b""
+        if event.get("log_index") is not None:
+            expected[event["log_index"]] = entry
+        events.append(event.get("log_index"))
+    states = transparency.inclusion_states(expected)
+    result = {"label": states.get(label.log_index, "mismatch"), "piece": None,
+              "checkpoint_size": (transparency.latest_checkpoint().size
+                                  if transparency.latest_checkpoint() else 0)}
+    if history is not None:
+        piece_states = [states.get(index, "mismatch") for index in events]
+        result["piece"] = ("mismatch" if not piece_states or "mismatch" in piece_states
+                           else "pending" if "pending" in piece_states else "included")
+    return result

@@ -176,3 +176,25 @@ def checkpoint_note() -> str:
     if latest is None:
         latest = publish_checkpoint(force=True) or latest_checkpoint()
     return latest.note
+
+
+def inclusion_states(expected: dict[int, bytes]) -> dict[int, str]:
+    """For a page that shows its checks: per log index, ``included`` (the entry is the expected
+    bytes and its inclusion proof reaches the latest checkpoint's root), ``pending`` (newer than
+    the latest checkpoint) or ``mismatch`` (the log records something else, or nothing)."""
+    latest = latest_checkpoint()
+    size = latest.size if latest is not None else 0
+    leaves = _leaves(size) if expected and size else []
+    root_hash = bytes(latest.root_hash) if latest is not None else merkle.EMPTY_ROOT
+    states = {}
+    for index, entry in expected.items():
+        row = db.session.get(TransparencyEntry, index) if index is not None else None
+        if row is None or bytes(row.entry) != entry:
+            states[index] = "mismatch"
+        elif index >= size:
+            states[index] = "pending"
+        else:
+            proof = merkle.inclusion_proof(index, leaves)
+            states[index] = ("included" if merkle.verify_inclusion(
+                index, size, merkle.leaf_hash(entry), proof, root_hash) else "mismatch")
+    return states

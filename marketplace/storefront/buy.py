@@ -82,7 +82,7 @@ def _cart_view(buyer_id: str) -> dict:
     lines = []
     subtotal = Money.zero(currency)
     for item in cart.items if cart else []:
-        unit = rates.convert(item.product.price, currency)[0]
+        unit = rates.price(item.product.price, currency)[0]
         lines.append({"id": item.id, "product_id": item.product_id, "quantity": item.quantity,
                       "title": localized(item.product.title), "unit": unit,
                       "total": unit * item.quantity,

@@ -452,9 +452,19 @@ def mark_packed(fulfilment_id: str):
 
 def _account_message(field: str) -> str:
     if field == "iban":
-        return _("Enter a valid IBAN, e.g. KZ75 125K ZT20 6910 0100: its check digits are "
+        return _("Enter a valid IBAN, e.g. KZ88 722K ZT20 6910 0100: its check digits are "
                  "verified.")
-    return _("Enter the bank's BIC: 8 or 11 letters and digits.")
+    if field == "holder_name":
+        return _("Enter the account holder's legal name as the bank has it.")
+    if field == "iin_bin":
+        return _("Enter the holder's IIN or BIN: 12 digits, the last one a check digit.")
+    if field == "kbe":
+        return _("Enter the beneficiary code (КБе): two digits, e.g. 19 for an individual "
+                 "entrepreneur, 17 for a company.")
+    return _("Enter the bank's BIC: 8 or 11 letters and digits, the bank of the IBAN.")
+
+
+ACCOUNT_FIELDS = ("iban", "bic", "holder_name", "iin_bin", "kbe")
 
 
 def _render_payouts(*, errors: dict | None = None, typed: dict | None = None,
@@ -466,8 +476,12 @@ def _render_payouts(*, errors: dict | None = None, typed: dict | None = None,
         account = payouts.payout_account(user)
     except NotFound:
         account = None  # no workshop profile yet
-    form = typed or {"iban": (account.payout_iban if account else None) or "",
-                     "bic": (account.payout_bic if account else None) or ""}
+    form = typed or {
+        "iban": (account.payout_iban if account else None) or "",
+        "bic": (account.payout_bic if account else None) or "",
+        "holder_name": (account.payout_holder_name if account else None) or "",
+        "iin_bin": (account.payout_iin_bin if account else None) or "",
+        "kbe": (account.payout_kbe if account else None) or ""}
     return render_template(
         "workshop/payouts.html", payouts=[payout_out(p) for p in found],
         balances=[balance_out(b) for b in payouts.balances(user.id)],
@@ -487,10 +501,13 @@ def payouts_page():
 @roles_required("artisan")
 def save_payout_account():
     try:
-        payouts.set_payout_account(page_user(), iban=text("iban"), bic=text("bic"))
+        payouts.set_payout_account(page_user(), iban=text("iban"), bic=text("bic"),
+                                   holder_name=text("holder_name"), iin_bin=text("iin_bin"),
+                                   kbe=text("kbe"))
     except ValidationFailed as exc:
         return _render_payouts(errors=place_errors(exc.errors, _account_message),
-                               typed={"iban": text("iban"), "bic": text("bic")}, status=422)
+                               typed={name: text(name) for name in ACCOUNT_FIELDS},
+                               status=422)
     except NotFound as refused:
         flash(message_for(refused), "error")
         return redirect(url_for("workshop.profile"))

@@ -85,9 +85,25 @@ def upgrade():
         batch_op.add_column(sa.Column('counter_amount', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('counter_currency', sa.String(length=3), nullable=True))
         batch_op.add_column(sa.Column('fx_rate', sa.String(length=40), nullable=True))
+    with op.batch_alter_table('artisan_profile', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('payout_holder_name', sa.String(length=140), nullable=True))
+        batch_op.add_column(sa.Column('payout_iin_bin', sa.String(length=12), nullable=True))
+        batch_op.add_column(sa.Column('payout_kbe', sa.String(length=2), nullable=True))
+    with op.batch_alter_table('payout', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('beneficiary_iin_bin', sa.String(length=12), nullable=True))
+        batch_op.add_column(sa.Column('beneficiary_kbe', sa.String(length=2), nullable=True))
+        batch_op.add_column(sa.Column('knp', sa.String(length=3), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('payout', schema=None) as batch_op:
+        batch_op.drop_column('knp')
+        batch_op.drop_column('beneficiary_kbe')
+        batch_op.drop_column('beneficiary_iin_bin')
+    with op.batch_alter_table('artisan_profile', schema=None) as batch_op:
+        batch_op.drop_column('payout_kbe')
+        batch_op.drop_column('payout_iin_bin')
+        batch_op.drop_column('payout_holder_name')
     with op.batch_alter_table('payment_ledger_entry', schema=None) as batch_op:
         batch_op.drop_column('fx_rate')
         batch_op.drop_column('counter_currency')

@@ -21,7 +21,8 @@ from marketplace.payouts.models import LedgerEntry
 from tests.factories import make_artisan, make_buyer, make_product
 
 # Valid IBANs (check digits hold) and BICs, Kazakh and German.
-KZ_IBAN, KZ_BIC = "KZ75125KZT2069100100", "KCJBKZKX"
+KZ_IBAN, KZ_BIC = "KZ88722KZT2069100100", "CASPKZKA"  # bank code 722 is Kaspi Bank's
+KZ_IIN, KZ_KBE = "900101300007", "19"  # an individual entrepreneur, resident
 DE_IBAN, DE_BIC = "DE89370400440532013000", "COBADEFFXXX"
 
 
@@ -31,6 +32,9 @@ def artisan_with_account(name: str = "Aigerim Ceramics", *, iban: str = KZ_IBAN,
     make_product(artisan, stock=0)  # creates the workshop profile
     profile = db.session.get(ArtisanProfile, artisan.id)
     profile.workshop_name, profile.payout_iban, profile.payout_bic = name, iban, bic
+    if iban.startswith("KZ"):
+        profile.payout_holder_name = f"IE {name}"
+        profile.payout_iin_bin, profile.payout_kbe = KZ_IIN, KZ_KBE
     db.session.commit()
     return artisan
 

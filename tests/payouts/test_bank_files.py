@@ -77,7 +77,22 @@ def test_the_pain_001_file_validates_against_the_iso_20022_schema(schema, batch)
     by_id = {t.findtext("p:PmtId/p:EndToEndId", namespaces=NS): t for t in transfers}
     assert set(by_id) == {p.id for p in batch.payouts}
     names = {t.findtext("p:Cdtr/p:Nm", namespaces=NS) for t in transfers}
-    assert "Нұрлан Күміс шеберханасы" in names
+    assert "IE Нұрлан Күміс шеберханасы" in names  # the holder's legal name, not the workshop
+    kazakh = [t for t in transfers
+              if t.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS).startswith("KZ")]
+    assert len(kazakh) == 2
+    for transfer in kazakh:  # IIN/BIN, КБе and КНП where a Kazakh bank reads them
+        other = transfer.find("p:Cdtr/p:Id/p:PrvtId/p:Othr", NS)
+        assert other.findtext("p:Id", namespaces=NS) == "900101300007"
+        assert other.findtext("p:SchmeNm/p:Prtry", namespaces=NS) == "IIN"
+        assert transfer.findtext("p:Purp/p:Prtry", namespaces=NS) == "710"
+        details = transfer.find("p:RgltryRptg/p:Dtls", NS)
+        assert details.findtext("p:Tp", namespaces=NS) == "EKNP"
+        assert details.findtext("p:Cd", namespaces=NS) == "1719710"  # КОд 17, КБе 19, КНП 710
+        assert transfer.findtext("p:RmtInf/p:Ustrd", namespaces=NS).startswith(
+            "Оплата за товары, Sheber payout ")
+    german = [t for t in transfers if t not in kazakh][0]
+    assert german.find("p:Cdtr/p:Id", NS) is None and german.find("p:Purp", NS) is None
     control = sum(Decimal(t.findtext("p:Amt/p:InstdAmt", namespaces=NS)) for t in transfers)
     assert Decimal(header.findtext("p:CtrlSum", namespaces=NS)) == control
 
@@ -100,9 +115,11 @@ def test_the_csv_and_the_xml_carry_exactly_the_ledger_amounts(batch):
 
     by_name = {row["beneficiary_name"]: row for row in rows}
     # 3 x 12,345.67 + 45,000.00 KZT sold; 12 % kept; one clawback of half of 20,000 KZT net
-    assert by_name["Aigerim Ceramics"]["amount_minor"] == str(3_703_701 + 99_999
+    assert by_name["IE Aigerim Ceramics"]["amount_minor"] == str(3_703_701 + 99_999
                                                              - 444_444 - 12_000)
-    assert by_name["Нұрлан Күміс шеберханасы"]["amount_minor"] == str(
+    assert (by_name["IE Aigerim Ceramics"]["iin_bin"], by_name["IE Aigerim Ceramics"]["kbe"],
+            by_name["IE Aigerim Ceramics"]["knp"]) == ("900101300007", "19", "710")
+    assert by_name["IE Нұрлан Күміс шеберханасы"]["amount_minor"] == str(
         4_500_000 - 540_000 - (1_000_000 - 120_000))
     # a name that a spreadsheet would run as a formula is defused
     assert by_name["'=Hans Wood"]["currency"] == "USD"

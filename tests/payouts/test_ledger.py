@@ -164,8 +164,8 @@ def test_a_run_pays_each_payable_balance_once(two_artisans, order):
     result = service.run_payouts()
     assert result.skipped == []
     paid = {p.artisan_id: (p.amount, p.currency, p.iban) for p in result.batch.payouts}
-    assert paid == {aigerim.id: (2_640_000, "KZT", "KZ75125KZT2069100100"),
-                    nurlan.id: (3_960_000, "KZT", "KZ75125KZT2069100100")}
+    assert paid == {aigerim.id: (2_640_000, "KZT", "KZ88722KZT2069100100"),
+                    nurlan.id: (3_960_000, "KZT", "KZ88722KZT2069100100")}
     assert balance(aigerim.id) == 0 and balance(nurlan.id) == 0
     assert kinds(aigerim.id)[("payout", -2_640_000)] == 1
 
@@ -189,9 +189,10 @@ def test_an_artisan_without_a_bank_account_is_skipped_and_paid_once_they_add_one
                                "amount": {"amount": 1_320_000, "currency": "KZT"},
                                "reason": "no payout bank account (IBAN and BIC) on the "
                                          "workshop profile"}]
-    service.set_payout_account(aigerim, iban="kz75 125K ZT20 6910 0100", bic="kcjbkzkx")
+    service.set_payout_account(aigerim, iban="kz88 722K ZT20 6910 0100", bic="caspkzka",
+                               holder_name="IE Aigerim", iin_bin="900101300007", kbe="19")
     [payout] = service.run_payouts().batch.payouts
-    assert (payout.amount, payout.iban) == (1_320_000, "KZ75125KZT2069100100")
+    assert (payout.amount, payout.iban) == (1_320_000, "KZ88722KZT2069100100")
 
 
 def test_a_refund_after_payout_is_a_clawback_netted_against_the_next_payout(two_artisans):

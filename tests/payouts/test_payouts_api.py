@@ -48,13 +48,32 @@ def test_an_artisan_sets_a_checked_bank_account(client):
                      json={"iban": "KZ76125KZT2069100100", "bic": "KCJBKZKX"})
     assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"iban"}  # check digits
 
-    good = client.put("/api/v1/artisans/me/payout-account", headers=headers,
-                      json={"iban": "kz75 125K ZT20 6910 0100", "bic": "KCJBKZKX"})
-    assert good.status_code == 200
-    assert good.get_json() == {"iban": "KZ75125KZT2069100100", "bic": "KCJBKZKX",
-                               "rail": "bank_transfer"}
+    # the National Bank's code 125 with a commercial bank's BIC; no holder, IIN/BIN or КБе
+    bad = client.put("/api/v1/artisans/me/payout-account", headers=headers,
+                     json={"iban": "kz75 125K ZT20 6910 0100", "bic": "KCJBKZKX"})
+    assert bad.status_code == 422
+    assert set(bad.get_json()["errors"]) == {"bic", "holder_name", "iin_bin", "kbe"}
+    assert "NBRKKZKX" in bad.get_json()["errors"]["bic"][0]
+
+    account = {"iban": "kz88 722K ZT20 6910 0100", "bic": "CASPKZKA",
+               "holder_name": "IE Aigerim Bekova", "iin_bin": "900101300007", "kbe": "19"}
+    for field, wrong in (("iin_bin", "900101300008"), ("iin_bin", "90010130000"),
+                         ("iin_bin", "9001013000071"), ("kbe", "30"), ("kbe", "10"),
+                         ("kbe", "1"), ("bic", "HSBKKZKX"), ("iban", "KZ88722KZT20691001000")):
+        bad = client.put("/api/v1/artisans/me/payout-account", headers=headers,
+                         json={**account, field: wrong})
+        assert bad.status_code == 422, (field, wrong)
+        assert field in bad.get_json()["errors"], (field, wrong)
+    good = client.put("/api/v1/artisans/me/payout-account", headers=headers, json=account)
+    assert good.status_code == 200, good.get_json()
+    assert good.get_json() == {"iban": "KZ88722KZT2069100100", "bic": "CASPKZKA",
+                               "holder_name": "IE Aigerim Bekova", "iin_bin": "900101300007",
+                               "kbe": "19", "rail": "bank_transfer"}
     assert client.get("/api/v1/artisans/me/payout-account",
-                      headers=headers).get_json()["iban"] == "KZ75125KZT2069100100"
+                      headers=headers).get_json()["iban"] == "KZ88722KZT2069100100"
+    for kbe in ("11", "19", "21", "29"):  # the ends of both digits' ranges
+        assert client.put("/api/v1/artisans/me/payout-account", headers=headers,
+                          json={**account, "kbe": kbe}).status_code == 200
     buyer = auth_headers(make_buyer())
     assert client.get("/api/v1/artisans/me/payout-account", headers=buyer).status_code == 403
 
@@ -78,7 +97,7 @@ def test_the_operator_runs_downloads_and_executes_a_batch(client, operator, deli
                            headers=operator)
     [row] = list(csv.DictReader(io.StringIO(transfers.data.decode())))
     assert (row["amount_minor"], row["currency"], row["iban"]) == (
-        "2640000", "KZT", "KZ75125KZT2069100100")
+        "2640000", "KZT", "KZ88722KZT2069100100")
 
     listed = client.get("/api/v1/operator/payouts/batches", headers=operator).get_json()
     assert [b["id"] for b in listed["items"]] == [batch["id"]]

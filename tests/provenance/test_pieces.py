@@ -129,6 +129,6 @@ def test_the_page_shows_a_piece_history(client, actors):
     code = verified_label(client, actors)
     serial = pieces.issue_piece_serials(actors.product.id, 1, order_id=new_id())[0]
     html = client.get(f"/provenance/{code}?piece={serial}").get_data(as_text=True)
-    assert "History chain verifies" in html and serial in html and "sold" in html
+    assert "History chain verifies" in html and serial in html and "Sold" in html
     missing = client.get(f"/provenance/{code}?piece=NOPE").get_data(as_text=True)
     assert "No piece with this serial" in missing
