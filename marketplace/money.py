@@ -13,6 +13,7 @@ EXPONENTS: dict[str, int] = {
     "KZT": 2, "USD": 2, "EUR": 2, "GBP": 2, "CNY": 2, "TRY": 2, "AED": 2, "RUB": 2,
     "CHF": 2, "CAD": 2, "AUD": 2, "SGD": 2, "HKD": 2, "SEK": 2, "NOK": 2, "DKK": 2,
     "PLN": 2, "CZK": 2, "UZS": 2, "KGS": 2, "INR": 2,
+    "NZD": 2, "HUF": 2, "RON": 2, "ILS": 2, "BYN": 2, "AMD": 2,
     "JPY": 0, "KRW": 0,
     "KWD": 3, "BHD": 3,
 }
@@ -20,6 +21,8 @@ EXPONENTS: dict[str, int] = {
 # What buyers may see and pay in (Stripe supports each of these as presentment currency).
 PRESENTMENT_CURRENCIES: tuple[str, ...] = (
     "USD", "EUR", "GBP", "KZT", "CNY", "JPY", "KRW", "TRY", "AED", "RUB", "CHF", "CAD", "AUD",
+    # every destination's own currency (data/tax/destinations.json)
+    "NZD", "NOK", "SEK", "DKK", "PLN", "CZK", "HUF", "RON", "SGD", "ILS", "BYN", "AMD", "KGS",
 )
 LISTING_CURRENCIES: tuple[str, ...] = ("KZT", "USD", "EUR")
 

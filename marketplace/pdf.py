@@ -384,6 +384,9 @@ def wrap(text: str, size: float, width: float, bold: bool = False) -> list[str]:
             if current:
                 lines.append(current)
             current = ""
+            if text_width(word, size, bold) <= width:
+                current = word
+                continue
             for char in word:
                 if current and text_width(current + char, size, bold) > width:
                     lines.append(current)

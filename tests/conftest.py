@@ -73,6 +73,9 @@ def app(database_url, tmp_path_factory):
 
 
 def clean_database() -> None:
+    from marketplace.fx.service import invalidate_rates_cache
+
+    invalidate_rates_cache()  # the rows it holds are about to go
     tables = [t for t in reversed(db.metadata.sorted_tables)]
     if db.engine.dialect.name == "postgresql":
         names = ", ".join(f'"{t.name}"' for t in tables)

@@ -11,6 +11,7 @@ from marketplace import outbox
 from marketplace.accounts.sessions import purge_expired as purge_expired_sessions
 from marketplace.checkout.service import expire_reservations
 from marketplace.fx.service import refresh_rates
+from marketplace.orders import reconciliation
 from marketplace.orders import service as orders
 from marketplace.payouts.service import run_payouts
 from marketplace.provenance.transparency import publish_checkpoint
@@ -109,3 +110,13 @@ def purge_sessions_task() -> int:
     if purged:
         log.info("session purge: %d expired session(s) deleted", purged)
     return purged
+
+
+@shared_task(**IDEMPOTENT)
+def reconcile_payments_task() -> int:
+    """Yesterday's Stripe-versus-ledger reconciliation; alerts the operators on a difference.
+    Returns how many PaymentIntents differ."""
+    differing = reconciliation.reconcile_yesterday()
+    if differing:
+        log.warning("reconciliation: %d PaymentIntent(s) differ from the ledger", differing)
+    return differing

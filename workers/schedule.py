@@ -7,6 +7,7 @@ POLL_TRACKING_SECONDS = 1800.0  # carriers ask for no more than a few polls an h
 PAYOUT_RUN_SECONDS = 86400.0  # daily: one batch, one file for the bank
 COMPLETE_ORDERS_SECONDS = 3600.0  # hourly: the return window is counted in days
 RESUBMIT_REFUNDS_SECONDS = 120.0  # refund intents Stripe did not answer
+RECONCILE_SECONDS = 86400.0  # daily: yesterday's Stripe figures against the ledger
 CHECKPOINT_SECONDS = 60.0  # a transparency checkpoint at most once a minute, when the log grew
 PURGE_SESSIONS_SECONDS = 3600.0  # expired rows of the session table
 
@@ -48,6 +49,11 @@ def beat_schedule() -> dict:
             "task": "workers.maintenance.publish_checkpoint_task",
             "schedule": CHECKPOINT_SECONDS,
             "options": {"expires": CHECKPOINT_SECONDS},
+        },
+        "reconcile-payments": {
+            "task": "workers.maintenance.reconcile_payments_task",
+            "schedule": RECONCILE_SECONDS,
+            "options": {"expires": RECONCILE_SECONDS / 2},
         },
         "resubmit-refunds": {
             "task": "workers.maintenance.resubmit_refunds_task",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import case, false, func, select, tuple_
+from sqlalchemy import case, false, func, select, text, tuple_
 
 from marketplace.accounts.models import Role, User
 from marketplace.catalog import search
@@ -20,6 +20,7 @@ from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.images import image_out
 from marketplace.catalog.models import (
     CRAFT_HS_CODES,
+    VERIFIED_CONDITIONS,
     ArtisanProfile,
     Craft,
     Product,
@@ -29,7 +30,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.schemas import FALLBACK_ORDER, LANGUAGES
 from marketplace.errors import NotFound, RequestError, ValidationFailed
 from marketplace.extensions import db
-from marketplace.fx.service import BASE_CURRENCY, RateTable, current_rates, format_rate
+from marketplace.fx.service import BASE_CURRENCY, RateTable, cached_rates, format_rate
 from marketplace.http import decode_cursor, encode_cursor
 from marketplace.ids import isoformat
 from marketplace.money import exponent
@@ -140,7 +141,7 @@ def present_products(products: list[Product], *, lang: str | None, currency: str
     per call (images, workshops) plus one for the rates unless given."""
     if not products:
         return []
-    rates = rates or current_rates()
+    rates = rates or cached_rates()
     ids = [p.id for p in products]
     images: dict[str, list[dict]] = {pid: [] for pid in ids}
     for image in db.session.execute(
@@ -268,10 +269,11 @@ def _filtered(query, *, craft, material, technique, artisan, verified, floor, ce
         query = query.where(Product.techniques_key.contains(f"|{technique}|", autoescape=True))
     if artisan:
         query = query.where(Product.artisan_id == artisan)
+    # the partial indexes' own predicates, so that PostgreSQL proves it may use them
     if verified is True:
-        query = query.where(Product.provenance_level.in_(VERIFIED_LEVELS))
+        query = query.where(text(VERIFIED_CONDITIONS["verified"]))
     elif verified is False:
-        query = query.where(Product.provenance_level.not_in(VERIFIED_LEVELS))
+        query = query.where(text(VERIFIED_CONDITIONS["unverified"]))
     if floor is not None:
         query = query.where(Product.price_base >= floor)
     if ceiling is not None:
@@ -308,7 +310,7 @@ def list_products(*, q: str | None = None, craft: str | None = None,
     """
     if ships_to and served_countries is None:
         raise ValueError("ships_to needs the served_countries to compare it with")
-    rates = current_rates()
+    rates = cached_rates()
     words = search.parse(q) if q else []
     sort = sort or ("relevance" if words else "newest")
     if sort == "relevance" and not words:

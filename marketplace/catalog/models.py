@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
@@ -24,18 +24,24 @@ class Craft(StrEnum):
     OTHER = "other"
 
 
-# Default HS (Harmonized System) heading per craft; a product may override it.
+# Default HS 2022 subheading (6 digits) per craft; a product may override it (and carry up to
+# 10 digits for a destination's tariff). Every code is checked against data/tax/hs2022.csv.
 CRAFT_HS_CODES: dict[str, str] = {
-    Craft.JEWELLERY: "7113",  # precious-metal jewellery (7117 for imitation jewellery)
-    Craft.CERAMICS: "6913",  # ornamental ceramic articles (6912 for tableware)
-    Craft.FELT: "5602",  # felt (5705 for felt carpets such as syrmaq/tekemet)
-    Craft.TEXTILES: "6304",  # other furnishing articles
-    Craft.LEATHER: "4205",  # other articles of leather (4202 for bags)
-    Craft.WOOD: "4420",  # wooden marquetry, caskets, ornaments
-    Craft.METAL: "8306",  # statuettes and ornaments of base metal
-    Craft.INSTRUMENTS: "9202",  # string instruments (dombyra, kobyz)
-    Craft.OTHER: "9701",  # fallback: handmade decorative articles
+    Craft.JEWELLERY: "711311",  # jewellery of silver (711319 other precious metal, 7117 imitation)
+    Craft.CERAMICS: "691390",  # ornamental ceramic articles, not porcelain (691200 tableware)
+    Craft.FELT: "630790",  # made-up felt articles n.e.c. (570490 felt rugs over 1 m2)
+    Craft.TEXTILES: "630499",  # furnishing articles of other textiles, not knitted
+    Craft.LEATHER: "420500",  # other articles of leather (4202 bags and cases)
+    Craft.WOOD: "442090",  # wooden caskets, cases and ornamental articles n.e.c.
+    Craft.METAL: "830629",  # statuettes and ornaments of base metal
+    Craft.INSTRUMENTS: "920290",  # plucked string instruments (dombyra); 920210 bowed (kobyz)
+    Craft.OTHER: "970191",  # fallback: hand-executed paintings and pictures; set the right code
 }
+
+
+# The verified browse filter, as partial index predicates (browse.py writes the same test).
+VERIFIED_CONDITIONS = {"verified": "provenance_level IN ('L1', 'L2')",
+                       "unverified": "provenance_level NOT IN ('L1', 'L2')"}
 
 
 class ProductStatus(StrEnum):
@@ -70,9 +76,20 @@ class ArtisanProfile(db.Model):
 
 class Product(db.Model):
     __tablename__ = "product"
+    # An index for every browse path (filter x sort) of catalog/browse.py; the EXPLAIN test in
+    # tests/catalog/test_browse_plans.py proves them on PostgreSQL. Materials and techniques
+    # are matched through trigram indexes on their keys (PostgreSQL, migration 0015).
     __table_args__ = (
         Index("ix_product_status_created", "status", "created_at", "id"),
         Index("ix_product_status_price_base", "status", "price_base", "id"),
+        Index("ix_product_craft_created", "status", "craft", "created_at", "id"),
+        Index("ix_product_craft_price", "status", "craft", "price_base", "id"),
+        Index("ix_product_artisan_created", "artisan_id", "status", "created_at", "id"),
+        Index("ix_product_artisan_price", "artisan_id", "status", "price_base", "id"),
+        *(Index(f"ix_product_{name}_{sort}", "status", column, "id",
+                postgresql_where=text(condition), sqlite_where=text(condition))
+          for name, condition in VERIFIED_CONDITIONS.items()
+          for sort, column in (("created", "created_at"), ("price", "price_base"))),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)

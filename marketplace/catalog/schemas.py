@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Literal
 
@@ -18,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from marketplace import hs
 from marketplace.catalog.models import Craft, ProductStatus
 from marketplace.money import LISTING_CURRENCIES, MAX_AMOUNT
 from marketplace.schemas import MoneyOut, OutModel, TextOut, Timestamp
@@ -30,7 +30,6 @@ MAX_STOCK = 100_000
 MAX_WEIGHT_G = 100_000
 MAX_DIMENSION_MM = 3_000
 MAX_TAGS = 20
-_HS_CODE = re.compile(r"\d{4,10}")
 
 Dimension = Annotated[StrictInt, Field(ge=1, le=MAX_DIMENSION_MM)]
 
@@ -112,9 +111,10 @@ def _tags(values: list[str]) -> list[str]:
 def _hs_code(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.strip().replace(".", "").replace(" ", "")
-    if not _HS_CODE.fullmatch(value):
-        raise ValueError("an HS code is 4 to 10 digits")
+    value = hs.normalise(value)
+    problem = hs.problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -124,7 +124,8 @@ class _ProductFields(BaseModel):
     description: LongText | None = None
     materials: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     techniques: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
-    hs_code: str | None = Field(None, description="Overrides the craft's default HS code.")
+    hs_code: str | None = Field(None, description="Overrides the craft's default HS code: an HS "
+                                "2022 subheading (6 digits), up to 10 digits for a tariff.")
 
     @field_validator("materials", "techniques")
     @classmethod

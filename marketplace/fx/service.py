@@ -8,12 +8,14 @@ transaction.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal, InvalidOperation
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
@@ -131,6 +133,52 @@ def current_rates() -> RateTable:
         _insert_missing(_snapshot_rows(snapshot))
         rows = db.session.execute(select(FxRate)).scalars().all()
     return RateTable({row.currency: _row_rate(row) for row in rows})
+
+
+# Catalogue reads (every list request) take the rates from this process's cache: dropped at
+# once when this process commits a change to fx_rate, refreshed after RATES_CACHE_SECONDS
+# otherwise (a change committed by another process shows within that time). Money that is
+# charged (checkout) reads current_rates() itself.
+RATES_CACHE_SECONDS = 30.0
+_CHANGED = "fx_rates_changed"
+_rates_cache: dict[str, tuple[float, RateTable]] = {}
+
+
+def invalidate_rates_cache() -> None:
+    _rates_cache.clear()
+
+
+def cached_rates() -> RateTable:
+    key = db.engine.url.render_as_string(hide_password=True)
+    hit = _rates_cache.get(key)
+    now = time.monotonic()
+    changing = db.session.info.get(_CHANGED)
+    if hit is not None and not changing and now - hit[0] < RATES_CACHE_SECONDS:
+        return hit[1]
+    table = current_rates()
+    if not db.session.info.get(_CHANGED):
+        _rates_cache[key] = (now, table)
+    return table
+
+
+@event.listens_for(Session, "after_flush")
+def _note_rate_changes(session, flush_context) -> None:
+    if any(isinstance(obj, FxRate) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_rate_statements(state) -> None:
+    if (state.is_update or state.is_delete or state.is_insert) and any(
+            mapper.class_ is FxRate for mapper in state.all_mappers):
+        state.session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _drop_cached_rates(session) -> None:
+    if session.info.pop(_CHANGED, None):
+        invalidate_rates_cache()
 
 
 def rate(from_currency: str, to_currency: str) -> Decimal:

@@ -4,13 +4,17 @@ from flask import Blueprint
 
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.money import Money
-from marketplace.orders import service
+from marketplace.orders import disputes, service
 from marketplace.orders.schemas import (
+    DisputeEvidenceIn,
+    DisputeListOut,
+    DisputeOut,
     OrderListOut,
     OrderListQuery,
     OrderOut,
     RefundIn,
     RefundOut,
+    dispute_out,
     order_out,
     order_summary_out,
     refund_out,
@@ -79,3 +83,22 @@ def refund_order(order_id: str, body: RefundIn):
     order = service.visible_order(order_id, user)
     return build(RefundOut, refunds=[refund_out(r) for r in refunds],
                  order=order_out(order, user)), 201
+
+
+@bp.get("/operator/disputes")
+@auth_required("operator")
+@responds(DisputeListOut)
+def list_disputes():
+    """Open disputes, the soonest evidence deadline first (operators)."""
+    return build(DisputeListOut, items=[dispute_out(d) for d in disputes.open_disputes()])
+
+
+@bp.post("/operator/disputes/<dispute_id>/evidence")
+@auth_required("operator")
+@json_body(DisputeEvidenceIn)
+@responds(DisputeOut)
+def submit_dispute_evidence(dispute_id: str, body: DisputeEvidenceIn):
+    """Send evidence for a dispute through Stripe's dispute API; ``submit`` sends it on to the
+    bank (operators)."""
+    return dispute_out(disputes.submit_evidence(dispute_id, current_user(), body.evidence,
+                                                submit=body.submit))

@@ -429,3 +429,38 @@ def order_out(order: Order, viewer: User, *, artisan_share: dict | None = None) 
     if viewer.role == Role.OPERATOR:
         body["flagged_reason"] = order.flagged_reason
     return build(OrderOut, **body)
+
+
+class DisputeEvidenceIn(BaseModel):
+    """Evidence for a dispute, sent through Stripe's dispute API (text fields of its
+    ``evidence``); ``submit`` forwards it to the card holder's bank (no more can follow)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    evidence: dict[str, str] = Field(description="Stripe evidence field → text")
+    submit: bool = False
+
+
+class DisputeOut(OutModel):
+    id: str
+    stripe_dispute_id: str
+    order_id: str
+    amount: MoneyOut
+    reason: str | None
+    status: str
+    evidence_due_by: Timestamp | None
+    evidence_submitted_at: Timestamp | None
+    closed_at: Timestamp | None
+
+
+class DisputeListOut(OutModel):
+    items: list[DisputeOut]
+
+
+def dispute_out(dispute) -> dict:
+    return build(DisputeOut, id=dispute.id, stripe_dispute_id=dispute.stripe_dispute_id,
+                 order_id=dispute.order_id, amount=dispute.money.to_dict(),
+                 reason=dispute.reason, status=dispute.status,
+                 evidence_due_by=isoformat(dispute.evidence_due_by),
+                 evidence_submitted_at=isoformat(dispute.evidence_submitted_at),
+                 closed_at=isoformat(dispute.closed_at))

@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from marketplace.accounts.models import User
@@ -343,7 +343,9 @@ def summaries_for_products(product_ids: list[str]) -> dict[str, dict]:
     rows = db.session.execute(
         select(Product.id, Product.provenance_level, ProvenanceRecord.status, ProvenanceLabel.code)
         .select_from(Product)
-        .outerjoin(ProvenanceRecord, ProvenanceRecord.product_id == Product.id)
+        # the id list on both sides, so the records are read by key, never scanned
+        .outerjoin(ProvenanceRecord, and_(ProvenanceRecord.product_id == Product.id,
+                                          ProvenanceRecord.product_id.in_(ids)))
         .outerjoin(ProvenanceLabel, ProvenanceLabel.id == ProvenanceRecord.current_label_id)
         .where(Product.id.in_(ids))
     ).all()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from marketplace.catalog.models import Product
@@ -14,14 +14,16 @@ from marketplace.http import (
     current_user,
     json_body,
     parse_model,
+    query_args,
     responds,
 )
 from marketplace.orders.schemas import FulfilmentOut, fulfilment_out
 from marketplace.schemas import build
-from marketplace.shipping import packing, parcels, service, tracking
+from marketplace.shipping import packing, parcels, returns, service, tracking
 from marketplace.shipping.schemas import (
     CarrierEventIn,
     CarrierEventOut,
+    CustomsDeclarationOut,
     DestinationOut,
     DutiesOut,
     EtaDaysOut,
@@ -34,6 +36,8 @@ from marketplace.shipping.schemas import (
     ShipmentAcceptedOut,
     ShipmentOut,
     ShipmentRequestIn,
+    TaxReturnOut,
+    TaxReturnQuery,
     UnavailableOut,
     shipment_out,
 )
@@ -67,7 +71,9 @@ def option_out(option: service.QuoteOption) -> dict:
         carrier=option.carrier, amount=option.amount.to_dict(),
         eta_days=EtaDaysOut(min=option.eta_min_days, max=option.eta_max_days),
         chargeable_weight_g=option.chargeable_weight_g,
-        duties=DutiesOut(mode="DDP", modes=list(service.DUTIES_MODES),
+        duties=DutiesOut(mode="DDP", modes=list(option.duties.modes_allowed),
+                         regime=option.duties.regime,
+                         modes_allowed=list(option.duties.modes_allowed),
                          estimate=option.duties.total.to_dict(),
                          breakdown=option.duties.to_dict()),
     )
@@ -165,6 +171,43 @@ def get_customs(shipment_id: str):
     """The customs declaration (CN 22, or CN 23 with the commercial invoice) (operators)."""
     pdf = parcels.shipment_paper(shipment_id, current_user(), "customs")
     return _pdf(pdf, f"customs-{shipment_id}.pdf")
+
+
+@bp.get("/shipments/<shipment_id>/customs.json")
+@auth_required()
+@responds(CustomsDeclarationOut)
+def get_customs_data(shipment_id: str):
+    """The customs declaration as data: item-level HS6, description, quantity, weight, value,
+    origin, sender, addressee, importer reference (the ITMATT / EU ICS2 postal data set);
+    valid against data/schemas/customs-declaration.schema.json (operators)."""
+    return build(CustomsDeclarationOut,
+                 **parcels.customs_declaration(shipment_id, current_user()))
+
+
+@bp.get("/operator/tax/returns")
+@auth_required("operator")
+@query_args(TaxReturnQuery)
+@responds(TaxReturnOut)
+def get_tax_return(query: TaxReturnQuery):
+    """The figures of a point-of-sale scheme's return (scheme IOSS, UK, AU, NZ, NO, CH or SG;
+    period 2026-11 or 2026-Q4): per destination and rate, taxable amount and tax collected,
+    net of refunds in the period, in the scheme's currency. The same as CSV: returns.csv."""
+    registration = current_app.config.get(returns.SCHEME_SETTING[query.scheme])
+    return build(TaxReturnOut, **returns.tax_return(query.scheme, query.period, registration))
+
+
+@bp.get("/operator/tax/returns.csv")
+@auth_required("operator")
+@query_args(TaxReturnQuery)
+@responds(media_types=("text/csv",))
+def get_tax_return_csv(query: TaxReturnQuery):
+    """The tax return as CSV (one row per destination and rate; amounts in major units)."""
+    registration = current_app.config.get(returns.SCHEME_SETTING[query.scheme])
+    report = returns.tax_return(query.scheme, query.period, registration)
+    response = Response(returns.to_csv(report), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{report["scheme"]}-{report["period"]}.csv"')
+    return response
 
 
 @bp.post("/carriers/<carrier>/events")

@@ -21,11 +21,37 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from marketplace import pdf as fonts
 from marketplace.money import Money
-from marketplace.pdf import font_names
+from marketplace.pdf import TextBlock, font_names
+from marketplace.shipping.duties import country_name
 
 ORIGIN_COUNTRY = "KZ"
 CN22_MAX_SDR = Decimal(300)
+# UPU categories of item (CN 22 / CN 23): code -> "English / French"
+CATEGORIES = {
+    "gift": "Gift / Cadeau",
+    "documents": "Documents",
+    "commercial_sample": "Commercial sample / Échantillon commercial",
+    "returned_goods": "Returned goods / Marchandises retournées",
+    "sale_of_goods": "Sale of goods / Vente de marchandises",
+    "other": "Other / Autre",
+}
+NON_DELIVERY = {"return": "Return to sender / Renvoyer à l'expéditeur",
+                "abandon": "Treat as abandoned / Traiter comme abandonné"}
+
+
+def country_label(code: str, names: str = "en") -> str:
+    """The country's name in the paper's language(s): ``en``, ``fr`` or ``en/fr``; the code
+    itself when the rules table does not name it."""
+    if not code:
+        return ""
+    parts = []
+    for language in names.split("/"):
+        name = country_name(code, language)
+        if name not in parts:
+            parts.append(name)
+    return " / ".join(parts) + f" ({code})"
 LABEL_SIZE = (4 * 72, 6 * 72)  # 4 x 6 inch thermal label
 
 
@@ -39,12 +65,18 @@ class Address:
     line2: str = ""
     region: str = ""
     phone: str = ""
+    email: str = ""
+    business: str = ""
 
-    def lines(self) -> list[str]:
+    def lines(self, country_names: str = "en") -> list[str]:
+        """Name, street, place and country (``en``, or ``en/fr`` as UPU forms want), phone."""
         place = " ".join(p for p in (self.postal_code, self.city) if p)
-        rows = [self.name, self.line1, self.line2, place, self.region, self.country]
+        rows = [self.name, self.business, self.line1, self.line2, place, self.region,
+                country_label(self.country, country_names)]
         if self.phone:
             rows.append(f"Tel. {self.phone}")
+        if self.email:
+            rows.append(self.email)
         return [r for r in rows if r]
 
 
@@ -88,10 +120,27 @@ class ShipmentData:
     posted_on: date = field(default_factory=date.today)
     invoice_number: str = ""
     export_permit: str = ""
+    category: str = "sale_of_goods"
+    category_explanation: str = ""  # required with "other"
+    non_delivery: str = "return"  # "return" or "abandon"
+    importer_reference: str = ""  # IOSS / VAT / EORI number the goods clear under
+    sender_customs_reference: str = ""  # the exporter's EORI (or its customs id)
+    exporter_bin: str = ""
+    licence_numbers: tuple[str, ...] = ()
+    certificate_numbers: tuple[str, ...] = ()
+    comments: str = ""
+    office_of_origin: str = "Almaty"
+    fees: Money | None = None  # other charges on top of postage
 
     def __post_init__(self):
         if self.duties_mode not in ("DDP", "DAP"):
             raise ValueError("duties_mode is DDP or DAP")
+        if self.category not in CATEGORIES:
+            raise ValueError(f"category is one of {', '.join(CATEGORIES)}")
+        if self.category == "other" and not self.category_explanation.strip():
+            raise ValueError("category 'other' needs an explanation")
+        if self.non_delivery not in NON_DELIVERY:
+            raise ValueError("non_delivery is 'return' or 'abandon'")
         if not self.lines:
             raise ValueError("a parcel has at least one line")
         currencies = {line.unit_value.currency for line in self.lines}
@@ -134,10 +183,6 @@ def _duties_text(data: ShipmentData) -> str:
             f"(estimate {data.duties_estimate.format()})")
 
 
-def _provenance_text(line: CustomsLine) -> str:
-    return ", ".join(line.provenance_codes) if line.provenance_codes else "-"
-
-
 def label_pdf(data: ShipmentData) -> bytes:
     """A 4x6 inch label: addresses, service, weight, Code 128 barcode of the tracking number."""
     if not data.tracking_number:
@@ -163,14 +208,15 @@ def label_pdf(data: ShipmentData) -> bytes:
     pdf.setFont(regular, 8)
     for row in data.sender.lines():
         y -= 9
-        pdf.drawString(margin, y, row)
+        fonts.draw_text(pdf, margin, y, fonts.fit_text(row, 8, width - 2 * margin), 8)
     y -= 14
     pdf.setFont(bold, 7)
     pdf.drawString(margin, y, "TO")
     pdf.setFont(bold, 11)
     for row in data.recipient.lines():
         y -= 13
-        pdf.drawString(margin, y, row)
+        fonts.draw_text(pdf, margin, y, fonts.fit_text(row, 11, width - 2 * margin, True), 11,
+                        bold=True)
 
     y -= 14
     pdf.line(margin, y, width - margin, y)
@@ -185,7 +231,8 @@ def label_pdf(data: ShipmentData) -> bytes:
     pdf.setFont(regular, 8)
     for line in data.lines[:6]:
         y -= 10
-        pdf.drawString(margin, y, f"{line.quantity} x {line.description[:40]}  HS {line.hs_code}")
+        fonts.draw_text(pdf, margin, y, fonts.fit_text(
+            f"{line.quantity} x {line.description}  HS {line.hs_code}", 8, width - 2 * margin), 8)
     if len(data.lines) > 6:
         y -= 10
         pdf.drawString(margin, y, f"... and {len(data.lines) - 6} more lines")
@@ -204,16 +251,23 @@ def label_pdf(data: ShipmentData) -> bytes:
 def _styles() -> dict[str, ParagraphStyle]:
     regular, bold = font_names()
     return {
-        "title": ParagraphStyle("title", fontName=bold, fontSize=14, leading=18),
-        "h": ParagraphStyle("h", fontName=bold, fontSize=9, leading=11),
-        "p": ParagraphStyle("p", fontName=regular, fontSize=8.5, leading=11),
-        "cell": ParagraphStyle("cell", fontName=regular, fontSize=7.5, leading=9),
-        "cellb": ParagraphStyle("cellb", fontName=bold, fontSize=7.5, leading=9),
+        "title": ParagraphStyle("title", fontName=bold, fontSize=13, leading=16),
+        "h": ParagraphStyle("h", fontName=bold, fontSize=8.5, leading=10.5),
+        "p": ParagraphStyle("p", fontName=regular, fontSize=8, leading=10),
     }
 
 
 def _para(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+
+def _cell(text: str, size: float = 7.5, bold: bool = False) -> TextBlock:
+    """A table cell that prints every script (names and descriptions may be CJK or Arabic)."""
+    return TextBlock(text, size, bold=bold)
+
+
+def _box(label: str, text: str, size: float = 7.5) -> list:
+    return [_cell(label, 6, bold=True), _cell(text or "-", size)]
 
 
 def _grid(rows: list[list], widths: list[float], header_rows: int = 1) -> Table:
@@ -225,82 +279,113 @@ def _grid(rows: list[list], widths: list[float], header_rows: int = 1) -> Table:
     return table
 
 
-def _parties(data: ShipmentData, s: dict) -> Table:
-    sender = _para("From (sender)\n" + "\n".join(data.sender.lines()), s["p"])
-    recipient = _para("To (addressee)\n" + "\n".join(data.recipient.lines()), s["p"])
+def _party(title: str, address: Address, reference_label: str, reference: str) -> list:
+    return [_cell(title, 6.5, bold=True),
+            _cell("\n".join(address.lines("en/fr")), 8),
+            _cell(f"{reference_label}: {reference or '-'}", 7)]
+
+
+def _parties(data: ShipmentData, importer_label: str = "Importer's reference (tax code / VAT "
+             "no. / IOSS) / Référence de l'importateur") -> Table:
+    sender = _party("From / De (sender / expéditeur)", data.sender,
+                    "Sender's customs reference / Référence en douane de l'expéditeur",
+                    data.sender_customs_reference)
+    recipient = _party("To / À (addressee / destinataire)", data.recipient, importer_label,
+                       data.importer_reference)
     return _grid([[sender, recipient]], [93 * mm, 93 * mm], header_rows=0)
 
 
-def _line_rows(data: ShipmentData, s: dict) -> list[list]:
-    header = ["Qty", "Detailed description of contents", "Materials", "HS tariff no.",
-              "Origin", "Net weight (kg)", "Unit value", "Value", "Provenance label codes"]
-    rows = [[_para(h, s["cellb"]) for h in header]]
+_LINE_HEADER = ("Qty / Quantité", "Detailed description of contents / Description détaillée",
+                "Materials", "HS tariff no. / No tarifaire SH",
+                "Country of origin / Pays d'origine", "Net weight (kg) / Poids net",
+                "Unit value", "Value / Valeur", "Provenance label codes")
+_LINE_WIDTHS = [w * mm for w in (10, 35, 17, 17, 19, 15, 20, 21, 32)]  # 186 mm
+
+
+def _line_rows(data: ShipmentData) -> list[list]:
+    rows = [[_cell(h, 6, bold=True) for h in _LINE_HEADER]]
     for line in data.lines:
         rows.append([
-            _para(str(line.quantity), s["cell"]),
-            _para(line.description, s["cell"]),
-            _para(", ".join(line.materials) or "-", s["cell"]),
-            _para(line.hs_code, s["cell"]),
-            _para(line.origin_country, s["cell"]),
-            _para(_kg(line.weight_g), s["cell"]),
-            _para(line.unit_value.format(), s["cell"]),
-            _para(line.value.format(), s["cell"]),
-            _para(_provenance_text(line), s["cell"]),
+            _cell(str(line.quantity)), _cell(line.description),
+            _cell(", ".join(line.materials) or "-"), _cell(line.hs_code),
+            _cell(country_label(line.origin_country, "en/fr")), _cell(_kg(line.weight_g)),
+            _cell(line.unit_value.format()), _cell(line.value.format()),
+            _cell("\n".join(line.provenance_codes) or "-", 6.5),  # one code a line, whole
         ])
     rows.append([
-        _para("", s["cell"]), _para("Total", s["cellb"]), _para("", s["cell"]),
-        _para("", s["cell"]), _para("", s["cell"]),
-        _para(f"{_kg(data.net_weight_g)} (gross {_kg(data.gross_weight_g)})", s["cellb"]),
-        _para("", s["cell"]), _para(data.goods_value.format(), s["cellb"]), _para("", s["cell"]),
+        _cell(""), _cell("Total", bold=True), _cell(""), _cell(""), _cell(""),
+        _cell(f"{_kg(data.net_weight_g)}\n(gross / brut {_kg(data.gross_weight_g)})", bold=True),
+        _cell(""), _cell(data.goods_value.format(), bold=True), _cell(""),
     ])
     return rows
 
 
-_LINE_WIDTHS = [w * mm for w in (10, 33, 21, 15, 14, 16, 21, 21, 35)]  # 186 mm: A4 less margins
+def _category_text(data: ShipmentData) -> str:
+    marks = "   ".join(f"[{'X' if code == data.category else ' '}] {label}"
+                       for code, label in CATEGORIES.items())
+    if data.category == "other":
+        marks += f"   Explanation / Explication: {data.category_explanation}"
+    return marks
 
 
-def _category_text() -> str:
-    return "Category of item: [X] Sale of goods  [ ] Gift  [ ] Documents  [ ] Returned goods"
+def _non_delivery_text(data: ShipmentData) -> str:
+    return "   ".join(f"[{'X' if code == data.non_delivery else ' '}] {label}"
+                       for code, label in NON_DELIVERY.items())
+
+
+def _numbers(values: tuple[str, ...]) -> str:
+    return ", ".join(values) if values else "-"
 
 
 def _cn_story(data: ShipmentData, form: str, s: dict) -> list:
     tracking = data.tracking_number or "(not yet assigned)"
-    operator = ("Designated operator: Kazpost (KZ)" if data.service_kind == "postal"
-                else f"Carrier: {data.carrier or data.service}")
-    story = [
-        _para(f"CUSTOMS DECLARATION {form[:2]} {form[2:]}   (may be opened officially)",
-              s["title"]),
-        _para(f"Item no. {tracking}   {operator}   "
-              f"Service: {data.service_name or data.service}   Ref. {data.reference}", s["p"]),
-        Spacer(1, 4 * mm),
-        _parties(data, s),
-        Spacer(1, 3 * mm),
-        _para(_category_text(), s["p"]),
-        Spacer(1, 3 * mm),
-        _grid(_line_rows(data, s), _LINE_WIDTHS),
-        Spacer(1, 3 * mm),
-        _para(f"Postage / fees: {data.shipping.format()}   Country of origin of goods: "
-              f"{ORIGIN_COUNTRY}", s["p"]),
-        _para(_duties_text(data), s["h"]),
+    operator = ("Designated operator / Opérateur désigné: Kazpost (KZ)"
+                if data.service_kind == "postal"
+                else f"Carrier / Transporteur: {data.carrier or data.service}")
+    fees = data.shipping + data.fees if data.fees else data.shipping
+    details = [
+        [*_box("Item no. / No de l'envoi", tracking), *_box("Service", data.service_name
+                                                               or data.service)],
+        [*_box("Postal charges / Frais de port", fees.format()),
+         *_box("Office of origin / date of posting / Bureau d'origine / date de dépôt",
+               f"{data.office_of_origin}, {data.posted_on.isoformat()}")],
+        [*_box("Licence no(s). / No de licence", _numbers(data.licence_numbers)),
+         *_box("Certificate no(s). / No de certificat", _numbers(data.certificate_numbers))],
+        [*_box("Invoice no. / No de facture", data.invoice_number or data.reference),
+         *_box("Export permit (cultural value) / Permis d'exportation", data.export_permit)],
     ]
-    if form == "CN23":
-        comments = f"Commercial invoice: {data.invoice_number or data.reference}"
-        if data.export_permit:
-            comments += f"   Export permit (cultural value): {data.export_permit}"
-        story += [
-            _para(comments, s["p"]),
-            _para(f"Office of origin / date of posting: Almaty, {data.posted_on.isoformat()}",
-                  s["p"]),
-        ]
-    elif data.export_permit:
-        story.append(_para(f"Export permit (cultural value): {data.export_permit}", s["p"]))
-    story += [
-        Spacer(1, 4 * mm),
+    story = [
+        _para(f"CUSTOMS DECLARATION / DÉCLARATION EN DOUANE   {form[:2]} {form[2:]}   "
+              "(may be opened officially / peut être ouvert d'office)", s["title"]),
+        _para(f"{operator}   Ref. {data.reference}", s["p"]),
+        Spacer(1, 3 * mm),
+        _parties(data),
+        Spacer(1, 2 * mm),
+        _grid([[_cell("Category of item / Catégorie de l'envoi", 6, bold=True)],
+               [_cell(_category_text(data), 7.5)]], [186 * mm], header_rows=0),
+        Spacer(1, 2 * mm),
+        _grid(_line_rows(data), _LINE_WIDTHS),
+        Spacer(1, 2 * mm),
+        _grid([[row[0], row[1], row[2], row[3]] for row in details],
+              [30 * mm, 63 * mm, 30 * mm, 63 * mm], header_rows=0),
+        Spacer(1, 2 * mm),
+        _grid([[_cell("Comments / Observations", 6, bold=True),
+                _cell(data.comments or _duties_text(data), 7.5)],
+               [_cell("In case of non-delivery / En cas de non-livraison", 6, bold=True),
+                _cell(_non_delivery_text(data), 7.5)]],
+              [40 * mm, 146 * mm], header_rows=0),
+        Spacer(1, 3 * mm),
+        _para(_duties_text(data), s["h"]),
         _para("I certify that the particulars given in this customs declaration are correct and "
               "that this item does not contain any dangerous article prohibited by legislation "
-              "or by postal or customs regulations.", s["p"]),
-        _para(f"Date and sender's signature: {data.posted_on.isoformat()}  "
-              f"{data.sender.name}", s["p"]),
+              "or by postal or customs regulations. / Je certifie que les renseignements donnés "
+              "dans la présente déclaration sont exacts et que cet envoi ne contient aucun objet "
+              "dangereux interdit par la réglementation.", s["p"]),
+        Spacer(1, 1 * mm),
+        _grid([[_cell("Date and sender's signature / Date et signature de l'expéditeur", 6,
+                      bold=True),
+                _cell(f"{data.posted_on.isoformat()}   {data.sender.name}", 8)]],
+              [60 * mm, 126 * mm], header_rows=0),
     ]
     return story
 
@@ -310,25 +395,38 @@ def _invoice_story(data: ShipmentData, s: dict) -> list:
     terms = ("DDP (Incoterms 2020) - duties and taxes prepaid by the seller"
              if data.duties_mode == "DDP"
              else "DAP (Incoterms 2020) - duties and taxes payable by the buyer")
+    exporter = [_cell("Exporter / seller", 6.5, bold=True),
+                _cell("\n".join(data.sender.lines()), 8),
+                _cell(f"BIN: {data.exporter_bin or '-'}\nEORI: "
+                      f"{data.sender_customs_reference or '-'}", 7.5)]
+    importer = [_cell("Importer / buyer (consignee)", 6.5, bold=True),
+                _cell("\n".join(data.recipient.lines()), 8),
+                _cell(f"Importer's tax ids (VAT / IOSS / EORI): "
+                      f"{data.importer_reference or '-'}", 7.5)]
     return [
         _para("COMMERCIAL INVOICE", s["title"]),
         _para(f"Invoice no. {data.invoice_number or data.reference}   Date "
               f"{data.posted_on.isoformat()}   Air waybill / item no. "
               f"{data.tracking_number or '-'}", s["p"]),
-        _para(f"Reason for export: sale of handmade goods   Terms of delivery: {terms}", s["p"]),
-        _para(f"Currency: {data.currency}   Country of origin: {ORIGIN_COUNTRY}", s["p"]),
-        Spacer(1, 4 * mm),
-        _parties(data, s),
+        _para(f"Reason for export: {CATEGORIES[data.category].split(' / ')[0].lower()}   "
+              f"Terms of delivery: {terms}", s["p"]),
+        _para(f"Currency: {data.currency}   Country of origin: "
+              f"{country_label(ORIGIN_COUNTRY)}", s["p"]),
         Spacer(1, 3 * mm),
-        _grid(_line_rows(data, s), _LINE_WIDTHS),
+        _grid([[exporter, importer]], [93 * mm, 93 * mm], header_rows=0),
+        Spacer(1, 3 * mm),
+        _grid(_line_rows(data), _LINE_WIDTHS),
         Spacer(1, 3 * mm),
         _para(f"Goods: {data.goods_value.format()}   Freight: {data.shipping.format()}   "
               f"Invoice total: {total.format()}", s["h"]),
         _para(_duties_text(data), s["h"]),
+        _para(f"Export permit: {data.export_permit or '-'}   Licences: "
+              f"{_numbers(data.licence_numbers)}   Certificates: "
+              f"{_numbers(data.certificate_numbers)}", s["p"]),
         Spacer(1, 4 * mm),
         _para("I declare that the information on this invoice is true and correct and that the "
               "goods are handmade in Kazakhstan.", s["p"]),
-        _para(f"Signed for the exporter: {data.sender.name}, Almaty, "
+        _para(f"Signed for the exporter: {data.sender.name}, {data.office_of_origin}, "
               f"{data.posted_on.isoformat()}", s["p"]),
     ]
 
@@ -363,3 +461,59 @@ def customs_pdf(data: ShipmentData, form: str) -> bytes:
         raise ValueError("form is CN22 or CN23")
     story = _cn_story(data, "CN23", s) + [PageBreak()] + _invoice_story(data, s)
     return _build(story, f"CN 23 and invoice {data.reference}")
+
+
+def _party_data(address: Address) -> dict:
+    return {"name": address.name, "business": address.business or None,
+            "street": address.line1, "street2": address.line2 or None,
+            "postcode": address.postal_code or None, "city": address.city,
+            "region": address.region or None, "country": address.country,
+            "phone": address.phone or None, "email": address.email or None}
+
+
+def customs_data(data: ShipmentData, form: str) -> dict:
+    """The declaration as structured data: the fields a postal operator's ITMATT message and
+    the EU ICS2 postal data set carry (item-level HS6, description, quantity, weight, value,
+    currency, origin; sender, addressee, importer reference). Its JSON Schema is
+    ``data/schemas/customs-declaration.schema.json``."""
+    if form not in ("CN22", "CN23"):
+        raise ValueError("form is CN22 or CN23")
+    return {
+        "form": form,
+        "item_id": data.tracking_number,
+        "reference": data.reference,
+        "service": data.service,
+        "service_kind": data.service_kind,
+        "carrier": data.carrier or None,
+        "category": data.category,
+        "category_explanation": data.category_explanation or None,
+        "incoterm": data.duties_mode,
+        "currency": data.currency,
+        "total_value": data.goods_value.to_dict(),
+        "postage": data.shipping.to_dict(),
+        "gross_weight_g": data.gross_weight_g,
+        "net_weight_g": data.net_weight_g,
+        "date_of_posting": data.posted_on.isoformat(),
+        "office_of_origin": data.office_of_origin,
+        "non_delivery": data.non_delivery,
+        "invoice_number": data.invoice_number or data.reference,
+        "licence_numbers": list(data.licence_numbers),
+        "certificate_numbers": list(data.certificate_numbers),
+        "export_permit": data.export_permit or None,
+        "importer_reference": data.importer_reference or None,
+        "sender_customs_reference": data.sender_customs_reference or None,
+        "exporter_bin": data.exporter_bin or None,
+        "sender": _party_data(data.sender),
+        "addressee": _party_data(data.recipient),
+        "items": [{
+            "sequence": number,
+            "description": line.description,
+            "quantity": line.quantity,
+            "net_weight_g": line.weight_g,
+            "value": line.value.to_dict(),
+            "hs_code": "".join(ch for ch in line.hs_code if ch.isdigit())[:6],
+            "tariff_code": "".join(ch for ch in line.hs_code if ch.isdigit()),
+            "origin_country": line.origin_country,
+            "materials": list(line.materials),
+        } for number, line in enumerate(data.lines, start=1)],
+    }

@@ -201,19 +201,29 @@ def sender_address() -> papers.Address:
     configured = current_app.config.get("SHIPPING_SENDER")
     if configured:
         return papers.Address(**configured)
+    config = current_app.config
     origin = rates_file()["origin"]
-    return papers.Address(name="Sheber", line1="Sheber consolidation centre",
-                          city=origin["city"], country=origin["country"],
-                          postal_code=origin.get("postal_code", ""))
+    return papers.Address(
+        name=config.get("EXPORTER_NAME") or "Sheber",
+        line1=config.get("EXPORTER_STREET") or "Sheber consolidation centre",
+        city=config.get("EXPORTER_CITY") or origin["city"],
+        country=config.get("EXPORTER_COUNTRY") or origin["country"],
+        postal_code=config.get("EXPORTER_POSTCODE") or origin.get("postal_code", ""),
+        phone=config.get("EXPORTER_PHONE") or "", email=config.get("EXPORTER_EMAIL") or "")
 
 
 def _recipient(order: Order) -> papers.Address:
     address = order.shipping_address or {}
+    email = address.get("email")
+    if not email and order.buyer_id:
+        buyer = db.session.get(User, order.buyer_id)
+        email = buyer.email if buyer is not None else ""
     return papers.Address(
         name=address.get("name", ""), line1=address.get("line1", ""),
         line2=address.get("line2") or "", city=address.get("city", ""),
         region=address.get("region") or "", postal_code=address.get("postal_code") or "",
-        country=address.get("country", ""), phone=address.get("phone") or "")
+        country=address.get("country", ""), phone=address.get("phone") or "",
+        email=email or "")
 
 
 def customs_lines(order: Order) -> tuple[papers.CustomsLine, ...]:
@@ -256,7 +266,28 @@ def shipment_data(shipment: Shipment, order: Order) -> papers.ShipmentData:
         duties_mode=shipment.duties_mode,
         duties_estimate=Money(estimate["amount"], estimate["currency"]),
         service_name=spec.name, service_kind=spec.kind, carrier=shipment.carrier,
-        posted_on=utcnow().date(), invoice_number=f"SHB-{order.id}", export_permit=permit)
+        posted_on=utcnow().date(), invoice_number=f"SHB-{order.id}", export_permit=permit,
+        importer_reference=importer_reference(order),
+        sender_customs_reference=current_app.config.get("EORI_NUMBER") or "",
+        exporter_bin=current_app.config.get("EXPORTER_BIN") or "",
+        licence_numbers=(shipment.permit_number,) if shipment.permit_number else (),
+        comments=_duties_comment(order))
+
+
+def importer_reference(order: Order) -> str:
+    """The number the parcel clears customs under: the point-of-sale scheme's (IOSS, UK VAT,
+    ARN, ...) when the quote used one, else none (a consumer has no tax id)."""
+    breakdown = (order.shipping_option or {}).get("duty_breakdown") or {}
+    number = breakdown.get("scheme_number")
+    return f"{breakdown.get('regime')} {number}" if number else ""
+
+
+def _duties_comment(order: Order) -> str:
+    breakdown = (order.shipping_option or {}).get("duty_breakdown") or {}
+    if breakdown.get("collector") == "marketplace":
+        return (f"VAT/GST collected at the point of sale under {breakdown.get('regime')} "
+                f"({breakdown.get('scheme_number')}): release without collection.")
+    return ""
 
 
 def buy_label(shipment_id: str) -> Shipment:
@@ -393,6 +424,23 @@ def shipment_paper(shipment_id: str, user: User, kind: str) -> bytes:
         raise InvalidTransition(f"The shipment is {shipment.status}: it has no {kind} yet.",
                                 code=ShippingError.PAPERS_NOT_READY)
     return pdf
+
+
+def customs_declaration(shipment_id: str, user: User) -> dict:
+    """The customs declaration as data (``papers.customs_data``), for operators: what the
+    postal operator's ITMATT / the EU's ICS2 data set need, the same as the customs PDF."""
+    shipment = visible_shipment(shipment_id, user)
+    if user.role != Role.OPERATOR:
+        raise Forbidden("Only operators read the customs declaration.",
+                        code=ShippingError.PAPERS_OPERATOR_ONLY)
+    if shipment.customs_pdf is None:
+        raise InvalidTransition(f"The shipment is {shipment.status}: it has no customs "
+                                "declaration yet.", code=ShippingError.PAPERS_NOT_READY)
+    order = db.session.get(Order, shipment.order_id)
+    data = replace(shipment_data(shipment, order), tracking_number=shipment.tracking_number)
+    if shipment.label_created_at is not None:
+        data = replace(data, posted_on=shipment.label_created_at.date())
+    return papers.customs_data(data, shipment.customs_form or "CN23")
 
 
 def shipments_for_order(order_id: str) -> list[Shipment]:

@@ -58,13 +58,37 @@ class QuoteIn(BaseModel):
 
 class DutyLineOut(OutModel):
     hs_code: str
-    value: QuoteMoneyOut
-    rate: str
+    quantity: int
+    value: QuoteMoneyOut = Field(description="Goods, in the destination's currency.")
+    customs_value: QuoteMoneyOut = Field(description="What duty is charged on (with freight "
+                                         "where the destination values CIF).")
+    rate: str = Field(description="Duty rate applied (0 where relieved or flat).")
+    vat_rate: str
+    duty: QuoteMoneyOut = Field(description="In the quote's currency; lines add up to duty.")
+    vat: QuoteMoneyOut = Field(description="In the quote's currency; lines add up to vat.")
+    duty_local: QuoteMoneyOut
+    vat_local: QuoteMoneyOut
+    taxable_local: QuoteMoneyOut | None = Field(
+        description="What the point-of-sale VAT/GST was charged on (goods + delivery).")
+
+
+class RuleRefOut(OutModel):
+    rule: str
+    source: str
+    legal_reference: str
+    valid_from: str
+    valid_to: str | None
+    confirmed: bool
+    note: str | None = None
 
 
 class DutyBreakdownOut(OutModel):
     country: str
-    regime: str = Field(description="The import regime the estimate follows (IOSS, UK, ...).")
+    regime: str = Field(description="Who collects: a point-of-sale scheme (IOSS, UK, AU, NZ, "
+                        "NO, CH, SG), 'customs' (the border), 'customs_union' or 'domestic'.")
+    modes_allowed: list[Literal["DDP", "DAP"]]
+    collector: Literal["marketplace", "carrier", "none"]
+    scheme_number: str | None
     currency: str
     goods_value: QuoteMoneyOut
     customs_value: QuoteMoneyOut
@@ -75,14 +99,24 @@ class DutyBreakdownOut(OutModel):
     vat_rate: str
     duty_exempt: bool
     vat_exempt: bool
+    carrier_fee: QuoteMoneyOut | None = Field(description="The carrier's handling fee on DAP.")
+    carrier_fee_local: QuoteMoneyOut | None
+    carrier: str | None
+    payable_on_delivery: QuoteMoneyOut = Field(description="What the buyer pays the carrier "
+                                               "under DAP (duty + VAT + fee).")
     lines: list[DutyLineOut]
     notes: list[str]
+    rules: list[RuleRefOut] = Field(description="The rules applied, with source and dates.")
+    on: str | None
 
 
 class DutiesOut(OutModel):
     mode: Literal["DDP", "DAP"] = Field(
-        description="Suggested mode; the buyer picks DDP or DAP at checkout.")
-    modes: list[Literal["DDP", "DAP"]]
+        description="Suggested mode; the buyer picks one of modes at checkout.")
+    modes: list[Literal["DDP", "DAP"]] = Field(description="Modes the law allows for this "
+                                               "parcel (DDP only under a point-of-sale scheme).")
+    regime: str
+    modes_allowed: list[Literal["DDP", "DAP"]]
     estimate: QuoteMoneyOut
     breakdown: DutyBreakdownOut
 
@@ -123,6 +157,104 @@ class QuoteOut(OutModel):
     options: list[OptionOut]
     unavailable: list[UnavailableOut]
     expires_in_seconds: int
+
+
+# --- customs declaration as data ------------------------------------------------------------
+
+class CustomsPartyOut(OutModel):
+    name: str
+    business: str | None
+    street: str
+    street2: str | None
+    postcode: str | None
+    city: str
+    region: str | None
+    country: str
+    phone: str | None
+    email: str | None
+
+
+class CustomsItemOut(OutModel):
+    sequence: int
+    description: str
+    quantity: int
+    net_weight_g: int
+    value: MoneyOut
+    hs_code: str = Field(description="HS 2022 subheading, 6 digits")
+    tariff_code: str = Field(description="6 to 10 digits")
+    origin_country: str
+    materials: list[str]
+
+
+class CustomsDeclarationOut(OutModel):
+    form: Literal["CN22", "CN23"]
+    item_id: str | None
+    reference: str
+    service: str
+    service_kind: Literal["postal", "courier"]
+    carrier: str | None
+    category: Literal["gift", "documents", "commercial_sample", "returned_goods",
+                      "sale_of_goods", "other"]
+    category_explanation: str | None
+    incoterm: Literal["DDP", "DAP"]
+    currency: str
+    total_value: MoneyOut
+    postage: MoneyOut
+    gross_weight_g: int
+    net_weight_g: int
+    date_of_posting: str
+    office_of_origin: str
+    non_delivery: Literal["return", "abandon"]
+    invoice_number: str
+    licence_numbers: list[str]
+    certificate_numbers: list[str]
+    export_permit: str | None
+    importer_reference: str | None
+    sender_customs_reference: str | None
+    exporter_bin: str | None
+    sender: CustomsPartyOut
+    addressee: CustomsPartyOut
+    items: list[CustomsItemOut]
+
+
+# --- tax returns -----------------------------------------------------------------------------
+
+class TaxReturnQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    scheme: Literal["IOSS", "UK", "AU", "NZ", "NO", "CH", "SG"]
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$",
+                        description="A month (2026-11) or a quarter (2026-Q4).")
+
+    @field_validator("scheme", mode="before")
+    @classmethod
+    def _upper(cls, value):
+        return value.strip().upper() if isinstance(value, str) else value
+
+
+class TaxReturnRowOut(OutModel):
+    country: str
+    vat_rate: str
+    orders: int
+    taxable_amount: MoneyOut
+    tax_collected: MoneyOut
+    refunded_taxable_amount: MoneyOut
+    refunded_tax: MoneyOut
+    net_taxable_amount: MoneyOut
+    net_tax: MoneyOut
+    fx_rates: list[str] = Field(description="Conversions made into the scheme's currency.")
+
+
+class TaxReturnOut(OutModel):
+    scheme: Literal["IOSS", "UK", "AU", "NZ", "NO", "CH", "SG"]
+    period: str
+    registration_number: str | None
+    start: str
+    end: str = Field(description="First day after the period.")
+    currency: str
+    rows: list[TaxReturnRowOut]
+    total_net_taxable_amount: MoneyOut
+    total_net_tax: MoneyOut
 
 
 # --- packing, shipments, tracking ------------------------------------------------------------

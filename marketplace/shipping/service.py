@@ -22,6 +22,7 @@ from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.fx import service as fx
 from marketplace.geo import is_country
+from marketplace.ids import utcnow
 from marketplace.money import MAX_AMOUNT, PRESENTMENT_CURRENCIES, Money
 from marketplace.shipping import carriers, papers
 from marketplace.shipping.duties import DutyEstimate, countries_with_rules
@@ -204,6 +205,11 @@ def build_parcel(items: list[tuple[Product, int]], table: RateTable | None = Non
     )
 
 
+def registrations() -> dict[str, str]:
+    """The collection schemes the marketplace is registered for (settings), scheme -> number."""
+    return dict(current_app.config.get("COLLECTION_REGISTRATIONS") or {})
+
+
 def _hs_lines(items: list[tuple[Product, int]]) -> list[HsLine]:
     return [HsLine(product.id, product.effective_hs_code, quantity, product.price * quantity)
             for product, quantity in items]
@@ -226,7 +232,8 @@ def estimate_duties(destination_country: str, lines: list[tuple[str, Money]], sh
         currency = _normal_currency(currency)
     try:
         return _estimate(country, lines, shipping, convert=_converter(fx.current_rates()),
-                         postal_code=_normal_postal_code(postal_code), currency=currency)
+                         postal_code=_normal_postal_code(postal_code), currency=currency,
+                         registrations=registrations(), on=utcnow().date())
     except KeyError:
         raise ValidationFailed(f"No import rules for {country}.",
                                errors={"destination.country": ["not served"]}) from None
@@ -252,9 +259,10 @@ def _item_key(items: list[tuple[Product, int]]) -> list[list]:
 def _price(carrier_quote: carriers.CarrierQuote, items, destination: Destination,
            currency: str, convert) -> tuple[Money, DutyEstimate]:
     shipping = convert(carrier_quote.amount, currency)
-    lines = [(line.hs_code, line.value) for line in _hs_lines(items)]
+    lines = [(line.hs_code, line.value, line.quantity) for line in _hs_lines(items)]
     duties = _estimate(destination.country, lines, carrier_quote.amount, convert=convert,
-                       postal_code=destination.postal_code, currency=currency)
+                       postal_code=destination.postal_code, currency=currency,
+                       registrations=registrations(), on=utcnow().date())
     return shipping, duties
 
 
@@ -339,6 +347,11 @@ def resolve_option(option_id: str, destination_country: str, postal_code: str | 
     if (shipping.amount, duties.total.amount) != (claims["amt"], claims["dut"]):
         raise ShippingOptionStale("The price changed since the quote (exchange rates moved); "
                                   "ask for a new quote.")
+    if duties_mode not in duties.modes_allowed:
+        _fail("duties_mode", f"must be {' or '.join(duties.modes_allowed)} for this parcel",
+              f"{destination.country} law makes the marketplace collect import VAT/GST at the "
+              f"point of sale for this parcel ({duties.regime} scheme): it can only be sent "
+              f"DDP.")
     service = table.services[cq.service]
     return PricedOption(
         service=cq.service, service_name=cq.service_name, carrier=cq.carrier,

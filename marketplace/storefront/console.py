@@ -5,9 +5,20 @@ Each view reads the form, calls one service and renders."""
 
 from __future__ import annotations
 
+from datetime import date as date_type
+from datetime import timedelta
 from decimal import InvalidOperation
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from marketplace.accounts import service as accounts
@@ -23,8 +34,11 @@ from marketplace.fx import service as fx
 from marketplace.fx.service import QUOTE_CURRENCY
 from marketplace.http import parse_model
 from marketplace.i18n import current_language, format_money
+from marketplace.ids import utcnow
 from marketplace.money import CurrencyError, Money
+from marketplace.orders import alerts as order_alerts
 from marketplace.orders import lifecycle
+from marketplace.orders import reconciliation as reconciliation_service
 from marketplace.orders import service as order_service
 from marketplace.orders.models import OrderStatus, ShipmentStatus
 from marketplace.orders.schemas import order_out
@@ -35,7 +49,7 @@ from marketplace.provenance import flags as buyer_flags
 from marketplace.provenance import labels, records
 from marketplace.provenance.models import FlagStatus, RecordStatus
 from marketplace.provenance.schemas import DecisionIn, ResolveFlagIn, RevokeIn
-from marketplace.shipping import parcels
+from marketplace.shipping import parcels, returns
 from marketplace.shipping.schemas import shipment_out
 from marketplace.storefront import record_form
 from marketplace.storefront.forms import (
@@ -516,6 +530,52 @@ def payout_batch_executed(batch_id: str):
     else:
         flash(_("The batch is executed: its payouts are paid."), "success")
     return redirect(url_for("console.payout_batch", batch_id=batch_id))
+
+
+@bp.get("/tax")
+@roles_required("operator")
+def tax_returns():
+    """The figures of a point-of-sale scheme's return, by destination and rate."""
+    scheme = (request.args.get("scheme") or "IOSS").strip().upper()
+    period = (request.args.get("period") or utcnow().strftime("%Y-%m")).strip()
+    report, error = None, None
+    if scheme not in returns.SCHEME_CURRENCY:
+        scheme = "IOSS"
+    try:
+        registration = current_app.config.get(returns.SCHEME_SETTING[scheme])
+        report = returns.tax_return(scheme, period, registration)
+    except ValidationFailed:
+        error = _("Choose a month (2026-11) or a quarter (2026-Q4).")
+    return render_template("console/tax_returns.html", report=report, error=error,
+                           scheme=scheme, period=period, schemes=list(returns.SCHEME_CURRENCY))
+
+
+# --- reconciliation and alerts -------------------------------------------------------------
+
+def _report_day() -> date_type:
+    value = request.args.get("day") or ""
+    try:
+        return date_type.fromisoformat(value)
+    except ValueError:
+        return utcnow().date() - timedelta(days=1)
+
+
+@bp.get("/reconciliation")
+@roles_required("operator")
+def reconciliation():
+    report = reconciliation_service.daily_report(_report_day())
+    return render_template("console/reconciliation.html", report=report,
+                           alerts=order_alerts.open_alerts())
+
+
+@bp.get("/reconciliation.csv")
+@roles_required("operator")
+def reconciliation_csv():
+    report = reconciliation_service.daily_report(_report_day())
+    return Response(reconciliation_service.report_csv(report),
+                    content_type="text/csv; charset=utf-8", headers={
+                        "Content-Disposition":
+                            f'attachment; filename="reconciliation-{report.day.isoformat()}.csv"'})
 
 
 # --- audit trail ----------------------------------------------------------------------------

@@ -51,6 +51,22 @@ SQLITE_FTS = [
     "DELETE FROM product_fts_terms WHERE term = '  ' || old.term || ' '; END",
     "INSERT INTO product_fts_terms(term) SELECT '  ' || term || ' ' FROM search_term",
 ]
+# An index for every browse path (marketplace/catalog/models.py Product.__table_args__).
+BROWSE_INDEXES = {
+    "ix_product_craft_created": ("status", "craft", "created_at", "id"),
+    "ix_product_craft_price": ("status", "craft", "price_base", "id"),
+    "ix_product_artisan_created": ("artisan_id", "status", "created_at", "id"),
+    "ix_product_artisan_price": ("artisan_id", "status", "price_base", "id"),
+}
+VERIFIED_CONDITIONS = {"verified": "provenance_level IN ('L1', 'L2')",
+                       "unverified": "provenance_level NOT IN ('L1', 'L2')"}
+PARTIAL_INDEXES = {
+    f"ix_product_{name}_{sort}": (("status", column, "id"), condition)
+    for name, condition in VERIFIED_CONDITIONS.items()
+    for sort, column in (("created", "created_at"), ("price", "price_base"))
+}
+PG_TAG_INDEXES = {"product_fts_materials_trgm": "materials_key",
+                  "product_fts_techniques_trgm": "techniques_key"}
 OLD_SQLITE_TRIGGERS = ("product_fts_insert", "product_fts_delete", "product_fts_update")
 
 
@@ -86,6 +102,13 @@ def upgrade():
         for name in SEARCH_COLUMNS:
             batch_op.add_column(sa.Column(name, sa.Text(), nullable=False, server_default=''))
     _backfill()
+    with op.batch_alter_table('product', schema=None) as batch_op:
+        for name, columns in BROWSE_INDEXES.items():
+            batch_op.create_index(name, list(columns), unique=False)
+        for name, (columns, condition) in PARTIAL_INDEXES.items():
+            batch_op.create_index(name, list(columns), unique=False,
+                                  postgresql_where=sa.text(condition),
+                                  sqlite_where=sa.text(condition))
 
     if dialect == "sqlite":
         for trigger in OLD_SQLITE_TRIGGERS:
@@ -105,6 +128,8 @@ def upgrade():
                    "USING gin (search_title_vector)")
         op.execute("CREATE INDEX product_fts_terms_trgm ON search_term "
                    "USING gin (term gin_trgm_ops)")
+        for name, column in PG_TAG_INDEXES.items():
+            op.execute(f"CREATE INDEX {name} ON product USING gin ({column} gin_trgm_ops)")
 
 
 def downgrade():
@@ -120,11 +145,15 @@ def downgrade():
         op.execute("DROP TABLE IF EXISTS product_fts")
     elif dialect == "postgresql":
         op.execute("DROP INDEX IF EXISTS product_fts_terms_trgm")
+        for name in PG_TAG_INDEXES:
+            op.execute(f"DROP INDEX IF EXISTS {name}")
         op.execute("DROP INDEX IF EXISTS product_fts_title_vector")
         op.execute("DROP INDEX IF EXISTS product_fts_vector")
         op.execute("ALTER TABLE product DROP COLUMN IF EXISTS search_title_vector")
         op.execute("ALTER TABLE product DROP COLUMN IF EXISTS search_vector")
     with op.batch_alter_table('product', schema=None) as batch_op:
+        for name in [*BROWSE_INDEXES, *PARTIAL_INDEXES]:
+            batch_op.drop_index(name)
         for name in SEARCH_COLUMNS:
             batch_op.drop_column(name)
     op.drop_table('search_term')

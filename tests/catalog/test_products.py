@@ -29,7 +29,7 @@ def test_artisan_lists_a_product_with_derived_columns(client, product_body):
     assert body["translations"]["title"]["kk"] == "Киіз сырмақ"
     assert body["materials"] == ["sheep wool", "natural dyes"]
     assert body["price"] == {"amount": 12000000, "currency": "KZT"}
-    assert body["hs_code"] == "5602" and body["hs_code_override"] is None
+    assert body["hs_code"] == "630790" and body["hs_code_override"] is None
     assert body["dimensions_mm"] == {"l": 1200, "w": 300, "h": 300}
     assert body["provenance"] == {"level": "L0", "label_code": None, "status": "none",
                                   "url": None}
@@ -123,6 +123,9 @@ BAD_INPUT = [
     ("dimensions_mm", {"l": 0, "w": 10, "h": 10}, "dimensions_mm.l"),
     ("hs_code", "12", "hs_code"),
     ("hs_code", "12345678901", "hs_code"),
+    ("hs_code", "5705", "hs_code"),  # a 4-digit heading: subheadings have 6 digits
+    ("hs_code", "570590", "hs_code"),  # 5705 has no subheading 90 in HS 2022
+    ("hs_code", "999999", "hs_code"),
     ("title", {}, "title"),
     ("title", {"en": "  "}, "title"),
     ("title", {"de": "Schale"}, "title.de"),
@@ -163,12 +166,12 @@ def test_owner_patches_fields_and_derived_columns_follow(client, product_body):
     artisan = make_artisan()
     product_id = create(client, product_body, artisan).get_json()["id"]
     response = client.patch(f"/api/v1/products/{product_id}", headers=auth_headers(artisan),
-                            json={"materials": ["Camel wool"], "stock": 7, "hs_code": "5705",
+                            json={"materials": ["Camel wool"], "stock": 7, "hs_code": "570490",
                                   "price": {"amount": 30000, "currency": "EUR"}})
     assert response.status_code == 200
     body = response.get_json()
     assert body["materials"] == ["camel wool"] and body["stock"] == 7
-    assert body["hs_code"] == "5705" and body["hs_code_override"] == "5705"
+    assert body["hs_code"] == "570490" and body["hs_code_override"] == "570490"
     product = db.session.get(Product, product_id)
     assert product.materials_key == "|camel wool|"
     assert product.price_base == fx.convert(Money(30000, "EUR"), "KZT")[0].amount
@@ -177,11 +180,11 @@ def test_owner_patches_fields_and_derived_columns_follow(client, product_body):
 
 def test_patch_null_hs_code_returns_to_the_craft_default(client, product_body):
     artisan = make_artisan()
-    product_body["hs_code"] = "5705"
+    product_body["hs_code"] = "570490"
     product_id = create(client, product_body, artisan).get_json()["id"]
     body = client.patch(f"/api/v1/products/{product_id}", json={"hs_code": None},
                         headers=auth_headers(artisan)).get_json()
-    assert body["hs_code"] == "5602" and body["hs_code_override"] is None
+    assert body["hs_code"] == "630790" and body["hs_code_override"] is None
 
 
 def test_patch_rejects_null_for_required_fields_and_changes_nothing(client):

@@ -400,3 +400,75 @@ def test_signatures_are_accepted_within_the_tolerance_either_side_and_refused_be
     for offset in (-SIGNATURE_TOLERANCE_SECONDS - 5, SIGNATURE_TOLERANCE_SECONDS + 5):
         with pytest.raises(InvalidWebhook):
             verify_signature(body, stripe_signature(body, secret, now + offset), now=now)
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+def test_the_daily_reconciliation_lists_what_stripe_and_the_ledger_disagree_on(
+        client, stripe_webhooks):
+    import csv
+    import io
+
+    from marketplace.ids import utcnow
+    from marketplace.orders import reconciliation
+
+    bowl = make_product(stock=1)
+    _, headers = buyer_with_cart((bowl, 1))
+    order_id, intent_id = paid_order(client, headers)
+    today = utcnow().date()
+    clean = reconciliation.daily_report(today)
+    [row] = [r for r in clean.rows if r.order_id == order_id]
+    assert row.stripe == row.ledger and row.stripe["captured"] > 0 and not row.differences
+
+    # a refund made in the dashboard whose event never reached us
+    stripe_webhooks.client.v1.refunds.create(params={"payment_intent": intent_id,
+                                                     "amount": 700})
+    report = reconciliation.reconcile(today)
+    [row] = [r for r in report.differing if r.order_id == order_id]
+    assert row.stripe["refunded"] == 700 and row.ledger["refunded"] == 0
+    assert row.differences == [row.differences[0]] and row.differences[0].startswith(
+        "refunded: Stripe")
+    reconciliation.reconcile(today)  # once a day is one alert
+    db.session.rollback()
+    assert len(db.session.execute(db.select(OperatorAlert).where(
+        OperatorAlert.kind == "reconciliation",
+        OperatorAlert.key == today.isoformat())).scalars().all()) == 1
+
+    from tests.storefront.helpers import sign_in
+
+    sign_in(client, make_operator())
+    page = client.get(f"/console/reconciliation?day={today.isoformat()}")
+    assert page.status_code == 200 and intent_id in page.get_data(as_text=True)
+    download = client.get(f"/console/reconciliation.csv?day={today.isoformat()}")
+    rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
+    [mine] = [r for r in rows if r["payment_intent_id"] == intent_id]
+    assert (mine["stripe_refunded"], mine["ledger_refunded"]) == ("700", "0")
+    assert mine["differences"].startswith("refunded: Stripe")
+
+
+def test_an_operator_submits_dispute_evidence_through_stripes_dispute_api(
+        client, stripe_webhooks, deliver):
+    bowl = make_product(stock=1)
+    _, headers = buyer_with_cart((bowl, 1))
+    order_id, intent_id = paid_order(client, headers)
+    dispute = _open(stripe_webhooks, intent_id, "product_not_received")
+    deliver("charge.dispute.created", dispute, times=1)
+    operator = auth_headers(make_operator())
+    [listed] = [d for d in client.get("/api/v1/operator/disputes", headers=operator)
+                .get_json()["items"] if d["stripe_dispute_id"] == dispute["id"]]
+    url = f"/api/v1/operator/disputes/{listed['id']}/evidence"
+    bad = client.post(url, headers=operator, json={"evidence": {"not_a_field": "x"}})
+    assert bad.status_code == 422 and bad.get_json()["code"] == "order.dispute_evidence_invalid"
+    assert client.post(url, headers=headers, json={"evidence": {}}).status_code == 403
+    sent = client.post(url, headers=operator, json={"evidence": {
+        "shipping_tracking_number": "RR123456785KZ", "shipping_carrier": "Kazpost",
+        "uncategorized_text": "Delivered to the buyer's address, signed for."}, "submit": True})
+    assert sent.status_code == 200, sent.get_json()
+    assert sent.get_json()["status"] == "under_review"
+    assert sent.get_json()["evidence_submitted_at"] is not None
+    at_stripe = stripe_webhooks.dispute(dispute["id"])
+    assert at_stripe["evidence"]["shipping_tracking_number"] == "RR123456785KZ"
+    assert at_stripe["evidence_details"]["submission_count"] == 1
+    again = client.post(url, headers=operator, json={"evidence": {"uncategorized_text": "x"}})
+    assert again.status_code == 409
+    assert len(timeline(order_id, "dispute_evidence")) == 1

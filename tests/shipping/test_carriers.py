@@ -21,7 +21,7 @@ SENDER = papers.Address("Sheber LLP", "Abay avenue 10", "Almaty", "KZ", "050000"
 
 def shipment_to(country: str, service: str = "ems") -> papers.ShipmentData:
     recipient = papers.Address("Buyer", "1 Main St", "Springfield", country, "12345")
-    line = papers.CustomsLine("Felt rug", "5705", 1, Money(25_000_000, "KZT"), 8000, ("wool",))
+    line = papers.CustomsLine("Felt rug", "570490", 1, Money(25_000_000, "KZT"), 8000, ("wool",))
     return papers.ShipmentData(
         reference="SHIP-1", service=service, sender=SENDER, recipient=recipient, lines=(line,),
         gross_weight_g=8250, shipping=Money(19_090_000, "KZT"), duties_mode="DAP",

@@ -39,19 +39,21 @@ def test_heavy_felt_rug_to_the_us_is_priced_by_volume_and_pays_us_duty(client):
     # Express zone Z5, up to 25,000 g: 345,600.00 KZT -> 69,120 cents
     assert express["amount"] == {"amount": 69120, "currency": "USD"}
     assert express["eta_days"] == {"min": 4, "max": 7}
-    # US: no de minimis, FOB (shipping not dutiable), HS 5705 at 6%, no VAT:
-    # goods 250,000 KZT = 50,000 cents; duty 50,000 x 0.06 = 3,000 cents
+    # US: no de minimis, FOB (shipping not dutiable), HS 5704 at 5%, no VAT, no surcharge in
+    # force on the day: goods 250,000 KZT = 50,000 cents; duty 50,000 x 0.05 = 2,500 cents
     for option in (ems, express):
         duties = option["duties"]
-        assert duties["estimate"] == {"amount": 3000, "currency": "USD"}
+        assert duties["estimate"] == {"amount": 2500, "currency": "USD"}
         assert duties["mode"] == "DDP" and duties["modes"] == ["DDP", "DAP"]
+        assert duties["regime"] == "customs" and duties["modes_allowed"] == ["DDP", "DAP"]
         breakdown = duties["breakdown"]
         assert breakdown["customs_value"] == {"amount": 50000, "currency": "USD"}
-        assert breakdown["duty"] == {"amount": 3000, "currency": "USD"}
+        assert breakdown["duty"] == {"amount": 2500, "currency": "USD"}
         assert breakdown["vat"] == {"amount": 0, "currency": "USD"}
-        assert breakdown["lines"] == [{"hs_code": "5705",
-                                       "value": {"amount": 50000, "currency": "USD"},
-                                       "rate": "0.06"}]
+        [line] = breakdown["lines"]
+        assert (line["hs_code"], line["value"], line["rate"]) == (
+            "570490", {"amount": 50000, "currency": "USD"}, "0.05")
+        assert line["duty"] == {"amount": 2500, "currency": "USD"}
     assert payload["unavailable"] == []
 
 
@@ -66,17 +68,34 @@ def test_silver_earrings_to_germany_pay_the_eu_flat_duty_and_german_vat(client):
     assert options["ems"]["amount"] == {"amount": 2250, "currency": "EUR"}
     # Express zone Z4 up to 500 g: 28,000.00 KZT = 50.40 EUR
     assert options["express"]["amount"] == {"amount": 5040, "currency": "EUR"}
-    # goods 45,000 KZT = 81.00 EUR <= 150 EUR: flat duty 3.00 EUR for one HS code (7113).
-    # VAT 19% on CIF + duty. EMS: (81.00 + 22.50 + 3.00) x 0.19 = 20.235 -> 20.24 (half-up)
+    # goods 45,000 KZT = 81.00 EUR <= 150 EUR, no IOSS registration: the EUR 150 relief, no
+    # flat duty (it is for IOSS sellers); VAT 19% at the border on CIF: (81.00 + 22.50) x 0.19
+    # = 19.665 -> 19.67 (half-up)
     ems = options["ems"]["duties"]
-    assert ems["breakdown"]["duty"] == {"amount": 300, "currency": "EUR"}
+    assert ems["regime"] == "customs" and ems["modes"] == ["DDP", "DAP"]
+    assert ems["breakdown"]["duty"] == {"amount": 0, "currency": "EUR"}
     assert ems["breakdown"]["customs_value"] == {"amount": 10350, "currency": "EUR"}
-    assert ems["breakdown"]["vat"] == {"amount": 2024, "currency": "EUR"}
+    assert ems["breakdown"]["vat"] == {"amount": 1967, "currency": "EUR"}
     assert ems["breakdown"]["duty_exempt"] is True
-    assert ems["breakdown"]["lines"][0]["hs_code"] == "7113"
-    assert ems["estimate"] == {"amount": 2324, "currency": "EUR"}
-    # Express: (81.00 + 50.40 + 3.00) x 0.19 = 25.536 -> 25.54; with duty 28.54
-    assert options["express"]["duties"]["estimate"] == {"amount": 2854, "currency": "EUR"}
+    assert ems["breakdown"]["lines"][0]["hs_code"] == "711311"
+    assert ems["estimate"] == {"amount": 1967, "currency": "EUR"}
+    # Express: (81.00 + 50.40) x 0.19 = 24.966 -> 24.97
+    assert options["express"]["duties"]["estimate"] == {"amount": 2497, "currency": "EUR"}
+
+
+def test_with_ioss_the_earrings_are_ddp_only_with_the_flat_duty(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "COLLECTION_REGISTRATIONS", {"IOSS": "IM3721234567"})
+    earrings = silver_earrings()
+    response = _quote(client, "DE", [{"product_id": earrings.id, "quantity": 1}], "EUR")
+    ems = _by_service(response.json)["ems"]["duties"]
+    assert ems["regime"] == "IOSS" and ems["modes"] == ["DDP"]
+    assert ems["breakdown"]["collector"] == "marketplace"
+    assert ems["breakdown"]["scheme_number"] == "IM3721234567"
+    # EUR 3 flat duty for one heading (7113.11); VAT 19% on the price: (81.00 + 22.50) x 0.19
+    assert ems["breakdown"]["duty"] == {"amount": 300, "currency": "EUR"}
+    assert ems["breakdown"]["vat"] == {"amount": 1967, "currency": "EUR"}
+    assert ems["estimate"] == {"amount": 2267, "currency": "EUR"}
+    assert {rule["rule"] for rule in ems["breakdown"]["rules"]} >= {"collection", "flat_duty"}
 
 
 def test_two_pairs_of_earrings_to_germany_pay_ad_valorem_duty_over_150_eur(client):
@@ -104,15 +123,15 @@ def test_ceramic_bowl_to_japan_in_yen(client):
     assert options["ems"]["eta_days"] == {"min": 7, "max": 12}
     # Express zone Z3: 36,000.00 KZT = 10,800 JPY
     assert options["express"]["amount"] == {"amount": 10800, "currency": "JPY"}
-    # goods 60,000 KZT = 18,000 JPY > 10,000 JPY: CIF, HS 6912 -> chapter 69 at 2%, tax 10%
-    # EMS: value 18,000 + 4,860 = 22,860; duty 457.2 -> 457; tax (22,860 + 457) x 0.1 = 2,331.7
-    # -> 2,332; total 2,789 JPY
+    # goods 60,000 KZT = 18,000 JPY, valued for personal use at 60% = 10,800 > 10,000 JPY:
+    # CIF, HS 6912 -> chapter 69 at 2%, consumption tax 10%. EMS: 10,800 + 4,860 = 15,660;
+    # duty 313.2 -> 313; tax (15,660 + 313) x 0.1 = 1,597.3 -> 1,597; total 1,910 JPY
     ems = options["ems"]["duties"]
-    assert ems["breakdown"]["duty"] == {"amount": 457, "currency": "JPY"}
-    assert ems["breakdown"]["vat"] == {"amount": 2332, "currency": "JPY"}
-    assert ems["estimate"] == {"amount": 2789, "currency": "JPY"}
-    # Express: 18,000 + 10,800 = 28,800; duty 576; tax 2,937.6 -> 2,938; total 3,514 JPY
-    assert options["express"]["duties"]["estimate"] == {"amount": 3514, "currency": "JPY"}
+    assert ems["breakdown"]["duty"] == {"amount": 313, "currency": "JPY"}
+    assert ems["breakdown"]["vat"] == {"amount": 1597, "currency": "JPY"}
+    assert ems["estimate"] == {"amount": 1910, "currency": "JPY"}
+    # Express: 10,800 + 10,800 = 21,600; duty 432; tax 2,203.2 -> 2,203; total 2,635 JPY
+    assert options["express"]["duties"]["estimate"] == {"amount": 2635, "currency": "JPY"}
 
 
 def test_cheap_bowl_to_japan_is_under_the_10000_yen_de_minimis(client):

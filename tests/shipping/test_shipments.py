@@ -3,8 +3,11 @@ order shipped), export-permit holds, and who may see or print what."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
+import jsonschema
 import pypdfium2
 import pytest
 import zxingcpp
@@ -43,6 +46,9 @@ def operator():
 def operator_headers(operator):
     return auth_headers(operator)
 
+
+CUSTOMS_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "data" / "schemas"
+                             / "customs-declaration.schema.json").read_text())
 
 def piece_events(serial: str) -> list[str]:
     db.session.rollback()
@@ -115,7 +121,7 @@ def test_the_label_task_buys_the_label_makes_the_papers_and_ships_the_order(
                                 materials=["silver", "turquoise"], techniques=["filigree"],
                                 title={"en": "Silver filigree earrings"}, price_amount=4_500_000,
                                 weight_g=30, length_mm=80, width_mm=60, height_mm=30, stock=4)
-    bowl = verified_product(client, potter, operator, hs_code="6912", materials=["clay"],
+    bowl = verified_product(client, potter, operator, hs_code="691200", materials=["clay"],
                             title={"en": "Kese bowl"}, price_amount=6_000_000, weight_g=900,
                             length_mm=250, width_mm=250, height_mm=120, stock=2)
     order_id, buyer, buyer_headers = paid(client, (earrings, 2), (bowl, 1))
@@ -155,11 +161,28 @@ def test_the_label_task_buys_the_label_makes_the_papers_and_ships_the_order(
     # 2 x 45,000 KZT + 60,000 KZT = 150,000 KZT = 300 USD = 270 EUR: 219 SDR, a CN 22
     assert shipment.customs_form == "CN22" and "CN 22" in text
     assert "CN 23" not in text
-    for expected in ("7113", "6912", "silver, turquoise", "clay", "Silver filigree earrings",
+    for expected in ("711311", "691200", "silver, turquoise", "clay", "Silver filigree earrings",
                      "Kese bowl", shipment.tracking_number, "PREPAID", "Berlin",
-                     "Country of origin of goods: KZ", "81.00 EUR", "162.00 EUR", "108.00 EUR",
+                     "Kazakhstan (KZ)", "Germany / Allemagne (DE)", "81.00 EUR", "162.00 EUR",
+                     "108.00 EUR",
                      "270.00 EUR", *serials[earrings.id], *serials[bowl.id]):
         assert expected in text, expected
+
+    # The same declaration as data, valid against the JSON Schema kept in the repository.
+    declaration = client.get(f"/api/v1/shipments/{shipment_id}/customs.json",
+                             headers=operator_headers)
+    assert declaration.status_code == 200, declaration.json
+    body = declaration.json
+    jsonschema.validate(body, CUSTOMS_SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert body["form"] == "CN22" and body["item_id"] == shipment.tracking_number
+    assert [(i["hs_code"], i["quantity"]) for i in body["items"]] == [("711311", 2),
+                                                                    ("691200", 1)]
+    assert body["total_value"] == {"amount": 27000, "currency": "EUR"}
+    assert body["addressee"]["country"] == "DE" and body["addressee"]["email"] == buyer.email
+    assert body["incoterm"] == "DDP" and body["non_delivery"] == "return"
+    buyer_view = client.get(f"/api/v1/shipments/{shipment_id}/customs.json",
+                            headers=buyer_headers)
+    assert buyer_view.status_code == 403
 
     # The same event delivered again, or a second event for the same shipment: nothing twice.
     assert run_label_tasks() == 1
@@ -185,7 +208,7 @@ def test_the_label_task_buys_the_label_makes_the_papers_and_ships_the_order(
 
 def test_a_courier_parcel_gets_a_cn23_with_the_commercial_invoice_for_dap(
         client, stripe_webhooks, operator_headers):
-    rug = make_product(craft="felt", hs_code="5705", materials=["wool"], techniques=["felting"],
+    rug = make_product(craft="felt", hs_code="570490", materials=["wool"], techniques=["felting"],
                        title={"en": "Syrmaq felt rug"}, price_amount=25_000_000, weight_g=8_000,
                        length_mm=1_100, width_mm=300, height_mm=300, stock=2)
     new_york = {"name": "John Doe", "line1": "1 Main St", "city": "New York",
@@ -199,7 +222,7 @@ def test_a_courier_parcel_gets_a_cn23_with_the_commercial_invoice_for_dap(
     shipment = shipment_of(order_id)
     assert shipment.customs_form == "CN23" and shipment.tracking_number.startswith("CX")
     text = pdf_text(shipment.customs_pdf)
-    for expected in ("CN 23", "COMMERCIAL INVOICE", "5705", "wool", "DAP (Incoterms 2020)",
+    for expected in ("CN 23", "COMMERCIAL INVOICE", "570490", "wool", "DAP (Incoterms 2020)",
                      "payable by the addressee", "500.00 USD", "New York",
                      shipment.tracking_number):
         assert expected in text, expected
@@ -209,7 +232,7 @@ def test_a_cultural_value_piece_holds_the_parcel_until_the_export_permit(
         client, stripe_webhooks, operator, operator_headers):
     master = make_artisan()
     dombra = verified_product(client, master, operator, cultural_value=True,
-                              craft="instruments", hs_code="9202", materials=["apricot wood"],
+                              craft="instruments", hs_code="920290", materials=["apricot wood"],
                               title={"en": "Antique dombra"}, price_amount=9_000_000,
                               weight_g=1_500, length_mm=1_000, width_mm=200, height_mm=120,
                               stock=1)
@@ -255,7 +278,7 @@ def test_a_cultural_value_piece_holds_the_parcel_until_the_export_permit(
     shipment = shipment_of(order_id)
     assert shipment.status == "label_created" and order_status(order_id) == "shipped"
     text = pdf_text(shipment.customs_pdf)
-    assert "KZ-MCI-2026-0142" in text and "9202" in text
+    assert "KZ-MCI-2026-0142" in text and "920290" in text
     shown = client.get(f"/api/v1/shipments/{shipment_id}", headers=operator_headers).get_json()
     assert shown["export_permit"]["permit_number"] == "KZ-MCI-2026-0142"
     assert shown["export_permit"]["issued_at"] == "2026-11-20T00:00:00Z"

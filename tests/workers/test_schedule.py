@@ -78,7 +78,7 @@ def test_every_job_is_always_scheduled_and_runs_a_known_task(celery):
     jobs = schedule.beat_schedule()
     assert set(jobs) == {"relay-outbox", "expire-reservations", "refresh-fx-rates",
                          "poll-tracking", "run-payouts", "complete-orders", "resubmit-refunds",
-                         "publish-checkpoint", "purge-sessions"}
+                         "publish-checkpoint", "purge-sessions", "reconcile-payments"}
     assert all(job["task"] in celery.tasks for job in jobs.values())
 
 
