@@ -11,7 +11,7 @@ NODE_PROVENANCE := .cache/node-provenance
 NODE_PROVENANCE_PACKAGES := jsonld-signatures@11.6.0 @digitalbazaar/data-integrity@2.5.0 \
 	@digitalbazaar/eddsa-jcs-2022-cryptosuite@1.0.0 axe-core@4.14.1
 
-.PHONY: install run test lint bench clean browser spectral fonts provenance-tools wrk
+.PHONY: install run test lint bench clean browser spectral fonts provenance-tools wrk exiftool
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ browser:
 		else echo "note: /usr/bin/chromium missing (apt-get install chromium); browser tests will skip"; fi; \
 	fi
 
+# exiftool reads every metadata group of the served photos in tests/catalog/test_images.py (an
+# implementation that is not ours); without it that check is left to exifread.
+exiftool:
+	@if ! command -v exiftool >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl; \
+		else echo "note: exiftool missing (apt-get install libimage-exiftool-perl); exifread checks alone"; fi; \
+	fi
+
 # Spectral lints the OpenAPI document (tests/test_openapi.py); from npm into .cache/node.
 # Without Node.js its test skips.
 spectral:
@@ -76,7 +85,7 @@ provenance-tools:
 		else echo "note: apt-get install golang-go golang-golang-x-mod-dev for the log proof checks"; fi; \
 	fi
 
-test: install browser spectral provenance-tools
+test: install browser spectral provenance-tools exiftool
 	$(BIN)/python -m pytest
 
 # ruff, and the layer contracts of .importlinter (no domain imports a higher one)

@@ -15,6 +15,7 @@ from marketplace.accounts import sessions as accounts_sessions
 from marketplace.accounts import throttle as accounts_throttle
 from marketplace.audit import api as audit_api
 from marketplace.catalog import api as catalog_api
+from marketplace.catalog import cli as catalog_cli
 from marketplace.catalog import models as catalog_models
 from marketplace.checkout import api as checkout_api
 from marketplace.checkout import cli as checkout_cli
@@ -62,7 +63,8 @@ BLUEPRINTS = (
     health.bp,
     openapi.bp,
 )
-CLIS = (accounts_cli, fx_cli, provenance_cli, shipping_cli, checkout_cli, payouts_cli, seed)
+CLIS = (accounts_cli, catalog_cli, fx_cli, provenance_cli, shipping_cli, checkout_cli, payouts_cli,
+        seed)
 
 ROOT = Path(__file__).resolve().parent.parent
 

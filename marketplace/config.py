@@ -120,6 +120,13 @@ class Settings(BaseSettings):
     SG_GST_NUMBER: str | None = None  # GST registration under the overseas vendor regime
     CARRIER_WEBHOOK_SECRETS: str | None = None  # "carrier=secret,carrier=secret"
     UPLOAD_FOLDER: str | None = None  # None = instance/uploads
+    STORAGE_URL: str | None = None  # None = UPLOAD_FOLDER; s3://bucket[/prefix] = a bucket
+    S3_ENDPOINT_URL: str | None = None  # an S3-compatible service; None = AWS itself
+    AWS_REGION: str | None = None
+    AWS_ACCESS_KEY_ID: str | None = None  # None = boto3's own lookup (instance role, ...)
+    AWS_SECRET_ACCESS_KEY: str | None = None
+    MEDIA_BASE_URL: str | None = None  # a CDN or public bucket serving the keys; None = signed
+    MEDIA_SIGNED_URL_SECONDS: int = 86400
     FX_SOURCE_URL: str | None = None  # None = the rates file in data/
     RATELIMIT_STORAGE_URI: str | None = None  # None = REDIS_URL, else memory://
     RATELIMIT_AUTH: str = "10 per minute"
@@ -170,6 +177,17 @@ class Settings(BaseSettings):
         if not isinstance(logging.getLevelName(level), int):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("STORAGE_URL")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value.strip())
+            if parts.scheme != "s3" or not parts.netloc:
+                raise ValueError("must be s3://bucket or s3://bucket/prefix (unset = the local "
+                                 "UPLOAD_FOLDER)")
+            return value.strip()
+        return value
 
     @field_validator("EXPORTER_BIN", "IOSS_NUMBER", "UK_VAT_NUMBER", "AU_ARN", "NZ_GST_NUMBER",
                      "NO_VOEC_NUMBER", "CH_VAT_NUMBER", "SG_GST_NUMBER", "EORI_NUMBER")
@@ -237,6 +255,11 @@ class Settings(BaseSettings):
                 "RATELIMIT_STORAGE_URI: rate limits would be counted in memory (per process, "
                 "forgotten on restart): set REDIS_URL, or RATELIMIT_STORAGE_URI to redis://..."
             )
+        for name in ("S3_ENDPOINT_URL", "MEDIA_BASE_URL"):
+            value = getattr(self, name)
+            if value is not None and urlsplit(value).scheme != "https":
+                problems.append(f"{name} is not an https:// URL ({value}): photos and storage "
+                                "keys would travel in clear; set its https:// address")
         if self.METRICS_TOKEN is not None and (_is_public(self.METRICS_TOKEN)
                                                or len(self.METRICS_TOKEN) < 16):
             problems.append("METRICS_TOKEN is short or a commonly typed value: set a random one "
@@ -313,6 +336,13 @@ class Settings(BaseSettings):
             "CARRIER_WEBHOOK_SECRETS": self.CARRIER_WEBHOOK_SECRETS,
             "UPLOAD_FOLDER": self.UPLOAD_FOLDER or str(instance / "uploads"),
             "FX_SOURCE_URL": self.FX_SOURCE_URL,
+            "STORAGE_URL": self.STORAGE_URL,
+            "S3_ENDPOINT_URL": self.S3_ENDPOINT_URL,
+            "AWS_REGION": self.AWS_REGION,
+            "AWS_ACCESS_KEY_ID": self.AWS_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": self.AWS_SECRET_ACCESS_KEY,
+            "MEDIA_BASE_URL": self.MEDIA_BASE_URL,
+            "MEDIA_SIGNED_URL_SECONDS": self.MEDIA_SIGNED_URL_SECONDS,
             "MAX_CONTENT_LENGTH": 10 * 1024 * 1024 + 64 * 1024,  # 10 MB image + multipart
             "MAX_IMAGE_BYTES": 10 * 1024 * 1024,
             "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,

@@ -31,6 +31,10 @@ def _session_user():
 
 
 def select_locale() -> str:
+    # ?lang= names one page's language (the hreflang links point there); it is not remembered
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        return asked
     chosen = session.get("locale")
     if chosen in LANGUAGES:
         return chosen

@@ -80,8 +80,19 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def media_origins(config) -> tuple[str, ...]:
+    """Where pages load photos from besides the app: the CDN, the S3 endpoint, or AWS S3."""
+    if config.get("MEDIA_BASE_URL"):
+        return tuple(filter(None, [_origin(config["MEDIA_BASE_URL"])]))
+    if not config.get("STORAGE_URL"):
+        return ()
+    if config.get("S3_ENDPOINT_URL"):
+        return tuple(filter(None, [_origin(config["S3_ENDPOINT_URL"])]))
+    return ("https://*.amazonaws.com",)  # presigned URLs of AWS S3 itself
+
+
 @functools.lru_cache(maxsize=8)
-def content_security_policy(stripe_js_url: str | None) -> str:
+def content_security_policy(stripe_js_url: str | None, media: tuple[str, ...] = ()) -> str:
     stripe = _origin(stripe_js_url or "")
     script = ["'self'"]
     connect = ["'self'"]
@@ -98,7 +109,7 @@ def content_security_policy(stripe_js_url: str | None) -> str:
         "script-src": script,
         "connect-src": connect,
         "frame-src": frame,
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *media],
         "style-src": ["'self'"],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
@@ -145,7 +156,8 @@ def init_app(app: Flask) -> None:
         if request.path.startswith("/api/"):
             policy = API_POLICY
         else:  # read per response: tests point STRIPE_JS_URL at an emulator started later
-            policy = content_security_policy(current_app.config.get("STRIPE_JS_URL"))
+            policy = content_security_policy(current_app.config.get("STRIPE_JS_URL"),
+                                             media_origins(current_app.config))
         headers.setdefault("Content-Security-Policy", policy)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

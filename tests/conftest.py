@@ -15,7 +15,8 @@ from marketplace.extensions import db, limiter
 
 # Fixtures for a real SMTP server, real Celery workers and the Stripe emulator with the app on
 # a live port, usable from any test package.
-pytest_plugins = ["tests.plugins.smtp", "tests.plugins.worker", "tests.stripe_emulator"]
+pytest_plugins = ["tests.plugins.smtp", "tests.plugins.worker", "tests.plugins.s3",
+                  "tests.stripe_emulator"]
 
 
 def _fresh_database_url(tmp_path_factory) -> tuple[str, callable]:

@@ -36,9 +36,10 @@ from marketplace.errors import ExternalServiceError
 from marketplace.extensions import db
 from marketplace.mail import TransientMailError
 from marketplace.metrics import TASK_SECONDS, TASKS
+from marketplace.storage import StorageUnavailable
 from workers.schedule import beat_schedule
 
-QUEUES = ("orders", "shipping", "payments", "mail", "maintenance")
+QUEUES = ("orders", "shipping", "payments", "mail", "maintenance", "images")
 DEFAULT_QUEUE = "celery"
 
 TASK_ROUTES = {
@@ -49,10 +50,11 @@ TASK_ROUTES = {
     "workers.payouts.*": {"queue": "orders"},
     "workers.mail.*": {"queue": "mail"},
     "workers.maintenance.*": {"queue": "maintenance"},
+    "workers.catalog.*": {"queue": "images"},  # CPU-heavy: scale it on its own
 }
 
 TASK_MODULES = ("workers.mail", "workers.maintenance", "workers.shipping", "workers.orders",
-                "workers.payments", "workers.payouts")
+                "workers.payments", "workers.payouts", "workers.catalog")
 
 # Errors a later attempt can get past: a dropped or locked database, the broker, SMTP 4xx,
 # Stripe's network and rate limits. Anything else is a bug or a permanent refusal: no retry.
@@ -65,6 +67,7 @@ TRANSIENT_ERRORS = (
     stripe.RateLimitError,
     ConnectionError,
     TimeoutError,
+    StorageUnavailable,
 )
 
 # For tasks that may run twice without harm: a crash mid-task puts the message back.

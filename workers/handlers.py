@@ -7,6 +7,7 @@ with it.
 """
 
 from marketplace import mail
+from marketplace.catalog import images as catalog_images
 from marketplace.catalog import writes as catalog
 from marketplace.checkout.payments import STRIPE_EVENT_RECEIVED
 from marketplace.fx.service import RATES_CHANGED
@@ -18,6 +19,7 @@ from marketplace.shipping.parcels import SHIPMENT_REQUESTED
 
 register_handler(mail.MAIL_REQUESTED, "workers.mail.send_mail_task")
 register_handler(SHIPMENT_REQUESTED, "workers.shipping.create_label_task")
+register_handler(catalog_images.IMAGE_UPLOADED, "workers.catalog.process_image_task")
 register_handler(STRIPE_EVENT_RECEIVED, "workers.payments.apply_stripe_event_task")
 # The order pipeline: independent steps, each its own task so one failing never holds the others.
 register_handler(ORDER_PAID, "workers.orders.start_fulfilment_task")

@@ -6,13 +6,15 @@ provenance summary, and for ``ships_to`` the countries shipping delivers to.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request, send_file
+from flask import Blueprint, Response, current_app, request, send_file
 
 from marketplace.catalog import browse, images, writes
 from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.models import Product
 from marketplace.catalog.schemas import (
     CraftList,
+    ImageList,
+    ImageOrderIn,
     ImageOut,
     ListQuery,
     ProductIn,
@@ -30,7 +32,7 @@ from marketplace.money import PRESENTMENT_CURRENCIES
 from marketplace.provenance import summaries_for_products
 from marketplace.schemas import build
 from marketplace.shipping.service import served_countries
-from marketplace.storage import get_storage, valid_key
+from marketplace.storage import CONTENT_TYPES, IMMUTABLE, LocalStorage, get_storage, valid_key
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
 media_bp = Blueprint("media", __name__)
@@ -171,12 +173,23 @@ def archive_product(product_id: str):
 @auth_required("artisan")
 @responds(ImageOut, 201)
 def upload_image(product_id: str):
-    """Add an image: multipart field `file`, JPEG/PNG/WebP, at most 10 MB."""
+    """Add an image: multipart field `file`, JPEG/PNG/WebP, at most 10 MB; a worker then makes
+    its metadata-free variants (`state` goes from processing to ready)."""
     max_bytes = current_app.config["MAX_IMAGE_BYTES"]
     upload = request.files.get("file")
     data = upload.stream.read(max_bytes + 1) if upload is not None else None
     image = images.add_image(current_user(), product_id, data, max_bytes=max_bytes)
     return images.image_out(image), 201
+
+
+@bp.put("/products/<product_id>/images/order")
+@auth_required("artisan")
+@json_body(ImageOrderIn)
+@responds(ImageList)
+def reorder_images(product_id: str, body: ImageOrderIn):
+    """Put your product's images in a new order; the first is the cover."""
+    ordered = images.reorder_images(current_user(), product_id, body.image_ids)
+    return build(ImageList, items=[images.image_out(image) for image in ordered])
 
 
 @bp.delete("/products/<product_id>/images/<image_id>")
@@ -200,13 +213,26 @@ def crafts(query: ReadQuery):
 
 @media_bp.get("/media/<key>")
 def media(key: str):
-    """An uploaded image, cacheable forever (its key is the hash of its bytes)."""
-    path = get_storage().path(key) if valid_key(key) else None
-    if path is None:
+    """A public image file, cacheable forever (its key is the hash of its bytes). Served from
+    the local folder, or read from the bucket for a development setup without a CDN."""
+    storage = get_storage()
+    if not valid_key(key):
         raise NotFound("No such file.", code=CatalogError.FILE_NOT_FOUND)
-    mimetype = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}[key.rsplit(".")[1]]
-    response = send_file(path, mimetype=mimetype, conditional=True, etag=key.split(".")[0],
-                         max_age=MEDIA_MAX_AGE)
+    mimetype = CONTENT_TYPES[key.rsplit(".")[1]]
+    if isinstance(storage, LocalStorage):
+        path = storage.path(key)
+        if path is None:
+            raise NotFound("No such file.", code=CatalogError.FILE_NOT_FOUND)
+        response = send_file(path, mimetype=mimetype, conditional=True,
+                             etag=key.split(".")[0], max_age=MEDIA_MAX_AGE)
+    else:
+        data = storage.read(key)
+        if data is None:
+            raise NotFound("No such file.", code=CatalogError.FILE_NOT_FOUND)
+        response = Response(data, mimetype=mimetype)
+        response.set_etag(key.split(".")[0])
+        response.headers["Cache-Control"] = IMMUTABLE
+        response.make_conditional(request)
     response.cache_control.public = True
     response.cache_control.immutable = True
     return response

@@ -28,6 +28,7 @@ from marketplace.catalog.models import (
     ProductStatus,
 )
 from marketplace.catalog.schemas import FALLBACK_ORDER, LANGUAGES
+from marketplace.catalog.writes import missing_for_sale
 from marketplace.errors import NotFound, RequestError, ValidationFailed
 from marketplace.extensions import db
 from marketplace.fx.service import BASE_CURRENCY, RateTable, cached_rates, format_rate
@@ -115,8 +116,9 @@ def profile_view(user_id: str, lang: str | None = None) -> dict:
 # --- products: reads ---
 
 def get_product(product_id: str, viewer: User | None = None) -> Product:
-    """An active product for anyone; an archived one only for its artisan or an operator; a
-    commission's one-off listing only for the buyer it is reserved for (and those two)."""
+    """An active product for anyone; a draft or an archived one only for its artisan or an
+    operator; a commission's one-off listing only for the buyer it is reserved for (and those
+    two)."""
     product = db.session.get(Product, product_id)
     if product is None:
         raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
@@ -195,6 +197,7 @@ def _product_out(product: Product, lang: str | None, currency: str, rates: RateT
         "hs_code": product.effective_hs_code,
         "hs_code_override": product.hs_code,
         "status": product.status,
+        "missing": _missing(product, images),
         "images": images,
         "provenance": provenance,
         "created_at": isoformat(product.created_at),
@@ -257,9 +260,17 @@ def _base_bounds(min_price: int | None, max_price: int | None, currency: str,
     return floor, ceiling
 
 
+def _missing(product: Product, images: list[dict]) -> list[str]:
+    if product.status != ProductStatus.DRAFT:
+        return []
+    return missing_for_sale(product, sum(1 for image in images if image["state"] == "ready"))
+
+
 def _filtered(query, *, craft, material, technique, artisan, verified, floor, ceiling,
-              ships_to, served_countries):
-    query = query.where(Product.status == ProductStatus.ACTIVE,
+              ships_to, served_countries, statuses=(ProductStatus.ACTIVE,)):
+    statuses = [str(status) for status in statuses]
+    query = query.where(Product.status == statuses[0] if len(statuses) == 1
+                        else Product.status.in_(statuses),
                         Product.reserved_for_id.is_(None))  # a commission's listing is private
     if craft:
         query = query.where(Product.craft == str(craft))
@@ -297,8 +308,10 @@ def list_products(*, q: str | None = None, craft: str | None = None,
                   currency: str | None = None, ships_to: str | None = None,
                   served_countries: Collection[str] | None = None,
                   sort: str | None = None, limit: int = 24,
-                  cursor: str | None = None, facets: Collection[str] = ()) -> ProductPage:
-    """Active products matching every filter, one keyset page of them.
+                  cursor: str | None = None, facets: Collection[str] = (),
+                  statuses: Collection[str] = (ProductStatus.ACTIVE,)) -> ProductPage:
+    """Active products matching every filter, one keyset page of them. Buyers see only active
+    ones; an artisan's own pages pass ``statuses`` to see their drafts too.
 
     ``min_price``/``max_price`` are minor units of ``currency`` (default KZT), compared through
     each product's KZT ``price_base`` so that price filters and sorts work in any currency.
@@ -320,7 +333,8 @@ def list_products(*, q: str | None = None, craft: str | None = None,
     floor, ceiling = _base_bounds(min_price, max_price, currency or BASE_CURRENCY, rates)
     filters = {"craft": craft, "material": material, "technique": technique,
                "artisan": artisan, "verified": verified, "floor": floor, "ceiling": ceiling,
-               "ships_to": ships_to, "served_countries": served_countries}
+               "ships_to": ships_to, "served_countries": served_countries,
+               "statuses": tuple(statuses)}
 
     if sort == "relevance":
         rows: list[tuple[int, Product]] = []

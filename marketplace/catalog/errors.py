@@ -26,4 +26,8 @@ class CatalogError(ErrorCodes):
     IMAGE_TOO_LARGE = "catalog.image_too_large", "The image file is over the size limit (413)."
     IMAGE_LIMIT = "catalog.image_limit", "The product has as many images as it may (409)."
     IMAGE_NOT_FOUND = "catalog.image_not_found", "No such image of the product (404)."
+    IMAGE_ORDER_INVALID = ("catalog.image_order_invalid",
+                           "A new order must list each of the product's images once (422).")
+    LAST_PHOTO = ("catalog.last_photo",
+                  "A piece for sale keeps at least one photo: add another first (409).")
     FILE_NOT_FOUND = "catalog.file_not_found", "No such stored image file (404)."

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
@@ -45,8 +45,15 @@ VERIFIED_CONDITIONS = {"verified": "provenance_level IN ('L1', 'L2')",
 
 
 class ProductStatus(StrEnum):
+    DRAFT = "draft"  # seen only by its artisan and operators until it is ready to sell
     ACTIVE = "active"
     ARCHIVED = "archived"
+
+
+class ImageState(StrEnum):
+    PROCESSING = "processing"  # uploaded; a worker is making its variants
+    READY = "ready"
+    FAILED = "failed"  # the file could not be decoded after all
 
 
 class ArtisanProfile(db.Model):
@@ -149,13 +156,18 @@ class ProductImage(db.Model):
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
     product_id: Mapped[str] = mapped_column(ForeignKey("product.id"), index=True)
-    storage_key: Mapped[str] = mapped_column(String(200))
-    content_type: Mapped[str] = mapped_column(String(40))
+    # the upload as it arrived (private storage area, deleted once the variants exist)
+    storage_key: Mapped[str] = mapped_column(String(200), index=True)
+    content_type: Mapped[str] = mapped_column(String(40))  # of the upload
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=0)
     alt: Mapped[dict] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(12), default=ImageState.PROCESSING)
+    # [{width, height, format: "jpeg"|"webp", key, size_bytes, original}]: public, metadata-free
+    variants: Mapped[list] = mapped_column(JSON, default=list)
+    illustration: Mapped[bool] = mapped_column(Boolean, default=False)  # drawn, not a photo
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     product: Mapped[Product] = relationship(back_populates="images")

@@ -143,12 +143,14 @@ ProvenanceRecord = Annotated[dict, WithJsonSchema({"$ref": "#/components/schemas
 
 
 class ProductIn(_ProductFields):
+    """A new listing starts as a draft; what it still lacks for sale may be added later."""
+
     title: TitleText
     craft: Craft
     price: MoneyIn
-    stock: StrictInt = Field(ge=0, le=MAX_STOCK)
-    weight_g: StrictInt = Field(ge=1, le=MAX_WEIGHT_G)
-    dimensions_mm: DimensionsIn
+    stock: StrictInt = Field(0, ge=0, le=MAX_STOCK)
+    weight_g: StrictInt | None = Field(None, ge=1, le=MAX_WEIGHT_G)
+    dimensions_mm: DimensionsIn | None = None
     provenance: ProvenanceRecord | None = Field(
         None, description="Optional provenance declaration (see PUT /products/{id}/provenance).")
 
@@ -269,15 +271,40 @@ class ProfileIn(BaseModel):
 
 # --- responses: views serialise through these (marketplace.http.responds) ---
 
-class ImageOut(OutModel):
-    id: str
-    url: str
-    content_type: str
+class VariantOut(OutModel):
     width: int
     height: int
+    format: Literal["jpeg", "webp"]
+    url: str = Field(description="Content-addressed: cache it forever.")
     size_bytes: int
-    position: int
+
+
+class ImageOut(OutModel):
+    id: str
+    url: str | None = Field(description="A JPEG of at most 1280 px; null while processing.")
+    content_type: str
+    width: int = Field(description="Of the full-size picture, upright.")
+    height: int
+    size_bytes: int = Field(description="Of the file as uploaded.")
+    position: int = Field(description="0 is the cover.")
     alt: TextOut
+    state: Literal["processing", "ready", "failed"] = Field(
+        description="processing: a worker is making the variants; failed: upload it again.")
+    illustration: bool = Field(description="A drawing standing in for a photo (demo pieces).")
+    variants: list[VariantOut] = Field(
+        description="Metadata-free WebP and JPEG files: full size and 320/640/1280/2048 px on "
+                    "the long side (never enlarged).")
+
+
+class ImageList(OutModel):
+    items: list[ImageOut]
+
+
+class ImageOrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_ids: list[Annotated[str, StringConstraints(max_length=26)]] = Field(
+        max_length=20, description="Every image of the product once; the first is the cover.")
 
 
 class ProvenanceSummary(OutModel):
@@ -331,7 +358,12 @@ class ProductOut(OutModel):
     dimensions_mm: ProductDimensionsOut
     hs_code: str
     hs_code_override: str | None
-    status: ProductStatus = Field(strict=False)
+    status: ProductStatus = Field(strict=False, description=(
+        "draft: seen only by its artisan and operators until nothing is missing; active; "
+        "archived."))
+    missing: list[Literal["photo", "title", "description", "price", "stock", "weight",
+                          "size"]] = Field(
+        description="What a draft lacks before it goes on sale; empty when nothing is.")
     images: list[ImageOut]
     provenance: ProvenanceSummary
     reviews: ReviewSummary = Field(None)

@@ -1,7 +1,9 @@
 """Demo catalogue: Almaty workshops and their pieces from data/demo/catalogue.json.
 
 Idempotent by natural keys: accounts by email, a workshop by its artisan, a product by its
-artisan and English title. Everything goes through the services, so the demo obeys every rule.
+artisan and English title. Everything goes through the services, so the demo obeys every rule:
+a piece is listed as a draft and goes on sale with its picture, an illustration drawn from its
+craft's ornament (``marketplace.catalog.illustrations``), labelled as one.
 """
 
 from __future__ import annotations
@@ -13,9 +15,15 @@ from sqlalchemy import select
 
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Role, User
-from marketplace.catalog import writes
-from marketplace.catalog.models import ArtisanProfile, Product
+from marketplace.catalog import images, writes
+from marketplace.catalog.illustrations import draw_illustration, illustration_alt
+from marketplace.catalog.models import ArtisanProfile, Product, ProductImage
 from marketplace.extensions import db
+from marketplace.storage import content_key
+from marketplace.transaction import use_case
+
+# Demo pictures are small: the cards and the product page never need more.
+ILLUSTRATION_SIZES = (320, 640)
 
 DATA_FILE = Path(__file__).resolve().parents[2] / "data" / "demo" / "catalogue.json"
 
@@ -35,6 +43,20 @@ def _user(email: str, password: str, role: Role, hashes: dict[str, str], **field
         db.session.add(user)
         db.session.commit()
     return user
+
+
+def _illustrate(product_id: str) -> None:
+    """Give a picture-less demo piece its illustration (and so put it on sale)."""
+    product = db.session.get(Product, product_id)
+    if db.session.execute(select(ProductImage.id).where(
+            ProductImage.product_id == product_id).limit(1)).first() is not None:
+        return
+    png = draw_illustration(product.craft, product.title.get("en", product.id))
+    alt = illustration_alt(product.craft, dict(product.title))
+    db.session.rollback()  # storage is written outside any transaction
+    variants = images.clean_variants(png, ILLUSTRATION_SIZES)
+    use_case(images.add_ready_image)(product_id, variants, alt=alt, illustration=True,
+                                     source_key=content_key(png, "png"))
 
 
 def seed_demo() -> str:
@@ -58,15 +80,17 @@ def seed_demo() -> str:
                                                "lineage", "processing_days")
             })
         existing = {
-            (title or {}).get("en")
-            for title in db.session.execute(
-                select(Product.title).where(Product.artisan_id == artisan.id)).scalars()
+            (product.title or {}).get("en"): product
+            for product in db.session.execute(
+                select(Product).where(Product.artisan_id == artisan.id)).scalars()
         }
-        for product in workshop["products"]:
+        for listing in workshop["products"]:
             total += 1
-            if product["title"]["en"] not in existing:
-                writes.create_product(artisan, product)
+            product = existing.get(listing["title"]["en"])
+            if product is None:
+                product = writes.create_product(artisan, listing)
                 created += 1
+            _illustrate(product.id)
 
     artisan_email = data["workshops"][0]["email"]
     return (

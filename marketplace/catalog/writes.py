@@ -8,11 +8,17 @@ in the same transaction.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.errors import CatalogError
-from marketplace.catalog.models import ArtisanProfile, Product, ProductStatus
+from marketplace.catalog.models import (
+    ArtisanProfile,
+    ImageState,
+    Product,
+    ProductImage,
+    ProductStatus,
+)
 from marketplace.catalog.schemas import ProductIn, ProductPatch, ProfileIn
 from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from marketplace.extensions import db
@@ -26,6 +32,11 @@ from marketplace.transaction import use_case
 PRODUCT_CHANGED = "catalog.product_changed"
 # {product_id, artisan_id, record}: a product was listed with a provenance declaration.
 PROVENANCE_DECLARED = "catalog.provenance_declared"
+# {product_id, artisan_id}: a draft had all it needs and went on sale.
+PRODUCT_PUBLISHED = "catalog.product_published"
+
+# What a draft needs before it goes on sale, in the order pages list it.
+READINESS = ("photo", "title", "description", "price", "stock", "weight", "size")
 
 
 def require_artisan(user: User) -> None:
@@ -88,16 +99,61 @@ def price_base(price: Money, rates: RateTable) -> int:
 
 def product_actions(product: Product) -> dict[str, bool]:
     """What the owner may do with the product now (pages offer only these)."""
-    return {"edit": product.status == ProductStatus.ACTIVE,
+    return {"edit": product.status != ProductStatus.ARCHIVED,
             "archive": product.status != ProductStatus.ARCHIVED}
 
 
+def ready_photos(product_ids: list[str]) -> dict[str, int]:
+    """How many processed photos each product has (one query)."""
+    counts = dict.fromkeys(product_ids, 0)
+    if product_ids:
+        rows = db.session.execute(
+            select(ProductImage.product_id, func.count(ProductImage.id))
+            .where(ProductImage.product_id.in_(product_ids),
+                   ProductImage.state == ImageState.READY)
+            .group_by(ProductImage.product_id)).all()
+        counts.update({product_id: total for product_id, total in rows})
+    return counts
+
+
+def missing_for_sale(product: Product, photos: int | None = None) -> list[str]:
+    """What the product lacks before it may go on sale (READINESS names); empty when ready."""
+    if photos is None:
+        photos = ready_photos([product.id])[product.id]
+    present = {
+        "photo": photos > 0,
+        "title": any((product.title or {}).values()),
+        "description": any((product.description or {}).values()),
+        "price": bool(product.price_amount) and bool(product.price_currency),
+        "stock": (product.stock or 0) > 0,
+        "weight": bool(product.weight_g),
+        "size": bool(product.length_mm and product.width_mm and product.height_mm),
+    }
+    return [name for name in READINESS if not present[name]]
+
+
+def publish_if_ready(product: Product) -> bool:
+    """A draft with nothing missing goes on sale, in the caller's transaction; True if it did.
+    Active and archived products stay as they are."""
+    if product.status != ProductStatus.DRAFT or missing_for_sale(product):
+        return False
+    product.status = ProductStatus.ACTIVE
+    db.session.flush()
+    emit(PRODUCT_PUBLISHED, {"product_id": product.id, "artisan_id": product.artisan_id})
+    return True
+
+
 @use_case
-def create_product(artisan: User, data: ProductIn | dict) -> Product:
-    """List a product; a provenance declaration in ``data`` is saved with it, or nothing is."""
+def create_product(artisan: User, data: ProductIn | dict, *,
+                   reserved_for: str | None = None) -> Product:
+    """List a product as a draft (it goes on sale once ``missing_for_sale`` is empty: its first
+    photo is processed after this); a provenance declaration in ``data`` is saved with it, or
+    nothing is. A one-off listing ``reserved_for`` one buyer (a commission they accepted) is on
+    sale to them at once: it is never in the catalogue, and they agreed to it as offered."""
     require_artisan(artisan)
     fields = parse_model(ProductIn, data) if isinstance(data, dict) else data
     price = Money(fields.price.amount, fields.price.currency)
+    dims = fields.dimensions_mm
     product = Product(
         artisan_id=artisan.id,
         title=fields.title.as_dict(),
@@ -108,9 +164,10 @@ def create_product(artisan: User, data: ProductIn | dict) -> Product:
         price_amount=price.amount, price_currency=price.currency,
         price_base=price_base(price, current_rates()),
         stock=fields.stock, reserved=0, weight_g=fields.weight_g,
-        length_mm=fields.dimensions_mm.l, width_mm=fields.dimensions_mm.w,
-        height_mm=fields.dimensions_mm.h, hs_code=fields.hs_code,
-        status=ProductStatus.ACTIVE,
+        length_mm=dims.l if dims else None, width_mm=dims.w if dims else None,
+        height_mm=dims.h if dims else None, hs_code=fields.hs_code,
+        status=ProductStatus.ACTIVE if reserved_for else ProductStatus.DRAFT,
+        reserved_for_id=reserved_for,
     )
     db.session.add(product)
     db.session.flush()
@@ -193,6 +250,7 @@ def update_product(artisan: User, product_id: str, data: ProductPatch | dict) ->
         db.session.flush()
         emit(PRODUCT_CHANGED, {"product_id": product.id, "artisan_id": product.artisan_id,
                                "changed": sorted(changed)})
+        publish_if_ready(product)
     return product
 
 

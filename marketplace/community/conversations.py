@@ -299,8 +299,7 @@ def accept(buyer: User, commission_id: str) -> Commission:
         "price": {"amount": commission.offer_amount, "currency": commission.offer_currency},
         "stock": 1, "weight_g": listing["weight_g"], "dimensions_mm": listing["dimensions_mm"],
         "materials": listing.get("materials") or [],
-        "techniques": listing.get("techniques") or []})
-    product.reserved_for_id = buyer.id
+        "techniques": listing.get("techniques") or []}, reserved_for=buyer.id)
     _move(commission, {CommissionStatus.OFFERED}, CommissionStatus.ACCEPTED,
           product_id=product.id)
     conversation = db.session.get(Conversation, commission.conversation_id)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from flask import has_request_context
 
-from marketplace.storefront import account, auth, buy, console, shop, workshop
+from marketplace.storefront import account, auth, buy, console, seo, shop, workshop
 from marketplace.storefront.pages import page_user
 
-blueprints = [shop.bp, auth.bp, buy.bp, workshop.bp, console.bp, account.bp]
+blueprints = [shop.bp, auth.bp, buy.bp, workshop.bp, console.bp, seo.bp, account.bp]
 
 
 @shop.bp.app_context_processor
 def _page_globals():
-    return {"page_user": page_user() if has_request_context() else None}
+    return {"page_user": page_user() if has_request_context() else None,
+            "page_alternates": seo.alternates}

@@ -77,6 +77,8 @@ def _by_code(error: DomainError) -> dict[str, str]:
                                         mb=current_app.config["MAX_IMAGE_BYTES"] // (1024 * 1024)),
         CatalogError.IMAGE_LIMIT: _("A listing has at most %(count)s photos.",
                                     count=images.MAX_IMAGES_PER_PRODUCT),
+        CatalogError.LAST_PHOTO: _("A piece for sale keeps at least one photo: add another "
+                                   "first."),
         ProvenanceError.ALREADY_VERIFIED: _("This record is already verified. Change it first to "
                                             "send it again."),
         ProvenanceError.NOT_PENDING: _("This record is no longer waiting for verification."),

@@ -14,6 +14,7 @@ from marketplace.money import CurrencyError, Money
 from marketplace.provenance import labels
 from marketplace.storefront.forms import lenient_query
 from marketplace.storefront.pages import html_errors, page_user, present_listings
+from marketplace.storefront.seo import product_card
 
 bp = html_errors(Blueprint("shop", __name__))
 
@@ -153,7 +154,8 @@ def product(product_id: str):
     record = label["record"].get("record") or {} if label else {}
     crafts = _names(browse.crafts(current_language()))
     return render_template("storefront/product.html", product=view, label=label, record=record,
-                           craft_name=crafts.get(view["craft"], view["craft"]))
+                           craft_name=crafts.get(view["craft"], view["craft"]),
+                           card=product_card(view))
 
 
 @bp.get("/artisans/<artisan_id>")

@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 
 from marketplace.catalog import browse, images, writes
 from marketplace.catalog.errors import CatalogError
-from marketplace.catalog.images import PayloadTooLarge
+from marketplace.catalog.images import MAX_IMAGES_PER_PRODUCT, PayloadTooLarge
+from marketplace.catalog.models import ProductStatus
 from marketplace.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from marketplace.i18n import current_language
 from marketplace.money import LISTING_CURRENCIES, CurrencyError, Money
@@ -56,11 +57,13 @@ def dashboard():
     user = page_user()
     profile = browse.profile_view(user.id, current_language())
     page = browse.list_products(artisan=user.id, limit=PAGE_SIZE,
-                                cursor=request.args.get("cursor") or None)
+                                cursor=request.args.get("cursor") or None,
+                                statuses=(ProductStatus.DRAFT, ProductStatus.ACTIVE))
     listings = present_listings(page.products, rates=page.rates)
     next_url = url_for("workshop.dashboard", cursor=page.next_cursor) if page.next_cursor else None
     return render_template("workshop/dashboard.html", profile=profile, listings=listings,
-                           next_url=next_url, craft_names=_craft_names())
+                           next_url=next_url, craft_names=_craft_names(),
+                           missing_names=_missing_names())
 
 
 # --- profile -------------------------------------------------------------------------------
@@ -165,20 +168,26 @@ def _listing_from_form(errors: dict[str, str]) -> dict:
             price = Money.from_major(raw, currency)
         except (CurrencyError, InvalidOperation, ValueError):
             errors["price"] = _listing_message("price")
+    # Stock, weight and size may wait (the piece stays a draft); a size is all three sides.
     sides = {}
     for side, name in (("l", "length_mm"), ("w", "width_mm"), ("h", "height_mm")):
-        sides[side] = whole_number(name, errors, _listing_message("dimensions"))
+        sides[side] = whole_number(name, errors, _listing_message("dimensions"), required=False)
         if name in errors:
             errors["dimensions"] = errors.pop(name)
-    return {
+    if any(value is not None for value in sides.values()) and None in sides.values():
+        errors["dimensions"] = _listing_message("dimensions")
+    data = {
         "title": translated("title"), "description": translated("description"),
         "craft": text("craft"), "materials": tags("materials"), "techniques": tags("techniques"),
         "price": {"amount": price.amount, "currency": price.currency} if price else None,
-        "stock": whole_number("stock", errors, _listing_message("stock")),
-        "weight_g": whole_number("weight_g", errors, _listing_message("weight_g")),
-        "dimensions_mm": sides,
+        "stock": whole_number("stock", errors, _listing_message("stock"), required=False),
+        "weight_g": whole_number("weight_g", errors, _listing_message("weight_g"),
+                                 required=False),
+        "dimensions_mm": sides if None not in sides.values() else None,
         "hs_code": optional_text("hs_code"),
     }
+    return {key: value for key, value in data.items()
+            if value is not None or key in ("price", "hs_code")}
 
 
 def _typed_listing() -> dict:
@@ -213,12 +222,57 @@ def _listing_view(product) -> dict:
     return present_listings([product])[0]
 
 
+def _missing_names() -> dict[str, str]:
+    return {"photo": _("at least one photo"), "title": _("a title"),
+            "description": _("a description in at least one language"),
+            "price": _("a price"), "stock": _("at least one piece in stock"),
+            "weight": _("the weight of one piece"), "size": _("the size of one piece")}
+
+
 def _render_listing(form: dict, errors: dict, *, product=None, status: int = 200):
     listing = _listing_view(product) if product is not None else None
     actions = writes.product_actions(product) if product is not None else {}
     return render_template("workshop/listing.html", form=form, errors=errors, listing=listing,
-                           actions=actions, crafts=_crafts(),
-                           currencies=LISTING_CURRENCIES), status
+                           actions=actions, crafts=_crafts(), currencies=LISTING_CURRENCIES,
+                           missing_names=_missing_names(),
+                           max_photos=MAX_IMAGES_PER_PRODUCT), status
+
+
+PHOTO_FORMS = {"workshop.create_listing", "workshop.add_image"}
+
+
+@bp.url_value_preprocessor
+def _allow_photo_uploads(endpoint, values) -> None:
+    """A form carrying photos may be as large as a listing's photos together. Set before the
+    body is read: URL preprocessors run before the CSRF check parses the form."""
+    if endpoint in PHOTO_FORMS:
+        request.max_content_length = (
+            MAX_IMAGES_PER_PRODUCT * current_app.config["MAX_IMAGE_BYTES"] + 1024 * 1024)
+
+
+def _uploaded_photos() -> list[bytes]:
+    max_bytes = current_app.config["MAX_IMAGE_BYTES"]
+    files = [*request.files.getlist("photos"), *request.files.getlist("file")]
+    return [upload.stream.read(max_bytes + 1) for upload in files if upload.filename]
+
+
+def _add_photos(product_id: str, photos: list[bytes], alt: dict | None = None) -> bool:
+    """Add the photos, flashing what went wrong; True when they were added."""
+    max_bytes = current_app.config["MAX_IMAGE_BYTES"]
+    try:
+        images.add_images(page_user(), product_id, photos or [None], max_bytes=max_bytes,
+                          alt=alt)
+    except ValidationFailed as refused:
+        flash(message_for(refused, default=_("Choose a JPEG, PNG or WebP photo.")), "error")
+    except PayloadTooLarge as refused:
+        flash(message_for(refused, default=_("A photo can be at most %(mb)s MB.",
+                                             mb=max_bytes // (1024 * 1024))), "error")
+    except Conflict as refused:
+        flash(message_for(refused, default=_("A listing has at most %(count)s photos.",
+                                             count=images.MAX_IMAGES_PER_PRODUCT)), "error")
+    else:
+        return True
+    return False
 
 
 @bp.get("/listings/new")
@@ -235,13 +289,19 @@ def new_listing():
 def create_listing():
     errors: dict[str, str] = {}
     data = _listing_from_form(errors)
+    photos = _uploaded_photos()
     if not errors:
         try:
             product = writes.create_product(page_user(), data)
         except ValidationFailed as exc:
             errors = place_errors(exc.errors, _listing_message, _listing_field)
         else:
-            flash(_("The piece is listed. Add photos and its provenance next."), "success")
+            if photos and _add_photos(product.id, photos):
+                flash(_("The piece is saved with its photos; they are being prepared."),
+                      "success")
+            elif not photos:
+                flash(_("The piece is saved as a draft. Add photos and its provenance next."),
+                      "success")
             return redirect(url_for("workshop.edit_listing", product_id=product.id))
     return _render_listing(_typed_listing(), errors, status=422)
 
@@ -280,30 +340,37 @@ def update_listing(product_id: str):
 @bp.post("/listings/<product_id>/images")
 @roles_required("artisan")
 def add_image(product_id: str):
-    upload = request.files.get("file")
-    max_bytes = current_app.config["MAX_IMAGE_BYTES"]
-    data = upload.stream.read(max_bytes + 1) if upload is not None and upload.filename else None
+    _own_listing(product_id)
+    photos = _uploaded_photos()
     alt = {current_language(): text("alt")} if text("alt") else None
-    try:
-        images.add_image(page_user(), product_id, data, max_bytes=max_bytes, alt=alt)
-    except ValidationFailed as refused:
-        flash(message_for(refused, default=_("Choose a JPEG, PNG or WebP photo.")), "error")
-    except PayloadTooLarge as refused:
-        flash(message_for(refused, default=_("A photo can be at most %(mb)s MB.",
-                                             mb=max_bytes // (1024 * 1024))), "error")
-    except Conflict as refused:
-        flash(message_for(refused, default=_("A listing has at most %(count)s photos.",
-                                             count=images.MAX_IMAGES_PER_PRODUCT)), "error")
-    else:
-        flash(_("The photo is added."), "success")
+    if _add_photos(product_id, photos, alt):
+        flash(_("The photo is added.") if len(photos) == 1 else
+              _("%(count)s photos are added.", count=len(photos)), "success")
+    return redirect(url_for("workshop.edit_listing", product_id=product_id))
+
+
+@bp.post("/listings/<product_id>/images/<image_id>/move")
+@roles_required("artisan")
+def move_image(product_id: str, image_id: str):
+    _own_listing(product_id)
+    errors: dict[str, str] = {}
+    to = whole_number("to", errors, "")
+    if to is not None:
+        images.move_image(page_user(), product_id, image_id, to=to)
+        flash(_("The photos are in their new order."), "success")
     return redirect(url_for("workshop.edit_listing", product_id=product_id))
 
 
 @bp.post("/listings/<product_id>/images/<image_id>/remove")
 @roles_required("artisan")
 def remove_image(product_id: str, image_id: str):
-    images.delete_image(page_user(), product_id, image_id)
-    flash(_("The photo is removed."), "success")
+    try:
+        images.delete_image(page_user(), product_id, image_id)
+    except Conflict as refused:
+        flash(message_for(refused, default=_("A piece for sale keeps at least one photo: add "
+                                             "another first.")), "error")
+    else:
+        flash(_("The photo is removed."), "success")
     return redirect(url_for("workshop.edit_listing", product_id=product_id))
 
 

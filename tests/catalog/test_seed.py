@@ -69,3 +69,24 @@ def test_russian_ceramics_in_euros_from_the_demo(client):
         assert item["display_price"]["currency"] == "EUR"
         price = Money(item["price"]["amount"], item["price"]["currency"])
         assert item["display_price"] == fx.convert(price, "EUR")[0].to_dict()
+
+
+def test_every_demo_piece_is_on_sale_with_an_illustration_labelled_as_one(client):
+    from marketplace.catalog.models import ImageState, ProductImage, ProductStatus
+
+    seed_demo()
+    products = db.session.execute(select(Product)).scalars().all()
+    assert {product.status for product in products} == {ProductStatus.ACTIVE}
+    pictures = db.session.execute(select(ProductImage)).scalars().all()
+    assert sorted(image.product_id for image in pictures) == sorted(p.id for p in products)
+    for image in pictures:
+        assert image.illustration and image.state == ImageState.READY
+        assert image.alt["en"].startswith("Illustration: ")
+        assert image.alt["ru"].startswith("Иллюстрация: ")
+    listed = client.get("/api/v1/products?limit=100").get_json()["items"]
+    assert len(listed) == len(products)
+    cover = listed[0]["images"][0]
+    assert cover["illustration"] is True
+    assert {v["format"] for v in cover["variants"]} == {"jpeg", "webp"}
+    with client.get(cover["url"]) as response:
+        assert response.status_code == 200 and response.mimetype == "image/jpeg"

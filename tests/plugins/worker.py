@@ -41,6 +41,8 @@ def worker_environment(app, database_url: str) -> dict[str, str]:
         env["CELERY_BROKER_FOLDER"] = str(Path(options["data_folder_in"]).parent)
     if options.get("global_keyprefix"):
         env["CELERY_BROKER_KEY_PREFIX"] = options["global_keyprefix"]
+    if app.config.get("UPLOAD_FOLDER"):  # the photos the test app stored
+        env["UPLOAD_FOLDER"] = app.config["UPLOAD_FOLDER"]
     if app.config.get("STRIPE_API_BASE"):  # the session's Stripe emulator, when it runs
         env["STRIPE_API_BASE"] = app.config["STRIPE_API_BASE"]
     if app.config.get("MAIL_SERVER"):

@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from marketplace.catalog import browse
-from marketplace.catalog.models import Product, ProductStatus
+from marketplace.catalog import browse, images
+from marketplace.catalog.models import Product, ProductImage, ProductStatus
 from marketplace.extensions import db
 from marketplace.orders.models import FulfilmentStatus
 from marketplace.provenance import records
@@ -45,9 +45,9 @@ def page(client, path: str) -> str:
     return response.get_data(as_text=True)
 
 
-def png() -> bytes:
+def png(size=(40, 30)) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), (11, 93, 107)).save(buffer, format="PNG")
+    Image.new("RGB", size, (11, 93, 107)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -164,9 +164,23 @@ def test_a_photo_is_added_with_its_description_and_removed(client, artisan):
     assert "The photo is added." in edit
     [image] = fresh(Product, product.id).images
     assert (image.content_type, image.width, image.alt) == ("image/png", 40, {"en": "A blue bowl"})
-    assert f'src="/media/{image.storage_key}" alt="A blue bowl"' in edit
+    assert "Photo being prepared" in edit  # a worker makes its variants
+    images.process_image(image.id)
+    edit = page(client, f"/workshop/listings/{product.id}")
+    jpeg = next(v for v in fresh(ProductImage, image.id).variants if v["format"] == "jpeg")
+    assert f'src="/media/{jpeg["key"]}"' in edit and 'alt="A blue bowl"' in edit
+    assert "srcset=" in edit
     post_form(client, f"/workshop/listings/{product.id}/images/{image.id}/remove")
-    assert fresh(Product, product.id).images == []
+    assert "keeps at least one photo" in page(client, f"/workshop/listings/{product.id}")
+    post_form(client, f"/workshop/listings/{product.id}/images",
+              {"photos": [(io.BytesIO(png()), "a.png"), (io.BytesIO(png((30, 20))), "b.png")]},
+              content_type="multipart/form-data")
+    assert "2 photos are added." in page(client, f"/workshop/listings/{product.id}")
+    for waiting in fresh(Product, product.id).images[1:]:
+        images.process_image(waiting.id)
+    post_form(client, f"/workshop/listings/{product.id}/images/{image.id}/remove")
+    assert image.id not in [left.id for left in fresh(Product, product.id).images]
+    assert len(fresh(Product, product.id).images) == 2
 
 
 def test_a_file_that_is_not_a_photo_is_refused(client, artisan):
