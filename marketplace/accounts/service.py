@@ -142,7 +142,7 @@ def _live_token(token: str) -> ApiToken | None:
 
 
 # What an operator who must enrol a second factor may still reach with their session.
-ENROLMENT_ENDPOINTS = frozenset({"account.security", "account.begin_2fa", "account.confirm_2fa",
+ENROLMENT_ENDPOINTS = frozenset({"security.security", "security.begin_2fa", "security.confirm_2fa",
                                  "auth.signout", "accounts.me", "accounts.begin_second_factor",
                                  "accounts.confirm_second_factor"})
 

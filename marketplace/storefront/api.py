@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from flask import has_request_context
 
-from marketplace.storefront import account, auth, buy, console, seo, shop, workshop
+from marketplace.storefront import auth, buy, console, security_page, seo, shop, workshop
 from marketplace.storefront.pages import page_user
 
-blueprints = [shop.bp, auth.bp, buy.bp, workshop.bp, console.bp, seo.bp, account.bp]
+blueprints = [shop.bp, auth.bp, buy.bp, workshop.bp, console.bp, seo.bp, security_page.bp]
 
 
 @shop.bp.app_context_processor

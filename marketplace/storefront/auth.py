@@ -42,7 +42,7 @@ def _auth_limit() -> str:
 
 def home_for(user) -> str:
     if twofactor.blocked(user):
-        return url_for("account.security")
+        return url_for("security.security")
     if user.role == Role.ARTISAN:
         return url_for("workshop.dashboard")
     if user.role == Role.OPERATOR:

@@ -13,7 +13,7 @@ from marketplace.errors import Conflict, Forbidden, NotFound, Unauthorized
 from marketplace.storefront.messages import message_for
 from marketplace.storefront.pages import html_errors, page_user, roles_required
 
-bp = html_errors(Blueprint("account", __name__, url_prefix="/account"))
+bp = html_errors(Blueprint("security", __name__, url_prefix="/account"))
 
 
 def _page(status: int = 200, **extra):
@@ -36,7 +36,7 @@ def security():
 def end_session(session_id: str):
     if sessions.end_session(page_user().id, session_id):
         flash(_("That session has been signed out."), "info")
-    return redirect(url_for("account.security"))
+    return redirect(url_for("security.security"))
 
 
 @bp.post("/security/tokens/<token_id>/revoke")
@@ -48,7 +48,7 @@ def revoke_token(token_id: str):
         pass
     else:
         flash(_("The token has been revoked."), "info")
-    return redirect(url_for("account.security"))
+    return redirect(url_for("security.security"))
 
 
 @bp.post("/security/signout-everywhere")
@@ -67,7 +67,7 @@ def begin_2fa():
         secret = twofactor.begin(user.id)
     except Conflict as refused:
         flash(message_for(refused), "error")
-        return redirect(url_for("account.security"))
+        return redirect(url_for("security.security"))
     uri = twofactor.provisioning_uri(user, secret)
     return _page(enrolling=True, secret=secret, qr=twofactor.qr_data_uri(uri))
 
@@ -94,4 +94,4 @@ def disable_2fa():
     except (Unauthorized, LockedOut, Forbidden) as refused:
         return _page(refused.status, error=message_for(refused))
     flash(_("The second factor is off."), "info")
-    return redirect(url_for("account.security"))
+    return redirect(url_for("security.security"))
