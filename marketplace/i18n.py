@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from babel import Locale
-from babel.numbers import format_currency
+from babel.dates import format_datetime as babel_format_datetime
+from babel.dates import get_timezone_gmt
+from babel.numbers import format_currency, get_territory_currencies
 from flask import Flask, current_app, request, session
 from flask_babel import Babel, format_date, format_datetime, get_locale, refresh
 
@@ -49,6 +51,27 @@ def current_language() -> str:
     return locale.language if locale is not None else DEFAULT_LANGUAGE
 
 
+def currency_for_country(country: str | None) -> str:
+    """The currency buyers in ``country`` pay in, if we offer it (CLDR), else USD."""
+    if country:
+        for code in get_territory_currencies(country.upper(), tender=True):
+            if code in PRESENTMENT_CURRENCIES:
+                return code
+    return DEFAULT_CURRENCY
+
+
+def currency_from_accept_language() -> str | None:
+    """A first visitor's currency from the region of their browser's best language
+    (``de-DE`` → EUR, ``ja-JP`` → JPY); None when no region is given or we do not offer it."""
+    for value, _quality in request.accept_languages:
+        parts = value.replace("_", "-").split("-")
+        region = next((part for part in parts[1:] if len(part) == 2 and part.isalpha()), None)
+        if region:
+            currency = currency_for_country(region)
+            return currency if currency != DEFAULT_CURRENCY or region.upper() == "US" else None
+    return None
+
+
 def current_currency() -> str:
     chosen = session.get("currency")
     if chosen in PRESENTMENT_CURRENCIES:
@@ -56,7 +79,7 @@ def current_currency() -> str:
     user = _session_user()
     if user is not None and user.currency in PRESENTMENT_CURRENCIES:
         return user.currency
-    return DEFAULT_CURRENCY
+    return currency_from_accept_language() or DEFAULT_CURRENCY
 
 
 def remember_preferences(*, language: str | None = None, currency: str | None = None) -> None:
@@ -103,6 +126,19 @@ def _as_datetime(value):
     return value
 
 
+def local_time(value) -> str:
+    """An aware moment (or ISO text with its offset) in its own zone's clock, the page's way,
+    with the zone's short name: "01.12.2026, 15:00 (GMT+05:00)"."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        return format_datetime(moment, "short") + " UTC"
+    locale = str(get_locale() or DEFAULT_LANGUAGE)
+    text = babel_format_datetime(moment, "short", tzinfo=moment.tzinfo, locale=locale)
+    return f"{text} ({get_timezone_gmt(moment, 'long', locale=locale)})"
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
 
@@ -118,6 +154,7 @@ def init_app(app: Flask) -> None:
         format_date(_as_datetime(value), fmt) if value else "")
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": (
         format_datetime(_as_datetime(value), fmt) if value else "")
+    app.jinja_env.filters["local_time"] = local_time
 
     @app.context_processor
     def _i18n_globals():

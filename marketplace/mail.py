@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html as html_lib
 import logging
 import smtplib
 from collections.abc import Iterable, Sequence
@@ -18,7 +19,9 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
+import css_inline
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import String, Text, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -169,6 +172,62 @@ def _mark_sent(key: str) -> None:
     db.session.execute(update(SentMail).where(SentMail.key == key)
                        .values(sent_at=utcnow(), last_error=None, claimed_at=None,
                             claimed_by=None))
+
+
+# --- mails people read: one Jinja template each, rendered in the recipient's language ------------
+
+MAIL_LANGUAGES = ("kk", "ru", "en")
+_inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+
+def mail_language(locale: str | None) -> str:
+    """The recipient's language for a mail: one of kk, ru, en (else English)."""
+    language = (locale or "").replace("-", "_").split("_")[0].lower()
+    return language if language in MAIL_LANGUAGES else "en"
+
+
+def short_number(record_id: str | None) -> str:
+    """The 8 characters pages show for an order (or batch) id."""
+    return (record_id or "")[-8:]
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+    language: str
+
+
+def render_mail(template: str, *, locale: str | None, **context) -> RenderedMail:
+    """Render ``templates/mail/<template>.html`` in ``locale``: its ``subject`` and ``text``
+    blocks, and the whole page as HTML with the layout's CSS moved into style attributes.
+
+    Dates and money go through the app's Babel filters (``date``, ``datetime``, ``money``), so
+    they are written the recipient's way, whatever the language of the request or task."""
+    language = mail_language(locale)
+    env = current_app.jinja_env
+    page = env.get_template(f"mail/{template}.html")
+    values = {"public_url": current_app.config["PUBLIC_URL"].rstrip("/"),
+              "language": language, "short_number": short_number, **context}
+    with force_locale(language):
+        subject = " ".join(html_lib.unescape(page.render(values, part="subject")).split())
+        text = page.render(values, part="text")
+        html = page.render(values, part="html")
+    text = "\n".join(line.rstrip() for line in text.strip("\n").splitlines()) + "\n"
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return RenderedMail(subject=subject, text=text, html=_inliner.inline(html),
+                        language=language)
+
+
+def queue_template(template: str, *, to: str | Sequence[str], locale: str | None,
+                   attachments: Iterable[Attachment] = (), session: Session | None = None,
+                   **context) -> str:
+    """Render a mail template in the recipient's language and queue it (``queue_mail``)."""
+    rendered = render_mail(template, locale=locale, **context)
+    return queue_mail(to=to, subject=rendered.subject, text=rendered.text, html=rendered.html,
+                      attachments=attachments, session=session)
 
 
 def queue_mail(*, to: str | Sequence[str], subject: str, text: str, html: str | None = None,

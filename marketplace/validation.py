@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import re
 
-from marketplace.geo import COUNTRIES
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from marketplace.geo import COUNTRIES, normalise_phone, postal_code_problem, required_fields
 from marketplace.money import EXPONENTS, PRESENTMENT_CURRENCIES
 
 
@@ -42,3 +44,60 @@ class MoneyIn(BaseModel):
             raise ValueError("unsupported currency")
         return value
 
+
+
+class PostalAddress(BaseModel):
+    """A delivery address, checked by its country's rules (data/geo/addresses.json): the postal
+    code's format, the fields the country needs, and the phone number (``phonenumbers``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    # country before postal_code, region and phone: their checks depend on it
+    country: str = Field(min_length=2, max_length=2)
+    postal_code: str | None = Field(default=None, max_length=12, validate_default=True)
+    region: str | None = Field(default=None, max_length=100, validate_default=True)
+    phone: str = Field(min_length=6, max_length=24)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        return country_code(value)
+
+    @field_validator("postal_code")
+    @classmethod
+    def _postal_code(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = " ".join(value.upper().split()) if value else None
+        country = info.data.get("country")
+        if country:
+            problem = postal_code_problem(country, value)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str, info: ValidationInfo) -> str:
+        return normalise_phone(value, info.data.get("country"))
+
+    @field_validator("region", mode="after")
+    @classmethod
+    def _region(cls, value: str | None, info: ValidationInfo) -> str | None:
+        country = info.data.get("country")
+        if country and not value and "region" in required_fields(country):
+            raise ValueError(f"required for {country}")
+        return value or None
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+
+
+def email_address(value: str) -> str:
+    """An e-mail address, lower-cased (the form accounts store)."""
+    value = value.strip().lower()
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise ValueError("not a valid email address")
+    return value

@@ -7,10 +7,14 @@ with it.
 """
 
 from marketplace import mail
+from marketplace.accounts import export as account_export
+from marketplace.accounts import lifecycle as accounts
 from marketplace.catalog import images as catalog_images
 from marketplace.catalog import writes as catalog
+from marketplace.checkout import service as checkout
 from marketplace.checkout.payments import STRIPE_EVENT_RECEIVED
 from marketplace.fx.service import RATES_CHANGED
+from marketplace.orders import guests
 from marketplace.orders.disputes import ORDER_DISPUTE_CLOSED
 from marketplace.orders.lifecycle import ORDER_PAID, ORDER_REFUND_REVERSED, ORDER_REFUNDED
 from marketplace.outbox import register_handler, register_reaction
@@ -33,3 +37,9 @@ register_handler(ORDER_DISPUTE_CLOSED, "workers.payouts.record_order_ledger_task
 register_reaction(RATES_CHANGED, catalog.on_rates_changed)  # prices follow the rates
 register_reaction(catalog.PROVENANCE_DECLARED, records.on_provenance_declared)
 register_reaction(catalog.PRODUCT_CHANGED, labels.on_product_changed)  # an untrue label goes
+register_reaction(accounts.ACCOUNT_CREATED, guests.on_account_created)  # welcome + claim link
+register_reaction(accounts.ACCOUNT_DELETED, guests.on_account_deleted)  # orders keep tax data
+register_reaction(accounts.ACCOUNT_DELETED, checkout.on_account_deleted)  # the cart goes
+
+# "Download my data": each domain's section.
+account_export.register_section("orders", guests.export_orders)

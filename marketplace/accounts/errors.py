@@ -9,6 +9,18 @@ class AccountError(ErrorCodes):
     EMAIL_TAKEN = "account.email_taken", "An account with this email already exists (409)."
     INVALID_CREDENTIALS = ("account.invalid_credentials",
                            "Wrong email or password; which one is not said (401).")
+    TOKEN_INVALID = ("account.token_invalid",
+                     "The mailed link is unknown, used already or expired (422).")
+    PASSWORD_WRONG = ("account.password_wrong",
+                      "The current password does not match; nothing changed (403).")
+    GUEST_ONLY_ACCOUNT = ("account.guest",
+                          "A guest checkout has no account to change; sign up first (403).")
+    ADDRESS_NOT_FOUND = "account.address_not_found", "No such saved address of yours (404)."
+    ADDRESS_LIMIT = "account.address_limit", "At most 20 saved addresses (409)."
+    CLAIM_INVALID = ("account.claim_invalid",
+                     "The link to claim guest orders is not valid for this account (422).")
+    PASSWORD_TOO_SHORT = ("account.password_too_short",
+                          "A new password needs 10 to 200 characters (422).")
     TOKEN_NOT_FOUND = "account.token_not_found", "No such token of yours (404)."
     SESSION_NOT_FOUND = "account.session_not_found", "No such session of yours (404)."
     EMAIL_REFUSED = ("account.email_refused",

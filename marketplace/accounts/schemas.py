@@ -8,8 +8,13 @@ from pydantic_core.core_schema import ValidationInfo
 
 from marketplace.accounts.identity import check_password, normalise_email
 from marketplace.accounts.models import Role
-from marketplace.schemas import OutModel, Timestamp, build
-from marketplace.validation import country_code, presentment_currency
+from marketplace.schemas import JsonValue, OutModel, Timestamp, build
+from marketplace.validation import (
+    PostalAddress,
+    country_code,
+    email_address,
+    presentment_currency,
+)
 
 LANGUAGES = ("en", "ru", "kk")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}")
@@ -24,7 +29,9 @@ class RegisterIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     country: str = Field(min_length=2, max_length=2)
     locale: Literal["en", "ru", "kk"] = "en"
-    currency: str = "USD"
+    currency: str | None = Field(default=None, description=(
+        "Prices are shown and paid in it; by default the currency of ``country``, if buyers "
+        "can pay in it, else USD."))
 
     @field_validator("email")
     @classmethod
@@ -46,7 +53,7 @@ class RegisterIn(BaseModel):
 
     @field_validator("currency")
     @classmethod
-    def _currency(cls, value: str) -> str:
+    def _currency(cls, value: str | None) -> str | None:
         return presentment_currency(value)
 
 
@@ -64,13 +71,14 @@ class LoginIn(BaseModel):
 
 class UserOut(OutModel):
     id: str
-    email: str
+    email: str | None = Field(description="null for a guest")
     role: Role = Field(strict=False)
     name: str
     country: str
     locale: str
     currency: str
     created_at: Timestamp
+    is_guest: bool = False
 
 
 class TokenOut(OutModel):
@@ -83,7 +91,160 @@ def user_out(user) -> dict:
 
     return build(UserOut, id=user.id, email=user.email, role=user.role, name=user.name,
                  country=user.country, locale=user.locale, currency=user.currency,
-                 created_at=isoformat(user.created_at))
+                 created_at=isoformat(user.created_at), is_guest=bool(user.is_guest))
+
+
+class ProfilePatch(BaseModel):
+    """What a user may change about themselves; their mails follow ``locale``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    locale: Literal["en", "ru", "kk"] | None = None
+    currency: str | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        return country_code(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        return presentment_currency(value)
+
+
+class GuestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    locale: Literal["en", "ru", "kk"] = "en"
+    currency: str = "USD"
+    country: str = Field(default="US", min_length=2, max_length=2)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        return country_code(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return presentment_currency(value)
+
+
+class PasswordResetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str = Field(min_length=3, max_length=254)
+
+
+class PasswordResetConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=200)
+    password: str = Field(min_length=10, max_length=200)
+
+
+class EmailChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=200)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return email_address(value)
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=500)
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=200)
+
+
+class AcceptedOut(OutModel):
+    accepted: bool = Field(description="Always true: whether an account exists is not said.")
+
+
+class AddressIn(PostalAddress):
+    label: str | None = Field(default=None, max_length=60, description="e.g. Home, Office")
+    is_default: bool = False
+
+
+class AddressPatch(BaseModel):
+    """Fields to change; the result is checked as a whole address of its country."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    label: str | None = Field(default=None, max_length=60)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    line1: str | None = Field(default=None, min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str | None = Field(default=None, min_length=1, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+    postal_code: str | None = Field(default=None, max_length=12)
+    phone: str | None = Field(default=None, min_length=6, max_length=24)
+    is_default: bool | None = None
+
+
+class AddressOut(OutModel):
+    id: str
+    label: str | None
+    name: str
+    line1: str
+    line2: str | None
+    city: str
+    region: str | None
+    postal_code: str | None
+    country: str
+    phone: str | None
+    is_default: bool
+
+
+class AddressListOut(OutModel):
+    items: list[AddressOut]
+
+
+def address_out(address) -> dict:
+    return build(AddressOut, id=address.id, label=address.label, name=address.name,
+                 line1=address.line1, line2=address.line2, city=address.city,
+                 region=address.region, postal_code=address.postal_code,
+                 country=address.country, phone=address.phone,
+                 is_default=bool(address.is_default))
+
+
+class ExportAccountOut(OutModel):
+    id: str
+    email: str | None
+    name: str
+    role: str
+    country: str
+    locale: str
+    currency: str
+    created_at: Timestamp
+
+
+class ExportAddressOut(AddressOut):
+    pass
+
+
+class AccountExportOut(OutModel):
+    """Everything Sheber keeps about the signed-in person, as one JSON document."""
+
+    format: Literal["sheber-account-export/1"]
+    exported_at: Timestamp
+    account: ExportAccountOut
+    addresses: list[ExportAddressOut]
+    orders: list[dict[str, JsonValue]] = Field(default_factory=list)
 
 
 class ApiTokenOut(OutModel):

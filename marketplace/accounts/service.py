@@ -103,8 +103,10 @@ def issue_token(user: User, *, name: str = "", ttl: timedelta | None = None) -> 
 
 @use_case
 def register(**fields) -> tuple[User, str]:
-    """A new account and its first token, in one transaction."""
-    user = create_user(**fields)
+    """A new account (with its welcome mail) and its first token, in one transaction."""
+    from marketplace.accounts import lifecycle
+
+    user = lifecycle.sign_up(**fields)
     return user, issue_token(user)
 
 
@@ -114,6 +116,8 @@ def authenticate(email: str, password: str) -> User:
     address = lookup_email(email)
     throttle.check("signin", address)
     user = db.session.execute(select(User).where(User.email == address)).scalar_one_or_none()
+    if user is not None and (user.is_guest or user.deleted_at is not None):
+        user = None
     if user is None:
         verify_password(_DUMMY_HASH, password)
     if user is None or not verify_password(user.password_hash, password):
@@ -224,6 +228,8 @@ def user_from_request(request) -> User | None:
 
     user_id = session.get("user_id")
     user = db.session.get(User, user_id) if user_id else None
+    if user is None or user.deleted_at is not None:
+        return None
     if user is not None and twofactor.blocked(user) and request.endpoint not in \
             ENROLMENT_ENDPOINTS:
         return None  # signed in, but only to enrol a second factor

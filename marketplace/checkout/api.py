@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
+from marketplace.accounts import addresses
 from marketplace.checkout import payments, service
 from marketplace.checkout.models import Cart
 from marketplace.checkout.schemas import (
@@ -18,6 +19,7 @@ from marketplace.checkout.schemas import (
     PayOut,
     WebhookOut,
 )
+from marketplace.errors import RequestError, ValidationFailed
 from marketplace.fx import service as fx
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.ids import isoformat
@@ -96,10 +98,17 @@ def delete_cart_item(item_id: str):
 def checkout(body: CheckoutIn):
     """Create the order from the cart, hold its stock and set up the Stripe payment."""
     user = current_user()
+    if body.shipping_address is not None:
+        address = body.shipping_address.model_dump()
+    elif body.address_id:
+        address = addresses.as_order_address(addresses.own_address(user, body.address_id))
+    else:
+        raise ValidationFailed("Give shipping_address or one of your saved address_id.",
+                               code=RequestError.INVALID,
+                               errors={"shipping_address": ["required"]})
     result = service.checkout(
-        user, shipping_address=body.shipping_address.model_dump(),
-        shipping_option=body.shipping_option, currency=body.currency,
-        duties_mode=body.duties_mode)
+        user, shipping_address=address, shipping_option=body.shipping_option,
+        currency=body.currency, duties_mode=body.duties_mode, contact_email=body.email)
     return build(
         CheckoutOut, order=order_out(result.order, user),
         payment=PaymentOut(provider="stripe", payment_intent_id=result.payment_intent_id,

@@ -39,3 +39,5 @@ class CheckoutError(ErrorCodes):
     WEBHOOK_MALFORMED = ("checkout.webhook_malformed",
                          "The webhook body is not a Stripe event with an id and type (400).")
     STRIPE_EVENT_NOT_FOUND = "checkout.stripe_event_not_found", "No such stored Stripe event (404)."
+    EMAIL_REQUIRED = ("checkout.email_required",
+                      "A guest checkout needs an e-mail address for the receipt (422).")

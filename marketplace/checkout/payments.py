@@ -30,7 +30,7 @@ from marketplace.integrations import stripe_client
 from marketplace.inventory import reservations
 from marketplace.metrics import PAYMENTS
 from marketplace.money import EXPONENTS, Money
-from marketplace.orders import alerts, disputes, lifecycle
+from marketplace.orders import alerts, disputes, lifecycle, notify
 from marketplace.orders import service as orders
 from marketplace.orders.models import (
     LedgerKind,
@@ -344,6 +344,7 @@ def _payment_failed(order_id: str, intent: dict) -> str:
                         for e in order.events)
     if not already_noted and (moved or order.status == OrderStatus.PAYMENT_FAILED):
         lifecycle.add_event(order.id, "payment_failed", data=details)
+        notify.mail_payment_failed(order, error.get("message"))
     return "payment_failed" if moved else f"no change: order is {order.status}"
 
 

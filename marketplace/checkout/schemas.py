@@ -3,17 +3,14 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from marketplace.checkout.service import MAX_CART_QUANTITY
-from marketplace.geo import needs_postal_code
 from marketplace.orders.models import OrderStatus
 from marketplace.orders.schemas import OrderOut
 from marketplace.schemas import JsonValue, MoneyOut, OutModel, TextOut, Timestamp
-from marketplace.validation import country_code, presentment_currency
+from marketplace.validation import PostalAddress, email_address, presentment_currency
 
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
-_POSTAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9 -]{1,11}")
 _PAYMENT_METHOD = re.compile(r"pm_[A-Za-z0-9_]{1,200}")
 
 
@@ -57,53 +54,27 @@ class CartOut(OutModel):
     subtotal: MoneyOut
 
 
-class AddressIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: str = Field(min_length=1, max_length=200)
-    line1: str = Field(min_length=1, max_length=200)
-    line2: str | None = Field(default=None, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    region: str | None = Field(default=None, max_length=100)
-    # country before postal_code: the postal-code check depends on it
-    country: str = Field(min_length=2, max_length=2)
-    postal_code: str | None = Field(default=None, max_length=12)
-    phone: str = Field(min_length=8, max_length=16)
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        return country_code(value)
-
-    @field_validator("postal_code")
-    @classmethod
-    def _postal_code(cls, value: str | None, info: ValidationInfo) -> str | None:
-        value = " ".join(value.upper().split()) if value else None
-        country = info.data.get("country")
-        if value is None:
-            if country and needs_postal_code(country):
-                raise ValueError(f"required for {country}")
-            return None
-        if not _POSTAL_CODE.fullmatch(value):
-            raise ValueError("not a valid postal code")
-        return value
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str) -> str:
-        value = re.sub(r"[\s().-]", "", value)
-        if not _E164.fullmatch(value):
-            raise ValueError("must be in E.164 form, e.g. +77011234567")
-        return value
+class AddressIn(PostalAddress):
+    """The delivery address of an order (``marketplace.validation.PostalAddress``)."""
 
 
 class CheckoutIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    shipping_address: AddressIn
+    shipping_address: AddressIn | None = None
     shipping_option: str = Field(min_length=1, max_length=2000)
     currency: str = Field(min_length=3, max_length=3)
     duties_mode: Literal["DDP", "DAP"]
+    email: str | None = Field(default=None, max_length=254, description=(
+        "A guest's address (required when checking out with a guest token): the receipt and "
+        "the order's link go there."))
+    address_id: str | None = Field(default=None, max_length=26, description=(
+        "Not used with shipping_address: one of the buyer's saved addresses."))
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return email_address(value) if value else None
 
     @field_validator("currency")
     @classmethod

@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import stripe
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import User
-from marketplace.catalog.models import Product, ProductStatus
+from marketplace.catalog.models import ArtisanProfile, Product, ProductStatus
 from marketplace.checkout import payments
 from marketplace.checkout.errors import CheckoutError
 from marketplace.checkout.models import Cart, CartItem
@@ -41,6 +41,7 @@ from marketplace.orders import service as orders
 from marketplace.orders.errors import OrderError
 from marketplace.orders.lifecycle import AWAITING_PAYMENT
 from marketplace.orders.models import Order, OrderLine, OrderStatus
+from marketplace.shipping import progress
 from marketplace.shipping import service as shipping
 from marketplace.transaction import use_case
 
@@ -61,6 +62,13 @@ STRIPE_MINIMUM_USD = Money(50, "USD")
 
 def get_cart(buyer_id: str) -> Cart | None:
     return db.session.execute(select(Cart).where(Cart.buyer_id == buyer_id)).scalar_one_or_none()
+
+
+def cart_count(buyer_id: str) -> int:
+    """How many pieces the buyer's cart holds (the header's badge)."""
+    return int(db.session.execute(
+        select(func.coalesce(func.sum(CartItem.quantity), 0)).join(Cart)
+        .where(Cart.buyer_id == buyer_id)).scalar())
 
 
 def _cart_for_update(buyer_id: str) -> Cart:
@@ -144,6 +152,35 @@ def remove_cart_item(buyer: User, item_id: str) -> None:
     db.session.delete(item)
 
 
+def on_account_deleted(payload: dict) -> None:
+    """Reaction to ``account.deleted``: the cart goes with the account."""
+    cart = get_cart(payload["user_id"])
+    if cart is not None:
+        db.session.execute(delete(CartItem).where(CartItem.cart_id == cart.id))
+        db.session.delete(cart)
+
+
+@use_case
+def merge_cart(from_user_id: str, into_user_id: str) -> int:
+    """A guest signs in: the pieces in the guest's cart join the account's; how many lines."""
+    source = get_cart(from_user_id)
+    if source is None or from_user_id == into_user_id:
+        return 0
+    target = _cart_for_update(into_user_id)
+    present = {item.product_id: item for item in target.items}
+    moved = 0
+    for item in list(source.items):
+        if item.product_id in present:
+            present[item.product_id].quantity = min(
+                MAX_CART_QUANTITY, present[item.product_id].quantity + item.quantity)
+        else:
+            db.session.add(CartItem(cart_id=target.id, product_id=item.product_id,
+                                    quantity=item.quantity))
+        db.session.delete(item)
+        moved += 1
+    return moved
+
+
 # --- checkout ------------------------------------------------------------------------------
 
 def minimum_charge(currency: str, rates: fx.RateTable | None = None) -> Money:
@@ -189,13 +226,14 @@ class CheckoutResult:
 
 
 def checkout(buyer: User, *, shipping_address: dict, shipping_option: str, currency: str,
-             duties_mode: str) -> CheckoutResult:
+             duties_mode: str, contact_email: str | None = None,
+             locale: str | None = None) -> CheckoutResult:
     """Turn the cart into an order awaiting payment: price it, hold the stock (all or nothing),
     then create its PaymentIntent. Nothing is held and no PaymentIntent exists unless every
     check passed; Stripe is asked after the order and its hold are committed."""
     order_id, cart_items, expires_at = _place_order(
         buyer, shipping_address=shipping_address, shipping_option=shipping_option,
-        currency=currency, duties_mode=duties_mode)
+        currency=currency, duties_mode=duties_mode, contact_email=contact_email, locale=locale)
     order = db.session.get(Order, order_id)
     total, currency = order.total_amount, order.currency
     db.session.rollback()
@@ -220,7 +258,12 @@ def _record_intent(order_id: str, payment_intent_id: str, amount: int, currency:
 
 @use_case
 def _place_order(buyer: User, *, shipping_address: dict, shipping_option: str, currency: str,
-                 duties_mode: str) -> tuple[str, list[tuple[str, int]], datetime]:
+                 duties_mode: str, contact_email: str | None = None,
+                 locale: str | None = None) -> tuple[str, list[tuple[str, int]], datetime]:
+    if buyer.is_guest and not contact_email:
+        raise ValidationFailed("A guest checkout needs an e-mail address for the receipt.",
+                               code=CheckoutError.EMAIL_REQUIRED,
+                               errors={"email": ["required for a guest checkout"]})
     cart = get_cart(buyer.id)
     cart_items = list(cart.items) if cart else []
     if not cart_items:
@@ -249,8 +292,11 @@ def _place_order(buyer: User, *, shipping_address: dict, shipping_option: str, c
         listing_currency=first[0].price_currency, fx_rate=_rate_text(first[3]),
         items_amount=items_total.amount, shipping_amount=option.shipping.amount,
         duties_amount=option.duties.amount, total_amount=total.amount,
-        shipping_address=shipping_address, shipping_option=option.to_dict(),
-        duties_mode=duties_mode, payment_attempt=1, reservation_expires_at=expires_at)
+        shipping_address=shipping_address, shipping_option={
+            **option.to_dict(), "eta_dates": eta_dates(items, *option.eta_days)},
+        duties_mode=duties_mode, payment_attempt=1, reservation_expires_at=expires_at,
+        contact_email=contact_email.lower() if buyer.is_guest and contact_email else None,
+        locale=locale or buyer.locale)
     db.session.add(order)
     for position, (product, quantity, unit, rate) in enumerate(priced_lines):
         db.session.add(OrderLine(
@@ -269,6 +315,24 @@ def _place_order(buyer: User, *, shipping_address: dict, shipping_option: str, c
     lifecycle.add_event(order.id, "created", to_status=OrderStatus.PENDING_PAYMENT,
                         actor_id=buyer.id, data={"total": total.to_dict()})
     return order.id, [(i.product_id, i.quantity) for i in cart_items], expires_at
+
+
+def processing_days(items: list[tuple[Product, int]]) -> int:
+    """The slowest workshop's days to make or pack the pieces (the lifecycle's default)."""
+    days = []
+    for product, _ in items:
+        profile = db.session.get(ArtisanProfile, product.artisan_id)
+        days.append(profile.processing_days if profile is not None and profile.processing_days
+                    else lifecycle.DEFAULT_PROCESSING_DAYS)
+    return max(days, default=lifecycle.DEFAULT_PROCESSING_DAYS)
+
+
+def eta_dates(items: list[tuple[Product, int]], eta_min: int, eta_max: int,
+              today: date | None = None) -> dict:
+    """The delivery window promised at checkout, as dates (``shipping.progress``)."""
+    start, end = progress.checkout_window(today or utcnow().date(), processing_days(items),
+                                          eta_min, eta_max)
+    return {"from": start.isoformat(), "to": end.isoformat()}
 
 
 def _rate_text(rate: Decimal) -> str:

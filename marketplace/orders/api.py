@@ -2,13 +2,19 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from marketplace.accounts import service as accounts
+from marketplace.errors import NotFound
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.money import Money
-from marketplace.orders import disputes, service
+from marketplace.orders import disputes, guests, notify, service
+from marketplace.orders.errors import OrderError
 from marketplace.orders.schemas import (
+    ClaimIn,
+    ClaimOut,
     DisputeEvidenceIn,
     DisputeListOut,
     DisputeOut,
+    GuestOrderQuery,
     OrderListOut,
     OrderListQuery,
     OrderOut,
@@ -85,6 +91,30 @@ def refund_order(order_id: str, body: RefundIn):
                  order=order_out(order, user)), 201
 
 
+@bp.get("/guest/orders/<order_id>")
+@query_args(GuestOrderQuery)
+@responds(OrderOut)
+def get_guest_order(order_id: str, query: GuestOrderQuery):
+    """A guest's order, opened with the signed ``access`` token of its mails (no sign-in)."""
+    order = service.get_order(order_id)
+    if order is None or not notify.access_allows(order, query.access):
+        raise NotFound("No such order.", code=OrderError.NOT_FOUND)
+    return order_out(order, accounts.get_user(order.buyer_id))
+
+
+@bp.post("/me/claims")
+@auth_required("buyer")
+@json_body(ClaimIn)
+@responds(ClaimOut)
+def claim_guest_orders(body: ClaimIn):
+    """Add the orders this address paid as a guest to your account: with the welcome mail's
+    ``token``, or an order's mailed ``order_id`` + ``access``."""
+    user = current_user()
+    if body.token:
+        claimed = guests.claim_with_token(user, body.token)
+    else:
+        claimed = guests.claim_with_access(user, body.order_id or "", body.access or "")
+    return build(ClaimOut, claimed=claimed)
 @bp.get("/operator/disputes")
 @auth_required("operator")
 @responds(DisputeListOut)

@@ -56,7 +56,9 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.EXPIRED: frozenset({S.PAID, S.REFUNDED}),
     S.PAID: frozenset({S.FULFILLING, S.CANCELLED, S.REFUNDED, S.DISPUTED}),
     S.FULFILLING: frozenset({S.SHIPPED, S.CANCELLED, S.REFUNDED, S.DISPUTED}),
-    S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED, S.DISPUTED}),
+    # a parcel the carrier brings back undelivered: the order is returned, then refunded
+    S.SHIPPED: frozenset({S.DELIVERED, S.RETURNED, S.REFUNDED, S.DISPUTED}),
+    S.RETURNED: frozenset({S.REFUNDED, S.DISPUTED}),
     S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED, S.DISPUTED}),
     S.COMPLETED: frozenset({S.REFUNDED, S.DISPUTED}),
     # a dispute decided for us returns the order to where it was
@@ -79,14 +81,15 @@ FULFILMENT_TRANSITIONS: dict[FulfilmentStatus, frozenset[FulfilmentStatus]] = {
 
 # A parcel only moves forward; customs and a customs hold are one stage, either way round (a
 # hold is released, or customs hold it after all). A refused label may be requested again.
-_AFTER_LABEL = {P.IN_TRANSIT, P.CUSTOMS, P.CUSTOMS_HOLD, P.OUT_FOR_DELIVERY, P.DELIVERED,
-                P.RETURNED}
+_AFTER_LABEL = {P.HANDED_OVER, P.IN_TRANSIT, P.CUSTOMS, P.CUSTOMS_HOLD, P.OUT_FOR_DELIVERY,
+                P.DELIVERED, P.RETURNED}
 SHIPMENT_TRANSITIONS: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {
     P.REQUESTED: frozenset({P.LABEL_CREATED, P.FAILED, P.CANCELLED}),
     P.HELD_EXPORT: frozenset({P.REQUESTED, P.CANCELLED}),
     P.FAILED: frozenset({P.REQUESTED, P.HELD_EXPORT}),
     P.LABEL_CREATED: frozenset(_AFTER_LABEL),
-    P.IN_TRANSIT: frozenset(_AFTER_LABEL - {P.IN_TRANSIT}),
+    P.HANDED_OVER: frozenset(_AFTER_LABEL - {P.HANDED_OVER}),
+    P.IN_TRANSIT: frozenset(_AFTER_LABEL - {P.HANDED_OVER, P.IN_TRANSIT}),
     P.CUSTOMS: frozenset({P.CUSTOMS_HOLD, P.OUT_FOR_DELIVERY, P.DELIVERED, P.RETURNED}),
     P.CUSTOMS_HOLD: frozenset({P.CUSTOMS, P.OUT_FOR_DELIVERY, P.DELIVERED, P.RETURNED}),
     P.OUT_FOR_DELIVERY: frozenset({P.DELIVERED, P.RETURNED}),
@@ -99,7 +102,8 @@ AWAITING_PAYMENT = frozenset({S.PENDING_PAYMENT, S.PAYMENT_FAILED})
 # A buyer may cancel until a parcel has left.
 CANCELLABLE = frozenset({S.PENDING_PAYMENT, S.PAYMENT_FAILED, S.PAID, S.FULFILLING})
 # States in which the order's money has been taken and may be refunded.
-REFUNDABLE = frozenset({S.PAID, S.FULFILLING, S.SHIPPED, S.DELIVERED, S.COMPLETED, S.DISPUTED})
+REFUNDABLE = frozenset({S.PAID, S.FULFILLING, S.SHIPPED, S.DELIVERED, S.COMPLETED, S.DISPUTED,
+                        S.RETURNED})
 # Paid and not yet handed to the carrier: pieces may be packed and the parcel made.
 SHIPPABLE = frozenset({S.PAID, S.FULFILLING})
 # Side exits that a late carrier scan does not undo.
@@ -327,9 +331,10 @@ def record_scan(shipment: Shipment, status: ShipmentStatus | str, occurred_at: d
 
 
 def mark_shipped(order: Order, shipment: Shipment, *, at: datetime) -> bool:
-    """The label exists: the order is shipped and so is every box in the parcel."""
+    """The carrier has the parcel (its first scan after the label): the order is shipped and so
+    is every box in the parcel. A label alone ships nothing."""
     status = status_of(order.id)
-    if status in SETTLED_ELSEWHERE:
+    if status not in SHIPPABLE:
         return False
     if status is S.PAID:
         start_fulfilment(order.id)
@@ -348,6 +353,14 @@ def mark_delivered(order: Order, shipment: Shipment, *, at: datetime) -> bool:
     if status_of(order.id) in SETTLED_ELSEWHERE:
         return False
     return move_order(order.id, S.DELIVERED, data={"shipment_id": shipment.id})
+
+
+def mark_returned(order: Order, shipment: Shipment) -> bool:
+    """The carrier brought the parcel back undelivered: the order is ``returned`` until an
+    operator refunds it (``mark_refunded``). An order settled elsewhere keeps its status."""
+    if status_of(order.id) is not S.SHIPPED:
+        return False
+    return move_order(order.id, S.RETURNED, data={"shipment_id": shipment.id})
 
 
 def complete(order_id: str) -> bool:
@@ -383,7 +396,7 @@ def mark_refunded(order_id: str, *, actor_id: str | None = None) -> bool:
     ``cancelled`` (the refund is on its timeline)."""
     if status_of(order_id) in (S.REFUNDED, S.CANCELLED):
         return False
-    return move_order(order_id, S.REFUNDED, actor_id=actor_id)
+    return move_order(order_id, S.REFUNDED, actor_id=actor_id)  # a returned parcel's path too
 
 
 def dispute_opened(order_id: str, details: dict) -> bool:

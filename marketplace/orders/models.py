@@ -33,6 +33,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
     REFUNDED = "refunded"
     DISPUTED = "disputed"
+    RETURNED = "returned"  # the carrier brought the parcel back undelivered: refund or resend
 
 
 class FulfilmentStatus(StrEnum):
@@ -102,6 +103,9 @@ class Order(db.Model):
     payment_attempt: Mapped[int] = mapped_column(Integer, default=1)
     reservation_expires_at: Mapped[datetime | None]
     flagged_reason: Mapped[str | None] = mapped_column(Text)
+    # a guest's order: where its mails go (an account's order mails its account's address)
+    contact_email: Mapped[str | None] = mapped_column(String(254), index=True)
+    locale: Mapped[str | None] = mapped_column(String(5))  # the language it was bought in
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     paid_at: Mapped[datetime | None]
@@ -297,6 +301,7 @@ class ShipmentStatus(StrEnum):
     REQUESTED = "requested"  # waiting for the label task
     HELD_EXPORT = "held_export"  # a cultural-value piece: no label until an export permit
     LABEL_CREATED = "label_created"
+    HANDED_OVER = "handed_over"  # the carrier has the parcel (first acceptance scan)
     IN_TRANSIT = "in_transit"
     CUSTOMS = "customs"
     CUSTOMS_HOLD = "customs_hold"

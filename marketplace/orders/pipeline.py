@@ -15,17 +15,20 @@ The steps do not commit: ``run_once`` commits them with their marker.
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from datetime import date
+
+from babel import Locale
+from flask import current_app
 
 from marketplace import mail
 from marketplace.accounts.models import User
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.extensions import db
-from marketplace.ids import isoformat
 from marketplace.money import Money
-from marketplace.orders import lifecycle, receipt
+from marketplace.orders import lifecycle, notify, receipt
 from marketplace.orders.models import Fulfilment, Order, OrderLine, OrderStatus
 
+INVOICE_RULE = "/api/v1/orders/<order_id>/invoice.pdf"
 STARTABLE = frozenset({OrderStatus.PAID, OrderStatus.FULFILLING})
 title_in = receipt.title_in
 
@@ -51,27 +54,33 @@ def start_fulfilment(order_id: str) -> str:
 def _mail_artisan(order: Order, fulfilment: Fulfilment) -> None:
     artisan = db.session.get(User, fulfilment.artisan_id)
     profile = db.session.get(ArtisanProfile, fulfilment.artisan_id)
+    reader = notify.user_recipient(artisan)
     lines = _artisan_lines(order, artisan.id)
-    pieces = sum(line.quantity for line in lines)
-    ship_by = fulfilment.ship_by.date().isoformat()
     sale: dict[str, int] = {}
     for line in lines:
         sale[line.unit_price_currency] = (sale.get(line.unit_price_currency, 0)
                                           + line.unit_price_amount * line.quantity)
-    text = render_template(
-        "mail/order_artisan.txt", artisan_name=artisan.name,
+    country = (order.shipping_address or {}).get("country")
+    notify.queue_to(
+        reader, "artisan_order", number=mail.short_number(order.id),
         workshop_name=profile.workshop_name if profile else artisan.name,
-        order_id=order.id, fulfilment_id=fulfilment.id, ship_by=ship_by,
-        lines=[{"quantity": line.quantity, "title": title_in(line.title, artisan.locale),
-                "unit_price": Money(line.unit_price_amount, line.unit_price_currency).format(),
-                "serials": list(line.serials or [])} for line in lines],
-        sale=[Money(amount, currency).format() for currency, amount in sorted(sale.items())],
-        destination=(order.shipping_address or {}).get("country"),
+        pieces=notify.piece_views(lines, reader.locale, listing_prices=True),
+        pieces_count=sum(line.quantity for line in lines), ship_by=fulfilment.ship_by.date(),
+        destination=Locale.parse(reader.locale).territories.get(country, country)
+        if country else None,
         service_name=(order.shipping_option or {}).get("service_name"),
-        workshop_url=f"{current_app.config['PUBLIC_URL']}/workshop/orders")
-    # short enough for one header line (a folded Subject reads back with a leading space)
-    mail.queue_mail(to=artisan.email, text=text,
-                    subject=f"Order {order.id}: pack {pieces} piece(s) by {ship_by}")
+        sale=" + ".join(notify.money_text(Money(amount, currency), reader.locale)
+                        for currency, amount in sorted(sale.items())),
+        workshop_url=f"{notify.public_url()}/workshop/orders")
+
+
+def expected_delivery(order: Order) -> tuple[date | None, date | None]:
+    """The delivery window promised at checkout, as dates (see ``shipping_option.eta_dates``)."""
+    dates = (order.shipping_option or {}).get("eta_dates") or {}
+    try:
+        return date.fromisoformat(dates["from"]), date.fromisoformat(dates["to"])
+    except (KeyError, TypeError, ValueError):
+        return None, None
 
 
 def send_receipt(order_id: str) -> str:
@@ -80,14 +89,28 @@ def send_receipt(order_id: str) -> str:
     if order is None or order.paid_at is None:
         return "skipped: not paid"
     buyer = db.session.get(User, order.buyer_id)
-    pdf = receipt.receipt_pdf(order, buyer)
-    text = render_template(
-        "mail/order_receipt.txt", buyer_name=buyer.name, order_id=order.id,
-        paid_at=isoformat(order.paid_at), total=order.total.format(),
-        order_url=f"{current_app.config['PUBLIC_URL']}/orders/{order.id}",
-        pieces=[{"quantity": line.quantity, "title": title_in(line.title, buyer.locale)}
-                for line in order.lines])
-    mail.queue_mail(to=buyer.email, subject=f"Your Sheber receipt for order {order.id}",
-                    text=text, attachments=[mail.Attachment(
-                        receipt.filename(order), pdf, "application/pdf")])
+    reader = notify.buyer_of(order)
+    pdf = receipt.receipt_pdf(order, buyer, reader)
+    option = order.shipping_option or {}
+    eta_from, eta_to = expected_delivery(order)
+    language = reader.locale
+    notify.queue_to(
+        reader, "receipt", number=mail.short_number(order.id), paid_at=order.paid_at,
+        total=notify.money_text(order.total, language),
+        items=notify.money_text(order.money(order.items_amount), language),
+        shipping=notify.money_text(order.money(order.shipping_amount), language),
+        duties=notify.money_text(order.money(order.duties_amount), language),
+        duties_mode=order.duties_mode,
+        service_name=option.get("service_name") or option.get("service") or "",
+        eta_from=eta_from, eta_to=eta_to,
+        pieces=notify.piece_views(list(order.lines), language, currency=order.currency),
+        order_url=notify.order_url(order), invoice_url=invoice_url(order),
+        attachments=[mail.Attachment(receipt.filename(order), pdf, "application/pdf")])
     return "receipt queued"
+
+
+def invoice_url(order: Order) -> str | None:
+    """The invoice's address, once the app serves invoices there."""
+    if not any(rule.rule == INVOICE_RULE for rule in current_app.url_map.iter_rules()):
+        return None
+    return f"{notify.public_url()}/api/v1/orders/{order.id}/invoice.pdf"

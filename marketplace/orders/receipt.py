@@ -39,15 +39,19 @@ def title_in(title: dict | None, locale: str) -> str:
     return title.get(locale) or title.get("en") or next(iter(title.values()), "")
 
 
-def receipt_context(order: Order, buyer: User) -> dict:
-    """Everything the receipt shows, as strings ready to print."""
+def receipt_context(order: Order, buyer: User, reader=None) -> dict:
+    """Everything the receipt shows, as strings ready to print; ``reader`` (who the receipt is
+    for: ``notify.buyer_of``) names a guest, whose account row has no name or address."""
+    name = reader.name if reader is not None else buyer.name
+    email = reader.email if reader is not None else buyer.email
+    locale = reader.locale if reader is not None else buyer.locale
     lines = []
     for line in order.lines:
         serials = list(line.serials or [])
         codes = sorted({serial.rsplit("-", 1)[0] for serial in serials})
         unit = Money(line.unit_presentment_amount, order.currency)
         lines.append({
-            "title": title_in(line.title, buyer.locale), "quantity": line.quantity,
+            "title": title_in(line.title, locale), "quantity": line.quantity,
             "unit": unit.format(), "total": (unit * line.quantity).format(),
             "listing_unit": Money(line.unit_price_amount, line.unit_price_currency).format(),
             "label_codes": codes, "serials": serials,
@@ -55,7 +59,7 @@ def receipt_context(order: Order, buyer: User) -> dict:
     option = order.shipping_option or {}
     rate = Decimal(order.fx_rate)
     return {
-        "order": order, "buyer_name": buyer.name, "buyer_email": buyer.email,
+        "order": order, "buyer_name": name, "buyer_email": email or "",
         "address": order.shipping_address or {}, "lines": lines,
         "items": Money(order.items_amount, order.currency).format(),
         "shipping": Money(order.shipping_amount, order.currency).format(),
@@ -71,8 +75,8 @@ def receipt_context(order: Order, buyer: User) -> dict:
     }
 
 
-def receipt_pdf(order: Order, buyer: User) -> bytes:
-    layout = render_template(TEMPLATE, **receipt_context(order, buyer))
+def receipt_pdf(order: Order, buyer: User, reader=None) -> bytes:
+    layout = render_template(TEMPLATE, **receipt_context(order, buyer, reader))
     return render_layout(layout, title=f"Sheber receipt {order.id}")
 
 

@@ -98,6 +98,14 @@ class FulfilmentOut(OutModel):
     delivered_at: Timestamp | None
 
 
+class DateWindowOut(OutModel):
+    from_: str = Field(alias="from", json_schema_extra={"format": "date"})
+    to: str = Field(json_schema_extra={"format": "date"})
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True,
+                              serialize_by_alias=True)
+
+
 class ShipmentSummaryOut(OutModel):
     id: str
     status: ShipmentStatus = Field(strict=False)
@@ -178,6 +186,8 @@ class ShippingChoiceOut(OutModel):
     duties_estimate: MoneyOut | None
     duties_mode: Literal["DDP", "DAP"] | None
     eta_days: EtaDaysOut | None
+    eta_dates: DateWindowOut | None = Field(
+        None, description="The delivery window promised at checkout, as dates.")
 
 
 class AddressOut(OutModel):
@@ -411,7 +421,7 @@ def order_out(order: Order, viewer: User, *, artisan_share: dict | None = None) 
         "duties_mode": order.duties_mode,
         "shipping_option": {key: order.shipping_option.get(key) for key in (
             "service", "service_name", "carrier", "shipping", "duties", "duties_estimate",
-            "duties_mode", "eta_days")},
+            "duties_mode", "eta_days", "eta_dates")},
         "reservation_expires_at": isoformat(order.reservation_expires_at),
         "created_at": isoformat(order.created_at),
         "paid_at": isoformat(order.paid_at),
@@ -431,6 +441,28 @@ def order_out(order: Order, viewer: User, *, artisan_share: dict | None = None) 
     return build(OrderOut, **body)
 
 
+class GuestOrderQuery(BaseModel):
+    access: str = Field(min_length=10, max_length=500,
+                        description="The signed token of the order's mailed link.")
+
+
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str | None = Field(default=None, max_length=500,
+                              description="The claim link's token from the welcome mail.")
+    order_id: str | None = Field(default=None, max_length=26)
+    access: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_proof(self):
+        if not self.token and not (self.order_id and self.access):
+            raise ValueError("give token, or order_id and access")
+        return self
+
+
+class ClaimOut(OutModel):
+    claimed: int = Field(description="How many guest orders moved to your account.")
 class DisputeEvidenceIn(BaseModel):
     """Evidence for a dispute, sent through Stripe's dispute API (text fields of its
     ``evidence``); ``submit`` forwards it to the card holder's bank (no more can follow)."""

@@ -35,7 +35,7 @@ from marketplace.ids import utcnow
 from marketplace.integrations import stripe_client
 from marketplace.inventory import reservations
 from marketplace.money import Money
-from marketplace.orders import alerts, lifecycle
+from marketplace.orders import alerts, lifecycle, notify
 from marketplace.orders.errors import OrderError
 from marketplace.orders.lifecycle import (
     AWAITING_PAYMENT,
@@ -324,6 +324,8 @@ def _refund_refused(refund_id: str, why: str) -> None:
     lifecycle.add_event(refund.order_id, "refund_failed", data={
         "refund": refund_id, "amount": refund.amount, "currency": refund.currency,
         "reason": why[:500]})
+    notify.alert_operators("refund_failed", db.session.get(Order, refund.order_id),
+                           detail=f"{Money(refund.amount, refund.currency)}: {why[:500]}")
 
 
 @use_case
@@ -400,7 +402,11 @@ def _book_refund(order: Order, refund: Refund) -> None:
         "currency": order.currency, "reason": refund.reason, "source": refund.source,
         "lines": refund.lines or []})
     db.session.flush()
-    if payment_summary(order).fully_refunded:
+    fully = payment_summary(order).fully_refunded
+    notify.mail_refund(order, Money(refund.amount, order.currency),
+                       None if refund.source in ("stripe", "cancellation") else refund.reason,
+                       fully_refunded=fully)
+    if fully:
         lifecycle.mark_refunded(order.id, actor_id=refund.created_by)
 
 

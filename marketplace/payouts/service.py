@@ -43,7 +43,7 @@ from marketplace.extensions import db
 from marketplace.http import decode_cursor, encode_cursor
 from marketplace.ids import new_id, utcnow
 from marketplace.money import Money, round_half_up
-from marketplace.orders import lifecycle
+from marketplace.orders import lifecycle, notify
 from marketplace.orders.disputes import lost_disputes
 from marketplace.orders.models import (
     DISPUTE_CLOSED,
@@ -394,7 +394,25 @@ def mark_batch_executed(batch_id: str, operator: User, *,
         .execution_options(synchronize_session=False))
     db.session.flush()
     db.session.expire_all()
-    return get_batch(batch_id)
+    batch = get_batch(batch_id)
+    for payout in batch.payouts:
+        if payout.status == PayoutStatus.PAID:
+            _mail_payout_sent(payout, bank_reference)
+    return batch
+
+
+def _mail_payout_sent(payout: Payout, bank_reference: str | None) -> None:
+    """The artisan's "payout sent" mail, in their language."""
+    artisan = db.session.get(User, payout.artisan_id)
+    if artisan is None:
+        return
+    reader = notify.user_recipient(artisan)
+    orders_count = len({entry.order_id for entry in payout.entries if entry.order_id})
+    notify.queue_to(reader, "payout_sent",
+                    amount=notify.money_text(Money(payout.amount, payout.currency),
+                                             reader.locale),
+                    account=f"•••• {payout.iban[-4:]}", paid_at=payout.paid_at,
+                    bank_reference=bank_reference, orders_count=orders_count)
 
 
 def get_batch(batch_id: str) -> PayoutBatch:

@@ -231,7 +231,10 @@ def log_checks(code: str, history: dict | None = None) -> dict:
             expected[event["log_index"]] = entry
         events.append(event.get("log_index"))
     states = transparency.inclusion_states(expected)
-    result = {"label": states.get(label.log_index, "mismatch"), "piece": None,
+    # a label issued before the log existed is logged when its credential is first asked for
+    label_state = states.get(label.log_index, "mismatch") if label.log_index is not None else (
+        "pending")
+    result = {"label": label_state, "piece": None,
               "checkpoint_size": (transparency.latest_checkpoint().size
                                   if transparency.latest_checkpoint() else 0)}
     if history is not None:

@@ -24,11 +24,14 @@ Adding a real carrier (EasyPost, Shippo, DHL Express MyDHL API, ...):
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
+from urllib.parse import quote
 
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
@@ -36,11 +39,12 @@ from marketplace.ids import utcnow
 from marketplace.money import Money
 from marketplace.shipping import papers
 from marketplace.shipping.models import CarrierLabel
-from marketplace.shipping.rates import Destination, Parcel, effective_rates
+from marketplace.shipping.rates import DATA_DIR, Destination, Parcel, effective_rates
 
 
 class TrackingStatus(StrEnum):
     LABEL_CREATED = "label_created"
+    HANDED_OVER = "handed_over"  # accepted by the carrier: the parcel has left the sender
     IN_TRANSIT = "in_transit"
     CUSTOMS = "customs"
     OUT_FOR_DELIVERY = "out_for_delivery"
@@ -213,6 +217,8 @@ class TableRateCarrier:
         steps = [
             (timedelta(0), TrackingStatus.LABEL_CREATED, "Almaty",
              "Label created; parcel awaited at the Almaty office"),
+            (timedelta(hours=6), TrackingStatus.HANDED_OVER, "Almaty",
+             "Accepted at the Almaty office"),
             (timedelta(days=1), TrackingStatus.IN_TRANSIT, "Almaty",
              "Departed the Almaty office of exchange" if international else "In transit"),
         ]
@@ -234,3 +240,32 @@ class TableRateCarrier:
 
 
 register_carrier(TableRateCarrier())
+
+
+# --- what buyers see of a carrier ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CarrierInfo:
+    code: str
+    name: str  # the carrier's public name, never the adapter's code
+    tracking_url_template: str | None
+
+
+@functools.lru_cache(maxsize=1)
+def _carrier_file() -> dict:
+    return json.loads((DATA_DIR / "carriers.json").read_text(encoding="utf-8"))["carriers"]
+
+
+def carrier_info(code: str) -> CarrierInfo:
+    entry = _carrier_file().get(code) or {}
+    return CarrierInfo(code=code, name=entry.get("name") or code,
+                       tracking_url_template=entry.get("tracking_url"))
+
+
+def tracking_url(code: str, tracking_number: str | None, public_url: str) -> str | None:
+    """The carrier's tracking page for ``tracking_number`` (data/shipping/carriers.json)."""
+    template = carrier_info(code).tracking_url_template
+    if not template or not tracking_number:
+        return None
+    return (template.replace("{public_url}", public_url.rstrip("/"))
+            .replace("{tracking_number}", quote(tracking_number, safe="")))

@@ -14,7 +14,8 @@ import logging
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from flask import current_app, render_template
+from babel.dates import format_datetime
+from flask import current_app
 from sqlalchemy import select
 
 from marketplace import mail, outbox, provenance
@@ -30,7 +31,7 @@ from marketplace.errors import (
 from marketplace.extensions import db
 from marketplace.ids import isoformat, new_id, utcnow
 from marketplace.money import Money
-from marketplace.orders import lifecycle
+from marketplace.orders import lifecycle, notify
 from marketplace.orders import service as orders
 from marketplace.orders.models import (
     FulfilmentStatus,
@@ -41,7 +42,7 @@ from marketplace.orders.models import (
     ShipmentEvent,
     ShipmentStatus,
 )
-from marketplace.shipping import carriers, papers
+from marketplace.shipping import carriers, papers, progress
 from marketplace.shipping.errors import ShippingError
 from marketplace.shipping.rates import effective_rates, rates_file
 from marketplace.shipping.service import customs_form_for
@@ -54,15 +55,6 @@ SHIPMENT_REQUESTED = "shipment.requested"
 FUTURE_SKEW = timedelta(hours=1)  # carriers' clocks; a scan further ahead is refused
 S = ShipmentStatus
 SHIPPABLE_ORDER = lifecycle.SHIPPABLE
-SUBJECTS = {
-    S.LABEL_CREATED: "Your Sheber order has shipped",
-    S.IN_TRANSIT: "Your parcel is on its way",
-    S.CUSTOMS: "Your parcel has reached customs",
-    S.CUSTOMS_HOLD: "Customs are holding your parcel",
-    S.OUT_FOR_DELIVERY: "Your parcel is out for delivery",
-    S.DELIVERED: "Your parcel has been delivered",
-    S.RETURNED: "Your parcel is on its way back to us",
-}
 
 
 def piece_serials(lines: list[OrderLine]) -> list[str]:
@@ -353,24 +345,30 @@ def _fail(shipment_id: str, reason: str) -> None:
     if lifecycle.fail_shipment(shipment_id, reason):
         lifecycle.add_event(order.id, "shipment_failed",
                             data={"shipment_id": shipment_id, "reason": reason[:500]})
+        notify.alert_operators("label_refused", order, detail=reason[:500])
         log.warning("shipment %s: the carrier refused the label: %s", shipment_id, reason)
 
 
 def enter_status(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
-    """Side effects of the shipment reaching ``event.status`` (called once per status)."""
+    """Side effects of the shipment reaching ``event.status`` (called once per status). The
+    label only prepares the parcel; the carrier's first scan after it (handed over, or any
+    later one when that scan was skipped) ships the order."""
     status = S(event.status)
     serials = piece_serials(list(order.lines))
     lifecycle.add_event(order.id, "shipment", data={
         "shipment_id": shipment.id, "status": status, "tracking_number": shipment.tracking_number,
         "location": event.location})
-    if status is S.LABEL_CREATED:
-        lifecycle.mark_shipped(order, shipment, at=event.occurred_at)
-        for serial in serials:
-            provenance.record_piece_event(
-                serial, "shipped", place={"city": "Almaty", "country": "KZ"},
-                data={"carrier": shipment.carrier, "tracking_number": shipment.tracking_number},
-                key=f"shipped-{shipment.id}", time=event.occurred_at)
-    elif status is S.DELIVERED:
+    shipped_now = False
+    if status not in progress.AT_ORIGIN - {S.HANDED_OVER}:
+        shipped_now = lifecycle.mark_shipped(order, shipment, at=event.occurred_at)
+        if shipped_now:
+            for serial in serials:
+                provenance.record_piece_event(
+                    serial, "shipped", place={"city": "Almaty", "country": "KZ"},
+                    data={"carrier": shipment.carrier,
+                          "tracking_number": shipment.tracking_number},
+                    key=f"shipped-{shipment.id}", time=event.occurred_at)
+    if status is S.DELIVERED:
         shipment.delivered_at = event.occurred_at
         lifecycle.mark_delivered(order, shipment, at=event.occurred_at)
         country = (order.shipping_address or {}).get("country")
@@ -380,28 +378,48 @@ def enter_status(order: Order, shipment: Shipment, event: ShipmentEvent) -> None
                 data={"tracking_number": shipment.tracking_number},
                 key=f"delivered-{shipment.id}", time=event.occurred_at)
     elif status is S.RETURNED:
+        lifecycle.mark_returned(order, shipment)
         for serial in serials:
             provenance.record_piece_event(
                 serial, "returned", data={"tracking_number": shipment.tracking_number},
                 key=f"returned-{shipment.id}", time=event.occurred_at)
-    _mail_buyer(order, shipment, event)
+        notify.alert_operators("returned", order, detail=event.description or None,
+                               tracking_number=shipment.tracking_number)
+    elif status is S.CUSTOMS_HOLD:
+        notify.alert_operators("customs_hold", order, detail=event.description or None,
+                               tracking_number=shipment.tracking_number)
+    _mail_buyer(order, shipment, event, shipped_now=shipped_now)
 
 
-def _mail_buyer(order: Order, shipment: Shipment, event: ShipmentEvent) -> None:
-    buyer = db.session.get(User, order.buyer_id)
-    option = order.shipping_option or {}
-    eta = option.get("eta_days") or {}
-    text = render_template(
-        f"mail/shipping_{event.status}.txt", buyer_name=buyer.name, order_id=order.id,
-        order_url=f"{current_app.config['PUBLIC_URL']}/orders/{order.id}",
-        tracking_number=shipment.tracking_number, carrier=shipment.carrier,
-        service_name=option.get("service_name") or shipment.service,
-        location=event.location, description=event.description,
-        occurred_at=isoformat(event.occurred_at), duties_mode=shipment.duties_mode,
-        eta_min=eta.get("min"), eta_max=eta.get("max"),
+# Which mail a buyer gets when the parcel reaches a status (none for the label alone).
+PARCEL_MAILS = {S.IN_TRANSIT: "parcel_update", S.CUSTOMS: "parcel_update",
+                S.OUT_FOR_DELIVERY: "parcel_update", S.CUSTOMS_HOLD: "customs_hold",
+                S.DELIVERED: "delivered", S.RETURNED: "returned"}
+
+
+def _mail_buyer(order: Order, shipment: Shipment, event: ShipmentEvent, *,
+                shipped_now: bool) -> None:
+    status = S(event.status)
+    # the carrier's first scan says "shipped"; a parcel whose first scan is a later one (the
+    # carrier skipped some) gets that scan's mail, which names the carrier and tracking too
+    template = "shipped" if shipped_now and status in (S.HANDED_OVER, S.IN_TRANSIT) else (
+        PARCEL_MAILS.get(status))
+    if template is None:
+        return
+    reader = notify.buyer_of(order)
+    destination = (order.shipping_address or {}).get("country")
+    scan = progress.scan_view(event, destination, reader.locale)
+    order_url = notify.order_url(order)
+    notify.queue_to(
+        reader, template, status=str(status),
+        parcel=progress.parcel_facts(order, shipment, notify.public_url(), order_url,
+                                     mail.short_number(order.id)),
+        duties_mode=shipment.duties_mode, description=event.description,
+        scan_place=scan.place,
+        scan_time=format_datetime(scan.local_time, "short", tzinfo=scan.local_time.tzinfo,
+                                  locale=reader.locale),
+        review_url=f"{order_url}{'&' if '?' in order_url else '?'}review=1#review",
         has_provenance=bool(piece_serials(list(order.lines))))
-    mail.queue_mail(to=buyer.email, subject=f"{SUBJECTS[S(event.status)]} (order {order.id})",
-                    text=text)
 
 
 def visible_shipment(shipment_id: str, user: User) -> Shipment:
@@ -426,6 +444,9 @@ def shipment_paper(shipment_id: str, user: User, kind: str) -> bytes:
     return pdf
 
 
+def shipment_by_tracking_number(tracking_number: str) -> Shipment | None:
+    return db.session.execute(select(Shipment).where(
+        Shipment.tracking_number == tracking_number).limit(1)).scalar_one_or_none()
 def customs_declaration(shipment_id: str, user: User) -> dict:
     """The customs declaration as data (``papers.customs_data``), for operators: what the
     postal operator's ITMATT / the EU's ICS2 data set need, the same as the customs PDF."""

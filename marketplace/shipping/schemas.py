@@ -3,13 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from marketplace.accounts.models import Role, User
+from marketplace.extensions import db
 from marketplace.ids import isoformat
-from marketplace.orders.models import Shipment, ShipmentStatus
-from marketplace.orders.schemas import ShipmentSummaryOut, shipment_summary_out
+from marketplace.orders.models import Order, Shipment, ShipmentStatus
+from marketplace.orders.schemas import DateWindowOut, ShipmentSummaryOut, shipment_summary_out
 from marketplace.schemas import DimensionsOut, EtaDaysOut, MoneyOut, OutModel, Timestamp, build
+from marketplace.shipping import carriers, progress
 from marketplace.shipping.carriers import TrackingStatus
 from marketplace.shipping.packing import (
     MAX_PACKED_SIDE_MM,
@@ -313,6 +316,11 @@ class ShipmentEventOut(OutModel):
     location: str
     description: str
     source: str = Field(description="label, webhook or poll.")
+    place: str = Field("", description="The location as a reader names it (a country code "
+                                       "becomes the country's name in the viewer's language).")
+    local_time: str = Field("", description="When it happened, in the place's local time "
+                                            "(ISO 8601 with its UTC offset).")
+    time_zone: str = Field("", description="The IANA zone of local_time.")
 
 
 class ShipmentParcelOut(OutModel):
@@ -333,6 +341,11 @@ class ShipmentOut(ShipmentSummaryOut):
     parcel: ShipmentParcelOut
     label_created_at: Timestamp | None
     events: list[ShipmentEventOut]
+    carrier_name: str = Field("", description="The carrier's public name.")
+    tracking_url: str | None = Field(None, description="The carrier's own tracking page.")
+    expected_delivery: DateWindowOut | None = Field(
+        None, description="From the day the carrier had the parcel plus the service's days; "
+                          "before that, the window promised at checkout.")
     export_permit: ExportPermitOut | None = Field(None, description="Operators only.")
     last_error: str | None = Field(None, description="Operators only.")
     label_url: str = Field(None, description="Operators only, once there is a label.")
@@ -346,7 +359,12 @@ class CarrierEventOut(OutModel):
     status: ShipmentStatus = Field(strict=False)
 
 
-def shipment_out(shipment: Shipment, viewer: User) -> dict:
+def shipment_out(shipment: Shipment, viewer: User, language: str | None = None) -> dict:
+    order = db.session.get(Order, shipment.order_id)
+    destination = (order.shipping_address or {}).get("country") if order else None
+    language = language or viewer.locale or "en"
+    scans = [(e, progress.scan_view(e, destination, language)) for e in shipment.events]
+    eta_from, eta_to = progress.expected_window(order, shipment) if order else (None, None)
     body = {
         **shipment_summary_out(shipment),
         "order_id": shipment.order_id,
@@ -359,8 +377,15 @@ def shipment_out(shipment: Shipment, viewer: User) -> dict:
         "label_created_at": isoformat(shipment.label_created_at),
         "events": [ShipmentEventOut(status=e.status, occurred_at=isoformat(e.occurred_at),
                                     location=e.location, description=e.description,
-                                    source=e.source)
-                   for e in shipment.events],
+                                    source=e.source, place=scan.place,
+                                    local_time=scan.local_time.isoformat(timespec="seconds"),
+                                    time_zone=scan.zone)
+                   for e, scan in scans],
+        "carrier_name": carriers.carrier_info(shipment.carrier).name,
+        "tracking_url": carriers.tracking_url(shipment.carrier, shipment.tracking_number,
+                                              current_app.config["PUBLIC_URL"]),
+        "expected_delivery": DateWindowOut(**{"from": eta_from.isoformat(),
+                                              "to": eta_to.isoformat()}) if eta_from else None,
     }
     if viewer.role == Role.OPERATOR:
         body["export_permit"] = None if shipment.permit_number is None else ExportPermitOut(

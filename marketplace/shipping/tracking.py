@@ -40,8 +40,8 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 POLL_BATCH = 200
 # How far along a parcel is; a scan only moves it forward. Customs and a customs hold are the
 # same stage: there the newer scan wins (a hold is released, or customs hold it after all).
-RANK = {S.LABEL_CREATED: 1, S.IN_TRANSIT: 2, S.CUSTOMS: 3, S.CUSTOMS_HOLD: 3,
-        S.OUT_FOR_DELIVERY: 4, S.DELIVERED: 5, S.RETURNED: 5}
+RANK = {S.LABEL_CREATED: 1, S.HANDED_OVER: 2, S.IN_TRANSIT: 3, S.CUSTOMS: 4, S.CUSTOMS_HOLD: 4,
+        S.OUT_FOR_DELIVERY: 5, S.DELIVERED: 6, S.RETURNED: 6}
 FINAL = frozenset({S.DELIVERED, S.RETURNED})
 IN_FLIGHT = tuple(status for status in RANK if status not in FINAL)
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from flask import has_request_context
 
-from marketplace.storefront import auth, buy, console, security_page, seo, shop, workshop
+from marketplace.checkout import service as checkout
+from marketplace.storefront import account, auth, buy, console, security_page, seo, shop, workshop
 from marketplace.storefront.pages import page_user
 
-blueprints = [shop.bp, auth.bp, buy.bp, workshop.bp, console.bp, seo.bp, security_page.bp]
+blueprints = [shop.bp, auth.bp, buy.bp, workshop.bp, console.bp, seo.bp, account.bp,
+              security_page.bp]
 
 
 @shop.bp.app_context_processor
 def _page_globals():
-    return {"page_user": page_user() if has_request_context() else None,
-            "page_alternates": seo.alternates}
+    user = page_user() if has_request_context() else None
+    count = checkout.cart_count(user.id) if user is not None and user.role == "buyer" else 0
+    return {"page_user": user, "cart_count": count, "page_alternates": seo.alternates}

@@ -18,15 +18,19 @@ from flask import (
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
+from marketplace.accounts import lifecycle as account_lifecycle
 from marketplace.accounts import service as accounts
 from marketplace.accounts import sessions, twofactor
+from marketplace.accounts.errors import AccountError
 from marketplace.accounts.models import Role
 from marketplace.accounts.schemas import RegisterIn
 from marketplace.accounts.throttle import LockedOut
-from marketplace.errors import Conflict, Unauthorized
+from marketplace.checkout import service as checkout
+from marketplace.errors import Conflict, Unauthorized, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.geo import COUNTRIES
-from marketplace.i18n import current_currency, current_language, remember_preferences
+from marketplace.i18n import LANGUAGES, current_language, remember_preferences
+from marketplace.money import PRESENTMENT_CURRENCIES
 from marketplace.security import rotate_csrf_token
 from marketplace.storefront.messages import message_for
 from marketplace.storefront.pages import html_errors, page_user, safe_next
@@ -51,11 +55,29 @@ def home_for(user) -> str:
 
 
 def _start_session(user) -> None:
-    # A fresh session on sign-in (no fixation); the visitor keeps their language and currency.
+    # A fresh session on sign-in (no fixation); the visitor keeps their language and currency,
+    # and a guest's cart joins the account's.
+    kept = {key: session[key] for key in _KEPT_ON_SIGN_IN if key in session}
+    guest_id = session.get("user_id") if session.get("guest") else None
+    session.clear()
+    session.update(kept)
+    session["user_id"] = user.id
+    sessions.rotate_current()
+    rotate_csrf_token()
+    if guest_id and guest_id != user.id:
+        checkout.merge_cart(guest_id, user.id)
+    if kept.get("locale") in LANGUAGES and kept["locale"] != user.locale:
+        # the language chosen on the site is the one the user's mails are written in
+        account_lifecycle.update_profile(user, locale=kept["locale"])
+
+
+def start_guest_session(user) -> None:
+    """A visitor who adds a piece without signing in shops as a guest from now on."""
     kept = {key: session[key] for key in _KEPT_ON_SIGN_IN if key in session}
     session.clear()
     session.update(kept)
     session["user_id"] = user.id
+    session["guest"] = True
     sessions.rotate_current()
     rotate_csrf_token()
 
@@ -98,9 +120,12 @@ def signup():
         form = {key: request.form.get(key, "").strip() for key in ("name", "email", "role",
                                                                    "country")}
         try:
+            # a currency the visitor chose stays; else the buyer's country's (sign_up)
+            chosen = session.get("currency") if session.get("currency") in (
+                PRESENTMENT_CURRENCIES) else None
             fields = RegisterIn(password=request.form.get("password", ""),
-                                locale=current_language(), currency=current_currency(), **form)
-            user = accounts.create_user(**fields.model_dump())
+                                locale=current_language(), currency=chosen, **form)
+            user = account_lifecycle.sign_up(**fields.model_dump())
         except ValidationError as exc:
             errors, status = _signup_errors(exc), 422
         except Conflict as refused:
@@ -132,8 +157,9 @@ def signin():
                 return redirect(url_for("auth.signin_code", next=request.args.get("next")))
             _start_session(user)
             return redirect(safe_next(request.args.get("next"), home_for(user)))
-    elif page_user() is not None:
+    elif page_user() is not None and not page_user().is_guest:
         return redirect(safe_next(request.args.get("next"), home_for(page_user())))
+    email = email or request.args.get("email", "")
     return render_template("storefront/signin.html", email=email, error=error), status
 
 
@@ -174,6 +200,52 @@ def signout():
 @bp.post("/preferences")
 def preferences():
     """The language and currency switcher in the page header."""
-    remember_preferences(language=request.form.get("language"),
-                         currency=request.form.get("currency"))
+    language, currency = request.form.get("language"), request.form.get("currency")
+    remember_preferences(language=language, currency=currency)
+    user = page_user()
+    if user is not None:  # the account's mails follow the language chosen here
+        account_lifecycle.update_profile(
+            user, locale=language if language in LANGUAGES else None,
+            currency=currency if currency in PRESENTMENT_CURRENCIES else None)
     return redirect(safe_next(request.form.get("next"), url_for("shop.catalogue")))
+
+
+# --- password reset ---------------------------------------------------------------------------
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def forgot_password():
+    """Ask for a reset link; the page says the same whether the address has an account."""
+    sent = False
+    email = ""
+    if request.method == "POST":
+        email = request.form.get("email", "").strip()
+        account_lifecycle.request_password_reset(email)
+        sent = True
+    return render_template("storefront/password_forgot.html", sent=sent, email=email)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def reset_password(token: str):
+    error = None
+    status = 200
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        if password != request.form.get("password_again", ""):
+            error, status = _("The two passwords differ."), 422
+        else:
+            try:
+                user = account_lifecycle.reset_password(token, password)
+            except ValidationFailed as refused:
+                status = refused.status
+                error = (_("Use a password of at least 10 characters.")
+                         if refused.code == AccountError.PASSWORD_TOO_SHORT
+                         else message_for(refused))
+            else:
+                session.clear()
+                flash(_("Your password has been changed. Sign in with the new one."), "success")
+                return redirect(url_for("auth.signin", email=user.email))
+    elif not account_lifecycle.reset_token_valid(token):
+        error, status = message_for(ValidationFailed("", code=AccountError.TOKEN_INVALID)), 422
+    return render_template("storefront/password_reset.html", token=token, error=error), status

@@ -2,37 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from pydantic import ValidationError
 
+from marketplace.accounts import addresses
+from marketplace.accounts import lifecycle as account_lifecycle
+from marketplace.accounts import service as accounts
 from marketplace.checkout import service as checkout
 from marketplace.checkout.errors import CheckoutError
 from marketplace.checkout.schemas import AddressIn
 from marketplace.errors import (
     Conflict,
     DomainError,
+    Forbidden,
     NotFound,
     OutOfStock,
     ValidationFailed,
     problem,
 )
 from marketplace.fx import service as fx
+from marketplace.geo import COUNTRIES
 from marketplace.i18n import current_currency, current_language, localized
 from marketplace.integrations import stripe_client
 from marketplace.money import Money
+from marketplace.orders import guests, notify
 from marketplace.orders import service as orders
 from marketplace.orders.lifecycle import AWAITING_PAYMENT
 from marketplace.orders.models import OrderStatus
 from marketplace.orders.schemas import order_out
-from marketplace.shipping import parcels
+from marketplace.shipping import carriers, parcels, progress
 from marketplace.shipping import service as shipping
 from marketplace.shipping.schemas import shipment_out
-from marketplace.storefront.auth import countries_for_language
+from marketplace.storefront.auth import countries_for_language, start_guest_session
 from marketplace.storefront.messages import message_for
 from marketplace.storefront.pages import html_errors, page_user, roles_required
+from marketplace.validation import email_address
 
 bp = html_errors(Blueprint("buy", __name__))
 
@@ -55,8 +64,27 @@ def _quantity(raw: str | None) -> int | None:
 
 # --- cart ----------------------------------------------------------------------------------
 
+def _shopper():
+    """The buyer adding to the cart: the signed-in one, else a new guest (no sign-up needed)."""
+    user = page_user()
+    if user is None:
+        user = account_lifecycle.create_guest(locale=current_language(),
+                                              currency=current_currency(),
+                                              country=_visitor_country())
+        start_guest_session(user)
+    return user
+
+
+def _visitor_country() -> str:
+    for value, _quality in request.accept_languages:
+        parts = value.replace("_", "-").split("-")
+        region = next((part.upper() for part in parts[1:] if len(part) == 2), None)
+        if region and region in COUNTRIES:
+            return region
+    return "US"
+
+
 @bp.post("/cart/items")
-@roles_required("buyer")
 def add_to_cart():
     product_id = request.form.get("product_id", "")
     back = url_for("shop.product", product_id=product_id) if product_id else url_for("buy.cart")
@@ -65,9 +93,12 @@ def add_to_cart():
         flash(_("Choose a quantity between 1 and %(max)s.", max=checkout.MAX_CART_QUANTITY),
               "error")
         return redirect(back)
+    user = page_user()
+    if user is not None and user.role != "buyer":
+        raise Forbidden("This page is not available for your account.")
     try:
-        checkout.add_to_cart(page_user(), product_id, quantity)
-    except (OutOfStock, ValidationFailed) as refused:
+        checkout.add_to_cart(_shopper(), product_id, quantity)
+    except (OutOfStock, ValidationFailed, NotFound) as refused:
         flash(message_for(refused, default=_("Choose a quantity between 1 and %(max)s.",
                                              max=checkout.MAX_CART_QUANTITY)), "error")
         return redirect(back)
@@ -138,16 +169,33 @@ def _address_errors(exc: ValidationError) -> dict[str, str]:
 
 
 def _address_form() -> dict[str, str]:
-    return {field: request.form.get(field, "").strip() for field in ADDRESS_FIELDS}
+    form = {field: request.form.get(field, "").strip() for field in ADDRESS_FIELDS}
+    form["email"] = request.form.get("email", "").strip()
+    form["save_address"] = "1" if request.form.get("save_address") else ""
+    return form
+
+
+def _email_problem(form: dict) -> str | None:
+    """A guest's address for the receipt is required and must look like one."""
+    if not page_user().is_guest:
+        return None
+    try:
+        form["email"] = email_address(form.get("email") or "")
+    except ValueError:
+        return _("Enter your email address for the receipt.")
+    return None
 
 
 def _parse_address(form: dict[str, str]) -> AddressIn:
-    return AddressIn(**{key: value or None for key, value in form.items()})
+    return AddressIn(**{key: form.get(key) or None for key in ADDRESS_FIELDS})
 
 
 def _render_address(form: dict, errors: dict, status: int = 200):
+    user = page_user()
+    saved = [] if user.is_guest else addresses.list_addresses(user)
     return render_template("storefront/checkout_address.html", form=form, errors=errors,
                            countries=countries_for_language(current_language()),
+                           saved=saved, guest=user.is_guest,
                            **_cart_view(page_user().id)), status
 
 
@@ -155,8 +203,11 @@ def _render_delivery(address: AddressIn, form: dict, *, error: str | None = None
                      status: int = 200):
     items = checkout.cart_items_for_quote(page_user().id)
     quote = shipping.quote(address.country, address.postal_code, items, current_currency())
+    windows = {option.id: checkout.eta_dates(items, option.eta_min_days, option.eta_max_days)
+               for option in quote.options}
     return render_template("storefront/checkout_delivery.html", address=address, form=form,
-                           quote=quote, error=error, **_cart_view(page_user().id)), status
+                           quote=quote, windows=windows, error=error,
+                           **_cart_view(page_user().id)), status
 
 
 @bp.get("/checkout")
@@ -167,7 +218,18 @@ def checkout_address():
         flash(_("Your cart is empty."), "info")
         return redirect(url_for("buy.cart"))
     form = dict.fromkeys(ADDRESS_FIELDS, "")
-    form.update(name=user.name, country=user.country)
+    form.update(name=user.name, country=user.country, email="", save_address="")
+    chosen = None
+    if not user.is_guest:
+        wanted = request.args.get("address")
+        found = addresses.list_addresses(user)
+        chosen = next((a for a in found if a.id == wanted), None) or (found[0] if found
+                                                                      else None)
+    if chosen is not None:
+        form.update({key: value or "" for key, value in
+                     addresses.as_order_address(chosen).items()})
+    elif not user.is_guest:
+        form["save_address"] = "1"
     return _render_address(form, {})
 
 
@@ -175,10 +237,16 @@ def checkout_address():
 @roles_required("buyer")
 def checkout_delivery():
     form = _address_form()
+    email_problem = _email_problem(form)
     try:
         address = _parse_address(form)
     except ValidationError as exc:
-        return _render_address(form, _address_errors(exc), 422)
+        errors = _address_errors(exc)
+        if email_problem:
+            errors["email"] = email_problem
+        return _render_address(form, errors, 422)
+    if email_problem:
+        return _render_address(form, {"email": email_problem}, 422)
     try:
         return _render_delivery(address, form)
     except ValidationFailed as refused:
@@ -199,10 +267,15 @@ def place_order():
     if duties_mode not in ("DDP", "DAP") or not option:
         return _render_delivery(address, form, status=422,
                                 error=_("Choose a delivery option and how to pay import duties."))
+    if _email_problem(form):
+        return _render_address(form, {"email": _email_problem(form)}, 422)
+    user = page_user()
     try:
-        result = checkout.checkout(page_user(), shipping_address=address.model_dump(),
+        result = checkout.checkout(user, shipping_address=address.model_dump(),
                                    shipping_option=option, currency=current_currency(),
-                                   duties_mode=duties_mode)
+                                   duties_mode=duties_mode,
+                                   contact_email=form["email"] if user.is_guest else None,
+                                   locale=current_language())
     except OutOfStock as refused:
         flash(message_for(refused), "error")
         return redirect(url_for("buy.cart"))
@@ -213,7 +286,19 @@ def place_order():
         message = message_for(refused,
                               default=_("Delivery prices have changed. Please choose again."))
         return _render_delivery(address, form, error=message, status=refused.status)
+    if form.get("save_address") and not user.is_guest:
+        _save_address(user, address)
     return redirect(url_for("buy.pay", order_id=result.order.id))
+
+
+def _save_address(user, address: AddressIn) -> None:
+    """Keep the checkout's address for next time, unless it is saved already."""
+    fields = address.model_dump()
+    for saved in addresses.list_addresses(user):
+        if addresses.as_order_address(saved) == fields:
+            return
+    with contextlib.suppress(Conflict):
+        addresses.add_address(user, fields)
 
 
 # --- payment -------------------------------------------------------------------------------
@@ -280,16 +365,60 @@ def order_list():
 
 
 @bp.get("/orders/<order_id>")
-@roles_required("buyer", "artisan", "operator")
 def order(order_id: str):
+    """The order page: for its buyer, artisans and operators; for anyone holding the signed link
+    of its mails (``?access=``: a guest, on any device)."""
     user = page_user()
-    found = orders.visible_order(order_id, user)
-    view = order_out(found, user)  # what this viewer may see, exactly as the API shows it
+    access = request.args.get("access")
+    found = orders.get_order(order_id)
+    by_link = found is not None and notify.access_allows(found, access)
+    if not by_link:
+        if user is None:
+            return redirect(url_for("auth.signin", next=request.full_path.rstrip("?")))
+        found = orders.visible_order(order_id, user)
+    viewer = user if user is not None and orders.can_see(found, user) else (
+        accounts.get_user(found.buyer_id))
+    view = order_out(found, viewer)  # what this viewer may see, exactly as the API shows it
     history = [event for event in view["events"] if event["to_status"]]
-    parcel_views = [shipment_out(parcels.visible_shipment(item["id"], user), user)
+    parcel_views = [shipment_out(parcels.visible_shipment(item["id"], viewer), viewer,
+                                 current_language())
                     for item in view["shipments"]]
+    claimable = (by_link and user is not None and not user.is_guest and bool(user.email)
+                 and user.id != found.buyer_id and found.contact_email == user.email)
     return render_template("storefront/order.html", order=view, history=history,
-                           parcels=parcel_views,
+                           parcels=parcel_views, access=access if by_link else None,
+                           claimable=claimable,
                            steps=ORDER_STEPS, reached={event["to_status"] for event in history},
                            awaiting_payment=OrderStatus(found.status) in AWAITING_PAYMENT
-                           and found.buyer_id == user.id)
+                           and user is not None and found.buyer_id == user.id)
+
+
+@bp.post("/orders/<order_id>/claim")
+@roles_required("buyer")
+def claim_order(order_id: str):
+    """Add a guest order (and the others paid with this address) to the signed-in account."""
+    try:
+        claimed = guests.claim_with_access(page_user(), order_id, request.form.get("access", ""))
+    except ValidationFailed as refused:
+        flash(message_for(refused), "error")
+        return redirect(url_for("buy.order_list"))
+    flash(ngettext("%(num)s order added to your account.", "%(num)s orders added to your "
+                   "account.", claimed), "success")
+    return redirect(url_for("buy.order", order_id=order_id))
+
+
+@bp.get("/track/<tracking_number>")
+def track(tracking_number: str):
+    """A parcel's public tracking page (the built-in carrier's): its scans, places and local
+    times, nothing about the buyer."""
+    shipment = parcels.shipment_by_tracking_number(tracking_number)
+    if shipment is None:
+        raise NotFound("No such parcel.")
+    order_row = orders.get_order(shipment.order_id)
+    destination = (order_row.shipping_address or {}).get("country")
+    scans = [progress.scan_view(event, destination, current_language())
+             for event in shipment.events]
+    eta_from, eta_to = progress.expected_window(order_row, shipment)
+    return render_template("storefront/track.html", shipment=shipment, scans=scans,
+                           carrier=carriers.carrier_info(shipment.carrier),
+                           destination=destination, eta_from=eta_from, eta_to=eta_to)

@@ -39,6 +39,15 @@ def _by_code(error: DomainError) -> dict[str, str]:
         AccountError.SECOND_FACTOR_REQUIRED: _("Operators need a second factor. Set it up on "
                                                "the security page."),
         AccountError.LOCKED_OUT: _("Too many attempts. Wait a few minutes and try again."),
+        AccountError.TOKEN_INVALID: _("This link has expired or has been used already. "
+                                      "Ask for a new one."),
+        AccountError.PASSWORD_WRONG: _("That is not your current password."),
+        AccountError.PASSWORD_TOO_SHORT: _("Use a password of at least 10 characters."),
+        AccountError.GUEST_ONLY_ACCOUNT: _("Create an account first."),
+        AccountError.ADDRESS_NOT_FOUND: _("That saved address no longer exists."),
+        AccountError.ADDRESS_LIMIT: _("You can keep at most 20 addresses."),
+        AccountError.CLAIM_INVALID: _("This link is not valid for your account."),
+        CheckoutError.EMAIL_REQUIRED: _("Enter your email address for the receipt."),
         CheckoutError.OUT_OF_STOCK: _("Only %(count)s of this piece can be ordered now.",
                                       count=error.extra.get("available", 0)),
         CheckoutError.QUANTITY_LIMIT: _("Choose a quantity between 1 and %(max)s.",

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from marketplace.ids import utcnow
 from marketplace.provenance import labels, records
+from marketplace.shipping import tracking as tracking_service
 from tests.browser.steps import choose_language, enter_card, sign_in, sign_out, ui
 from tests.checkout.helpers import BERLIN, fixed_rates, status_of  # noqa: F401  (a fixture)
 from tests.factories import PASSWORD, make_artisan, make_buyer, make_operator, make_product
@@ -84,16 +86,21 @@ def test_a_piece_travels_from_the_catalogue_to_a_tracked_parcel(page, stripe_js,
     # ... and its public label, whose signature holds.
     page.get_by_role("link", name=ru("Open the public label page %(code)s", code=code)).click()
     expect(page).to_have_url(re.compile(rf"/provenance/{code}$"))
-    expect(page.get_by_text("Valid label · signature verified")).to_be_visible()
+    # the label page speaks the language the visitor chose in the shop
+    expect(page.locator("html")).to_have_attribute("lang", LANGUAGE)
+    expect(page.get_by_text(ru("Valid label · signature verified"))).to_be_visible()
     page.go_back()
 
-    # Signs in, adds the bowl to the cart, checks out to Berlin with duties paid (DDP).
-    page.get_by_role("link", name=ru("Sign in to buy")).click()
+    # Adds the bowl to the cart before signing in (as a guest), signs in (the cart comes
+    # along), checks out to Berlin with duties paid (DDP).
+    page.get_by_role("button", name=ru("Add to cart")).click()
+    expect(page.locator(".cart-count")).to_have_text("1")
+    page.locator(".site-nav").get_by_role("link", name=ru("Sign in")).click()
     page.fill("#email", buyer.email)
     page.fill("#password", PASSWORD)
     page.locator("main form button[type=submit]").click()
-    expect(page).to_have_url(re.compile(rf"/products/{bowl.id}$"))
-    page.get_by_role("button", name=ru("Add to cart")).click()
+    expect(page.locator(".cart-count")).to_have_text("1")
+    page.locator(".site-nav").get_by_role("link", name=re.compile(re.escape(ru("Cart")))).click()
     page.get_by_role("link", name=ru("Checkout")).click()
     for field in ("name", "line1", "city", "postal_code", "phone"):
         page.fill(f"#{field}", BERLIN[field])
@@ -144,12 +151,24 @@ def test_a_piece_travels_from_the_catalogue_to_a_tracked_parcel(page, stripe_js,
     label = Path(downloading.value.path()).read_bytes()
     assert label.startswith(b"%PDF") and tracking in pdf_text(label)
 
-    # The buyer sees the parcel shipped, with its tracking number.
+    # The label alone does not ship the order; the carrier's acceptance scan does.
     sign_out(page)
     sign_in(page, buyer)
     page.get_by_role("link", name=ru("My orders")).click()
     page.get_by_role("link", name=order_id[-8:]).click()
+    expect(page.locator("#order-status")).to_have_attribute("data-status", "fulfilling")
+    expect(page.locator(".shipment-status")).to_have_text(
+        ru("label created, waiting for the carrier"))
+    tracking_service.record_carrier_event(
+        "sheber-post", event_id=f"accept-{tracking}", tracking_number=tracking,
+        status="handed_over", occurred_at=utcnow(), location="Almaty")
+    page.reload()
     expect(page.locator("#order-status")).to_have_attribute("data-status", "shipped")
     expect(page.locator(".tracking-number")).to_have_text(tracking)
-    expect(page.locator(".shipment-status")).to_have_text(
-        ru("label made, handed to the carrier"))
+    expect(page.locator(".shipment-status")).to_have_text(ru("handed to the carrier"))
+    expect(page.locator(".carrier-name")).to_have_text("Sheber Post")
+    expect(page.locator(".expected-delivery")).to_be_visible()
+    expect(page.locator(".tracking-link")).to_have_attribute(
+        "href", re.compile(rf"/track/{tracking}$"))
+    page.goto(f"/track/{tracking}")
+    expect(page.locator(".tracking-events li")).to_have_count(2)

@@ -107,11 +107,12 @@ def test_tracking_follows_the_delivery_days_of_the_service():
     # EMS to the US: 10-20 days; customs at day 7.5, delivery out at day 15 and done 6 h later
     on_day_8 = carrier.track(tracking, now=created + timedelta(days=8))
     assert [e.status for e in on_day_8] == [TrackingStatus.LABEL_CREATED,
+                                            TrackingStatus.HANDED_OVER,
                                             TrackingStatus.IN_TRANSIT, TrackingStatus.CUSTOMS]
     done = carrier.track(tracking, now=created + timedelta(days=30))
     assert [e.status for e in done] == [
-        TrackingStatus.LABEL_CREATED, TrackingStatus.IN_TRANSIT, TrackingStatus.CUSTOMS,
-        TrackingStatus.OUT_FOR_DELIVERY, TrackingStatus.DELIVERED]
+        TrackingStatus.LABEL_CREATED, TrackingStatus.HANDED_OVER, TrackingStatus.IN_TRANSIT,
+        TrackingStatus.CUSTOMS, TrackingStatus.OUT_FOR_DELIVERY, TrackingStatus.DELIVERED]
     assert done[-1].occurred_at == created + timedelta(days=15, hours=6)
 
 

@@ -15,13 +15,14 @@ from sqlalchemy import select
 
 from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
-from marketplace.ids import utcnow
+from marketplace.ids import isoformat, utcnow
 from marketplace.orders.models import Order, OrderEvent, Shipment
 from marketplace.provenance.models import PieceEvent
 from marketplace.shipping import carriers, parcels
 from tests.checkout.helpers import buyer_with_cart, do_checkout, fresh
 from tests.factories import auth_headers, make_artisan, make_buyer, make_operator, make_product
 from tests.shipping.flow import (
+    carrier_event,
     fulfilments,
     mails_to,
     order_status,
@@ -139,12 +140,22 @@ def test_the_label_task_buys_the_label_makes_the_papers_and_ships_the_order(
     assert shipment.status == "label_created"
     assert carriers.is_valid_s10(shipment.tracking_number)
     assert shipment.tracking_number.startswith("EE")  # the cheapest option quoted: EMS
+    # the label alone ships nothing: the carrier has not got the parcel yet
+    assert order_status(order_id) == "fulfilling"
+    assert {f.status for f in fulfilments(order_id)} == {"packed"}
+    assert mails_to(buyer.email) == []
+    handed = carrier_event(client, {
+        "id": "accept-1", "tracking_number": shipment.tracking_number, "status": "handed_over",
+        "occurred_at": isoformat(utcnow()), "location": "Almaty"})
+    assert handed.status_code == 200, handed.get_json()
     assert order_status(order_id) == "shipped"
     assert {f.status for f in fulfilments(order_id)} == {"shipped"}
     for serial in serials[earrings.id] + serials[bowl.id]:
         assert piece_events(serial) == ["made", "verified", "sold", "packed", "shipped"]
-    assert mails_to(buyer.email) == [f"Your Sheber order has shipped (order {order_id})"]
-    assert shipment.tracking_number in outbox("mail.requested")[-1].payload["text"]
+    assert mails_to(buyer.email) == [f"Order {order_id[-8:]} has shipped"]
+    shipped_text = outbox("mail.requested")[-1].payload["text"]
+    assert shipment.tracking_number in shipped_text and "Sheber Post" in shipped_text
+    assert f"/track/{shipment.tracking_number}" in shipped_text
 
     label = client.get(f"/api/v1/shipments/{shipment_id}/label.pdf", headers=operator_headers)
     assert label.status_code == 200 and label.mimetype == "application/pdf"
@@ -191,7 +202,7 @@ def test_the_label_task_buys_the_label_makes_the_papers_and_ships_the_order(
     create_label_task("another-event-id", {"shipment_id": shipment_id})
     again = shipment_of(order_id)
     assert again.tracking_number == shipment.tracking_number
-    assert len(again.events) == 1
+    assert len(again.events) == 2  # the label and the carrier's acceptance, once each
     assert len(mails_to(buyer.email)) == 1
     assert piece_events(serials[bowl.id][0]).count("shipped") == 1
     shipped = db.session.execute(select(OrderEvent).where(
@@ -201,7 +212,7 @@ def test_the_label_task_buys_the_label_makes_the_papers_and_ships_the_order(
     # The order's JSON lists its shipment.
     order_json = client.get(f"/api/v1/orders/{order_id}", headers=buyer_headers).get_json()
     assert order_json["shipments"] == [{
-        "id": shipment_id, "status": "label_created", "carrier": "sheber-post",
+        "id": shipment_id, "status": "handed_over", "carrier": "sheber-post",
         "service": "ems", "tracking_number": shipment.tracking_number,
         "created_at": order_json["shipments"][0]["created_at"], "delivered_at": None}]
 
@@ -276,7 +287,7 @@ def test_a_cultural_value_piece_holds_the_parcel_until_the_export_permit(
     assert client.post(url, headers=operator_headers, json=permit).status_code == 409
     assert run_label_tasks() == 1
     shipment = shipment_of(order_id)
-    assert shipment.status == "label_created" and order_status(order_id) == "shipped"
+    assert shipment.status == "label_created" and order_status(order_id) == "fulfilling"
     text = pdf_text(shipment.customs_pdf)
     assert "KZ-MCI-2026-0142" in text and "920290" in text
     shown = client.get(f"/api/v1/shipments/{shipment_id}", headers=operator_headers).get_json()
@@ -351,4 +362,4 @@ def test_a_carrier_refusal_fails_the_shipment_and_the_operator_asks_again(
     assert again.status_code == 202 and again.get_json()["id"] == failed.id
     run_label_tasks()
     assert shipment_of(order_id).status == "label_created"
-    assert order_status(order_id) == "shipped"
+    assert order_status(order_id) == "fulfilling"  # until the carrier has the parcel

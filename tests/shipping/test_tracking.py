@@ -66,7 +66,8 @@ def scans_recorded() -> int:
 def test_signed_scans_take_the_parcel_to_the_door_and_the_order_and_buyer_follow(
         client, shipped):
     order_id, buyer, shipment = shipped
-    journey = [("in_transit", 1), ("customs", 10), ("out_for_delivery", 30), ("delivered", 36)]
+    journey = [("handed_over", 0.5), ("in_transit", 1), ("customs", 10),
+               ("out_for_delivery", 30), ("delivered", 36)]
     for n, (status, hours) in enumerate(journey):
         response = carrier_event(client, scan(shipment, status, f"evt-{n}", hours=hours,
                                               unknown_field="ignored"))
@@ -80,17 +81,26 @@ def test_signed_scans_take_the_parcel_to_the_door_and_the_order_and_buyer_follow
     assert delivered.delivered_at is not None
     assert {f.status for f in fulfilments(order_id)} == {"delivered"}
     assert [e.status for e in delivered.events] == [
-        "label_created", "in_transit", "customs", "out_for_delivery", "delivered"]
+        "label_created", "handed_over", "in_transit", "customs", "out_for_delivery",
+        "delivered"]
     shown = client.get(f"/api/v1/shipments/{shipment.id}",
                        headers=auth_headers(buyer)).get_json()
     assert {e["status"] for e in shown["events"]} == {
-        "label_created", "in_transit", "customs", "out_for_delivery", "delivered"}
+        "label_created", "handed_over", "in_transit", "customs", "out_for_delivery",
+        "delivered"}
     assert shown["delivered_at"] is not None
-    assert mails_to(buyer.email) == [
-        f"{subject} (order {order_id})" for subject in (
-            "Your Sheber order has shipped", "Your parcel is on its way",
-            "Your parcel has reached customs", "Your parcel is out for delivery",
-            "Your parcel has been delivered")]
+    assert shown["carrier_name"] == "Sheber Post"
+    assert shown["tracking_url"].endswith(f"/track/{shipment.tracking_number}")
+    zones = {e["status"]: e["time_zone"] for e in shown["events"]}
+    assert zones["label_created"] == zones["handed_over"] == "Asia/Almaty"
+    assert zones["customs"] == zones["delivered"] == "Europe/Berlin"  # the buyer is in Berlin
+    almaty = next(e for e in shown["events"] if e["status"] == "label_created")
+    assert almaty["local_time"].endswith("+05:00")
+    number = order_id[-8:]
+    assert mails_to(buyer.email) == [f"Order {number} has shipped"] + [
+        f"{subject} (order {number})" for subject in (
+            "Your parcel is on its way", "Your parcel has reached customs",
+            "Your parcel is out for delivery", "Your parcel has been delivered")]
     chain = db.session.execute(select(PieceEvent.event_type).order_by(PieceEvent.serial,
                                                                       PieceEvent.seq)).scalars()
     assert list(chain) == ["made", "verified", "sold", "packed", "shipped", "delivered"]
@@ -131,7 +141,7 @@ def test_a_forged_or_stale_event_is_401_and_changes_nothing(client, shipped, app
     assert carrier_event(client, body).status_code == 401  # no secret: nothing is trusted
     assert scans_recorded() == before
     assert shipment_of(order_id).status == "label_created"
-    assert order_status(order_id) == "shipped"
+    assert order_status(order_id) == "fulfilling"
 
 
 def test_a_rotated_secret_and_the_environment_form_are_accepted(client, shipped, app,
@@ -184,7 +194,7 @@ def test_late_scans_are_recorded_but_never_move_the_parcel_back(client, shipped)
     assert after.get_json()["status"] == "delivered"
     assert order_status(order_id) == "delivered"
     assert {e.status for e in shipment_of(order_id).events} >= {"in_transit", "returned"}
-    assert len(mails_to(buyer.email)) == 3  # shipped, out for delivery, delivered
+    assert len(mails_to(buyer.email)) == 2  # out for delivery (it ships), delivered
 
 
 def test_a_customs_hold_is_released_by_a_newer_scan_and_a_return_is_told(client, shipped):
@@ -200,10 +210,10 @@ def test_a_customs_hold_is_released_by_a_newer_scan_and_a_return_is_told(client,
     returned = carrier_event(client, scan(shipment, "returned", "c4", hours=30,
                                           description="Refused by the addressee"))
     assert returned.get_json()["status"] == "returned"
-    assert order_status(order_id) == "shipped"  # an operator decides: resend or refund
+    assert order_status(order_id) == "returned"  # an operator refunds it (or resends)
     subjects = mails_to(buyer.email)
-    assert f"Customs are holding your parcel (order {order_id})" in subjects
-    assert subjects[-1] == f"Your parcel is on its way back to us (order {order_id})"
+    assert f"Customs are holding your parcel (order {order_id[-8:]})" in subjects
+    assert subjects[-1] == f"Your parcel is on its way back to us (order {order_id[-8:]})"
     returned_pieces = db.session.execute(select(PieceEvent).where(
         PieceEvent.event_type == "returned")).scalars().all()
     assert len(returned_pieces) == 1
@@ -213,10 +223,10 @@ def test_polling_records_what_the_carrier_knows_until_delivery(client, shipped):
     order_id, buyer, shipment = shipped
     assert tracking.poll_tracking() == 0  # just labelled: nothing new
     # A week on, the built-in carrier's timeline for EMS to Germany (8-15 days) has reached
-    # customs (after 5.75 days) but not delivery (11.5 days).
+    # customs (after 5.75 days) but not delivery (11.5 days): handed over, in transit, customs.
     db.session.execute(update(CarrierLabel).values(created_at=utcnow() - timedelta(days=7)))
     db.session.commit()
-    assert tracking.poll_tracking() == 2
+    assert tracking.poll_tracking() == 3
     assert shipment_of(order_id).status == "customs"
     assert tracking.poll_tracking() == 0
 
@@ -225,7 +235,7 @@ def test_polling_records_what_the_carrier_knows_until_delivery(client, shipped):
     assert tracking.poll_tracking() == 2
     polled = shipment_of(order_id)
     assert polled.status == "delivered" and polled.polled_at is not None
-    assert [e.source for e in polled.events].count("poll") == 4
+    assert [e.source for e in polled.events].count("poll") == 5
     assert order_status(order_id) == "delivered"
     assert len(mails_to(buyer.email)) == 5
     assert tracking.poll_tracking() == 0  # delivered parcels are not polled
@@ -236,7 +246,7 @@ def test_polling_skips_a_scan_the_carrier_already_pushed(client, shipped):
     carrier_event(client, scan(shipment, "in_transit", "p1", hours=1))
     db.session.execute(update(CarrierLabel).values(created_at=utcnow() - timedelta(days=7)))
     db.session.commit()
-    assert tracking.poll_tracking() == 1  # customs only
+    assert tracking.poll_tracking() == 2  # handed over and customs
     statuses = [e.status for e in shipment_of(order_id).events]
     assert statuses.count("in_transit") == 1 and "customs" in statuses
 
@@ -260,7 +270,7 @@ def test_the_poll_task_runs_the_poll(client, shipped):
     order_id, _, _ = shipped
     db.session.execute(update(CarrierLabel).values(created_at=utcnow() - timedelta(days=30)))
     db.session.commit()
-    assert poll_tracking_task() == 4
+    assert poll_tracking_task() == 5
     assert shipment_of(order_id).status == "delivered"
 
 

@@ -1,10 +1,12 @@
 """Cart, checkout and payment pages over the checkout, shipping and orders services."""
 
 import re
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from marketplace.checkout import service as checkout
+from marketplace.orders.lifecycle import DEFAULT_PROCESSING_DAYS
 from tests.checkout.helpers import BERLIN, fixed_rates, status_of  # noqa: F401  (a fixture)
 from tests.factories import make_artisan, make_buyer, make_operator, make_product
 from tests.storefront.helpers import HTML, choose, csrf_token, post_form, sign_in
@@ -99,7 +101,11 @@ def test_checkout_to_germany_offers_delivery_with_days_and_duties(client):
     post_form(client, "/cart/items", {"product_id": product.id})
     html = delivery_page(client)
     assert "Delivering to Anna Schmidt, Berlin, Germany." in html
-    assert re.search(r"Arrives in \d+–\d+ days\.", html)
+    # the window as dates: today + the workshop's processing days + the service's days
+    window = re.search(r"Arrives between (\w{3} \d+, \d{4}) and (\w{3} \d+, \d{4})\.", html)
+    assert window, html
+    start = datetime.strptime(window.group(1), "%b %d, %Y").date()
+    assert start >= date.today() + timedelta(days=DEFAULT_PROCESSING_DAYS + 1)
     assert "Import duties and VAT, estimated: €" in html
     assert 'value="DDP" checked' in html and 'value="DAP"' in html
 

@@ -232,7 +232,7 @@ def test_the_operator_makes_the_parcel_and_downloads_label_and_customs_papers(
 
     assert run_label_tasks() == 1  # what the worker does with the outbox event
     shipment = shipment_of(order_id)
-    assert order_status(order_id) == "shipped"
+    assert order_status(order_id) == "fulfilling"  # until the carrier has the parcel
     html = page(client, f"/console/orders/{order_id}")
     assert shipment.tracking_number in html
     label = client.get(f"/console/shipments/{shipment.id}/label.pdf")

@@ -40,9 +40,12 @@ def test_the_buyer_follows_the_parcel_from_almaty_to_berlin(app, client, stripe_
     run_label_tasks()
     tracking = shipment_of(order_id).tracking_number
     html = order_page(client, order_id)
-    assert 'id="order-status" data-status="shipped"' in html
+    assert 'id="order-status" data-status="fulfilling"' in html  # a label ships nothing
     assert f'<dd class="tracking-number">{tracking}</dd>' in html
-    assert "label made, handed to the carrier, Almaty" in html
+    assert "label created, waiting for the carrier, Almaty" in html
+    assert '<dd class="carrier-name">Sheber Post</dd>' in html
+    assert f'href="http://127.0.0.1:5000/track/{tracking}"' in html or f"/track/{tracking}" in html
+    assert "(GMT+05:00)" in html  # Almaty's clock
 
     carrier = app.test_client()  # the carrier has no session of ours
     sent = carrier_event(carrier, {"id": "scan-1", "tracking_number": tracking,
@@ -50,8 +53,15 @@ def test_the_buyer_follows_the_parcel_from_almaty_to_berlin(app, client, stripe_
                                   "occurred_at": isoformat(utcnow() + timedelta(minutes=5))})
     assert sent.status_code == 200, sent.get_json()
     html = order_page(client, order_id)
+    assert 'id="order-status" data-status="shipped"' in html
     assert "on its way, Frankfurt" in html
-    assert html.index("on its way, Frankfurt") < html.index("label made")  # newest first
+    assert html.index("on its way, Frankfurt") < html.index("label created")  # newest first
+    assert 'class="expected-delivery"' in html
+
+    public = app.test_client().get(f"/track/{tracking}", headers=HTML)
+    assert public.status_code == 200
+    page = public.get_data(as_text=True)
+    assert "on its way, Frankfurt" in page and buyer.name not in page
 
 
 def test_another_buyer_sees_no_tracking(client, stripe_webhooks):

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 
 import pytest
+from babel.dates import format_date
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -135,14 +136,14 @@ def test_a_paid_order_from_two_artisans_flows_through_the_pipeline(
     assert (fulfilments[nurlan.id].ship_by - fulfilments[aigerim.id].ship_by).days == 2
 
     to_aigerim = by_recipient[aigerim.email]
-    assert to_aigerim["Subject"] == (f"Order {order_id}: pack 2 piece(s) by "
-                                     f"{fulfilments[aigerim.id].ship_by.date().isoformat()}")
-    text = to_aigerim.get_content()
+    ship_by = format_date(fulfilments[aigerim.id].ship_by.date(), "medium", locale="en")
+    assert to_aigerim["Subject"] == f"Order {order_id[-8:]}: pack 2 pieces by {ship_by}"
+    text = to_aigerim.get_body(("plain",)).get_content()
     assert "2 x Kese bowl" in text and "Silver earrings" not in text
     db.session.rollback()
     serials = sorted(db.session.execute(select(ProvenancePiece.serial)).scalars())
     assert len(serials) == 2 and all(serial in text for serial in serials)
-    assert "1 x Silver earrings" in by_recipient[nurlan.email].get_content()
+    assert "1 x Silver earrings" in by_recipient[nurlan.email].get_body(("plain",)).get_content()
 
     receipt = by_recipient[buyer.email]
     [attachment] = list(receipt.iter_attachments())
