@@ -6,12 +6,14 @@ from pathlib import Path
 
 from flask import Flask
 
-from marketplace import health, http, i18n, logs, mail, openapi, outbox, security, seed
+from marketplace import audit, edge, health, http, i18n, logs, mail, openapi, outbox, security, seed
 from marketplace.accounts import api as accounts_api
 from marketplace.accounts import cli as accounts_cli
 from marketplace.accounts import models as accounts_models
 from marketplace.accounts import service as accounts_service
 from marketplace.accounts import sessions as accounts_sessions
+from marketplace.accounts import throttle as accounts_throttle
+from marketplace.audit import api as audit_api
 from marketplace.catalog import api as catalog_api
 from marketplace.catalog import cli as catalog_cli
 from marketplace.catalog import models as catalog_models
@@ -44,7 +46,7 @@ from marketplace.storefront import api as storefront_api
 # database.
 MODELS = (accounts_models, fx_models, catalog_models, provenance_models, inventory_models,
           shipping_models, checkout_models, orders_models, payouts_models, community_models, outbox,
-          mail)
+          mail, audit)
 # Registration order is route precedence.
 BLUEPRINTS = (
     accounts_api.bp,
@@ -56,6 +58,7 @@ BLUEPRINTS = (
     orders_api.bp,
     payouts_api.bp,
     *community_api.blueprints,
+    audit_api.bp,
     *storefront_api.blueprints,
     health.bp,
     openapi.bp,
@@ -85,6 +88,10 @@ def create_app(config: dict | None = None) -> Flask:
     register_error_handlers(app)
     i18n.init_app(app)
     accounts_sessions.init_app(app)
+    edge.init_app(app)
+    audit.init_app(app)
+    edge.init_proxies(app)
+    accounts_throttle.init_app(app)
     security.init_app(app)
     http.init_user_loader(app, accounts_service.user_from_request)
     app.extensions["sheber.get_user"] = accounts_service.get_user

@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     RATELIMIT_STORAGE_URI: str | None = None  # None = REDIS_URL, else memory://
     RATELIMIT_AUTH: str = "10 per minute"
     RATELIMIT_ENABLED: bool = True
+    OPERATOR_2FA_REQUIRED: bool | None = None  # None = on in production, off in development
+    TRUSTED_PROXIES: str | None = None  # "1" (a count) or "10.0.0.0/8,192.0.2.7"; None = none
+    LOCKOUT_THRESHOLD: int = 5  # failed sign-ins or codes before an account's back-off starts
+    LOCKOUT_BASE_SECONDS: int = 30  # the first lock; each further failure doubles it
+    LOCKOUT_MAX_SECONDS: int = 3600
+    JSON_MAX_BYTES: int = 1024 * 1024
+    JSON_MAX_DEPTH: int = 32
     SESSION_IDLE_MINUTES: int = 1440  # a browser session ends this long after its last request
     SESSION_ABSOLUTE_HOURS: int = 336  # and this long after sign-in, whatever happens
     API_TOKEN_TTL_DAYS: int = 30  # a bearer token expires this long after it was issued
@@ -146,6 +153,22 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_case(cls, value):
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("TRUSTED_PROXIES")
+    @classmethod
+    def _proxies(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = value.strip()
+        if text.isdigit():
+            return text
+        for part in text.split(","):
+            try:
+                ipaddress.ip_network(part.strip(), strict=False)
+            except ValueError:
+                raise ValueError("must be a count of proxies (1) or comma-separated addresses "
+                                 "and networks (10.0.0.0/8,192.0.2.7)") from None
+        return text
 
     @field_validator("LOG_LEVEL")
     @classmethod
@@ -242,6 +265,9 @@ class Settings(BaseSettings):
             problems.append("METRICS_TOKEN is short or a commonly typed value: set a random one "
                             f"of at least 16 characters ({_NEW_SECRET_HINT}), or unset it to "
                             "turn /metrics off")
+        if self.OPERATOR_2FA_REQUIRED is False:
+            problems.append("OPERATOR_2FA_REQUIRED is off: operators, who refund money and "
+                            "release export holds, would act on a password alone: unset it")
         if self.debug:
             problems.append(f"FLASK_DEBUG is on ({self.FLASK_DEBUG!r}), which exposes the "
                             "debugger: unset FLASK_DEBUG or set it to 0")
@@ -322,6 +348,14 @@ class Settings(BaseSettings):
             "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
             "RATELIMIT_AUTH": self.RATELIMIT_AUTH,
             "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
+            "OPERATOR_2FA_REQUIRED": (production if self.OPERATOR_2FA_REQUIRED is None
+                                      else self.OPERATOR_2FA_REQUIRED),
+            "TRUSTED_PROXIES": self.TRUSTED_PROXIES,
+            "LOCKOUT_THRESHOLD": self.LOCKOUT_THRESHOLD,
+            "LOCKOUT_BASE_SECONDS": self.LOCKOUT_BASE_SECONDS,
+            "LOCKOUT_MAX_SECONDS": self.LOCKOUT_MAX_SECONDS,
+            "JSON_MAX_BYTES": self.JSON_MAX_BYTES,
+            "JSON_MAX_DEPTH": self.JSON_MAX_DEPTH,
             "SESSION_IDLE_MINUTES": self.SESSION_IDLE_MINUTES,
             "SESSION_ABSOLUTE_HOURS": self.SESSION_ABSOLUTE_HOURS,
             "API_TOKEN_TTL_DAYS": self.API_TOKEN_TTL_DAYS,

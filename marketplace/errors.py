@@ -41,6 +41,12 @@ class RequestError(ErrorCodes):
     MALFORMED = "request.malformed", "The request cannot be read (400)."
     MALFORMED_JSON = "request.malformed_json", "The body is not valid JSON (400)."
     NOT_AN_OBJECT = "request.not_an_object", "The JSON body is not an object (400)."
+    JSON_TOO_DEEP = "request.json_too_deep", "The JSON body nests too deeply (400)."
+    BODY_TOO_LARGE = "request.body_too_large", "The JSON body is over its size limit (413)."
+    CONTROL_CHARACTERS = ("request.control_characters",
+                          "A control character in the path or query, or a NUL in the body (400).")
+    NUMBER_OUT_OF_RANGE = ("request.number_out_of_range",
+                           "A number beyond 64 bits, or not finite (400).")
     CSRF_FAILED = "request.csrf_failed", "A form's CSRF token is missing or stale (400)."
     INVALID = "request.invalid", "Fields failed validation; `errors` maps each to messages (422)."
     INVALID_CURSOR = "request.invalid_cursor", "The `cursor` is not one we issued (422)."

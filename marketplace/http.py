@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import math
 from collections.abc import Callable, Iterable
 
 from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
 from marketplace import logs
+from marketplace.edge import INT64_MAX, INT64_MIN, load_json
 from marketplace.errors import (
     AuthError,
     DomainError,
@@ -63,11 +65,7 @@ def json_body(model: type[BaseModel]):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             raw = request.get_data(cache=True)
-            try:
-                data = json.loads(raw or b"null")
-            except (ValueError, UnicodeDecodeError):
-                raise MalformedRequest("The body is not valid JSON.",
-                                       code=RequestError.MALFORMED_JSON) from None
+            data = load_json(raw or b"null")
             if not isinstance(data, dict):
                 raise MalformedRequest("The body must be a JSON object.",
                                        code=RequestError.NOT_AN_OBJECT)
@@ -87,7 +85,15 @@ def query_args(model: type[BaseModel]):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             data = {key: request.args.get(key) for key in request.args}
-            kwargs["query"] = parse_model(model, data)
+            query = parse_model(model, data)
+            out_of_range = [name for name, value in query if isinstance(value, int)
+                            and not isinstance(value, bool)
+                            and not INT64_MIN <= value <= INT64_MAX]
+            if out_of_range:
+                raise ValidationFailed("A number is out of range.",
+                                       errors={name: ["out of range"] for name in out_of_range},
+                                       code=RequestError.INVALID)
+            kwargs["query"] = query
             return view(*args, **kwargs)
 
         _record(wrapper, "query", model)
@@ -174,7 +180,21 @@ def decode_cursor(cursor: str) -> list:
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]},
                                code=RequestError.INVALID_CURSOR) from None
-    if not isinstance(values, list):
+    if not isinstance(values, list) or len(values) > 8 or not all(
+            map(_cursor_value_in_range, values)):
         raise ValidationFailed("The cursor is not valid.", errors={"cursor": ["invalid"]},
                                code=RequestError.INVALID_CURSOR)
     return values
+
+
+def _cursor_value_in_range(value) -> bool:
+    """What a database column can compare with: 64-bit integers, finite floats, short text."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return len(value) <= 256 and not any(ord(char) < 32 for char in value)
+    return False

@@ -34,10 +34,12 @@ _PROBLEM = {
 
 # Documented error responses: status → (component name, description).
 _ERRORS = {
-    400: ("BadRequest", "Malformed request: the body is not a JSON object, or a bad signature."),
+    400: ("BadRequest", "Malformed request: a control character in the path or query, a body "
+                        "that is not a JSON object or nests too deeply, or a bad signature."),
     401: ("Unauthorized", "No token, or one that is not valid."),
     403: ("Forbidden", "The signed-in user may not do this."),
     404: ("NotFound", "Not found, or not yours."),
+    413: ("PayloadTooLarge", "The body is over its size limit."),
     409: ("Conflict", "Not possible in the current state (out of stock, wrong order state)."),
     422: ("ValidationFailed", "Invalid fields; `errors` names each with its messages."),
     429: ("TooManyRequests", "Rate limited: try again later."),
@@ -45,6 +47,7 @@ _ERRORS = {
 
 _TAGS = {
     "accounts": "Registration, tokens and the signed-in user.",
+    "audit": "The append-only trail of operators' and artisans' changes.",
     "catalog": "Workshops, products, images and craft categories.",
     "checkout": "Cart, checkout, payment and Stripe's webhooks.",
     "fx": "Presentment currencies and exchange rates.",
@@ -126,7 +129,7 @@ def _operation(rule, view, spec, method, refs: dict, defs: dict) -> dict:
         ],
         "responses": {},
     }
-    errors = set()
+    errors = {400}  # the edge refuses control characters in any path or query (marketplace.edge)
     if "query" in spec:
         query_schema = defs[refs[(spec["query"], "validation")]["$ref"].rsplit("/", 1)[1]]
         required = set(query_schema.get("required", []))
@@ -138,7 +141,7 @@ def _operation(rule, view, spec, method, refs: dict, defs: dict) -> dict:
             "required": True,
             "content": {"application/json": {"schema": refs[(spec["body"], "validation")]}},
         }
-        errors.update({400, 422})
+        errors.update({400, 413, 422})
     if rule.arguments:
         errors.add(404)
     if "auth" in spec:

@@ -120,6 +120,23 @@ def content_security_policy(stripe_js_url: str | None, media: tuple[str, ...] = 
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
 
 
+# Browser features the site never uses are off for it and for every frame it embeds; the Payment
+# Request API stays for Stripe's card element (wallets).
+PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), "
+                      "magnetometer=(), microphone=(), usb=(), display-capture=(), "
+                      'payment=(self "https://js.stripe.com")')
+HSTS = "max-age=63072000; includeSubDomains"  # two years; production only (HTTPS there)
+SERVER_NAME = "sheber"  # no product or version banner
+
+
+def _quiet_development_server() -> None:
+    """The development server says only ``Server: sheber``, not Werkzeug's and Python's
+    versions (gunicorn in production says ``gunicorn``, without a version)."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    WSGIRequestHandler.version_string = lambda self: SERVER_NAME
+
+
 # API answers are JSON plus the self-contained docs page (inline styles, no scripts at all).
 API_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
@@ -130,6 +147,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["CSRF_FIELD"] = CSRF_FIELD
 
     app.errorhandler(CsrfFailed)(csrf_failed_response)
+    _quiet_development_server()
+    production = app.config.get("SHEBER_ENV") == "production"
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
@@ -143,4 +162,8 @@ def init_app(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if production:
+            headers.setdefault("Strict-Transport-Security", HSTS)
+        headers["Server"] = SERVER_NAME
         return response

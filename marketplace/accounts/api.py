@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, request
 
-from marketplace.accounts import addresses, export, lifecycle, service, sessions
+from marketplace.accounts import addresses, export, lifecycle, service, sessions, twofactor
 from marketplace.accounts.errors import AccountError
 from marketplace.accounts.schemas import (
     AcceptedOut,
@@ -17,11 +17,14 @@ from marketplace.accounts.schemas import (
     EmailChangeIn,
     GuestIn,
     LoginIn,
+    OtpIn,
     PasswordIn,
     PasswordResetConfirmIn,
     PasswordResetIn,
     ProfilePatch,
+    RecoveryCodesOut,
     RegisterIn,
+    SecondFactorBeginOut,
     SessionsOut,
     TokenIn,
     TokenOut,
@@ -61,7 +64,8 @@ def register(body: RegisterIn):
 def create_token(body: LoginIn):
     """Sign in: exchange email and password for a bearer token."""
     ttl = timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    user, token = service.login(body.email, body.password, name=body.name, ttl=ttl)
+    user, token = service.login(body.email, body.password, otp=body.otp, name=body.name,
+                                ttl=ttl)
     return build(TokenOut, token=token, user=user_out(user)), 201
 
 
@@ -130,6 +134,41 @@ def revoke_current_token():
 def me():
     """The signed-in user, with role."""
     return user_out(current_user())
+
+
+@bp.post("/auth/second-factor")
+@limiter.limit(_auth_limit)
+@auth_required()
+@responds(SecondFactorBeginOut, 201)
+def begin_second_factor():
+    """Begin enrolling a TOTP second factor: the secret and its QR code, shown once."""
+    user = current_user()
+    secret = twofactor.begin(user.id)
+    uri = twofactor.provisioning_uri(user, secret)
+    return build(SecondFactorBeginOut, secret=secret, otpauth_uri=uri,
+                 qr_svg=twofactor.qr_svg(uri)), 201
+
+
+@bp.post("/auth/second-factor/confirm")
+@limiter.limit(_auth_limit)
+@auth_required()
+@json_body(OtpIn)
+@responds(RecoveryCodesOut, 201)
+def confirm_second_factor(body: OtpIn):
+    """Turn the second factor on with a code from the app; the recovery codes, shown once."""
+    codes = twofactor.confirm(current_user().id, body.otp)
+    return build(RecoveryCodesOut, recovery_codes=codes), 201
+
+
+@bp.post("/auth/second-factor/disable")
+@limiter.limit(_auth_limit)
+@auth_required()
+@json_body(OtpIn)
+@responds(None, 204)
+def disable_second_factor(body: OtpIn):
+    """Turn the second factor off (not for operators while it is required)."""
+    twofactor.disable(current_user().id, body.otp)
+    return "", 204
 
 
 @bp.patch("/me")

@@ -23,3 +23,21 @@ class AccountError(ErrorCodes):
                           "A new password needs 10 to 200 characters (422).")
     TOKEN_NOT_FOUND = "account.token_not_found", "No such token of yours (404)."
     SESSION_NOT_FOUND = "account.session_not_found", "No such session of yours (404)."
+    EMAIL_REFUSED = ("account.email_refused",
+                     "The address is not usable: malformed, or it mixes scripts (422).")
+    PASSWORD_REFUSED = ("account.password_refused",
+                        "The password is too short, common, sequential or made of the site's "
+                        "name or the address; `reason` says which (422).")
+    LOCKED_OUT = ("account.locked_out",
+                  "Too many failed attempts for this account or address; `retry_after` says "
+                  "when to try again (429).")
+    OTP_REQUIRED = ("account.otp_required",
+                    "The account has a second factor: send `otp` with the password (401).")
+    OTP_INVALID = ("account.otp_invalid",
+                   "The one-time or recovery code is wrong or was used already (401).")
+    SECOND_FACTOR_REQUIRED = ("account.second_factor_required",
+                              "Operators must enrol a second factor before acting (403).")
+    SECOND_FACTOR_ALREADY_ON = ("account.second_factor_already_on",
+                                "A second factor is already on (409).")
+    SECOND_FACTOR_NOT_BEGUN = ("account.second_factor_not_begun",
+                               "Begin the enrolment before confirming it (409).")

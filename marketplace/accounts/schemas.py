@@ -4,7 +4,9 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core.core_schema import ValidationInfo
 
+from marketplace.accounts.identity import check_password, normalise_email
 from marketplace.accounts.models import Role
 from marketplace.schemas import JsonValue, OutModel, Timestamp, build
 from marketplace.validation import (
@@ -15,7 +17,7 @@ from marketplace.validation import (
 )
 
 LANGUAGES = ("en", "ru", "kk")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}")
 
 
 class RegisterIn(BaseModel):
@@ -36,7 +38,13 @@ class RegisterIn(BaseModel):
     def _email(cls, value: str) -> str:
         if not _EMAIL.fullmatch(value):
             raise ValueError("not a valid email address")
-        return value.lower()
+        return normalise_email(value)  # one spelling; look-alike addresses refused
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str, info: ValidationInfo) -> str:
+        check_password(value, email=info.data.get("email"))
+        return value
 
     @field_validator("country")
     @classmethod
@@ -54,6 +62,8 @@ class LoginIn(BaseModel):
 
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=200)
+    otp: str | None = Field(None, max_length=20, description=(
+        "The second factor's current code (or a recovery code), for accounts that have one."))
     name: str = Field("", max_length=100, description="A label for the token, e.g. the device.")
     expires_in_days: int | None = Field(
         None, ge=1, le=365, description="Shorter than the site's token lifetime, if wanted.")
@@ -280,3 +290,19 @@ def session_out(record, current_id: str | None) -> dict:
                  last_seen_at=isoformat(record.last_seen_at),
                  expires_at=isoformat(record.expires_at), ip=record.ip,
                  user_agent=record.user_agent, current=record.id == current_id)
+
+
+class OtpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    otp: str = Field(min_length=6, max_length=20)
+
+
+class SecondFactorBeginOut(OutModel):
+    secret: str = Field(description="Base32 TOTP secret, shown this once.")
+    otpauth_uri: str
+    qr_svg: str = Field(description="The otpauth URI as an SVG QR code.")
+
+
+class RecoveryCodesOut(OutModel):
+    recovery_codes: list[str] = Field(description="Single-use codes, shown this once.")

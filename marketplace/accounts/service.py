@@ -10,10 +10,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 
-from marketplace.accounts import sessions
+from marketplace.accounts import sessions, throttle, twofactor
 from marketplace.accounts.errors import AccountError
+from marketplace.accounts.identity import IdentityRefused, check_password, lookup_email
+from marketplace.accounts.identity import normalise_email as _normalise_email
 from marketplace.accounts.models import ApiToken, Role, User
-from marketplace.errors import Conflict, NotFound, Unauthorized
+from marketplace.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from marketplace.extensions import db
 from marketplace.ids import utcnow
 from marketplace.transaction import use_case
@@ -42,13 +44,31 @@ def _token_digest(token: str) -> str:
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """The stored spelling (NFKC, case-folded, IDNA domain); refuses look-alike addresses."""
+    try:
+        return _normalise_email(email)
+    except IdentityRefused as refused:
+        raise ValidationFailed("The email address is not usable.",
+                               errors={"email": [str(refused)]},
+                               code=AccountError.EMAIL_REFUSED) from None
+
+
+def validate_password(password: str, *, email: str | None = None) -> None:
+    """NIST 800-63B: long enough, not common, not sequential, not the site or the address."""
+    try:
+        check_password(password, email=email)
+    except IdentityRefused as refused:
+        raise ValidationFailed("The password is too easy to guess.",
+                               errors={"password": [str(refused)]},
+                               code=AccountError.PASSWORD_REFUSED,
+                               reason=refused.reason) from None
 
 
 @use_case
 def create_user(*, email: str, password: str, role: Role | str, name: str, country: str,
                 locale: str = "en", currency: str = "USD") -> User:
     email = normalise_email(email)
+    validate_password(password, email=email)
     if db.session.execute(select(User.id).where(User.email == email)).first():
         raise Conflict("An account with this email already exists.", errors={"email": ["taken"]},
                        code=AccountError.EMAIL_TAKEN)
@@ -91,20 +111,27 @@ def register(**fields) -> tuple[User, str]:
 
 
 def authenticate(email: str, password: str) -> User:
-    user = db.session.execute(
-        select(User).where(User.email == normalise_email(email))
-    ).scalar_one_or_none()
-    if user is None or user.is_guest or user.deleted_at is not None:
+    """The user with this address and password; 401 for either wrong (which one is not said),
+    429 while the address or the client is locked out after repeated failures."""
+    address = lookup_email(email)
+    throttle.check("signin", address)
+    user = db.session.execute(select(User).where(User.email == address)).scalar_one_or_none()
+    if user is not None and (user.is_guest or user.deleted_at is not None):
+        user = None
+    if user is None:
         verify_password(_DUMMY_HASH, password)
+    if user is None or not verify_password(user.password_hash, password):
+        throttle.failed("signin", address)
         raise Unauthorized("Wrong email or password.", code=AccountError.INVALID_CREDENTIALS)
-    if not verify_password(user.password_hash, password):
-        raise Unauthorized("Wrong email or password.", code=AccountError.INVALID_CREDENTIALS)
+    throttle.succeeded("signin", address)
     return user
 
 
-def login(email: str, password: str, *, name: str = "",
+def login(email: str, password: str, *, otp: str | None = None, name: str = "",
           ttl: timedelta | None = None) -> tuple[User, str]:
+    """A token for the address and password, and the second factor's code when it has one."""
     user = authenticate(email, password)
+    twofactor.check_at_sign_in(user, otp)
     return user, issue_token(user, name=name, ttl=ttl)
 
 
@@ -118,9 +145,15 @@ def _live_token(token: str) -> ApiToken | None:
     ).scalar_one_or_none()
 
 
+# What an operator who must enrol a second factor may still reach with their session.
+ENROLMENT_ENDPOINTS = frozenset({"security.security", "security.begin_2fa", "security.confirm_2fa",
+                                 "auth.signout", "accounts.me", "accounts.begin_second_factor",
+                                 "accounts.confirm_second_factor"})
+
+
 def user_for_token(token: str) -> User | None:
     row = _live_token(token)
-    if row is None:
+    if row is None or twofactor.blocked(row.user):
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at >= TOKEN_TOUCH_EVERY:
@@ -197,6 +230,9 @@ def user_from_request(request) -> User | None:
     user = db.session.get(User, user_id) if user_id else None
     if user is None or user.deleted_at is not None:
         return None
+    if user is not None and twofactor.blocked(user) and request.endpoint not in \
+            ENROLMENT_ENDPOINTS:
+        return None  # signed in, but only to enrol a second factor
     return user
 
 

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from marketplace.catalog.models import Product
 from marketplace.checkout.service import cart_items_for_quote
+from marketplace.edge import load_json
 from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
 from marketplace.http import (
@@ -218,10 +217,7 @@ def carrier_event(carrier: str):
     raw = request.get_data(cache=False)
     tracking.verify_carrier_signature(carrier, raw,
                                        request.headers.get("X-Carrier-Signature"))
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedRequest("The body is not valid JSON.") from None
+    data = load_json(raw)
     if not isinstance(data, dict):
         raise MalformedRequest("The body must be a JSON object.")
     event = parse_model(CarrierEventIn, data)

@@ -8,10 +8,21 @@ from __future__ import annotations
 from flask import has_request_context
 
 from marketplace.checkout import service as checkout
-from marketplace.storefront import account, auth, buy, community, console, seo, shop, workshop
+from marketplace.storefront import (
+    account,
+    auth,
+    buy,
+    community,
+    console,
+    security_page,
+    seo,
+    shop,
+    workshop,
+)
 from marketplace.storefront.pages import page_user
 
-blueprints = [shop.bp, auth.bp, buy.bp, community.bp, workshop.bp, console.bp, seo.bp, account.bp]
+blueprints = [shop.bp, auth.bp, buy.bp, community.bp, workshop.bp, console.bp, seo.bp,
+              account.bp, security_page.bp]
 
 
 @shop.bp.app_context_processor

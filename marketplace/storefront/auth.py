@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from babel import Locale
 from flask import (
     Blueprint,
@@ -18,10 +20,11 @@ from pydantic import ValidationError
 
 from marketplace.accounts import lifecycle as account_lifecycle
 from marketplace.accounts import service as accounts
-from marketplace.accounts import sessions
+from marketplace.accounts import sessions, twofactor
 from marketplace.accounts.errors import AccountError
 from marketplace.accounts.models import Role
 from marketplace.accounts.schemas import RegisterIn
+from marketplace.accounts.throttle import LockedOut
 from marketplace.checkout import service as checkout
 from marketplace.errors import Conflict, Unauthorized, ValidationFailed
 from marketplace.extensions import limiter
@@ -42,6 +45,8 @@ def _auth_limit() -> str:
 
 
 def home_for(user) -> str:
+    if twofactor.blocked(user):
+        return url_for("security.security")
     if user.role == Role.ARTISAN:
         return url_for("workshop.dashboard")
     if user.role == Role.OPERATOR:
@@ -95,6 +100,13 @@ def _signup_errors(exc: ValidationError) -> dict[str, str]:
     for item in exc.errors():
         field = str(item["loc"][0]) if item["loc"] else ""
         errors[field] = messages.get(field, _("Check this field."))
+        if field == "password" and item["type"] == "value_error" \
+                and "at least" not in item["msg"]:
+            errors[field] = _("This password is too easy to guess: avoid common passwords, "
+                              "runs like 1234567890, and your own address.")
+        elif field == "email" and "scripts" in item["msg"]:
+            errors[field] = _("This address mixes letters of different alphabets. "
+                              "Type it in one alphabet.")
     return errors
 
 
@@ -136,15 +148,43 @@ def signin():
         email = request.form.get("email", "").strip()
         try:
             user = accounts.authenticate(email, request.form.get("password", ""))
-        except Unauthorized as refused:
+        except (Unauthorized, LockedOut) as refused:
             error, status = message_for(refused), refused.status
         else:
+            if twofactor.enabled(user):
+                # the password held; the session is given only once the code does too
+                session["pending_2fa"] = {"user_id": user.id, "at": int(time.time())}
+                return redirect(url_for("auth.signin_code", next=request.args.get("next")))
             _start_session(user)
             return redirect(safe_next(request.args.get("next"), home_for(user)))
     elif page_user() is not None and not page_user().is_guest:
         return redirect(safe_next(request.args.get("next"), home_for(page_user())))
     email = email or request.args.get("email", "")
     return render_template("storefront/signin.html", email=email, error=error), status
+
+
+PENDING_SECONDS = 300
+
+
+@bp.route("/signin/code", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def signin_code():
+    """The second step of signing in, for accounts with a second factor."""
+    pending = session.get("pending_2fa") or {}
+    user = accounts.get_user(pending.get("user_id", "")) if pending else None
+    if user is None or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        session.pop("pending_2fa", None)
+        return redirect(url_for("auth.signin", next=request.args.get("next")))
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            twofactor.verify(user, request.form.get("otp", ""))
+        except (Unauthorized, LockedOut) as refused:
+            error, status = message_for(refused), refused.status
+        else:
+            _start_session(user)
+            return redirect(safe_next(request.args.get("next"), home_for(user)))
+    return render_template("storefront/signin_code.html", error=error), status
 
 
 @bp.post("/signout")

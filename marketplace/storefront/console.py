@@ -576,3 +576,23 @@ def reconciliation_csv():
                     content_type="text/csv; charset=utf-8", headers={
                         "Content-Disposition":
                             f'attachment; filename="reconciliation-{report.day.isoformat()}.csv"'})
+
+
+# --- audit trail ----------------------------------------------------------------------------
+
+@bp.get("/audit")
+@roles_required("operator")
+def audit_trail():
+    """Who changed what, newest first; filters by actor, table and row, read-only."""
+    from marketplace import audit
+
+    filters = {name: (request.args.get(name) or None)
+               for name in ("actor_id", "entity", "entity_id")}
+    action = request.args.get("action") or None
+    if action not in (None, "insert", "update", "delete"):
+        action = None
+    rows, next_cursor = audit.search(**{k: v[:200] if v else None for k, v in filters.items()},
+                                     action=action, limit=50,
+                                     cursor=request.args.get("cursor") or None)
+    return render_template("console/audit.html", rows=rows, next_cursor=next_cursor,
+                           filters=filters, action=action)

@@ -35,6 +35,11 @@ def _by_code(error: DomainError) -> dict[str, str]:
     return {
         AccountError.EMAIL_TAKEN: _("An account with this email already exists."),
         AccountError.INVALID_CREDENTIALS: _("Wrong email or password."),
+        AccountError.OTP_INVALID: _("The code is wrong or was used already."),
+        AccountError.OTP_REQUIRED: _("Enter the code from your authenticator app."),
+        AccountError.SECOND_FACTOR_REQUIRED: _("Operators need a second factor. Set it up on "
+                                               "the security page."),
+        AccountError.LOCKED_OUT: _("Too many attempts. Wait a few minutes and try again."),
         AccountError.TOKEN_INVALID: _("This link has expired or has been used already. "
                                       "Ask for a new one."),
         AccountError.PASSWORD_WRONG: _("That is not your current password."),

@@ -59,9 +59,13 @@ def present_listings(products: list[Product], *, currency: str | None = None,
 
 def safe_next(target: str | None, default: str) -> str:
     """Only a path on this site, so a crafted link cannot bounce a visitor elsewhere."""
-    if not target:
+    if not target or len(target) > 2000 or any(
+            ord(char) < 32 or 127 <= ord(char) < 160 for char in target):
+        return default  # a control character would split the Location header
+    try:
+        parts = urlsplit(target)
+    except ValueError:
         return default
-    parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
             or "\\" in target:
         return default

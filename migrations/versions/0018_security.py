@@ -77,6 +77,43 @@ def upgrade():
         batch_op.add_column(sa.Column('totp_enabled_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('totp_last_step', sa.Integer(), nullable=True))
 
+    op.create_table(
+        'audit_event',
+        sa.Column('id', sa.String(length=26), nullable=False),
+        sa.Column('at', sa.DateTime(), nullable=False),
+        sa.Column('actor_id', sa.String(length=26), nullable=True),
+        sa.Column('actor_role', sa.String(length=16), nullable=True),
+        sa.Column('ip', sa.String(length=45), nullable=True),
+        sa.Column('user_agent', sa.String(length=200), nullable=True),
+        sa.Column('request_id', sa.String(length=128), nullable=True),
+        sa.Column('method', sa.String(length=10), nullable=True),
+        sa.Column('path', sa.String(length=500), nullable=True),
+        sa.Column('action', sa.String(length=16), nullable=False),
+        sa.Column('entity', sa.String(length=64), nullable=False),
+        sa.Column('entity_id', sa.String(length=200), nullable=True),
+        sa.Column('before', sa.JSON(), nullable=True),
+        sa.Column('after', sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_event')),
+    )
+    with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_event_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_event_actor_id'), ['actor_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_event_entity'), ['entity'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_event_entity_id'), ['entity_id'],
+                              unique=False)
+    # append-only below the application too (TRUNCATE, for a test's clean slate, stays possible)
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("""
+            CREATE FUNCTION audit_event_append_only() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'audit_event is append-only'; END; $$ LANGUAGE plpgsql""")
+        op.execute("""
+            CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
+            FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()""")
+    else:
+        op.execute("""
+            CREATE TRIGGER audit_event_append_only BEFORE UPDATE ON audit_event
+            BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END""")
+
 
 def _in_days(days: int):
     from datetime import UTC, datetime, timedelta
@@ -85,6 +122,10 @@ def _in_days(days: int):
 
 
 def downgrade():
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event")
+        op.execute("DROP FUNCTION IF EXISTS audit_event_append_only()")
+    op.drop_table('audit_event')
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.drop_column('totp_last_step')
         batch_op.drop_column('totp_enabled_at')
