@@ -13,6 +13,7 @@ from marketplace.catalog import images as catalog_images
 from marketplace.catalog import writes as catalog
 from marketplace.checkout import service as checkout
 from marketplace.checkout.payments import STRIPE_EVENT_RECEIVED
+from marketplace.community import export as community_export
 from marketplace.fx.service import RATES_CHANGED
 from marketplace.orders import guests
 from marketplace.orders.disputes import ORDER_DISPUTE_CLOSED
@@ -43,3 +44,6 @@ register_reaction(accounts.ACCOUNT_DELETED, checkout.on_account_deleted)  # the 
 
 # "Download my data": each domain's section.
 account_export.register_section("orders", guests.export_orders)
+account_export.register_section("reviews", community_export.export_reviews)
+account_export.register_section("favourites", community_export.export_favourites)
+account_export.register_section("conversations", community_export.export_conversations)

@@ -245,6 +245,11 @@ class AccountExportOut(OutModel):
     account: ExportAccountOut
     addresses: list[ExportAddressOut]
     orders: list[dict[str, JsonValue]] = Field(default_factory=list)
+    reviews: list[dict[str, JsonValue]] = Field(
+        default_factory=list, description="Reviews written, or received by a workshop.")
+    favourites: list[dict[str, JsonValue]] = Field(default_factory=list)
+    conversations: list[dict[str, JsonValue]] = Field(
+        default_factory=list, description="With their messages and commissions.")
 
 
 class ApiTokenOut(OutModel):
