@@ -187,8 +187,12 @@ def decode_cursor(cursor: str) -> list:
     return values
 
 
-def _cursor_value_in_range(value) -> bool:
-    """What a database column can compare with: 64-bit integers, finite floats, short text."""
+def _cursor_value_in_range(value, depth: int = 0) -> bool:
+    """What a database column can compare with: 64-bit integers, finite floats, short text, and
+    short lists of them (a relevance cursor's (tier, created_at))."""
+    if isinstance(value, list):
+        return depth == 0 and len(value) <= 8 and all(
+            _cursor_value_in_range(item, depth + 1) for item in value)
     if value is None or isinstance(value, bool):
         return True
     if isinstance(value, int):

@@ -107,6 +107,7 @@ def test_keyset_pagination_visits_every_product_once(client, sort):
     while pages < 10:
         page = client.get(f"/api/v1/products?{query}" + (f"&cursor={cursor}" if cursor else ""))
         body = page.get_json()
+        assert page.status_code == 200, body
         seen += [item["id"] for item in body["items"]]
         pages += 1
         cursor = body["next_cursor"]
