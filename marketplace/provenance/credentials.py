@@ -131,7 +131,7 @@ def status_list_credential(list_id: int) -> dict:
     bits = bytearray(LIST_SIZE // 8)
     for log_index in db.session.execute(
             select(ProvenanceLabel.log_index)
-            .where(ProvenanceLabel.log_index >= low, ProvenanceLabel.log_index < low + LIST_SIZE,
+            .where(ProvenanceLabel.log_index.between(*_index_range(list_id)),
                    ProvenanceLabel.status != LabelStatus.VALID)).scalars():
         offset = log_index - low
         bits[offset // 8] |= 0x80 >> (offset % 8)
@@ -152,9 +152,18 @@ def status_list_credential(list_id: int) -> dict:
         document, private_key, dataintegrity.proof_options(verification_method(key_id), now))
 
 
-def status_list_exists(list_id: int) -> bool:
+MAX_LOG_INDEX = 2**31 - 1  # log indexes are 32-bit integer columns
+
+
+def _index_range(list_id: int) -> tuple[int, int]:
+    """The first and last log index of a list, within what the column can hold."""
     low = list_id * LIST_SIZE
-    return list_id >= 0 and db.session.execute(
-        select(ProvenanceLabel.id).where(ProvenanceLabel.log_index >= low,
-                                         ProvenanceLabel.log_index < low + LIST_SIZE).limit(1)
-    ).first() is not None
+    return low, min(low + LIST_SIZE - 1, MAX_LOG_INDEX)
+
+
+def status_list_exists(list_id: int) -> bool:
+    if list_id < 0 or list_id * LIST_SIZE > MAX_LOG_INDEX:  # a list no log index can reach
+        return False
+    return db.session.execute(
+        select(ProvenanceLabel.id).where(ProvenanceLabel.log_index.between(*_index_range(list_id)))
+        .limit(1)).first() is not None

@@ -176,7 +176,7 @@ def test_revocation_sets_the_labels_bit_in_the_signed_status_list(client, actors
     assert label["valid"] is False and label["signature_valid"] is True
 
 
-@pytest.mark.parametrize("list_id", ["1", "-1", "x", "99999999999"])
+@pytest.mark.parametrize("list_id", ["1", "-1", "x", "99999999999", "16383", "16384", "38805"])
 def test_unknown_status_lists_are_404(client, actors, list_id):
     verified_label(client, actors)
     response = client.get(f"/api/v1/provenance/status/{list_id}")
