@@ -76,7 +76,11 @@ def test_malformed_json_is_400(client, actors):
 
 
 def test_control_characters_are_refused(client, actors):
+    # NUL is refused at the edge for any body; other control characters by the record's rules
     record = full_record(techniques=["wheel\x00throwing"])
+    response = client.put(url(actors), json=record, headers=actors.artisan_headers)
+    assert response.status_code == 400 and response.get_json()["code"].startswith("request.")
+    record = full_record(techniques=["wheel\x07throwing"])
     response = client.put(url(actors), json=record, headers=actors.artisan_headers)
     assert response.status_code == 422 and "techniques.0" in response.get_json()["errors"]
 
