@@ -168,6 +168,9 @@ def test_hsts_in_production(app, monkeypatch):
     monkeypatch.setenv("SHEBER_ENV", "development")
     production = create_app({"TESTING": True, "SHEBER_ENV": "production",
                              "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    # A new Celery app makes itself the default; the test app's stays the one in charge.
+    app.extensions["celery"].set_current()
+    app.extensions["celery"].set_default()
     response = production.test_client().get("/api/v1/crafts")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=63072000")
 
