@@ -140,8 +140,10 @@ def test_a_mail_claimed_by_another_delivery_waits_without_holding_a_lock(app, sm
                                  message_id=mail.message_id_for("shipped:7",
                                                                 app.config["MAIL_SENDER"]),
                                  **kwargs)
-    mail._record_intent("shipped:7", message)
-    assert mail._claim("shipped:7", "task-a") is True  # committed: no lock stays held
+    # recorded and claimed in one commit: no lock stays held
+    assert mail._record_claimed("shipped:7", message, "task-a") is True
+    assert mail._record_claimed("shipped:7", message, "task-a") is False  # recorded once
+    assert mail._claim("shipped:7", "task-a") is True  # its own claim, taken again
     with pytest.raises(TransientMailError):  # another delivery asks again later
         mail.send_mail("shipped:7", claimant="task-b", **kwargs)
     assert smtp_server.rcpt_count == 0
