@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 from marketplace import mail
 from marketplace.accounts.models import Role, User
 from marketplace.catalog import writes
+from marketplace.catalog.browse import resolve_text
 from marketplace.catalog.models import ArtisanProfile, Product, ProductStatus
 from marketplace.community.errors import CommunityError
 from marketplace.community.models import Commission, CommissionStatus, Conversation, Message
@@ -136,7 +137,7 @@ def open_conversation(buyer: User, *, body: str, product_id: str | None = None,
                        code=CommunityError.ARTISAN_NOT_FOUND)
     artisan = _workshop(artisan_id)
     if not subject:
-        subject = (_title(product.title, buyer.locale) if product
+        subject = (resolve_text(product.title, buyer.locale)[0] if product
                    else gettext("Order %(number)s", number=order.id[-8:].upper()) if order
                    else gettext("A question"))
     conversation = Conversation(buyer_id=buyer.id, artisan_id=artisan.id,
@@ -316,11 +317,6 @@ def ready_by(commission: Commission) -> date | None:
 
 
 # --- mail ---
-
-def _title(title: dict | None, locale: str) -> str:
-    title = title or {}
-    return title.get(locale) or title.get("en") or next(iter(title.values()), "")
-
 
 def _notify(conversation: Conversation, sender: User, recipient: User, body: str) -> None:
     if recipient.role == Role.ARTISAN:
