@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import current_app, render_template
-from flask_babel import force_locale, gettext
+from flask_babel import gettext
 from sqlalchemy import or_, select, update
 
 from marketplace import mail
@@ -326,16 +325,9 @@ def _notify(conversation: Conversation, sender: User, recipient: User, body: str
         profile = db.session.get(ArtisanProfile, sender.id)
         sender_name = profile.workshop_name if profile else sender.name
         path = f"/messages/{conversation.id}"
-    url = f"{current_app.config['PUBLIC_URL']}{path}"
-    with force_locale(recipient.locale or "en"):
-        subject = gettext("New message from %(name)s: %(subject)s", name=sender_name,
-                          subject=conversation.subject)
-        context = {"recipient_name": recipient.name, "sender_name": sender_name,
-                   "subject": conversation.subject, "body": body, "url": url,
-                   "lang": recipient.locale or "en"}
-        text = render_template("mail/conversation_message.txt", **context)
-        html = render_template("mail/conversation_message.html", **context)
-    mail.queue_mail(to=recipient.email, subject=subject[:150], text=text, html=html)
+    mail.queue_template("conversation_message", to=recipient.email, locale=recipient.locale,
+                        recipient_name=recipient.name, sender_name=sender_name,
+                        subject=conversation.subject, body=body, path=path)
 
 
 def visible_commission(commission_id: str, user: User) -> Commission:
