@@ -8,7 +8,6 @@ read a conversation only once one side has reported it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import gettext
@@ -21,6 +20,7 @@ from marketplace.catalog.browse import resolve_text
 from marketplace.catalog.models import ArtisanProfile, Product, ProductStatus
 from marketplace.community.errors import CommunityError
 from marketplace.community.models import Commission, CommissionStatus, Conversation, Message
+from marketplace.community.schemas import OfferIn
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.extensions import db
 from marketplace.ids import utcnow
@@ -29,22 +29,6 @@ from marketplace.orders.models import Order
 from marketplace.transaction import lock_rows, use_case
 
 MAX_SUBJECT = 200
-
-
-@dataclass(frozen=True)
-class OfferIn:
-    """What the workshop proposes: the listing the buyer will pay for, and the making time."""
-
-    title: dict
-    description: dict
-    craft: str
-    price: Money
-    making_days: int
-    weight_g: int
-    dimensions_mm: dict
-    materials: tuple[str, ...] = ()
-    techniques: tuple[str, ...] = ()
-    note: str = ""
 
 
 # --- who may see what ---
@@ -238,17 +222,17 @@ def _move(commission: Commission, allowed: set[CommissionStatus],
 @use_case
 def make_offer(artisan: User, commission_id: str, offer: OfferIn) -> Commission:
     """The workshop names a price and a making time (again, to change an unanswered offer)."""
+    price = Money(offer.price.amount, offer.price.currency)
     commission = _own_commission(commission_id, artisan)
     if artisan.id != commission.artisan_id:
         raise Forbidden("Only the workshop makes the offer.")
     _move(commission, {CommissionStatus.REQUESTED, CommissionStatus.OFFERED},
-          CommissionStatus.OFFERED, offer_amount=offer.price.amount,
-          offer_currency=offer.price.currency, offer_making_days=offer.making_days,
-          offer_note=offer.note or None)
+          CommissionStatus.OFFERED, offer_amount=price.amount, offer_currency=price.currency,
+          offer_making_days=offer.making_days, offer_note=offer.note or None)
     _stash_offer(commission, offer)
     conversation = db.session.get(Conversation, commission.conversation_id)
     _post(conversation, artisan, offer.note or gettext(
-        "Offer: %(price)s, made in %(days)s days.", price=offer.price.format(),
+        "Offer: %(price)s, made in %(days)s days.", price=price.format(),
         days=offer.making_days))
     return commission
 
@@ -256,8 +240,10 @@ def make_offer(artisan: User, commission_id: str, offer: OfferIn) -> Commission:
 def _stash_offer(commission: Commission, offer: OfferIn) -> None:
     """The offer's listing fields stay with the commission until the buyer accepts."""
     commission.offer_listing = {
-        "title": offer.title, "description": offer.description, "craft": offer.craft,
-        "weight_g": offer.weight_g, "dimensions_mm": offer.dimensions_mm,
+        "title": offer.title.as_dict(),
+        "description": offer.description.as_dict() if offer.description else {},
+        "craft": str(offer.craft), "weight_g": offer.weight_g,
+        "dimensions_mm": offer.dimensions_mm.model_dump(),
         "materials": list(offer.materials), "techniques": list(offer.techniques)}
     db.session.flush()
 

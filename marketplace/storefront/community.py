@@ -268,11 +268,7 @@ def offer(commission_id: str):
               "error")
     else:
         try:
-            conversations.make_offer(user, commission.id, conversations.OfferIn(
-                title=body.title.as_dict(), description={}, craft=str(body.craft),
-                price=Money(body.price.amount, body.price.currency),
-                making_days=body.making_days, weight_g=body.weight_g,
-                dimensions_mm=body.dimensions_mm.model_dump(), note=body.note))
+            conversations.make_offer(user, commission.id, body)
             flash(_("Your offer is sent."), "success")
         except DomainError as refused:
             flash(message_for(refused), "error")
