@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from marketplace import i18n, mail, provenance
 from marketplace.accounts.models import Role, User
+from marketplace.catalog.browse import resolve_text
 from marketplace.catalog.models import Product
 from marketplace.extensions import db
 from marketplace.money import Money
 from marketplace.orders.models import Order, OrderLine
-from marketplace.orders.receipt import title_in
 
 _ACCESS_SALT = "sheber-order-access"
 
@@ -102,7 +102,7 @@ def piece_views(lines: list[OrderLine], language: str, *, currency: str | None =
             unit = Money(line.unit_presentment_amount, currency or line.unit_price_currency)
         code = provenance.label_code_for_product(line.product_id)
         views.append({
-            "quantity": line.quantity, "title": title_in(line.title, language),
+            "quantity": line.quantity, "title": resolve_text(line.title, language)[0],
             "unit": money_text(unit, language),
             "total": money_text(unit * line.quantity, language),
             "photo_url": photo_url(line.product_id),
