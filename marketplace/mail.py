@@ -241,8 +241,8 @@ def render_mail(template: str, *, locale: str | None, **context) -> RenderedMail
 
 
 def queue_template(template: str, *, to: str | Sequence[str], locale: str | None,
-                   attachments: Iterable[Attachment | LaterAttachment] = (), session: Session | None = None,
-                   **context) -> str:
+                   attachments: Iterable[Attachment | LaterAttachment] = (),
+                   session: Session | None = None, **context) -> str:
     """Render a mail template in the recipient's language and queue it (``queue_mail``)."""
     rendered = render_mail(template, locale=locale, **context)
     return queue_mail(to=to, subject=rendered.subject, text=rendered.text, html=rendered.html,
@@ -250,7 +250,8 @@ def queue_template(template: str, *, to: str | Sequence[str], locale: str | None
 
 
 def queue_mail(*, to: str | Sequence[str], subject: str, text: str, html: str | None = None,
-               attachments: Iterable[Attachment | LaterAttachment] = (), session: Session | None = None) -> str:
+               attachments: Iterable[Attachment | LaterAttachment] = (),
+               session: Session | None = None) -> str:
     """Send this mail after the caller's transaction commits (never if it rolls back); returns the
     outbox event id, which is also the mail's idempotency key."""
     payload = mail_payload(to=to, subject=subject, text=text, html=html, attachments=attachments)
