@@ -24,6 +24,7 @@ from marketplace.catalog.schemas import (
     ProfileIn,
     ProfileOut,
     ReadQuery,
+    TariffList,
 )
 from marketplace.community import favourites, reviews
 from marketplace.errors import NotFound
@@ -207,6 +208,14 @@ def delete_image(product_id: str, image_id: str):
 def crafts(query: ReadQuery):
     """Craft categories with their default HS codes and names in kk/ru/en."""
     return build(CraftList, items=browse.crafts(request_language(query.lang)))
+
+
+@bp.get("/tariffs")
+@responds(TariffList)
+def tariffs():
+    """The national tariffs a product may carry codes of (``tariff_codes``): the digits each
+    uses and the destinations whose customs use it, with the source of each."""
+    return build(TariffList, items=browse.tariffs())
 
 
 # --- media ---
