@@ -3,13 +3,13 @@
 A plain ADD COLUMN: on SQLite, batch-altering ``product`` would drop its search triggers.
 
 Revision ID: 0021_tariffs
-Revises: 0017_buyers
+Revises: 0020_invoices
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0021_tariffs'
-down_revision = '0017_buyers'
+down_revision = '0020_invoices'
 branch_labels = None
 depends_on = None
 
