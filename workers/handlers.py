@@ -13,6 +13,7 @@ from marketplace.catalog import images as catalog_images
 from marketplace.catalog import writes as catalog
 from marketplace.checkout import service as checkout
 from marketplace.checkout.payments import STRIPE_EVENT_RECEIVED
+from marketplace.community import erasure as community_erasure
 from marketplace.community import export as community_export
 from marketplace.fx.service import RATES_CHANGED
 from marketplace.orders import guests
@@ -41,6 +42,8 @@ register_reaction(catalog.PRODUCT_CHANGED, labels.on_product_changed)  # an untr
 register_reaction(accounts.ACCOUNT_CREATED, guests.on_account_created)  # welcome + claim link
 register_reaction(accounts.ACCOUNT_DELETED, guests.on_account_deleted)  # orders keep tax data
 register_reaction(accounts.ACCOUNT_DELETED, checkout.on_account_deleted)  # the cart goes
+# messages keep their text for the other side, without the person's name or contact details
+register_reaction(accounts.ACCOUNT_DELETED, community_erasure.on_account_deleted)
 
 # "Download my data": each domain's section.
 account_export.register_section("orders", guests.export_orders)

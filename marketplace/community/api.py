@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from marketplace.accounts.models import Role, User
 from marketplace.catalog import browse
-from marketplace.catalog.api import present, request_currency, request_language
+from marketplace.catalog.api import request_currency, request_language
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.catalog.schemas import ProductPage, ReadQuery
-from marketplace.community import conversations, favourites, reviews
+from marketplace.community import conversations, erasure, favourites, reviews
 from marketplace.community.models import Commission, Conversation, Message, Review
 from marketplace.community.schemas import (
     CommissionIn,
@@ -33,6 +33,7 @@ from marketplace.community.schemas import (
 from marketplace.extensions import db
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.ids import isoformat
+from marketplace.listings import present
 from marketplace.money import Money
 from marketplace.schemas import build
 
@@ -146,8 +147,7 @@ def hide_review(review_id: str, body: HideIn):
 
 def _names(rows: list[Conversation]) -> tuple[dict, dict]:
     user_ids = {c.buyer_id for c in rows} | {c.artisan_id for c in rows}
-    users = {u.id: u.name for u in db.session.execute(
-        select(User).where(User.id.in_(user_ids))).scalars()} if user_ids else {}
+    users = erasure.display_names(user_ids)
     workshops = {p.user_id: p.workshop_name for p in db.session.execute(
         select(ArtisanProfile).where(ArtisanProfile.user_id.in_(user_ids))).scalars()
     } if user_ids else {}
@@ -160,7 +160,7 @@ def _summary_fields(conversation: Conversation, users: dict, workshops: dict) ->
         artisan_id=conversation.artisan_id,
         workshop_name=workshops.get(conversation.artisan_id)
         or users.get(conversation.artisan_id, ""),
-        buyer_name=(users.get(conversation.buyer_id) or "").split(" ")[0],
+        buyer_name=users.get(conversation.buyer_id, ""),
         product_id=conversation.product_id, order_id=conversation.order_id,
         subject=conversation.subject, reported=conversation.reported_at is not None,
         last_message_at=isoformat(conversation.last_message_at))
@@ -288,14 +288,7 @@ def get_commission(commission_id: str):
 @responds(CommissionOut)
 def offer_commission(commission_id: str, body: OfferIn):
     """The workshop's offer: the piece as it will be listed, its price and making time."""
-    offer = conversations.OfferIn(
-        title=body.title.as_dict(),
-        description=body.description.model_dump(exclude_none=True) if body.description else {},
-        craft=str(body.craft), price=Money(body.price.amount, body.price.currency),
-        making_days=body.making_days, weight_g=body.weight_g,
-        dimensions_mm=body.dimensions_mm.model_dump(), materials=tuple(body.materials),
-        techniques=tuple(body.techniques), note=body.note)
-    return commission_out(conversations.make_offer(current_user(), commission_id, offer))
+    return commission_out(conversations.make_offer(current_user(), commission_id, body))
 
 
 @bp.post("/commissions/<commission_id>/accept")

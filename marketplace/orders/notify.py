@@ -15,13 +15,13 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from marketplace import mail, provenance
+from marketplace import i18n, mail, provenance
 from marketplace.accounts.models import Role, User
+from marketplace.catalog.browse import resolve_text
 from marketplace.catalog.models import Product
 from marketplace.extensions import db
 from marketplace.money import Money
 from marketplace.orders.models import Order, OrderLine
-from marketplace.orders.receipt import title_in
 
 _ACCESS_SALT = "sheber-order-access"
 
@@ -102,7 +102,7 @@ def piece_views(lines: list[OrderLine], language: str, *, currency: str | None =
             unit = Money(line.unit_presentment_amount, currency or line.unit_price_currency)
         code = provenance.label_code_for_product(line.product_id)
         views.append({
-            "quantity": line.quantity, "title": title_in(line.title, language),
+            "quantity": line.quantity, "title": resolve_text(line.title, language)[0],
             "unit": money_text(unit, language),
             "total": money_text(unit * line.quantity, language),
             "photo_url": photo_url(line.product_id),
@@ -113,10 +113,8 @@ def piece_views(lines: list[OrderLine], language: str, *, currency: str | None =
 
 
 def money_text(amount: Money, language: str) -> str:
-    """Money written the reader's way (Babel), outside any request."""
-    from babel.numbers import format_currency
-
-    return format_currency(amount.major, amount.currency, locale=language)
+    """Money written the reader's way, outside any request (the pages' own formatting)."""
+    return i18n.money_text(amount, language)
 
 
 def queue_to(recipient: Recipient, template: str, **context) -> str | None:

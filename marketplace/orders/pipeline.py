@@ -30,7 +30,6 @@ from marketplace.orders.models import Fulfilment, Order, OrderLine, OrderStatus
 
 INVOICE_RULE = "/api/v1/orders/<order_id>/invoice.pdf"
 STARTABLE = frozenset({OrderStatus.PAID, OrderStatus.FULFILLING})
-title_in = receipt.title_in
 
 
 def _artisan_lines(order: Order, artisan_id: str) -> list[OrderLine]:

@@ -21,6 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from marketplace.accounts.models import User
+from marketplace.catalog.browse import resolve_text
 from marketplace.ids import isoformat
 from marketplace.money import Money
 from marketplace.orders.models import Order
@@ -31,12 +32,6 @@ TEMPLATE = "pdf/receipt.xml"
 
 def filename(order: Order) -> str:
     return f"sheber-receipt-{order.id}.pdf"
-
-
-def title_in(title: dict | None, locale: str) -> str:
-    """A translated title in ``locale``, else English, else whatever it has."""
-    title = title or {}
-    return title.get(locale) or title.get("en") or next(iter(title.values()), "")
 
 
 def receipt_context(order: Order, buyer: User, reader=None) -> dict:
@@ -51,7 +46,7 @@ def receipt_context(order: Order, buyer: User, reader=None) -> dict:
         codes = sorted({serial.rsplit("-", 1)[0] for serial in serials})
         unit = Money(line.unit_presentment_amount, order.currency)
         lines.append({
-            "title": title_in(line.title, locale), "quantity": line.quantity,
+            "title": resolve_text(line.title, locale)[0], "quantity": line.quantity,
             "unit": unit.format(), "total": (unit * line.quantity).format(),
             "listing_unit": Money(line.unit_price_amount, line.unit_price_currency).format(),
             "label_codes": codes, "serials": serials,
