@@ -2,13 +2,13 @@
 new address that reads the same (another script's letters) is found by an index.
 
 Revision ID: 0024_security2
-Revises: 0017_buyers
+Revises: 0021_tariffs
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0024_security2'
-down_revision = '0017_buyers'
+down_revision = '0021_tariffs'
 branch_labels = None
 depends_on = None
 
