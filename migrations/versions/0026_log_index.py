@@ -4,13 +4,13 @@ and made a far status list a database error on PostgreSQL). SQLite's integers ar
 already, so there is nothing to change there.
 
 Revision ID: 0026_log_index
-Revises: 0020_invoices
+Revises: 0024_security2
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0026_log_index'
-down_revision = '0020_invoices'
+down_revision = '0024_security2'
 branch_labels = None
 depends_on = None
 
