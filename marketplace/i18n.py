@@ -7,11 +7,13 @@ preference and the browser's Accept-Language fill in until they choose.
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
 
 from babel import Locale
+from babel.core import get_global
 from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import get_timezone_gmt
-from babel.numbers import format_currency, get_territory_currencies
+from babel.numbers import format_currency, get_currency_symbol, get_territory_currencies
 from flask import Flask, current_app, request, session
 from flask_babel import Babel, format_date, format_datetime, get_locale, refresh
 
@@ -92,12 +94,39 @@ def remember_preferences(*, language: str | None = None, currency: str | None = 
     refresh()
 
 
-def format_money(money: Money | dict | None) -> str:
+@cache
+def currency_sign(currency: str, language: str) -> str:
+    """The sign a reader of ``language`` sees for ``currency``: the language's own symbol, or,
+    where the language knows only the ISO code (tenge and rouble in English, tenge in Russian),
+    the symbol people use in the currency's home country (CLDR, through Babel). So a tenge
+    amount reads "₸" on every page and in every mail, whatever the language."""
+    symbol = get_currency_symbol(currency, locale=language)
+    if symbol != currency:
+        return symbol
+    homes = [territory for territory, currencies in get_global("territory_currencies").items()
+             if any(entry[0] == currency and entry[2] is None and entry[3]
+                    for entry in currencies)]
+    if len(homes) != 1:  # the euro and other shared currencies keep what the language says
+        return symbol
+    return get_currency_symbol(currency, locale=Locale.parse(f"und_{homes[0]}"))
+
+
+def money_text(money: Money | dict | None, language: str) -> str:
+    """Money written the reader's way (Babel's pattern for ``language``, ``currency_sign``):
+    the one formatting of amounts for pages and mails."""
     if money is None:
         return ""
     if isinstance(money, dict):
         money = Money(money["amount"], money["currency"])
-    return format_currency(money.major, money.currency, locale=str(get_locale()))
+    text = format_currency(money.major, money.currency, locale=language)
+    sign = currency_sign(money.currency, language)
+    symbol = get_currency_symbol(money.currency, locale=language)
+    return text if sign == symbol else text.replace(symbol, sign)
+
+
+def format_money(money: Money | dict | None) -> str:
+    """``money_text`` in the page's language (the templates' ``money`` filter)."""
+    return money_text(money, str(get_locale() or DEFAULT_LANGUAGE))
 
 
 def localized(text: dict | str | None, language: str | None = None) -> str:

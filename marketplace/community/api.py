@@ -287,14 +287,7 @@ def get_commission(commission_id: str):
 @responds(CommissionOut)
 def offer_commission(commission_id: str, body: OfferIn):
     """The workshop's offer: the piece as it will be listed, its price and making time."""
-    offer = conversations.OfferIn(
-        title=body.title.as_dict(),
-        description=body.description.model_dump(exclude_none=True) if body.description else {},
-        craft=str(body.craft), price=Money(body.price.amount, body.price.currency),
-        making_days=body.making_days, weight_g=body.weight_g,
-        dimensions_mm=body.dimensions_mm.model_dump(), materials=tuple(body.materials),
-        techniques=tuple(body.techniques), note=body.note)
-    return commission_out(conversations.make_offer(current_user(), commission_id, offer))
+    return commission_out(conversations.make_offer(current_user(), commission_id, body))
 
 
 @bp.post("/commissions/<commission_id>/accept")

@@ -8,11 +8,9 @@ read a conversation only once one side has reported it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import current_app, render_template
-from flask_babel import force_locale, gettext
+from flask_babel import gettext
 from sqlalchemy import or_, select, update
 
 from marketplace import mail
@@ -22,6 +20,7 @@ from marketplace.catalog.browse import resolve_text
 from marketplace.catalog.models import ArtisanProfile, Product, ProductStatus
 from marketplace.community.errors import CommunityError
 from marketplace.community.models import Commission, CommissionStatus, Conversation, Message
+from marketplace.community.schemas import OfferIn
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.extensions import db
 from marketplace.ids import utcnow
@@ -30,22 +29,6 @@ from marketplace.orders.models import Order
 from marketplace.transaction import lock_rows, use_case
 
 MAX_SUBJECT = 200
-
-
-@dataclass(frozen=True)
-class OfferIn:
-    """What the workshop proposes: the listing the buyer will pay for, and the making time."""
-
-    title: dict
-    description: dict
-    craft: str
-    price: Money
-    making_days: int
-    weight_g: int
-    dimensions_mm: dict
-    materials: tuple[str, ...] = ()
-    techniques: tuple[str, ...] = ()
-    note: str = ""
 
 
 # --- who may see what ---
@@ -239,17 +222,17 @@ def _move(commission: Commission, allowed: set[CommissionStatus],
 @use_case
 def make_offer(artisan: User, commission_id: str, offer: OfferIn) -> Commission:
     """The workshop names a price and a making time (again, to change an unanswered offer)."""
+    price = Money(offer.price.amount, offer.price.currency)
     commission = _own_commission(commission_id, artisan)
     if artisan.id != commission.artisan_id:
         raise Forbidden("Only the workshop makes the offer.")
     _move(commission, {CommissionStatus.REQUESTED, CommissionStatus.OFFERED},
-          CommissionStatus.OFFERED, offer_amount=offer.price.amount,
-          offer_currency=offer.price.currency, offer_making_days=offer.making_days,
-          offer_note=offer.note or None)
+          CommissionStatus.OFFERED, offer_amount=price.amount, offer_currency=price.currency,
+          offer_making_days=offer.making_days, offer_note=offer.note or None)
     _stash_offer(commission, offer)
     conversation = db.session.get(Conversation, commission.conversation_id)
     _post(conversation, artisan, offer.note or gettext(
-        "Offer: %(price)s, made in %(days)s days.", price=offer.price.format(),
+        "Offer: %(price)s, made in %(days)s days.", price=price.format(),
         days=offer.making_days))
     return commission
 
@@ -257,8 +240,10 @@ def make_offer(artisan: User, commission_id: str, offer: OfferIn) -> Commission:
 def _stash_offer(commission: Commission, offer: OfferIn) -> None:
     """The offer's listing fields stay with the commission until the buyer accepts."""
     commission.offer_listing = {
-        "title": offer.title, "description": offer.description, "craft": offer.craft,
-        "weight_g": offer.weight_g, "dimensions_mm": offer.dimensions_mm,
+        "title": offer.title.as_dict(),
+        "description": offer.description.as_dict() if offer.description else {},
+        "craft": str(offer.craft), "weight_g": offer.weight_g,
+        "dimensions_mm": offer.dimensions_mm.model_dump(),
         "materials": list(offer.materials), "techniques": list(offer.techniques)}
     db.session.flush()
 
@@ -326,16 +311,9 @@ def _notify(conversation: Conversation, sender: User, recipient: User, body: str
         profile = db.session.get(ArtisanProfile, sender.id)
         sender_name = profile.workshop_name if profile else sender.name
         path = f"/messages/{conversation.id}"
-    url = f"{current_app.config['PUBLIC_URL']}{path}"
-    with force_locale(recipient.locale or "en"):
-        subject = gettext("New message from %(name)s: %(subject)s", name=sender_name,
-                          subject=conversation.subject)
-        context = {"recipient_name": recipient.name, "sender_name": sender_name,
-                   "subject": conversation.subject, "body": body, "url": url,
-                   "lang": recipient.locale or "en"}
-        text = render_template("mail/conversation_message.txt", **context)
-        html = render_template("mail/conversation_message.html", **context)
-    mail.queue_mail(to=recipient.email, subject=subject[:150], text=text, html=html)
+    mail.queue_template("conversation_message", to=recipient.email, locale=recipient.locale,
+                        recipient_name=recipient.name, sender_name=sender_name,
+                        subject=conversation.subject, body=body, path=path)
 
 
 def visible_commission(commission_id: str, user: User) -> Commission:

@@ -25,6 +25,7 @@ from marketplace.catalog.models import ArtisanProfile
 from marketplace.errors import InvalidTransition, NotFound
 from marketplace.extensions import db
 from marketplace.ids import utcnow
+from marketplace.orders import invoices
 from marketplace.orders.errors import OrderError
 from marketplace.orders.models import (
     Fulfilment,
@@ -217,6 +218,8 @@ def mark_paid(order: Order, *, payment_intent_id: str, after_expiry: bool = Fals
     order.payment_intent_id = payment_intent_id
     open_fulfilments(order)
     _issue_serials(order)
+    # the invoice's number is taken in this transaction: a payment rolled back gives it back
+    invoices.issue_invoice(order)
     outbox.emit(ORDER_PAID, {"order_id": order.id})
     return True
 

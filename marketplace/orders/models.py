@@ -367,3 +367,50 @@ class ShipmentEvent(db.Model):
     description: Mapped[str] = mapped_column(String(500), default="")
     source: Mapped[str] = mapped_column(String(10))  # label, webhook, poll
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class DocumentCounter(db.Model):
+    """The last number given in one series of tax documents (``INV-2026``, ``CN-2026``).
+
+    Numbers are taken by incrementing this row inside the transaction that records the
+    document (``orders.invoices``), so the row lock serialises concurrent issuers and a rollback
+    gives the number back: a series has no gaps and no duplicates."""
+
+    __tablename__ = "document_counter"
+
+    series: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TaxDocument(db.Model):
+    """An issued invoice or credit note. ``data`` is the document as issued (parties, lines,
+    taxes, rate, totals); the PDF is rendered from it, so later changes to products, profiles
+    or settings never alter an issued document."""
+
+    __tablename__ = "tax_document"
+    __table_args__ = (UniqueConstraint("series", "sequence"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(12))  # DocumentKind
+    series: Mapped[str] = mapped_column(String(20))
+    sequence: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(40), unique=True)  # as printed
+    # what the document is for, once: "invoice:<order id>" or "credit_note:<refund id>"
+    source_key: Mapped[str] = mapped_column(String(80), unique=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("order.id"), index=True)
+    refund_id: Mapped[str | None] = mapped_column(ForeignKey("refund.id"))
+    invoice_id: Mapped[str | None] = mapped_column(ForeignKey("tax_document.id"))
+    locale: Mapped[str] = mapped_column(String(5))
+    currency: Mapped[str] = mapped_column(String(3))
+    total_amount: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    data: Mapped[dict] = mapped_column(JSON)
+
+    @property
+    def total(self) -> Money:
+        return Money(self.total_amount, self.currency)

@@ -15,7 +15,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from marketplace import mail, provenance
+from marketplace import i18n, mail, provenance
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.browse import resolve_text
 from marketplace.catalog.models import Product
@@ -113,10 +113,8 @@ def piece_views(lines: list[OrderLine], language: str, *, currency: str | None =
 
 
 def money_text(amount: Money, language: str) -> str:
-    """Money written the reader's way (Babel), outside any request."""
-    from babel.numbers import format_currency
-
-    return format_currency(amount.major, amount.currency, locale=language)
+    """Money written the reader's way, outside any request (the pages' own formatting)."""
+    return i18n.money_text(amount, language)
 
 
 def queue_to(recipient: Recipient, template: str, **context) -> str | None:

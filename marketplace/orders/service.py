@@ -35,7 +35,7 @@ from marketplace.ids import utcnow
 from marketplace.integrations import stripe_client
 from marketplace.inventory import reservations
 from marketplace.money import Money
-from marketplace.orders import alerts, lifecycle, notify
+from marketplace.orders import alerts, invoices, lifecycle, notify
 from marketplace.orders.errors import OrderError
 from marketplace.orders.lifecycle import (
     AWAITING_PAYMENT,
@@ -395,6 +395,7 @@ def _book_refund(order: Order, refund: Refund) -> None:
         return
     record_ledger(order.id, LedgerKind.REFUNDED, Money(refund.amount, order.currency),
                   refund.stripe_refund_id, order=order)
+    invoices.issue_credit_note(order, refund)
     outbox.emit(ORDER_REFUNDED, {"order_id": order.id,
                                  "stripe_refund_id": refund.stripe_refund_id})
     lifecycle.add_event(order.id, "refund", actor_id=refund.created_by, data={

@@ -235,21 +235,38 @@ def entries_for_order(order_id: str, artisan_id: str | None = None) -> list[Ledg
 
 # --- what is payable -----------------------------------------------------------------------
 
+def _hold() -> timedelta:
+    return timedelta(days=int(current_app.config["PAYOUT_HOLD_DAYS"]))
+
+
+def _disputed():
+    """SQL: the entry's order has a dispute open (or is disputed with none recorded yet).
+    A won dispute pays again; a lost one has claimed its share back where the policy says so."""
+    open_dispute = exists().where(Dispute.order_id == LedgerEntry.order_id,
+                                  Dispute.status.not_in([str(s) for s in DISPUTE_CLOSED]))
+    any_dispute = exists().where(Dispute.order_id == LedgerEntry.order_id)
+    return or_(open_dispute, and_(~any_dispute, exists().where(
+        Order.id == LedgerEntry.order_id, Order.status == OrderStatus.DISPUTED)))
+
+
+def _delivered_at():
+    """SQL: when the entry's artisan's parcel of its order was first delivered (or NULL)."""
+    return (select(func.min(Fulfilment.delivered_at))
+            .where(Fulfilment.order_id == LedgerEntry.order_id,
+                   Fulfilment.artisan_id == LedgerEntry.artisan_id,
+                   Fulfilment.delivered_at.is_not(None))
+            .correlate(LedgerEntry).scalar_subquery())
+
+
 def payable_condition(now: datetime):
     """SQL: an open entry that the next run may pay (delivered + hold, or not tied to delivery)."""
-    cutoff = now - timedelta(days=int(current_app.config["PAYOUT_HOLD_DAYS"]))
+    cutoff = now - _hold()
     delivered = exists().where(Fulfilment.order_id == LedgerEntry.order_id,
                                Fulfilment.artisan_id == LedgerEntry.artisan_id,
                                Fulfilment.delivered_at.is_not(None),
                                Fulfilment.delivered_at <= cutoff)
-    # Paid out only once no dispute of the order is open (a won one pays again; a lost one
-    # has claimed its share back where the policy says so).
-    open_dispute = exists().where(Dispute.order_id == LedgerEntry.order_id,
-                                  Dispute.status.not_in([str(s) for s in DISPUTE_CLOSED]))
-    any_dispute = exists().where(Dispute.order_id == LedgerEntry.order_id)
-    disputed = or_(open_dispute, and_(~any_dispute, exists().where(
-        Order.id == LedgerEntry.order_id, Order.status == OrderStatus.DISPUTED)))
-    return or_(LedgerEntry.after_delivery.is_(False), and_(delivered, ~disputed))
+    # Paid out only once no dispute of the order is open.
+    return or_(LedgerEntry.after_delivery.is_(False), and_(delivered, ~_disputed()))
 
 
 @dataclass(frozen=True)
@@ -263,18 +280,72 @@ class Balance:
                 "payable": self.payable.to_dict()}
 
 
-def balances(artisan_id: str, now: datetime | None = None) -> list[Balance]:
+@dataclass(frozen=True)
+class Due:
+    """Part of a pending balance that falls due at one moment (delivery + the hold)."""
+    due_at: datetime
+    amount: Money
+
+
+@dataclass(frozen=True)
+class PendingBalance:
+    """One artisan's open balance in one currency, and when each part of it can be paid."""
+    artisan_id: str
+    workshop_name: str
+    currency: str
+    pending: Money  # every entry not paid out yet
+    due_now: Money  # of which the next run would pay (if positive)
+    later: tuple[Due, ...]  # delivered, in the hold: soonest first
+    awaiting_delivery: Money  # sold, the parcel not delivered yet: no date until it is
+    disputed: Money  # held while a dispute of the order is open
+
+    @property
+    def balance(self) -> Balance:
+        return Balance(self.currency, self.pending, self.due_now)
+
+
+def pending_balances(artisan_id: str | None = None,
+                     now: datetime | None = None) -> list[PendingBalance]:
+    """Every open balance (of one artisan, or of all) with what is due now and when the rest
+    falls due: ``PAYOUT_HOLD_DAYS`` after the artisan's parcel is delivered. The same rule as
+    the payout run (``payable_condition``), so "due now" is what ``run_payouts`` would pay."""
     now = now or utcnow()
-    open_entries = and_(LedgerEntry.artisan_id == artisan_id, LedgerEntry.payout_id.is_(None))
-    pending = dict(db.session.execute(
-        select(LedgerEntry.currency, func.sum(LedgerEntry.amount)).where(open_entries)
-        .group_by(LedgerEntry.currency)).all())
-    payable = dict(db.session.execute(
-        select(LedgerEntry.currency, func.sum(LedgerEntry.amount))
-        .where(open_entries, payable_condition(now)).group_by(LedgerEntry.currency)).all())
-    return [Balance(currency, Money(int(pending[currency]), currency),
-                    Money(int(payable.get(currency) or 0), currency))
-            for currency in sorted(pending)]
+    query = (select(LedgerEntry.artisan_id, LedgerEntry.currency, LedgerEntry.amount,
+                    payable_condition(now).label("payable"), _disputed().label("disputed"),
+                    _delivered_at().label("delivered_at"),
+                    func.coalesce(ArtisanProfile.workshop_name, User.name).label("name"))
+             .join(User, User.id == LedgerEntry.artisan_id)
+             .outerjoin(ArtisanProfile, ArtisanProfile.user_id == LedgerEntry.artisan_id)
+             .where(LedgerEntry.payout_id.is_(None)))
+    if artisan_id is not None:
+        query = query.where(LedgerEntry.artisan_id == artisan_id)
+    groups: dict[tuple[str, str], dict] = {}
+    for row in db.session.execute(query).all():
+        group = groups.setdefault((row.artisan_id, row.currency), {
+            "name": row.name or "", "pending": 0, "due_now": 0, "later": defaultdict(int),
+            "awaiting": 0, "disputed": 0})
+        group["pending"] += row.amount
+        if row.payable:
+            group["due_now"] += row.amount
+        elif row.disputed:
+            group["disputed"] += row.amount
+        elif row.delivered_at is None:
+            group["awaiting"] += row.amount
+        else:
+            group["later"][row.delivered_at + _hold()] += row.amount
+    return [PendingBalance(
+        artisan_id=artisan, workshop_name=group["name"], currency=currency,
+        pending=Money(group["pending"], currency), due_now=Money(group["due_now"], currency),
+        later=tuple(Due(at, Money(amount, currency))
+                    for at, amount in sorted(group["later"].items()) if amount),
+        awaiting_delivery=Money(group["awaiting"], currency),
+        disputed=Money(group["disputed"], currency))
+        for (artisan, currency), group in sorted(
+            groups.items(), key=lambda item: (item[1]["name"].casefold(), item[0]))]
+
+
+def balances(artisan_id: str, now: datetime | None = None) -> list[Balance]:
+    return [pending.balance for pending in pending_balances(artisan_id, now)]
 
 
 # --- payout runs ---------------------------------------------------------------------------

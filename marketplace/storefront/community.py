@@ -18,6 +18,7 @@ from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.i18n import current_language
 from marketplace.money import Money
+from marketplace.storefront.forms import minor_units
 from marketplace.storefront.messages import message_for
 from marketplace.storefront.pages import (
     html_errors,
@@ -203,11 +204,8 @@ def report(conversation_id: str):
 # --- commissions ---
 
 def _major(raw: str, currency: str) -> int | None:
-    try:
-        money = Money.from_major(raw.strip().replace(",", "."), currency)
-    except Exception:  # noqa: BLE001 - any unreadable amount is the same answer to the visitor
-        return None
-    return money.amount if money.amount > 0 else None
+    amount = minor_units(raw, currency)
+    return amount if amount is not None and amount > 0 else None
 
 
 @bp.route("/commissions/new", methods=["GET", "POST"])
@@ -270,11 +268,7 @@ def offer(commission_id: str):
               "error")
     else:
         try:
-            conversations.make_offer(user, commission.id, conversations.OfferIn(
-                title=body.title.as_dict(), description={}, craft=str(body.craft),
-                price=Money(body.price.amount, body.price.currency),
-                making_days=body.making_days, weight_g=body.weight_g,
-                dimensions_mm=body.dimensions_mm.model_dump(), note=body.note))
+            conversations.make_offer(user, commission.id, body)
             flash(_("Your offer is sent."), "success")
         except DomainError as refused:
             flash(message_for(refused), "error")

@@ -469,6 +469,8 @@ def payout_batches():
                                                 cursor=request.args.get("cursor") or None)
     return render_template("console/payouts.html",
                            batches=[batch_summary_out(batch) for batch in batches],
+                           pending=payouts.pending_balances(),
+                           hold_days=int(current_app.config["PAYOUT_HOLD_DAYS"]),
                            next_url=_next_url("console.payout_batches", next_cursor))
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from marketplace.errors import ValidationFailed
 from marketplace.http import parse_model
+from marketplace.money import Money
 
 LANGUAGE_ORDER = ("kk", "ru", "en")
 _INDEX = re.compile(r"\.\d+(?=\.|$)")
@@ -34,6 +35,15 @@ def translated(prefix: str) -> dict[str, str]:
 def tags(name: str) -> list[str]:
     """A comma-separated list as typed ("silver, turquoise")."""
     return [part.strip() for part in text(name).split(",") if part.strip()]
+
+
+def minor_units(raw: str, currency: str) -> int | None:
+    """Major units typed by the visitor ("50", "49.90", "49,90") as minor units of ``currency``;
+    None for anything unreadable (a word, too many decimals, an exponent past any amount)."""
+    try:
+        return Money.from_major(raw.strip().replace(",", "."), currency).amount
+    except (ArithmeticError, ValueError):  # decimal's errors, CurrencyError
+        return None
 
 
 def whole_number(name: str, errors: dict[str, str], message: str, *,

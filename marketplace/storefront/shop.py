@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import InvalidOperation
-
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -11,10 +9,10 @@ from marketplace.catalog import browse
 from marketplace.catalog import views as piece_views
 from marketplace.catalog.schemas import ListQuery
 from marketplace.i18n import current_currency, current_language, format_money
-from marketplace.money import CurrencyError, Money
+from marketplace.money import Money
 from marketplace.provenance import labels
 from marketplace.storefront import community
-from marketplace.storefront.forms import lenient_query
+from marketplace.storefront.forms import lenient_query, minor_units
 from marketplace.storefront.pages import html_errors, page_user, present_listings
 from marketplace.storefront.seo import product_card
 
@@ -30,17 +28,13 @@ def _sort_names() -> dict[str, str]:
 
 def _price_filter(raw: str, currency: str, errors: dict, field: str) -> int | None:
     """Major units typed by the visitor ("50", "49.90") to minor units of ``currency``."""
-    raw = raw.strip().replace(",", ".")
-    if not raw:
+    if not raw.strip():
         return None
-    try:
-        money = Money.from_major(raw, currency)
-    except (CurrencyError, InvalidOperation, ValueError):
-        money = None
-    if money is None or money.amount < 0:
+    amount = minor_units(raw, currency)
+    if amount is None or amount < 0:
         errors[field] = _("Enter an amount such as 50 or 49.90.")
         return None
-    return money.amount
+    return amount
 
 
 def _filters() -> tuple[dict, ListQuery | None, dict]:

@@ -19,7 +19,7 @@ from marketplace.money import LISTING_CURRENCIES, CurrencyError, Money
 from marketplace.orders import service as order_service
 from marketplace.orders.schemas import order_out
 from marketplace.payouts import service as payouts
-from marketplace.payouts.schemas import balance_out, payout_out
+from marketplace.payouts.schemas import payout_out
 from marketplace.provenance import records
 from marketplace.shipping import packing
 from marketplace.storefront import insights, record_form
@@ -552,7 +552,7 @@ def _render_payouts(*, errors: dict | None = None, typed: dict | None = None,
         "kbe": (account.payout_kbe if account else None) or ""}
     return render_template(
         "workshop/payouts.html", payouts=[payout_out(p) for p in found],
-        balances=[balance_out(b) for b in payouts.balances(user.id)],
+        pending=payouts.pending_balances(user.id),
         hold_days=int(current_app.config["PAYOUT_HOLD_DAYS"]), has_profile=account is not None,
         form=form, errors=errors or {},
         next_url=url_for("workshop.payouts_page", cursor=next_cursor) if next_cursor else None

@@ -8,8 +8,11 @@ from datetime import date, timedelta
 import pytest
 
 from marketplace.catalog.models import Product
+from marketplace.community.models import Commission
+from marketplace.extensions import db
 from tests.checkout.helpers import do_checkout, fresh, pay, status_of
 from tests.factories import auth_headers, make_artisan, make_buyer, make_operator, make_product
+from tests.storefront.helpers import HTML, post_form, sign_in
 from tests.stripe_emulator import wait_until
 
 OFFER = {"title": {"en": "Felt rug, 120 × 80 cm", "ru": "Войлочный ковёр"}, "craft": "felt",
@@ -161,3 +164,38 @@ def test_an_accepted_commission_is_a_private_listing_the_buyer_pays_for(
     assert 'lang="kk"' in html and "/workshop/messages/" in html
     to_buyer = next(m for m in mails_to(buyer.email) if "сообщение" in m["Subject"].lower())
     assert "Shyrdak in red and ochre" in to_buyer.get_body(("plain",)).get_content()
+
+
+def test_the_commission_forms_read_amounts_as_typed_and_explain_a_wrong_offer(client):
+    artisan = make_artisan(locale="en")
+    make_product(artisan)
+    buyer = make_buyer(locale="en")
+    sign_in(client, buyer)
+    asked = post_form(client, "/commissions/new", {
+        "artisan_id": artisan.id, "description": "A felt rug, 120 by 80 cm, red and ochre",
+        "budget": "150,50", "budget_currency": "EUR"})
+    assert asked.status_code == 302, asked.get_data(as_text=True)
+    commission = db.session.execute(db.select(Commission)).scalar_one()
+    assert (commission.budget_amount, commission.budget_currency) == (15050, "EUR")
+    client.post("/signout", headers=HTML)
+
+    sign_in(client, artisan)
+    offer = {"title": "Felt rug", "craft": "felt", "currency": "KZT", "making_days": "21",
+             "weight_g": "1800", "length_mm": "400", "width_mm": "300", "height_mm": "150",
+             "note": "Red and ochre."}
+    for wrong in ({"price": "lots"}, {"price": "90000", "making_days": "three weeks"},
+                  {"price": "90000", "weight_g": "0"}):
+        refused = post_form(client, f"/commissions/{commission.id}/offer", {**offer, **wrong},
+                            follow_redirects=True)
+        assert "Fill in the title, craft, price, making time" in refused.get_data(as_text=True)
+        db.session.expire_all()
+        assert db.session.get(Commission, commission.id).status == "requested"
+    made = post_form(client, f"/commissions/{commission.id}/offer",
+                     {**offer, "price": "90000,50"}, follow_redirects=True)
+    assert "Your offer is sent." in made.get_data(as_text=True)
+    db.session.expire_all()
+    stored = db.session.get(Commission, commission.id)
+    assert (stored.status, stored.offer_amount, stored.offer_currency) == \
+        ("offered", 9_000_050, "KZT")
+    assert stored.offer_listing["title"] == {"en": "Felt rug"}
+    assert stored.offer_listing["dimensions_mm"] == {"l": 400, "w": 300, "h": 150}

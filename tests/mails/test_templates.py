@@ -51,6 +51,10 @@ CONTEXTS = {
                     "paid_at": datetime(2026, 12, 1), "bank_reference": "B-1", "orders_count": 3},
     "operator_alert": {"kind": "customs_hold", "number": "W6W3FTBR", "detail": "Invoice",
                        "tracking_number": "EE123456785KZ", "console_url": "https://x/c"},
+    "conversation_message": {"recipient_name": "Дана", "sender_name": "Kese & Co",
+                             "subject": "Shyrdak & felt " + "in red and ochre " * 10,
+                             "body": "Can you make it\n2 m long & red?",
+                             "path": "/messages/C1"},
 }
 
 
@@ -81,6 +85,12 @@ def test_each_mail_renders_in_every_language(app, name):
         assert "1 дек. 2026" in rendered["ru"].text
         assert "2026" in rendered["kk"].text and "Dec" not in rendered["kk"].text
         assert "Kese &amp; bowl" in rendered["en"].html and "Kese & bowl" in rendered["en"].text
+    if name == "conversation_message":  # what the people typed, escaped in HTML only
+        english = rendered["en"]
+        assert english.subject.startswith("New message from Kese & Co: Shyrdak & felt")
+        assert len(english.subject) < 160 and english.subject.endswith("…")
+        assert "2 m long & red?" in english.text and "2 m long &amp; red?" in english.html
+        assert "Shyrdak &amp; felt" in english.html and "/messages/C1" in english.html
 
 
 def test_an_unknown_locale_reads_english(app):
