@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask_babel import format_date, ngettext
+from flask_babel import format_date
 from flask_babel import gettext as _
 
 from marketplace.charts import Chart, Month, Series
@@ -80,7 +80,7 @@ def _age_labels() -> tuple[str, ...]:
     labels = [_("Under a day")]
     for low, high in zip(days, days[1:], strict=False):
         labels.append(_("%(low)s to %(high)s days", low=low, high=high))
-    labels.append(ngettext("%(num)s day or more", "%(num)s days or more", days[-1]))
+    labels.append(_("%(days)s days or more", days=days[-1]))
     return tuple(labels)
 
 
