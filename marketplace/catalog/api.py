@@ -23,6 +23,7 @@ from marketplace.catalog.schemas import (
     ProfileIn,
     ProfileOut,
     ReadQuery,
+    TariffList,
 )
 from marketplace.errors import NotFound
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
@@ -193,6 +194,14 @@ def delete_image(product_id: str, image_id: str):
 def crafts(query: ReadQuery):
     """Craft categories with their default HS codes and names in kk/ru/en."""
     return build(CraftList, items=browse.crafts(request_language(query.lang)))
+
+
+@bp.get("/tariffs")
+@responds(TariffList)
+def tariffs():
+    """The national tariffs a product may carry codes of (``tariff_codes``): the digits each
+    uses and the destinations whose customs use it, with the source of each."""
+    return build(TariffList, items=browse.tariffs())
 
 
 # --- media ---

@@ -60,7 +60,10 @@ class QuoteIn(BaseModel):
 
 
 class DutyLineOut(OutModel):
-    hs_code: str
+    hs_code: str = Field(description=(
+        "What the destination's customs classify the line by and duty was looked up by: the "
+        "product's national tariff code there (e.g. an EU CN 8 / TARIC 10) where it has one, "
+        "else its HS code."))
     quantity: int
     value: QuoteMoneyOut = Field(description="Goods, in the destination's currency.")
     customs_value: QuoteMoneyOut = Field(description="What duty is charged on (with freight "
@@ -73,6 +76,8 @@ class DutyLineOut(OutModel):
     vat_local: QuoteMoneyOut
     taxable_local: QuoteMoneyOut | None = Field(
         description="What the point-of-sale VAT/GST was charged on (goods + delivery).")
+    taxable: QuoteMoneyOut | None = Field(
+        None, description="The same in the quote's currency (lines add up).")
 
 
 class RuleRefOut(OutModel):
@@ -184,7 +189,12 @@ class CustomsItemOut(OutModel):
     net_weight_g: int
     value: MoneyOut
     hs_code: str = Field(description="HS 2022 subheading, 6 digits")
-    tariff_code: str = Field(description="6 to 10 digits")
+    tariff_code: str = Field(description=(
+        "6 to 10 digits: the destination's national tariff code where the product has one "
+        "(`tariff` names the tariff), else its HS code"))
+    tariff: str | None = Field(description=(
+        "The national tariff `tariff_code` belongs to (EU, US, GB, ...; GET /api/v1/tariffs); "
+        "null when it is the HS code"))
     origin_country: str
     materials: list[str]
 

@@ -269,8 +269,12 @@ def _render_order(order_id: str, *, errors: dict | None = None, typed: dict | No
                     for item in view["shipments"]]
     workshops = {f["artisan_id"]: browse.profile_view(f["artisan_id"])["workshop_name"]
                  for f in view["fulfilments"]}
+    # what customs will be told each piece is: the destination's national code, else HS
+    customs_codes = {line["product_id"]: line.get("tariff_code") or line["hs_code"]
+                     for line in (found.shipping_option or {}).get("hs_lines", [])}
     return render_template(
         "console/order.html", order=view, buyer=accounts.get_user(found.buyer_id),
+        customs_codes=customs_codes,
         workshops=workshops, parcels=parcel_views,
         can_ship=parcels.parcel_refusal(found) is None,
         can_refund=order_service.refund_refusal(found) is None,

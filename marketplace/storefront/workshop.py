@@ -146,7 +146,12 @@ def _listing_message(field: str) -> str:
         "weight_g": _("Enter the weight in grams, from 1 to 100000."),
         "dimensions": _("Enter length, width and height in millimetres, from 1 to 3000."),
         "hs_code": _("An HS code is 4 to 10 digits."),
+        "tariff_codes": _("Write each tariff and its code, such as EU 57049000, US 5704900000: "
+                          "each code begins with the piece's HS code and has as many digits "
+                          "as its tariff uses."),
     }
+    if field.startswith("tariff_codes."):  # the tariff's own key: one field shows them all
+        field = "tariff_codes"
     return messages.get(field, _("Check this field."))
 
 
@@ -186,9 +191,28 @@ def _listing_from_form(errors: dict[str, str]) -> dict:
                                  required=False),
         "dimensions_mm": sides if None not in sides.values() else None,
         "hs_code": optional_text("hs_code"),
+        "tariff_codes": _tariff_codes_from_form(errors),
     }
     return {key: value for key, value in data.items()
             if value is not None or key in ("price", "hs_code")}
+
+
+def _tariff_codes_from_form(errors: dict[str, str]) -> dict[str, str] | None:
+    """``EU 57049000, US 5704900000`` as ``{"EU": "57049000", "US": "5704900000"}``."""
+    codes: dict[str, str] = {}
+    for part in text("tariff_codes").split(","):
+        words = part.replace(":", " ").split()
+        if not words:
+            continue
+        if len(words) != 2:
+            errors["tariff_codes"] = _listing_message("tariff_codes")
+            return None
+        codes[words[0].upper()] = words[1]
+    return codes
+
+
+def tariff_codes_text(codes: dict[str, str] | None) -> str:
+    return ", ".join(f"{tariff} {code}" for tariff, code in sorted((codes or {}).items()))
 
 
 def _typed_listing() -> dict:
@@ -199,6 +223,7 @@ def _typed_listing() -> dict:
         "price": text("price"), "currency": text("currency"), "stock": text("stock"),
         "weight_g": text("weight_g"), "length_mm": text("length_mm"),
         "width_mm": text("width_mm"), "height_mm": text("height_mm"), "hs_code": text("hs_code"),
+        "tariff_codes": text("tariff_codes"),
     }
 
 
@@ -211,6 +236,7 @@ def _listing_form(view: dict) -> dict:
         "currency": price.currency, "stock": view["stock"], "weight_g": view["weight_g"] or "",
         "length_mm": view["dimensions_mm"]["l"] or "", "width_mm": view["dimensions_mm"]["w"] or "",
         "height_mm": view["dimensions_mm"]["h"] or "", "hs_code": view["hs_code_override"] or "",
+        "tariff_codes": tariff_codes_text(view["tariff_codes"]),
     }
 
 
@@ -281,7 +307,7 @@ def _add_photos(product_id: str, photos: list[bytes], alt: dict | None = None) -
 def new_listing():
     form = {"title": {}, "description": {}, "craft": "", "materials": "", "techniques": "",
             "price": "", "currency": "KZT", "stock": 1, "weight_g": "", "length_mm": "",
-            "width_mm": "", "height_mm": "", "hs_code": ""}
+            "width_mm": "", "height_mm": "", "hs_code": "", "tariff_codes": ""}
     return _render_listing(form, {})
 
 

@@ -131,6 +131,28 @@ def test_a_listing_with_wrong_fields_is_refused_field_by_field(client, artisan):
     assert db.session.execute(db.select(Product)).first() is None
 
 
+def test_an_artisan_gives_national_tariff_codes_and_a_wrong_one_is_refused(client, artisan):
+    response = post_form(client, "/workshop/listings/new", {
+        **LISTING, "hs_code": "691200", "tariff_codes": "eu 69120010, JP: 691200000"})
+    assert response.status_code == 302
+    product = listed(artisan)
+    assert product.tariff_codes == {"EU": "69120010", "JP": "691200000"}
+    edit = page(client, f"/workshop/listings/{product.id}")
+    assert 'value="EU 69120010, JP 691200000"' in edit
+
+    for typed in ("EU 57049000", "EU", "EU 6912001"):  # another HS6; no code; 7 digits
+        response = post_form(client, f"/workshop/listings/{product.id}", {
+            **LISTING, "hs_code": "691200", "tariff_codes": typed})
+        assert response.status_code == 422, typed
+        assert "each code begins with the piece&#39;s HS code" in response.get_data(as_text=True)
+        assert fresh(Product, product.id).tariff_codes == {"EU": "69120010", "JP": "691200000"}
+
+    response = post_form(client, f"/workshop/listings/{product.id}", {
+        **LISTING, "hs_code": "691200", "tariff_codes": ""})
+    assert response.status_code == 302
+    assert fresh(Product, product.id).tariff_codes is None
+
+
 def test_an_artisan_changes_price_and_stock(client, artisan):
     product = make_product(artisan, stock=2)
     response = post_form(client, f"/workshop/listings/{product.id}", {
