@@ -1,13 +1,13 @@
 """Piece views per day, for the workshop's charts.
 
 Revision ID: 0022_piece_views
-Revises: 0020_invoices
+Revises: 0021_tariffs
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0022_piece_views'
-down_revision = '0020_invoices'
+down_revision = '0021_tariffs'
 branch_labels = None
 depends_on = None
 
