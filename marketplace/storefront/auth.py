@@ -26,7 +26,7 @@ from marketplace.accounts.models import Role
 from marketplace.accounts.schemas import RegisterIn
 from marketplace.accounts.throttle import LockedOut
 from marketplace.checkout import service as checkout
-from marketplace.errors import Conflict, Unauthorized, ValidationFailed
+from marketplace.errors import Unauthorized, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.geo import COUNTRIES
 from marketplace.i18n import LANGUAGES, current_language, remember_preferences
@@ -125,13 +125,16 @@ def signup():
                 PRESENTMENT_CURRENCIES) else None
             fields = RegisterIn(password=request.form.get("password", ""),
                                 locale=current_language(), currency=chosen, **form)
-            user = account_lifecycle.sign_up(**fields.model_dump())
+            registration = account_lifecycle.register(**fields.model_dump())
         except ValidationError as exc:
             errors, status = _signup_errors(exc), 422
-        except Conflict as refused:
+        except LockedOut as refused:
             errors, status = {"email": message_for(refused)}, refused.status
         else:
-            _start_session(user)
+            # A taken address answers the same (its owner was mailed), without a session.
+            user = registration.user
+            if registration.created:
+                _start_session(user)
             flash(_("Welcome to Sheber, %(name)s.", name=user.name), "success")
             return redirect(safe_next(request.args.get("next"), home_for(user)))
     return render_template("storefront/signup.html", form=form, errors=errors,
@@ -218,11 +221,19 @@ def forgot_password():
     """Ask for a reset link; the page says the same whether the address has an account."""
     sent = False
     email = ""
+    error, status = None, 200
     if request.method == "POST":
         email = request.form.get("email", "").strip()
-        account_lifecycle.request_password_reset(email)
-        sent = True
-    return render_template("storefront/password_forgot.html", sent=sent, email=email)
+        try:
+            account_lifecycle.request_password_reset(email)
+        except LockedOut as refused:
+            error, status = message_for(refused), refused.status
+        except ValidationFailed:
+            sent = True  # an address that cannot be one has no account: the same answer
+        else:
+            sent = True
+    return render_template("storefront/password_forgot.html", sent=sent, email=email,
+                           error=error), status
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
@@ -237,6 +248,8 @@ def reset_password(token: str):
         else:
             try:
                 user = account_lifecycle.reset_password(token, password)
+            except LockedOut as refused:
+                error, status = message_for(refused), refused.status
             except ValidationFailed as refused:
                 status = refused.status
                 error = (_("Use a password of at least 10 characters.")
@@ -246,6 +259,11 @@ def reset_password(token: str):
                 session.clear()
                 flash(_("Your password has been changed. Sign in with the new one."), "success")
                 return redirect(url_for("auth.signin", email=user.email))
-    elif not account_lifecycle.reset_token_valid(token):
-        error, status = message_for(ValidationFailed("", code=AccountError.TOKEN_INVALID)), 422
+    else:
+        try:
+            if not account_lifecycle.reset_token_valid(token):
+                error = message_for(ValidationFailed("", code=AccountError.TOKEN_INVALID))
+                status = 422
+        except LockedOut as refused:
+            error, status = message_for(refused), refused.status
     return render_template("storefront/password_reset.html", token=token, error=error), status
