@@ -131,6 +131,16 @@ def get_record(product_id: str, *, user: User) -> ProvenanceRecord | None:
     return db.session.get(ProvenanceRecord, product_id)
 
 
+def latest_record_data(artisan_id: str) -> dict | None:
+    """The artisan's most recently changed record (of any of their pieces): a new record's form
+    starts from its answers."""
+    return db.session.execute(
+        select(ProvenanceRecord.data).join(Product, Product.id == ProvenanceRecord.product_id)
+        .where(Product.artisan_id == artisan_id)
+        .order_by(ProvenanceRecord.updated_at.desc(), ProvenanceRecord.product_id.desc())
+        .limit(1)).scalar_one_or_none()
+
+
 @use_case
 def put_record(product_id: str, data: dict, *, artisan_id: str) -> ProvenanceRecord:
     """Save (replace) the artisan's record. Editing a verified record revokes its label."""

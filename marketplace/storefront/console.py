@@ -435,7 +435,10 @@ def export_permit(shipment_id: str):
 
 def _render_rates(*, errors: dict | None = None, typed: dict | None = None, status: int = 200):
     rates = sorted(fx.current_rates().rates.values(), key=lambda rate: rate.currency)
+    # A source note (often a paragraph) is shown once and numbered; each row cites its number.
+    sources = list(dict.fromkeys(rate.source for rate in rates))
     return render_template("console/fx.html", rates=rates, quote_currency=QUOTE_CURRENCY,
+                           sources=sources,
                            errors=errors or {}, typed=typed or {}), status
 
 
