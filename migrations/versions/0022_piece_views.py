@@ -1,13 +1,13 @@
 """Piece views per day, for the workshop's charts.
 
 Revision ID: 0022_piece_views
-Revises: 0024_security2
+Revises: 0026_log_index
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0022_piece_views'
-down_revision = '0024_security2'
+down_revision = '0026_log_index'
 branch_labels = None
 depends_on = None
 
