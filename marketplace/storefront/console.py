@@ -51,7 +51,7 @@ from marketplace.provenance.models import FlagStatus, RecordStatus
 from marketplace.provenance.schemas import DecisionIn, ResolveFlagIn, RevokeIn
 from marketplace.shipping import parcels, returns
 from marketplace.shipping.schemas import shipment_out
-from marketplace.storefront import record_form
+from marketplace.storefront import insights, record_form
 from marketplace.storefront.forms import (
     day,
     general_key,
@@ -89,7 +89,8 @@ def dashboard():
     to_ship = {status: order_service.list_orders(user, status=status, limit=DASHBOARD_ROWS)
                for status in lifecycle.SHIPPABLE}
     return render_template("console/dashboard.html", queue=queue, more_records=more_records,
-                           flags=flags, more_flags=more_flags, to_ship=to_ship)
+                           flags=flags, more_flags=more_flags, to_ship=to_ship,
+                           charts=insights.console_charts())
 
 
 # --- provenance ----------------------------------------------------------------------------
