@@ -163,16 +163,20 @@ def test_every_answer_carries_the_policies_and_no_version_banner(client):
 
 
 def test_hsts_in_production(app, monkeypatch):
+    from celery import current_app as celery_current_app
+
     from marketplace import create_app
+    from workers.mail import send_mail_task
 
     monkeypatch.setenv("SHEBER_ENV", "development")
     production = create_app({"TESTING": True, "SHEBER_ENV": "production",
                              "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
-    # A new Celery app makes itself the default; the test app's stays the one in charge.
-    app.extensions["celery"].set_current()
-    app.extensions["celery"].set_default()
     response = production.test_client().get("/api/v1/crafts")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=63072000")
+    # a second app keeps its own Celery app; the process's tasks stay with the first one
+    assert production.extensions["celery"] is not app.extensions["celery"]
+    assert celery_current_app._get_current_object() is app.extensions["celery"]
+    assert send_mail_task.app is app.extensions["celery"]
 
 
 def test_the_development_server_names_no_versions(app):

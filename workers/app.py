@@ -77,7 +77,12 @@ TASK_TIME_LIMIT = 300  # seconds; CELERY_VISIBILITY_TIMEOUT must stay above this
 RETRY_BACKOFF_MAX = 600
 
 
-def init_celery(app: Flask) -> Celery:
+_process_default: Celery | None = None
+
+
+def init_celery(app: Flask, *, make_default: bool = False) -> Celery:
+    """The Celery app of ``app``; the process default (what ``shared_task`` tasks and Celery's
+    ``current_app`` resolve to) when it is the first one built here or ``make_default``."""
     class FlaskTask(Task):
         autoretry_for = TRANSIENT_ERRORS
         retry_backoff = True
@@ -113,9 +118,15 @@ def init_celery(app: Flask) -> Celery:
 
     _count_tasks(app)
 
-    celery = Celery("sheber", task_cls=FlaskTask)
+    # The first app built in a process is the one shared tasks and the outbox's sends use; a
+    # second one (a script's or a test's other Flask app) stays its own app's, unless asked.
+    global _process_default
+    celery = Celery("sheber", task_cls=FlaskTask, set_as_current=False)
     celery.config_from_object(celery_settings(app))
-    celery.set_default()
+    if make_default or _process_default is None:
+        celery.set_current()
+        celery.set_default()
+        _process_default = celery
     app.extensions["celery"] = celery
 
     import workers.handlers  # noqa: F401 - registers the outbox event handlers

@@ -10,7 +10,6 @@ from flask import Blueprint, Response, current_app, request, send_file
 
 from marketplace.catalog import browse, images, writes
 from marketplace.catalog.errors import CatalogError
-from marketplace.catalog.models import Product
 from marketplace.catalog.schemas import (
     CraftList,
     ImageList,
@@ -24,12 +23,12 @@ from marketplace.catalog.schemas import (
     ProfileIn,
     ProfileOut,
     ReadQuery,
+    TariffList,
 )
-from marketplace.community import favourites, reviews
 from marketplace.errors import NotFound
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.listings import present
 from marketplace.money import PRESENTMENT_CURRENCIES
-from marketplace.provenance import summaries_for_products
 from marketplace.schemas import build
 from marketplace.shipping.service import served_countries
 from marketplace.storage import CONTENT_TYPES, IMMUTABLE, LocalStorage, get_storage, valid_key
@@ -58,18 +57,6 @@ def request_currency(query_currency: str | None) -> str:
     if user is not None and user.currency in PRESENTMENT_CURRENCIES:
         return user.currency
     return browse.DEFAULT_PRESENTMENT
-
-
-def present(products: list[Product], *, lang: str | None, currency: str,
-            rates=None) -> list[dict]:
-    """Products as the API shows them, each with its provenance and review summaries (and, for
-    a signed-in caller, whether they saved it)."""
-    ids = [product.id for product in products]
-    user = current_user()
-    return browse.present_products(
-        products, lang=lang, currency=currency, rates=rates,
-        provenance=summaries_for_products(ids), reviews=reviews.summaries(ids),
-        saved=favourites.saved_ids(user, ids) if user is not None else None)
 
 
 def _present_one(product, query: ReadQuery | None = None) -> dict:
@@ -207,6 +194,14 @@ def delete_image(product_id: str, image_id: str):
 def crafts(query: ReadQuery):
     """Craft categories with their default HS codes and names in kk/ru/en."""
     return build(CraftList, items=browse.crafts(request_language(query.lang)))
+
+
+@bp.get("/tariffs")
+@responds(TariffList)
+def tariffs():
+    """The national tariffs a product may carry codes of (``tariff_codes``): the digits each
+    uses and the destinations whose customs use it, with the source of each."""
+    return build(TariffList, items=browse.tariffs())
 
 
 # --- media ---

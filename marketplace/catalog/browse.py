@@ -14,6 +14,7 @@ from decimal import ROUND_CEILING, Decimal
 
 from sqlalchemy import case, false, func, select, text, tuple_
 
+from marketplace import hs
 from marketplace.accounts.models import Role, User
 from marketplace.catalog import search
 from marketplace.catalog.errors import CatalogError
@@ -196,6 +197,7 @@ def _product_out(product: Product, lang: str | None, currency: str, rates: RateT
         "dimensions_mm": {"l": product.length_mm, "w": product.width_mm, "h": product.height_mm},
         "hs_code": product.effective_hs_code,
         "hs_code_override": product.hs_code,
+        "tariff_codes": dict(product.tariff_codes or {}),
         "status": product.status,
         "missing": _missing(product, images),
         "images": images,
@@ -454,6 +456,15 @@ def facet_counts(words, filters: dict, wanted: Collection[str], dialect: str, cu
                         for i, (low, high) in enumerate(bands) if per_band[i]]
         out["currency"] = currency
     return out
+
+
+def tariffs() -> list[dict]:
+    """The national tariffs a product may carry codes of (data/tax/tariffs.json)."""
+    return [{"id": tariff_id, "name": entry["name"], "lengths": list(entry["lengths"]),
+             "countries": list(entry["countries"]), "source": entry["source"],
+             "legal_reference": entry["legal_reference"], "confirmed": entry["confirmed"],
+             "note": entry.get("note")}
+            for tariff_id, entry in sorted(hs.tariffs().items())]
 
 
 def crafts(lang: str | None = None) -> list[dict]:

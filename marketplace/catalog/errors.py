@@ -31,3 +31,6 @@ class CatalogError(ErrorCodes):
     LAST_PHOTO = ("catalog.last_photo",
                   "A piece for sale keeps at least one photo: add another first (409).")
     FILE_NOT_FOUND = "catalog.file_not_found", "No such stored image file (404)."
+    TARIFF_CODE_MISMATCH = ("catalog.tariff_code_mismatch",
+                            "A national tariff code must begin with the product's HS code; "
+                            "`errors` names the tariff (422).")

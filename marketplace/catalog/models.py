@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from marketplace import hs
 from marketplace.accounts.models import User
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
@@ -120,6 +121,9 @@ class Product(db.Model):
     width_mm: Mapped[int | None] = mapped_column(Integer)
     height_mm: Mapped[int | None] = mapped_column(Integer)
     hs_code: Mapped[str | None] = mapped_column(String(10))
+    # National tariff codes by tariff id ({"EU": "5704900000", "US": "5704900000"}; see
+    # data/tax/tariffs.json): each begins with the product's HS6 and has that tariff's length.
+    tariff_codes: Mapped[dict | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(10), default=ProductStatus.ACTIVE)
     # "L0" declared, "L1" operator-verified, "L2" third-party attested; kept by provenance service
     provenance_level: Mapped[str] = mapped_column(String(2), default="L0", index=True)
@@ -149,6 +153,21 @@ class Product(db.Model):
     @property
     def effective_hs_code(self) -> str:
         return self.hs_code or CRAFT_HS_CODES[Craft(self.craft)]
+
+    def tariff_code_for(self, country: str | None) -> str | None:
+        """The national tariff code this product carries for ``country``'s customs (None: it
+        carries none, the HS code applies). A code that no longer begins with the product's HS6
+        is not used."""
+        tariff = hs.tariff_for_country(country)
+        code = (self.tariff_codes or {}).get(tariff) if tariff else None
+        if code and code.startswith(self.effective_hs_code[:6]):
+            return code
+        return None
+
+    def customs_code_for(self, country: str | None) -> str:
+        """What the destination's customs classify the product by: its national code there,
+        else its HS code."""
+        return self.tariff_code_for(country) or self.effective_hs_code
 
 
 class ProductImage(db.Model):
@@ -181,6 +200,18 @@ class SearchTerm(db.Model):
     __tablename__ = "search_term"
 
     term: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class ProductViewDay(db.Model):
+    """How many times a piece's page was seen on a day (UTC): written by the view counter in
+    batches (``catalog.views``), never by the page's own request."""
+
+    __tablename__ = "product_view_day"
+
+    product_id: Mapped[str] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    views: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 # The search document hooks on Product live with the search (imported last: they need Product).

@@ -118,6 +118,29 @@ def _hs_code(value: str | None) -> str | None:
     return value
 
 
+def _tariff_codes(value: dict[str, str] | None) -> dict[str, str] | None:
+    """Each code well-formed for its tariff (digits, one of its lengths, an HS 2022
+    subheading); that it begins with the product's HS6 is checked with the product."""
+    if value is None:
+        return None
+    cleaned: dict[str, str] = {}
+    for tariff, code in value.items():
+        tariff_id = (tariff or "").strip().upper()
+        problem = hs.tariff_problem(tariff_id, code)
+        if problem:
+            raise ValueError(f"{tariff}: {problem}")
+        cleaned[tariff_id] = hs.normalise(code)
+    return cleaned
+
+
+TARIFF_CODES_DESCRIPTION = (
+    "National tariff codes by tariff (EU: CN 8 / TARIC 10 digits for all 27 members; US: HTS "
+    "8/10; GB 10; JP 9; CA 8/10; AU 8; NZ 8; CH 8; NO 8; KR 10; CN 8/10; SG 8: "
+    "GET /api/v1/tariffs): each begins with the product's HS 2022 subheading. Customs "
+    "papers and duty estimates for a destination use its tariff's code, else the HS code. "
+    "Given on update, the map replaces the stored one ({} clears it).")
+
+
 class _ProductFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -126,6 +149,9 @@ class _ProductFields(BaseModel):
     techniques: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     hs_code: str | None = Field(None, description="Overrides the craft's default HS code: an HS "
                                 "2022 subheading (6 digits), up to 10 digits for a tariff.")
+    tariff_codes: dict[Annotated[str, StringConstraints(min_length=2, max_length=8)],
+                       Annotated[str, StringConstraints(max_length=20)]] | None = Field(
+        None, max_length=20, description=TARIFF_CODES_DESCRIPTION)
 
     @field_validator("materials", "techniques")
     @classmethod
@@ -136,6 +162,11 @@ class _ProductFields(BaseModel):
     @classmethod
     def _hs(cls, value: str | None) -> str | None:
         return _hs_code(value)
+
+    @field_validator("tariff_codes")
+    @classmethod
+    def _tariffs(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return _tariff_codes(value)
 
 
 # Validated by the provenance service, a layer above the catalogue, so documented by reference.
@@ -358,6 +389,8 @@ class ProductOut(OutModel):
     dimensions_mm: ProductDimensionsOut
     hs_code: str
     hs_code_override: str | None
+    tariff_codes: dict[str, str] = Field(description=(
+        "National tariff codes by tariff id (data/tax/tariffs.json); empty when none."))
     status: ProductStatus = Field(strict=False, description=(
         "draft: seen only by its artisan and operators until nothing is missing; active; "
         "archived."))
@@ -433,3 +466,18 @@ class CraftOut(OutModel):
 
 class CraftList(OutModel):
     items: list[CraftOut]
+
+
+class TariffOut(OutModel):
+    id: str = Field(description="The key of `tariff_codes` (EU, US, GB, ...).")
+    name: str
+    lengths: list[int] = Field(description="The numbers of digits a code of it may have.")
+    countries: list[str] = Field(description="Destinations whose customs use it.")
+    source: str
+    legal_reference: str
+    confirmed: bool
+    note: str | None
+
+
+class TariffList(OutModel):
+    items: list[TariffOut]

@@ -166,14 +166,30 @@ def create_product(artisan: User, data: ProductIn | dict, *,
         stock=fields.stock, reserved=0, weight_g=fields.weight_g,
         length_mm=dims.l if dims else None, width_mm=dims.w if dims else None,
         height_mm=dims.h if dims else None, hs_code=fields.hs_code,
+        tariff_codes=fields.tariff_codes or None,
         status=ProductStatus.ACTIVE if reserved_for else ProductStatus.DRAFT,
         reserved_for_id=reserved_for,
     )
+    _check_tariff_codes(product)
     db.session.add(product)
     db.session.flush()
     if fields.provenance is not None:
         _declare_provenance(product, fields.provenance)
     return product
+
+
+def _check_tariff_codes(product: Product) -> None:
+    """Every national code begins with the product's HS6 (after this write's HS code and
+    craft): a code of another subheading would declare other goods."""
+    hs6 = product.effective_hs_code[:6]
+    errors = {f"tariff_codes.{tariff}": [f"must begin with the product's HS code {hs6}"]
+              for tariff, code in sorted((product.tariff_codes or {}).items())
+              if not code.startswith(hs6)}
+    if errors:
+        raise ValidationFailed(
+            f"National tariff codes must begin with the product's HS code {hs6}; change them "
+            "with the HS code in the same request.", errors=errors,
+            code=CatalogError.TARIFF_CODE_MISMATCH)
 
 
 def _declare_provenance(product: Product, record: dict) -> None:
@@ -231,6 +247,10 @@ def _changes_from_patch(product: Product, patch: ProductPatch, rates: RateTable)
         assign("dimensions_mm", length_mm=dims.l, width_mm=dims.w, height_mm=dims.h)
     if "hs_code" in given:
         assign("hs_code", hs_code=patch.hs_code)
+    if "tariff_codes" in given:
+        assign("tariff_codes", tariff_codes=patch.tariff_codes or None)
+    if given & {"hs_code", "craft", "tariff_codes"}:
+        _check_tariff_codes(product)
     return changed
 
 

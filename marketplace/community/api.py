@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from marketplace.accounts.models import Role, User
 from marketplace.catalog import browse
-from marketplace.catalog.api import present, request_currency, request_language
+from marketplace.catalog.api import request_currency, request_language
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.catalog.schemas import ProductPage, ReadQuery
 from marketplace.community import conversations, erasure, favourites, reviews
@@ -33,6 +33,7 @@ from marketplace.community.schemas import (
 from marketplace.extensions import db
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.ids import isoformat
+from marketplace.listings import present
 from marketplace.money import Money
 from marketplace.schemas import build
 

@@ -121,24 +121,31 @@ def product_reviews(product_id: str, *, language: str | None = None, limit: int 
     return list(db.session.execute(query.order_by(*order).limit(limit)).scalars())
 
 
+def visible_totals(product_ids: list[str]):
+    """The count and rating sum of each piece's visible reviews (a query to run or join)."""
+    return (select(Review.product_id, func.count().label("count"),
+                   func.sum(Review.rating).label("total"))
+            .where(Review.product_id.in_(product_ids), Review.hidden_at.is_(None))
+            .group_by(Review.product_id))
+
+
 def summaries(product_ids: list[str]) -> dict[str, dict]:
     """Average rating (one decimal) and count of visible reviews per piece, in one query."""
     found = {pid: (count, total) for pid, count, total in db.session.execute(
-        select(Review.product_id, func.count(), func.sum(Review.rating))
-        .where(Review.product_id.in_(product_ids), Review.hidden_at.is_(None))
-        .group_by(Review.product_id)).all()} if product_ids else {}
-    return {pid: _summary(*found.get(pid, (0, 0))) for pid in product_ids}
+        visible_totals(product_ids)).all()} if product_ids else {}
+    return {pid: summary(*found.get(pid, (0, 0))) for pid in product_ids}
 
 
 def workshop_summary(artisan_id: str) -> dict:
     count, total = db.session.execute(
         select(func.count(), func.sum(Review.rating))
         .where(Review.artisan_id == artisan_id, Review.hidden_at.is_(None))).one()
-    return _summary(count, total or 0)
+    return summary(count, total or 0)
 
 
-def _summary(count: int, total: int) -> dict:
-    return {"count": int(count), "average": round(total / count, 1) if count else None}
+def summary(count: int, total: int | None) -> dict:
+    """A review summary: how many, and their average rating to one decimal."""
+    return {"count": int(count or 0), "average": round(total / count, 1) if count else None}
 
 
 def line_reviews(order_id: str) -> dict[str, Review]:

@@ -12,8 +12,10 @@ Who collects:
   through the carrier) or DAP (the carrier asks the buyer for duty, VAT and its handling fee).
 
 customs value = goods (x the valuation factor) + shipping where the country values CIF; duty by
-the HS code's longest matching heading (6, 4 or 2 digits) unless a de minimis relieves it (or a
-flat duty replaces it); VAT = (customs value + duty) x rate at the border, or (goods + shipping)
+the longest key of the destination's ``duty_rates`` that is a prefix of the line's code (10, 8,
+6, 4 or 2 digits; the line's code is the product's national tariff code for the destination
+where it has one, e.g. an EU CN8, else its HS code) unless a de minimis relieves it (or a flat
+duty replaces it); VAT = (customs value + duty) x rate at the border, or (goods + shipping)
 x rate at the point of sale. Every total is computed exactly in ``Decimal`` and rounded half-up
 once; the per-line breakdown is the totals split by largest remainder, so lines add up exactly,
 in the destination's currency and in the quote's.
@@ -121,6 +123,8 @@ def _digits(hs_code: str) -> str:
 
 
 def duty_rate(rates: dict, hs_code: str) -> Decimal:
+    """The rate of the longest key of ``rates`` that begins ``hs_code`` (a national code of up
+    to 10 digits or an HS code): a CN8 row beats its HS6 row, which beats its heading's."""
     digits = _digits(hs_code)
     for size in (10, 8, 6, 4, 2):
         key = digits[:size]
@@ -163,6 +167,7 @@ class DutyLine:
     duty: Money  # the same in the quote's currency
     vat: Money
     taxable_local: Money | None = None  # what the VAT/GST of the line was charged on
+    taxable: Money | None = None  # the same in the quote's currency
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,7 @@ class DutyEstimate:
                 "duty_local": line.duty_local.to_dict(), "vat_local": line.vat_local.to_dict(),
                 "taxable_local": (line.taxable_local.to_dict()
                                   if line.taxable_local is not None else None),
+                "taxable": line.taxable.to_dict() if line.taxable is not None else None,
             } for line in self.lines],
             "notes": list(self.notes),
             "rules": [rule.reference() for rule in self.rules],
@@ -520,14 +526,18 @@ def estimate(country: str, lines, shipping: Money, *, convert: Converter,
     vat_total = convert(vat_local, target)
     duty_target = _split(duty_total, [m.amount for m in duty_lines])
     vat_target = _split(vat_total, [m.amount for m in vat_lines])
+    taxable_target: list[Money | None] = [None] * len(items)
+    if taxable:
+        taxable_target = _split(convert(sum(taxable, Money.zero(local)), target),
+                                [m.amount for m in taxable])
     taxable = taxable or [None] * len(items)
     out_lines = tuple(
         DutyLine(hs_code=line.hs, quantity=line.quantity, value=line.value,
                  customs_value=cv, rate=rate, vat_rate=vrate, duty_local=dl, vat_local=vl,
-                 duty=dt, vat=vt, taxable_local=base)
-        for line, cv, rate, vrate, dl, vl, dt, vt, base in zip(
+                 duty=dt, vat=vt, taxable_local=base, taxable=base_target)
+        for line, cv, rate, vrate, dl, vl, dt, vt, base, base_target in zip(
             items, customs_values, duty_rates, vat_rates, duty_lines, vat_lines, duty_target,
-            vat_target, taxable, strict=True))
+            vat_target, taxable, taxable_target, strict=True))
     for rule in used:
         if not rule.confirmed:
             notes.append(f"Unconfirmed rule ({rule.kind}): {rule.note or rule.source}")

@@ -90,6 +90,7 @@ class CustomsLine:
     materials: tuple[str, ...] = ()
     origin_country: str = ORIGIN_COUNTRY
     provenance_codes: tuple[str, ...] = ()  # one label code (or serial) per piece
+    tariff: str | None = None  # the national tariff ``hs_code`` is a code of (None: HS)
 
     @property
     def value(self) -> Money:
@@ -513,6 +514,7 @@ def customs_data(data: ShipmentData, form: str) -> dict:
             "value": line.value.to_dict(),
             "hs_code": "".join(ch for ch in line.hs_code if ch.isdigit())[:6],
             "tariff_code": "".join(ch for ch in line.hs_code if ch.isdigit()),
+            "tariff": line.tariff,
             "origin_country": line.origin_country,
             "materials": list(line.materials),
         } for number, line in enumerate(data.lines, start=1)],

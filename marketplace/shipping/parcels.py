@@ -18,7 +18,7 @@ from babel.dates import format_datetime
 from flask import current_app
 from sqlalchemy import select
 
-from marketplace import mail, outbox, provenance
+from marketplace import hs, mail, outbox, provenance
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import Product
 from marketplace.errors import (
@@ -221,8 +221,9 @@ def _recipient(order: Order) -> papers.Address:
 def customs_lines(order: Order) -> tuple[papers.CustomsLine, ...]:
     """What is in the parcel: the order's pieces less refunded ones, valued at what the buyer
     paid, with HS codes as quoted and one provenance code (the piece's serial) per piece."""
-    quoted_hs = {line["product_id"]: line["hs_code"]
-                 for line in (order.shipping_option or {}).get("hs_lines", [])}
+    country = (order.shipping_address or {}).get("country")
+    quoted = {line["product_id"]: line
+              for line in (order.shipping_option or {}).get("hs_lines", [])}
     lines = []
     for line in order.lines:
         quantity = line.quantity - line.refunded_quantity
@@ -234,9 +235,16 @@ def customs_lines(order: Order) -> tuple[papers.CustomsLine, ...]:
         if not codes:
             code = provenance.label_code_for_product(product.id)
             codes = (code,) if code else ()
+        as_quoted = quoted.get(product.id)
+        if as_quoted is not None:  # the codes the buyer was quoted (and charged duty) by
+            tariff_code = as_quoted.get("tariff_code")
+            hs_code = tariff_code or as_quoted["hs_code"]
+        else:
+            tariff_code = product.tariff_code_for(country)
+            hs_code = product.customs_code_for(country)
         lines.append(papers.CustomsLine(
             description=f"{title} - handmade {product.craft}",
-            hs_code=quoted_hs.get(product.id) or product.effective_hs_code,
+            hs_code=hs_code, tariff=hs.tariff_for_country(country) if tariff_code else None,
             quantity=quantity, unit_value=Money(line.unit_presentment_amount, order.currency),
             unit_weight_g=product.weight_g or 0, materials=tuple(product.materials or ()),
             provenance_codes=codes))

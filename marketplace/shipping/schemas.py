@@ -60,7 +60,10 @@ class QuoteIn(BaseModel):
 
 
 class DutyLineOut(OutModel):
-    hs_code: str
+    hs_code: str = Field(description=(
+        "What the destination's customs classify the line by and duty was looked up by: the "
+        "product's national tariff code there (e.g. an EU CN 8 / TARIC 10) where it has one, "
+        "else its HS code."))
     quantity: int
     value: QuoteMoneyOut = Field(description="Goods, in the destination's currency.")
     customs_value: QuoteMoneyOut = Field(description="What duty is charged on (with freight "
@@ -73,6 +76,8 @@ class DutyLineOut(OutModel):
     vat_local: QuoteMoneyOut
     taxable_local: QuoteMoneyOut | None = Field(
         description="What the point-of-sale VAT/GST was charged on (goods + delivery).")
+    taxable: QuoteMoneyOut | None = Field(
+        None, description="The same in the quote's currency (lines add up).")
 
 
 class RuleRefOut(OutModel):
@@ -184,7 +189,12 @@ class CustomsItemOut(OutModel):
     net_weight_g: int
     value: MoneyOut
     hs_code: str = Field(description="HS 2022 subheading, 6 digits")
-    tariff_code: str = Field(description="6 to 10 digits")
+    tariff_code: str = Field(description=(
+        "6 to 10 digits: the destination's national tariff code where the product has one "
+        "(`tariff` names the tariff), else its HS code"))
+    tariff: str | None = Field(description=(
+        "The national tariff `tariff_code` belongs to (EU, US, GB, ...; GET /api/v1/tariffs); "
+        "null when it is the HS code"))
     origin_country: str
     materials: list[str]
 
@@ -222,12 +232,17 @@ class CustomsDeclarationOut(OutModel):
 
 # --- tax returns -----------------------------------------------------------------------------
 
+# A month or a quarter of a year from 2000 (no return before the marketplace) to 9998 (the
+# period's end stays within datetime's years); groups: the year, the month, the quarter.
+PERIOD_PATTERN = r"^([2-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])-(?:(0[1-9]|1[0-2])|Q([1-4]))$"
+
+
 class TaxReturnQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     scheme: Literal["IOSS", "UK", "AU", "NZ", "NO", "CH", "SG"]
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$",
-                        description="A month (2026-11) or a quarter (2026-Q4).")
+    period: str = Field(pattern=PERIOD_PATTERN,
+                        description="A month (2026-11) or a quarter (2026-Q4), from 2000 to 9998.")
 
     @field_validator("scheme", mode="before")
     @classmethod

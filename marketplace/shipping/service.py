@@ -56,6 +56,12 @@ class HsLine:
     hs_code: str
     quantity: int
     value: Money  # listing price x quantity, in the listing currency
+    tariff_code: str | None = None  # the destination's national code, when the product has one
+
+    @property
+    def customs_code(self) -> str:
+        """What the destination's customs classify the line by (and duty is looked up by)."""
+        return self.tariff_code or self.hs_code
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,7 @@ class PricedOption:
             "eta_days": {"min": self.eta_days[0], "max": self.eta_days[1]},
             "chargeable_weight_g": self.chargeable_weight_g,
             "hs_lines": [{"product_id": line.product_id, "hs_code": line.hs_code,
+                          "tariff_code": line.tariff_code,
                           "quantity": line.quantity, "value": line.value.to_dict()}
                          for line in self.hs_lines],
             "duty_breakdown": self.duty_breakdown.to_dict(),
@@ -210,8 +217,9 @@ def registrations() -> dict[str, str]:
     return dict(current_app.config.get("COLLECTION_REGISTRATIONS") or {})
 
 
-def _hs_lines(items: list[tuple[Product, int]]) -> list[HsLine]:
-    return [HsLine(product.id, product.effective_hs_code, quantity, product.price * quantity)
+def _hs_lines(items: list[tuple[Product, int]], country: str) -> list[HsLine]:
+    return [HsLine(product.id, product.effective_hs_code, quantity, product.price * quantity,
+                   product.tariff_code_for(country))
             for product, quantity in items]
 
 
@@ -259,7 +267,8 @@ def _item_key(items: list[tuple[Product, int]]) -> list[list]:
 def _price(carrier_quote: carriers.CarrierQuote, items, destination: Destination,
            currency: str, convert) -> tuple[Money, DutyEstimate]:
     shipping = convert(carrier_quote.amount, currency)
-    lines = [(line.hs_code, line.value, line.quantity) for line in _hs_lines(items)]
+    lines = [(line.customs_code, line.value, line.quantity)
+             for line in _hs_lines(items, destination.country)]
     duties = _estimate(destination.country, lines, carrier_quote.amount, convert=convert,
                        postal_code=destination.postal_code, currency=currency,
                        registrations=registrations(), on=utcnow().date())
@@ -359,7 +368,7 @@ def resolve_option(option_id: str, destination_country: str, postal_code: str | 
         duties=duties.total if duties_mode == "DDP" else Money.zero(currency),
         duties_estimate=duties.total, duties_mode=duties_mode,
         eta_days=(cq.eta_min_days, cq.eta_max_days),
-        chargeable_weight_g=cq.chargeable_weight_g, hs_lines=_hs_lines(items),
+        chargeable_weight_g=cq.chargeable_weight_g, hs_lines=_hs_lines(items, destination.country),
         duty_breakdown=duties, rate_version=cq.rate_version, destination=destination,
     )
 

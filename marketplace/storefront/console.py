@@ -52,7 +52,7 @@ from marketplace.provenance.models import FlagStatus, RecordStatus
 from marketplace.provenance.schemas import DecisionIn, ResolveFlagIn, RevokeIn
 from marketplace.shipping import parcels, returns
 from marketplace.shipping.schemas import shipment_out
-from marketplace.storefront import record_form
+from marketplace.storefront import insights, record_form
 from marketplace.storefront.forms import (
     day,
     general_key,
@@ -90,7 +90,8 @@ def dashboard():
     to_ship = {status: order_service.list_orders(user, status=status, limit=DASHBOARD_ROWS)
                for status in lifecycle.SHIPPABLE}
     return render_template("console/dashboard.html", queue=queue, more_records=more_records,
-                           flags=flags, more_flags=more_flags, to_ship=to_ship)
+                           flags=flags, more_flags=more_flags, to_ship=to_ship,
+                           charts=insights.console_charts())
 
 
 # --- provenance ----------------------------------------------------------------------------
@@ -269,8 +270,12 @@ def _render_order(order_id: str, *, errors: dict | None = None, typed: dict | No
                     for item in view["shipments"]]
     workshops = {f["artisan_id"]: browse.profile_view(f["artisan_id"])["workshop_name"]
                  for f in view["fulfilments"]}
+    # what customs will be told each piece is: the destination's national code, else HS
+    customs_codes = {line["product_id"]: line.get("tariff_code") or line["hs_code"]
+                     for line in (found.shipping_option or {}).get("hs_lines", [])}
     return render_template(
         "console/order.html", order=view, buyer=accounts.get_user(found.buyer_id),
+        customs_codes=customs_codes,
         workshops=workshops, parcels=parcel_views,
         can_ship=parcels.parcel_refusal(found) is None,
         can_refund=order_service.refund_refusal(found) is None,
@@ -433,7 +438,10 @@ def export_permit(shipment_id: str):
 
 def _render_rates(*, errors: dict | None = None, typed: dict | None = None, status: int = 200):
     rates = sorted(fx.current_rates().rates.values(), key=lambda rate: rate.currency)
+    # A source note (often a paragraph) is shown once and numbered; each row cites its number.
+    sources = list(dict.fromkeys(rate.source for rate in rates))
     return render_template("console/fx.html", rates=rates, quote_currency=QUOTE_CURRENCY,
+                           sources=sources,
                            errors=errors or {}, typed=typed or {}), status
 
 

@@ -8,14 +8,12 @@ from urllib.parse import urlsplit
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from marketplace.catalog import browse
+from marketplace import listings
 from marketplace.catalog.models import Product
-from marketplace.community import favourites, reviews
 from marketplace.errors import DomainError, Forbidden, RequestError
 from marketplace.fx.service import RateTable
 from marketplace.http import current_user
 from marketplace.i18n import current_currency, current_language
-from marketplace.provenance import summaries_for_products
 from marketplace.security import csrf_failed_response
 
 
@@ -47,14 +45,9 @@ def roles_required(*roles: str):
 
 def present_listings(products: list[Product], *, currency: str | None = None,
                      rates: RateTable | None = None) -> list[dict]:
-    """Products as the API shows them, each with its provenance summary, in the page's language
-    and in ``currency`` (default: the page's)."""
-    ids = [product.id for product in products]
-    user = page_user()
-    return browse.present_products(
-        products, lang=current_language(), currency=currency or current_currency(), rates=rates,
-        provenance=summaries_for_products(ids), reviews=reviews.summaries(ids),
-        saved=favourites.saved_ids(user, ids) if user is not None else None)
+    """``listings.present`` in the page's language and in ``currency`` (default: the page's)."""
+    return listings.present(products, lang=current_language(),
+                            currency=currency or current_currency(), rates=rates)
 
 
 def safe_next(target: str | None, default: str) -> str:

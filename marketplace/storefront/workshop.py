@@ -22,8 +22,8 @@ from marketplace.payouts import service as payouts
 from marketplace.payouts.schemas import payout_out
 from marketplace.provenance import records
 from marketplace.shipping import packing
-from marketplace.storefront import record_form
-from marketplace.storefront.auth import countries_for_language
+from marketplace.storefront import insights, record_form
+from marketplace.storefront.auth import countries_common_first, countries_for_language
 from marketplace.storefront.forms import (
     general_key,
     optional_text,
@@ -63,7 +63,8 @@ def dashboard():
     next_url = url_for("workshop.dashboard", cursor=page.next_cursor) if page.next_cursor else None
     return render_template("workshop/dashboard.html", profile=profile, listings=listings,
                            next_url=next_url, craft_names=_craft_names(),
-                           missing_names=_missing_names())
+                           missing_names=_missing_names(),
+                           charts=insights.workshop_charts(user.id))
 
 
 # --- profile -------------------------------------------------------------------------------
@@ -145,7 +146,12 @@ def _listing_message(field: str) -> str:
         "weight_g": _("Enter the weight in grams, from 1 to 100000."),
         "dimensions": _("Enter length, width and height in millimetres, from 1 to 3000."),
         "hs_code": _("An HS code is 4 to 10 digits."),
+        "tariff_codes": _("Write each tariff and its code, such as EU 57049000, US 5704900000: "
+                          "each code begins with the piece's HS code and has as many digits "
+                          "as its tariff uses."),
     }
+    if field.startswith("tariff_codes."):  # the tariff's own key: one field shows them all
+        field = "tariff_codes"
     return messages.get(field, _("Check this field."))
 
 
@@ -185,9 +191,28 @@ def _listing_from_form(errors: dict[str, str]) -> dict:
                                  required=False),
         "dimensions_mm": sides if None not in sides.values() else None,
         "hs_code": optional_text("hs_code"),
+        "tariff_codes": _tariff_codes_from_form(errors),
     }
     return {key: value for key, value in data.items()
             if value is not None or key in ("price", "hs_code")}
+
+
+def _tariff_codes_from_form(errors: dict[str, str]) -> dict[str, str] | None:
+    """``EU 57049000, US 5704900000`` as ``{"EU": "57049000", "US": "5704900000"}``."""
+    codes: dict[str, str] = {}
+    for part in text("tariff_codes").split(","):
+        words = part.replace(":", " ").split()
+        if not words:
+            continue
+        if len(words) != 2:
+            errors["tariff_codes"] = _listing_message("tariff_codes")
+            return None
+        codes[words[0].upper()] = words[1]
+    return codes
+
+
+def tariff_codes_text(codes: dict[str, str] | None) -> str:
+    return ", ".join(f"{tariff} {code}" for tariff, code in sorted((codes or {}).items()))
 
 
 def _typed_listing() -> dict:
@@ -198,6 +223,7 @@ def _typed_listing() -> dict:
         "price": text("price"), "currency": text("currency"), "stock": text("stock"),
         "weight_g": text("weight_g"), "length_mm": text("length_mm"),
         "width_mm": text("width_mm"), "height_mm": text("height_mm"), "hs_code": text("hs_code"),
+        "tariff_codes": text("tariff_codes"),
     }
 
 
@@ -210,6 +236,7 @@ def _listing_form(view: dict) -> dict:
         "currency": price.currency, "stock": view["stock"], "weight_g": view["weight_g"] or "",
         "length_mm": view["dimensions_mm"]["l"] or "", "width_mm": view["dimensions_mm"]["w"] or "",
         "height_mm": view["dimensions_mm"]["h"] or "", "hs_code": view["hs_code_override"] or "",
+        "tariff_codes": tariff_codes_text(view["tariff_codes"]),
     }
 
 
@@ -280,7 +307,7 @@ def _add_photos(product_id: str, photos: list[bytes], alt: dict | None = None) -
 def new_listing():
     form = {"title": {}, "description": {}, "craft": "", "materials": "", "techniques": "",
             "price": "", "currency": "KZT", "stock": 1, "weight_g": "", "length_mm": "",
-            "width_mm": "", "height_mm": "", "hs_code": ""}
+            "width_mm": "", "height_mm": "", "hs_code": "", "tariff_codes": ""}
     return _render_listing(form, {})
 
 
@@ -384,7 +411,8 @@ def archive_listing(product_id: str):
 
 # --- provenance ----------------------------------------------------------------------------
 
-def _render_provenance(product, record: dict, errors: dict, status: int = 200):
+def _render_provenance(product, record: dict, errors: dict, status: int = 200, *,
+                       step: str | None = None):
     user = page_user()
     listing = _listing_view(product)
     view = records.record_view(records.get_record(product.id, user=user),
@@ -394,7 +422,10 @@ def _render_provenance(product, record: dict, errors: dict, status: int = 200):
     return render_template(
         "workshop/provenance.html", listing=listing, view=view, record=record,
         rows=record_form.with_blank_rows(record), errors=errors, missing=missing,
-        crafts=_crafts(), countries=countries_for_language(current_language()),
+        steps=record_form.STEP_NAMES, current=record_form.current_step(step, errors),
+        failing_steps={record_form.step_of(field) for field in errors},
+        home_country=record_form.HOME_COUNTRY,
+        crafts=_crafts(), countries=countries_common_first(current_language()),
         maker_kinds=record_form.MAKER_KINDS, dye_kinds=record_form.DYE_KINDS,
         availability=record_form.AVAILABILITY,
         design_origins=record_form.DESIGN_ORIGINS), status
@@ -411,8 +442,8 @@ def provenance_record(product_id: str):
     else:
         record = record_form.starting_record(
             _listing_view(product), browse.profile_view(user.id, current_language()),
-            user.name)
-    return _render_provenance(product, record, {})
+            user.name, last=records.latest_record_data(user.id))
+    return _render_provenance(product, record, {}, step=request.args.get("step"))
 
 
 @bp.post("/listings/<product_id>/provenance")
@@ -422,21 +453,27 @@ def save_provenance(product_id: str):
     product = _own_listing(product_id)
     record = record_form.record_from_form()
     submitting = request.form.get("action") == "submit"
+    going = text("go")  # a step button: save the draft, then open that step
+    step = going or text("step")
     try:
         records.put_record(product_id, record, artisan_id=user.id)
     except ValidationFailed as exc:
         return _render_provenance(product, record,
-                                  place_errors(exc.errors, record_form.error_message), 422)
+                                  place_errors(exc.errors, record_form.error_message), 422,
+                                  step=step)
     if not submitting:
-        flash(_("The provenance record is saved as a draft."), "success")
-        return redirect(url_for("workshop.provenance_record", product_id=product_id))
+        if not going:
+            flash(_("The provenance record is saved as a draft."), "success")
+        return redirect(url_for("workshop.provenance_record", product_id=product_id,
+                                step=record_form.current_step(step, {})))
     try:
         records.submit_record(product_id, artisan_id=user.id)
     except ValidationFailed as exc:
         flash(_("Saved as a draft. Complete the marked fields to send it for verification."),
               "error")
         return _render_provenance(product, record,
-                                  place_errors(exc.errors, record_form.error_message), 422)
+                                  place_errors(exc.errors, record_form.error_message), 422,
+                                  step=step)
     except InvalidTransition as refused:
         flash(message_for(refused, default=_("This record is already verified. Change it first "
                                              "to send it again.")), "error")

@@ -189,10 +189,6 @@ def dead_broker_app(app, database_url, tmp_path):
         queue = Path(dead.extensions["celery"].conf.broker_transport_options["data_folder_out"])
         queue.rmdir()
         queue.write_text("not a folder")
-    # A new Celery app makes itself the default; the test app's stays the one in charge.
-    live = app.extensions["celery"]
-    live.set_current()
-    live.set_default()
     yield dead
     with dead.app_context():
         db.engine.dispose()
