@@ -235,9 +235,15 @@ REGISTRATION = {"email": "twice@example.test", "password": "long enough password
                 "role": "buyer", "name": "Twice", "country": "DE"}
 
 
-def test_accounts_name_a_taken_email_and_wrong_credentials(client):
+def test_accounts_name_a_taken_email_change_and_wrong_credentials(client):
     assert client.post("/api/v1/auth/register", json=REGISTRATION).status_code == 201
-    response = client.post("/api/v1/auth/register", json=REGISTRATION)
+    # registering it again says nothing (the owner is mailed); changing to it is a conflict
+    assert client.post("/api/v1/auth/register", json=REGISTRATION).status_code == 201
+    other = client.post("/api/v1/auth/register", json={**REGISTRATION,
+                                                        "email": "other@example.test"})
+    response = client.post("/api/v1/me/email", json={"email": REGISTRATION["email"],
+                                                      "password": REGISTRATION["password"]},
+                           headers={"Authorization": f"Bearer {other.get_json()['token']}"})
     assert problem_code(response, 409) == "account.email_taken"
     assert response.get_json()["detail"] == "An account with this email already exists."
     wrong = client.post("/api/v1/auth/tokens", json={"email": REGISTRATION["email"],
@@ -296,8 +302,10 @@ def test_catalog_and_provenance_name_what_is_wrong(client):
 
 def test_pages_say_a_taken_email_in_the_visitors_language(client):
     make_buyer(email="taken@example.test")
+    sign_in(client, make_buyer())
     choose(client, language="ru")
-    response = post_form(client, "/signup", {**REGISTRATION, "email": "taken@example.test"})
+    response = post_form(client, "/account/email", {"email": "taken@example.test",
+                                                    "password": PASSWORD})
     assert response.status_code == 409
     assert "Аккаунт с этим адресом электронной почты уже существует." in (
         response.get_data(as_text=True))

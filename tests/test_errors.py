@@ -57,7 +57,11 @@ def test_409_for_a_state_conflict(client):
     registration = {"email": "twice@example.test", "password": "long enough password",
                     "role": "buyer", "name": "Twice", "country": "DE"}
     client.post("/api/v1/auth/register", json=registration)
-    assert_problem(client.post("/api/v1/auth/register", json=registration), 409)
+    other = client.post("/api/v1/auth/register", json={**registration,
+                                                        "email": "other@example.test"})
+    headers = {"Authorization": f"Bearer {other.get_json()['token']}"}
+    assert_problem(client.post("/api/v1/me/email", headers=headers, json={
+        "email": "twice@example.test", "password": "long enough password"}), 409)
 
 
 def test_413_for_a_body_over_the_limit(client, app):

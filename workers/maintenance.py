@@ -8,6 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 
 from marketplace import outbox
+from marketplace.accounts import throttle
 from marketplace.accounts.sessions import purge_expired as purge_expired_sessions
 from marketplace.checkout.service import expire_reservations
 from marketplace.fx.service import refresh_rates
@@ -109,6 +110,15 @@ def purge_sessions_task() -> int:
     purged = purge_expired_sessions()
     if purged:
         log.info("session purge: %d expired session(s) deleted", purged)
+    return purged
+
+
+@shared_task(**IDEMPOTENT)
+def purge_throttle_task() -> int:
+    """Failed-attempt counters (sign-in, reset, codes) past any lock and streak are deleted."""
+    purged = throttle.purge_forgotten()
+    if purged:
+        log.info("throttle purge: %d forgotten counter(s) deleted", purged)
     return purged
 
 

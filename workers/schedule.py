@@ -10,6 +10,7 @@ RESUBMIT_REFUNDS_SECONDS = 120.0  # refund intents Stripe did not answer
 RECONCILE_SECONDS = 86400.0  # daily: yesterday's Stripe figures against the ledger
 CHECKPOINT_SECONDS = 60.0  # a transparency checkpoint at most once a minute, when the log grew
 PURGE_SESSIONS_SECONDS = 3600.0  # expired rows of the session table
+PURGE_THROTTLE_SECONDS = 3600.0  # sign-in / reset / code counters nobody will read again
 
 
 def beat_schedule() -> dict:
@@ -64,5 +65,10 @@ def beat_schedule() -> dict:
             "task": "workers.maintenance.purge_sessions_task",
             "schedule": PURGE_SESSIONS_SECONDS,
             "options": {"expires": PURGE_SESSIONS_SECONDS / 2},
+        },
+        "purge-throttle": {
+            "task": "workers.maintenance.purge_throttle_task",
+            "schedule": PURGE_THROTTLE_SECONDS,
+            "options": {"expires": PURGE_THROTTLE_SECONDS / 2},
         },
     }

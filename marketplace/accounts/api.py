@@ -52,9 +52,12 @@ def _auth_limit() -> str:
 @json_body(RegisterIn)
 @responds(TokenOut, 201)
 def register(body: RegisterIn):
-    """Register a buyer or an artisan and get a token."""
-    user, token = service.register(**body.model_dump())
-    return build(TokenOut, user=user_out(user), token=token), 201
+    """Register a buyer or an artisan and get a token. An address that has an account already
+    (or reads the same as one) gets an answer of the same form, whose token opens nothing,
+    while its owner is mailed that someone tried: the answer never says which addresses have
+    accounts. 429 after repeated attempts for one address or from one client."""
+    registration = lifecycle.register(**body.model_dump())
+    return build(TokenOut, user=user_out(registration.user), token=registration.token), 201
 
 
 @bp.post("/auth/tokens")
@@ -197,7 +200,8 @@ def create_guest(body: GuestIn):
 @responds(AcceptedOut, 202)
 def request_password_reset(body: PasswordResetIn):
     """Mail a single-use reset link (valid one hour) if an account has this address; the
-    answer is the same either way."""
+    answer is the same either way. 429 after repeated requests for one address or from one
+    client, whether or not it has an account."""
     lifecycle.request_password_reset(body.email)
     return build(AcceptedOut, accepted=True), 202
 
@@ -207,7 +211,8 @@ def request_password_reset(body: PasswordResetIn):
 @json_body(PasswordResetConfirmIn)
 @responds(None, 204)
 def confirm_password_reset(body: PasswordResetConfirmIn):
-    """Set a new password with the mailed token; every token and session of the account ends."""
+    """Set a new password with the mailed token; every token and session of the account ends.
+    429 for a client after repeated unknown tokens."""
     lifecycle.reset_password(body.token, body.password)
     return "", 204
 

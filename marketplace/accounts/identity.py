@@ -4,7 +4,10 @@ passwords.
 E-mail: NFKC, case-folded, the domain in its IDNA (A-label, ``xn--``) form, so ``Ａdmin@Exa
 mple.KZ`` and ``admin@example.kz`` are one account. A local part or a domain label that mixes
 letters of two scripts (a Cyrillic "а" among Latin letters) is refused: such an address reads
-the same as another and exists only to deceive.
+the same as another and exists only to deceive. An address written wholly in another script
+that reads as an existing one (Cyrillic "ѕсоре@..." for "scope@...") is caught by its UTS #39
+skeleton (``email_skeleton``: Unicode's confusables table, data/security/), which accounts
+store and registration compares (``reads_as``).
 
 Passwords follow NIST SP 800-63B §5.1.1.2: a minimum length, no composition rules, and a refusal
 of passwords that are common (the bundled list of 19,640 from breach corpora), repetitive or
@@ -13,6 +16,7 @@ sequential, or built from the site's name or the user's own address.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import re
@@ -21,8 +25,9 @@ from pathlib import Path
 
 import idna
 
-COMMON_PASSWORDS = (Path(__file__).resolve().parents[2] / "data" / "security"
-                    / "common-passwords.txt.gz")
+SECURITY_DATA = Path(__file__).resolve().parents[2] / "data" / "security"
+COMMON_PASSWORDS = SECURITY_DATA / "common-passwords.txt.gz"
+CONFUSABLES = (SECURITY_DATA / "confusables.txt.gz", SECURITY_DATA / "confusables-supplement.txt")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
 CONTEXT_WORDS = ("sheber", "шебер")
@@ -74,6 +79,56 @@ def normalise_email(email: str) -> str:
     if "." not in ascii_domain or len(ascii_domain.rsplit(".", 1)[1]) < 2:
         raise IdentityRefused("not a valid email address", "invalid")
     return f"{local}@{ascii_domain}"
+
+
+@functools.lru_cache(maxsize=1)
+def confusable_prototypes() -> dict[str, str]:
+    """UTS #39 confusables.txt: each source character's prototype (the supplement's lines
+    replace the table's)."""
+    table: dict[str, str] = {}
+    for path in CONFUSABLES:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8-sig") as handle:
+            for line in handle:
+                fields = line.split("#", 1)[0].split(";")
+                if len(fields) < 3:
+                    continue
+                source = "".join(chr(int(code, 16)) for code in fields[0].split())
+                table[source] = "".join(chr(int(code, 16)) for code in fields[1].split())
+    return table
+
+
+def skeleton(text: str) -> str:
+    """UTS #39 §4: NFD, each character replaced by its prototype, NFD again. Two strings with
+    the same skeleton read the same ("ѕсоре" and "scope" both give "scope")."""
+    prototypes = confusable_prototypes()
+    mapped = "".join(prototypes.get(char, char) for char in unicodedata.normalize("NFD", text))
+    return unicodedata.normalize("NFD", mapped)
+
+
+def readable_email(stored: str) -> str:
+    """A stored address as a reader sees it: the domain's U-label, not its ``xn--`` form."""
+    local, _, domain = stored.rpartition("@")
+    with contextlib.suppress(idna.IDNAError, UnicodeError):
+        domain = idna.decode(domain)
+    return f"{local}@{domain}"
+
+
+def email_skeleton(stored: str) -> str:
+    """The skeleton of a stored address (``normalise_email``'s form) as a reader sees it."""
+    return skeleton(readable_email(stored))
+
+
+def reads_as(new: str, existing: str) -> bool:
+    """Whether a new stored address would pass for an existing one: the same skeleton, and one
+    of them not plain ASCII as read. Two ASCII addresses ("rn" beside "m", "1" beside "l") are
+    both real mailboxes people have, told apart by every mail client; the look-alikes this
+    refuses are made with another script's letters."""
+    if new == existing:
+        return True
+    if readable_email(new).isascii() and readable_email(existing).isascii():
+        return False
+    return email_skeleton(new) == email_skeleton(existing)
 
 
 def lookup_email(email: str) -> str:

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from flask import current_app
 from sqlalchemy import delete, select, update
 
 from marketplace import mail, outbox
-from marketplace.accounts import service
+from marketplace.accounts import service, throttle
 from marketplace.accounts.errors import AccountError
 from marketplace.accounts.models import AccountToken, Address, Role, TokenPurpose, User
 from marketplace.errors import Conflict, Forbidden, ValidationFailed
 from marketplace.extensions import db
 from marketplace.i18n import currency_for_country
-from marketplace.ids import utcnow
+from marketplace.ids import new_id, utcnow
 from marketplace.transaction import use_case
 
 PASSWORD_RESET_TTL = timedelta(hours=1)
@@ -56,6 +58,51 @@ def sign_up(**fields) -> User:
     user = service.create_user(**fields)
     outbox.emit(ACCOUNT_CREATED, {"user_id": user.id})
     return user
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a registration answers: the account and its first token. When the address was
+    taken, ``user`` is a stand-in (never stored) and ``token`` opens nothing: the answer reads
+    the same, and the address's owner was mailed instead (``created`` is False)."""
+
+    user: User
+    token: str
+    created: bool
+
+
+def register(**fields) -> Registration:
+    """Open an account, unless the address (or one that reads the same) has one already: then
+    its owner gets a mail saying someone tried ("sign in or reset your password"), and the
+    caller gets an answer of the same form, with no session. Every attempt counts against the
+    address and the client (``throttle``), so nobody mails an owner, or opens accounts,
+    without end."""
+    address = service.normalise_email(fields.get("email") or "")
+    throttle.attempt("register", address)
+    return _register(**{**fields, "email": address})
+
+
+@use_case
+def _register(**fields) -> Registration:
+    owner = service.account_reading_as(fields["email"])
+    if owner is None:
+        user = sign_up(**fields)
+        return Registration(user=user, token=service.issue_token(user), created=True)
+    # the same checks and the same work as a new account, so neither answer nor time differ
+    service.validate_password(fields["password"], email=fields["email"])
+    service.hash_password(fields["password"])
+    mail.queue_template("registration_attempt", to=owner.email, locale=owner.locale,
+                        name=owner.name, attempted_email=fields["email"], to_email=owner.email,
+                        signin_url=f"{public_url()}/signin?{urlencode({'email': owner.email})}",
+                        reset_url=f"{public_url()}/password/forgot")
+    stand_in = User(id=new_id(), email=fields["email"], role=str(Role(fields["role"])),
+                    name=fields["name"], country=fields["country"].upper(),
+                    locale=fields.get("locale") or "en",
+                    currency=(fields.get("currency") or currency_for_country(fields["country"])
+                              ).upper(),
+                    created_at=utcnow(), is_guest=False)
+    return Registration(user=stand_in, token=service.TOKEN_PREFIX + secrets.token_urlsafe(32),
+                        created=False)
 
 
 @use_case
@@ -132,14 +179,26 @@ def _spend(token: str, purpose: TokenPurpose) -> AccountToken:
     return row
 
 
-@use_case
 def request_password_reset(email: str) -> bool:
     """Mail a reset link to the account with ``email``, if there is one; the caller answers the
-    same either way (nobody learns which addresses have accounts). True if a mail was queued."""
+    same either way (nobody learns which addresses have accounts), in about the same time (the
+    mail is written either way). Each request counts against the address and the client
+    (``throttle``: 429 while locked, for known and unknown addresses alike). True if a mail was
+    queued."""
+    address = service.normalise_email(email or "")
+    throttle.attempt("reset", address)
+    return _mail_reset_link(address)
+
+
+@use_case
+def _mail_reset_link(address: str) -> bool:
     user = db.session.execute(select(User).where(
-        User.email == service.normalise_email(email or ""), User.is_guest.is_(False),
+        User.email == address, User.is_guest.is_(False),
         User.deleted_at.is_(None))).scalar_one_or_none()
     if user is None:
+        mail.render_mail("password_reset", locale="en", name="",
+                         reset_url=f"{public_url()}/password/reset/{secrets.token_urlsafe(32)}",
+                         expires_at=utcnow() + PASSWORD_RESET_TTL)
         return False
     token, expires_at = _issue(user, TokenPurpose.PASSWORD_RESET, PASSWORD_RESET_TTL)
     mail.queue_template("password_reset", to=user.email, locale=user.locale, name=user.name,
@@ -149,16 +208,32 @@ def request_password_reset(email: str) -> bool:
 
 
 def reset_token_valid(token: str) -> bool:
+    """Whether a reset link still works; an unknown one counts against the client, as a wrong
+    one at ``reset_password`` does (429 while locked)."""
+    throttle.check("reset-link", None)
     row = db.session.execute(select(AccountToken.id).where(
         AccountToken.token_hash == _digest(token or ""),
         AccountToken.purpose == str(TokenPurpose.PASSWORD_RESET),
         AccountToken.used_at.is_(None), AccountToken.expires_at > utcnow())).first()
+    if row is None:
+        throttle.failed("reset-link", None)
     return row is not None
 
 
-@use_case
 def reset_password(token: str, new_password: str) -> User:
-    """Set a new password with a mailed token: every token and session of the user ends."""
+    """Set a new password with a mailed token: every token and session of the user ends. A
+    client that keeps sending unknown tokens is locked out (429) like one guessing passwords."""
+    throttle.check("reset-link", None)
+    try:
+        return _reset_password(token, new_password)
+    except ValidationFailed as refused:
+        if refused.code == AccountError.TOKEN_INVALID:
+            throttle.failed("reset-link", None)
+        raise
+
+
+@use_case
+def _reset_password(token: str, new_password: str) -> User:
     if not 10 <= len(new_password or "") <= 200:
         raise ValidationFailed("Use a password of at least 10 characters.",
                                code=AccountError.PASSWORD_TOO_SHORT,
@@ -187,7 +262,7 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
     _require_account(user)
     _check_password(user, password)
     new_email = service.normalise_email(new_email)
-    if db.session.execute(select(User.id).where(User.email == new_email)).first():
+    if service.account_reading_as(new_email) is not None:
         raise Conflict("An account with this email already exists.", errors={"email": ["taken"]},
                        code=AccountError.EMAIL_TAKEN)
     token, expires_at = _issue(user, TokenPurpose.EMAIL_CHANGE, EMAIL_CHANGE_TTL,

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
@@ -22,6 +22,8 @@ class User(db.Model):
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
     # None for a guest (the order keeps the address it was paid with) and a deleted account
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    # its UTS #39 skeleton (identity.email_skeleton): an address that reads the same is taken
+    email_skeleton: Mapped[str | None] = mapped_column(String(1000), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
@@ -38,6 +40,13 @@ class User(db.Model):
     totp_last_step: Mapped[int | None] = mapped_column(Integer)  # no code is accepted twice
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+    @validates("email")
+    def _keep_skeleton(self, _key: str, email: str | None) -> str | None:
+        from marketplace.accounts.identity import email_skeleton
+
+        self.email_skeleton = email_skeleton(email) if email else None
+        return email
 
     @property
     def is_active_account(self) -> bool:

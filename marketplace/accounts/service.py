@@ -8,11 +8,17 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from marketplace.accounts import sessions, throttle, twofactor
 from marketplace.accounts.errors import AccountError
-from marketplace.accounts.identity import IdentityRefused, check_password, lookup_email
+from marketplace.accounts.identity import (
+    IdentityRefused,
+    check_password,
+    email_skeleton,
+    lookup_email,
+    reads_as,
+)
 from marketplace.accounts.identity import normalise_email as _normalise_email
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.errors import Conflict, NotFound, Unauthorized, ValidationFailed
@@ -64,12 +70,23 @@ def validate_password(password: str, *, email: str | None = None) -> None:
                                reason=refused.reason) from None
 
 
+def account_reading_as(address: str) -> User | None:
+    """The live account whose (stored) address is this one, or one that reads the same
+    (``identity.reads_as``: the same UTS #39 skeleton, in another script)."""
+    candidates = db.session.execute(select(User).where(
+        or_(User.email == address, User.email_skeleton == email_skeleton(address)),
+        User.deleted_at.is_(None)).order_by(User.created_at)).scalars().all()
+    exact = [user for user in candidates if user.email == address]
+    return next(iter(exact + [user for user in candidates
+                              if user.email and reads_as(address, user.email)]), None)
+
+
 @use_case
 def create_user(*, email: str, password: str, role: Role | str, name: str, country: str,
                 locale: str = "en", currency: str = "USD") -> User:
     email = normalise_email(email)
     validate_password(password, email=email)
-    if db.session.execute(select(User.id).where(User.email == email)).first():
+    if account_reading_as(email) is not None:
         raise Conflict("An account with this email already exists.", errors={"email": ["taken"]},
                        code=AccountError.EMAIL_TAKEN)
     user = User(email=email, password_hash=hash_password(password), role=str(Role(role)),
@@ -99,15 +116,6 @@ def issue_token(user: User, *, name: str = "", ttl: timedelta | None = None) -> 
                             created_ip=_client_address(),
                             expires_at=utcnow() + min(ttl or _token_ttl(), _token_ttl())))
     return token
-
-
-@use_case
-def register(**fields) -> tuple[User, str]:
-    """A new account (with its welcome mail) and its first token, in one transaction."""
-    from marketplace.accounts import lifecycle
-
-    user = lifecycle.sign_up(**fields)
-    return user, issue_token(user)
 
 
 def authenticate(email: str, password: str) -> User:

@@ -1,8 +1,10 @@
-"""Lockout with exponential back-off for guessable secrets (passwords, one-time codes), per
-account and per client address.
+"""Lockout with exponential back-off for guessable secrets (passwords, one-time codes, reset
+links), and for requests that mail someone (password reset, registration), per account and per
+client address.
 
 Each failure counts against a key (``signin:account:<email>``, ``signin:ip:<address>``,
-``otp:account:<user id>``...), stored as a SHA-256 so the table names nobody. From
+``otp:account:<user id>``, ``reset:account:<email>``, ``register:ip:<address>``...), stored
+as a SHA-256 so the table names nobody. From
 ``LOCKOUT_THRESHOLD`` failures on (four times that for an address, which many people may share)
 the key is locked for ``LOCKOUT_BASE_SECONDS`` × 2^(failures − threshold), at most
 ``LOCKOUT_MAX_SECONDS``; a success clears the account's key. Unknown accounts count the same as
@@ -108,6 +110,14 @@ def failed(action: str, account: str | None) -> None:
         row.locked_until = now + wait if wait else None
 
 
+def attempt(action: str, account: str | None) -> None:
+    """For requests where every one counts, not only the failures (each reset request or
+    registration mails someone): 429 while locked, else the request is counted. Call it before
+    the request's own use case, so the count stays whatever that one does."""
+    check(action, account)
+    failed(action, account)
+
+
 @use_case
 def succeeded(action: str, account: str | None) -> None:
     """The account's streak ends (the address's does not: it may be guessing many)."""
@@ -120,6 +130,12 @@ def succeeded(action: str, account: str | None) -> None:
 def purge(older_than: datetime) -> int:
     return db.session.execute(delete(AuthThrottle).where(AuthThrottle.updated_at < older_than)
                               ).rowcount
+
+
+def purge_forgotten() -> int:
+    """Delete the counters ``failed`` would reset anyway (no failure for twice the longest
+    lock, so no lock left either); beat runs it hourly. Returns how many went."""
+    return purge(utcnow() - timedelta(seconds=_settings()[2] * 2))
 
 
 def init_app(app) -> None:

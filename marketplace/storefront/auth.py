@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from babel import Locale
 from flask import (
@@ -26,7 +27,7 @@ from marketplace.accounts.models import Role
 from marketplace.accounts.schemas import RegisterIn
 from marketplace.accounts.throttle import LockedOut
 from marketplace.checkout import service as checkout
-from marketplace.errors import Conflict, Unauthorized, ValidationFailed
+from marketplace.errors import Unauthorized, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.geo import COUNTRIES
 from marketplace.i18n import LANGUAGES, current_language, remember_preferences
@@ -88,6 +89,25 @@ def countries_for_language(language: str) -> list[tuple[str, str]]:
                   key=lambda item: item[1])
 
 
+# Offered first where a Kazakh workshop names a country: Kazakhstan, the other members of the
+# Eurasian Economic Union, and the neighbours its materials most often come from.
+COMMON_COUNTRIES = ("KZ", "RU", "KG", "BY", "AM", "UZ", "CN", "TR", "MN")
+
+
+@dataclass(frozen=True)
+class CountryChoices:
+    common: list[tuple[str, str]]
+    rest: list[tuple[str, str]]
+
+
+def countries_common_first(language: str) -> CountryChoices:
+    """The countries for a select: the common ones (in that order), then all the others."""
+    every = countries_for_language(language)
+    named = dict(every)
+    return CountryChoices(common=[(code, named[code]) for code in COMMON_COUNTRIES],
+                          rest=[item for item in every if item[0] not in COMMON_COUNTRIES])
+
+
 def _signup_errors(exc: ValidationError) -> dict[str, str]:
     messages = {
         "email": _("Enter a valid email address."),
@@ -125,13 +145,16 @@ def signup():
                 PRESENTMENT_CURRENCIES) else None
             fields = RegisterIn(password=request.form.get("password", ""),
                                 locale=current_language(), currency=chosen, **form)
-            user = account_lifecycle.sign_up(**fields.model_dump())
+            registration = account_lifecycle.register(**fields.model_dump())
         except ValidationError as exc:
             errors, status = _signup_errors(exc), 422
-        except Conflict as refused:
+        except LockedOut as refused:
             errors, status = {"email": message_for(refused)}, refused.status
         else:
-            _start_session(user)
+            # A taken address answers the same (its owner was mailed), without a session.
+            user = registration.user
+            if registration.created:
+                _start_session(user)
             flash(_("Welcome to Sheber, %(name)s.", name=user.name), "success")
             return redirect(safe_next(request.args.get("next"), home_for(user)))
     return render_template("storefront/signup.html", form=form, errors=errors,
@@ -218,11 +241,19 @@ def forgot_password():
     """Ask for a reset link; the page says the same whether the address has an account."""
     sent = False
     email = ""
+    error, status = None, 200
     if request.method == "POST":
         email = request.form.get("email", "").strip()
-        account_lifecycle.request_password_reset(email)
-        sent = True
-    return render_template("storefront/password_forgot.html", sent=sent, email=email)
+        try:
+            account_lifecycle.request_password_reset(email)
+        except LockedOut as refused:
+            error, status = message_for(refused), refused.status
+        except ValidationFailed:
+            sent = True  # an address that cannot be one has no account: the same answer
+        else:
+            sent = True
+    return render_template("storefront/password_forgot.html", sent=sent, email=email,
+                           error=error), status
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
@@ -237,6 +268,8 @@ def reset_password(token: str):
         else:
             try:
                 user = account_lifecycle.reset_password(token, password)
+            except LockedOut as refused:
+                error, status = message_for(refused), refused.status
             except ValidationFailed as refused:
                 status = refused.status
                 error = (_("Use a password of at least 10 characters.")
@@ -246,6 +279,11 @@ def reset_password(token: str):
                 session.clear()
                 flash(_("Your password has been changed. Sign in with the new one."), "success")
                 return redirect(url_for("auth.signin", email=user.email))
-    elif not account_lifecycle.reset_token_valid(token):
-        error, status = message_for(ValidationFailed("", code=AccountError.TOKEN_INVALID)), 422
+    else:
+        try:
+            if not account_lifecycle.reset_token_valid(token):
+                error = message_for(ValidationFailed("", code=AccountError.TOKEN_INVALID))
+                status = 422
+        except LockedOut as refused:
+            error, status = message_for(refused), refused.status
     return render_template("storefront/password_reset.html", token=token, error=error), status

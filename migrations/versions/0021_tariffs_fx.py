@@ -2,13 +2,13 @@
 rate of the day their law names.
 
 Revision ID: 0021_tariffs_fx
-Revises: 0021_tariffs
+Revises: 0022_piece_views
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0021_tariffs_fx'
-down_revision = '0021_tariffs'
+down_revision = '0022_piece_views'
 branch_labels = None
 depends_on = None
 

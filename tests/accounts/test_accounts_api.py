@@ -38,12 +38,16 @@ def test_passwords_are_hashed_with_argon2(client):
     assert user.password_hash.startswith("$argon2id$")
 
 
-def test_duplicate_email_is_a_conflict(client):
-    client.post("/api/v1/auth/register", json=REGISTRATION)
+def test_a_duplicate_email_answers_as_a_registration_and_opens_nothing(client):
+    first = client.post("/api/v1/auth/register", json=REGISTRATION)
     again = client.post("/api/v1/auth/register",
                         json={**REGISTRATION, "email": "AIGERIM@example.test"})
-    assert again.status_code == 409
-    assert again.content_type == "application/problem+json"
+    assert again.status_code == 201
+    assert again.content_type == first.content_type == "application/json"
+    assert set(again.get_json()) == {"user", "token"}
+    assert again.get_json()["user"]["id"] != first.get_json()["user"]["id"]
+    assert client.get("/api/v1/me", headers={
+        "Authorization": f"Bearer {again.get_json()['token']}"}).status_code == 401
     assert count(User) == 1
 
 

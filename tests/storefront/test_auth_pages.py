@@ -33,11 +33,14 @@ def test_signup_shows_field_errors_and_writes_nothing(client):
     assert db.session.execute(select(User)).first() is None
 
 
-def test_signup_with_a_taken_email_is_refused(client):
+def test_signup_with_a_taken_email_answers_as_a_new_one_without_signing_in(client):
     make_buyer(email="aigerim@example.test")
     response = post_form(client, "/signup", SIGNUP)
-    assert response.status_code == 409
-    assert "already exists" in response.get_data(as_text=True)
+    assert response.status_code == 302
+    assert "already exists" not in response.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert "user_id" not in session
+    assert db.session.execute(select(User)).scalar_one().name != "Aigerim"
 
 
 def test_signup_as_artisan_lands_in_the_workshop(client):

@@ -78,7 +78,8 @@ def test_every_job_is_always_scheduled_and_runs_a_known_task(celery):
     jobs = schedule.beat_schedule()
     assert set(jobs) == {"relay-outbox", "expire-reservations", "refresh-fx-rates",
                          "poll-tracking", "run-payouts", "complete-orders", "resubmit-refunds",
-                         "publish-checkpoint", "purge-sessions", "reconcile-payments"}
+                         "publish-checkpoint", "purge-sessions", "reconcile-payments",
+                         "purge-throttle"}
     assert all(job["task"] in celery.tasks for job in jobs.values())
 
 
@@ -106,6 +107,27 @@ def test_beat_relays_events_the_after_commit_hook_missed(app, celery, eager, mon
         assert message.payload[0] == [missed.id, {"n": 1}]
         queue.close()
     empty_broker(app)
+
+
+def test_beat_purges_the_throttle_counters_nobody_will_read_again(app, celery, eager):
+    from marketplace.accounts import throttle
+    from marketplace.accounts.models import AuthThrottle
+
+    forgotten = utcnow() - timedelta(seconds=app.config["LOCKOUT_MAX_SECONDS"] * 2 + 60)
+    db.session.add_all([
+        AuthThrottle(key="a" * 64, failures=9, updated_at=forgotten,
+                     locked_until=forgotten + timedelta(hours=1)),
+        AuthThrottle(key="b" * 64, failures=9, updated_at=utcnow() - timedelta(minutes=5),
+                     locked_until=utcnow() + timedelta(minutes=30)),  # still locked
+    ])
+    db.session.commit()
+    assert schedule.beat_schedule()["purge-throttle"]["schedule"] <= 3600
+
+    run_due(celery, "purge-throttle")
+
+    db.session.expire_all()
+    assert [row.key for row in db.session.execute(select(AuthThrottle)).scalars()] == ["b" * 64]
+    assert throttle.purge_forgotten() == 0
 
 
 def test_beat_refreshes_the_fx_rates_hourly(celery, eager):
