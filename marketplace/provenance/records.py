@@ -3,10 +3,10 @@ decisions (an approval issues a signed label)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 
 from marketplace.accounts.models import User
 from marketplace.catalog.errors import CatalogError
@@ -329,3 +329,19 @@ def is_cultural_value(product_id: str) -> bool:
         select(ProvenanceRecord.data).where(ProvenanceRecord.product_id == product_id)
     ).scalar_one_or_none()
     return bool(data and data.get("cultural_value") is True)
+
+
+QUEUE_AGE_BUCKETS = (1, 3, 7, 14)  # days: under 1, 1-3, 3-7, 7-14, 14 and more
+
+
+def queue_ages(*, now: datetime | None = None) -> list[int]:
+    """How many records wait for verification in each age bucket (since they became pending),
+    youngest bucket first: one query."""
+    now = now or utcnow()
+    bucket = case(*[(ProvenanceRecord.status_changed_at > now - timedelta(days=days), index)
+                    for index, days in enumerate(QUEUE_AGE_BUCKETS)],
+                  else_=len(QUEUE_AGE_BUCKETS))
+    counts = dict(db.session.execute(
+        select(bucket, func.count()).where(ProvenanceRecord.status == RecordStatus.PENDING)
+        .group_by(bucket)).all())
+    return [int(counts.get(index, 0)) for index in range(len(QUEUE_AGE_BUCKETS) + 1)]

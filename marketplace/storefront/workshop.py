@@ -22,7 +22,7 @@ from marketplace.payouts import service as payouts
 from marketplace.payouts.schemas import payout_out
 from marketplace.provenance import records
 from marketplace.shipping import packing
-from marketplace.storefront import record_form
+from marketplace.storefront import insights, record_form
 from marketplace.storefront.auth import countries_common_first, countries_for_language
 from marketplace.storefront.forms import (
     general_key,
@@ -63,7 +63,8 @@ def dashboard():
     next_url = url_for("workshop.dashboard", cursor=page.next_cursor) if page.next_cursor else None
     return render_template("workshop/dashboard.html", profile=profile, listings=listings,
                            next_url=next_url, craft_names=_craft_names(),
-                           missing_names=_missing_names())
+                           missing_names=_missing_names(),
+                           charts=insights.workshop_charts(user.id))
 
 
 # --- profile -------------------------------------------------------------------------------
