@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
@@ -200,6 +200,18 @@ class SearchTerm(db.Model):
     __tablename__ = "search_term"
 
     term: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class ProductViewDay(db.Model):
+    """How many times a piece's page was seen on a day (UTC): written by the view counter in
+    batches (``catalog.views``), never by the page's own request."""
+
+    __tablename__ = "product_view_day"
+
+    product_id: Mapped[str] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    views: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 # The search document hooks on Product live with the search (imported last: they need Product).

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import User
 from marketplace.catalog.models import Product, ProductStatus
+from marketplace.catalog.views import views_since
 from marketplace.community.errors import CommunityError
 from marketplace.community.models import Favourite
 from marketplace.errors import NotFound
@@ -66,3 +69,24 @@ def save_counts(product_ids: list[str]) -> dict[str, int]:
         select(Favourite.product_id, func.count()).where(Favourite.product_id.in_(product_ids))
         .group_by(Favourite.product_id)).all())
     return {pid: counts.get(pid, 0) for pid in product_ids}
+
+
+def piece_interest(artisan_id: str, *, days: int = 30, limit: int = 20,
+                   today: date | None = None) -> list[tuple[str, dict, int, int]]:
+    """A workshop's pieces with their page views over the last ``days`` days and how many
+    buyers saved them now, the most seen first: (product id, title, views, saves), one query."""
+    pieces = select(Product.id).where(Product.artisan_id == artisan_id).scalar_subquery()
+    seen = views_since(days, today=today, product_ids=pieces)
+    saved = (select(Favourite.product_id, func.count().label("saves"))
+             .where(Favourite.product_id.in_(pieces))
+             .group_by(Favourite.product_id).subquery())
+    views = func.coalesce(seen.c.views, 0)
+    saves = func.coalesce(saved.c.saves, 0)
+    rows = db.session.execute(
+        select(Product.id, Product.title, views, saves)
+        .outerjoin(seen, seen.c.product_id == Product.id)
+        .outerjoin(saved, saved.c.product_id == Product.id)
+        .where(Product.artisan_id == artisan_id,
+               Product.status.in_([ProductStatus.ACTIVE, ProductStatus.DRAFT]))
+        .order_by(views.desc(), saves.desc(), Product.id).limit(limit)).all()
+    return [(pid, dict(title or {}), int(v), int(s)) for pid, title, v, s in rows]

@@ -31,6 +31,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import ArtisanProfile
+from marketplace.charts import Month, last_months, month_range, monthly_series
 from marketplace.errors import (
     Conflict,
     Forbidden,
@@ -642,3 +643,20 @@ def set_payout_account(user: User, *, iban: str, bic: str, holder_name: str | No
     profile.payout_holder_name, profile.payout_iin_bin, profile.payout_kbe = (
         holder_name, iin_bin, kbe)
     return profile
+
+
+# --- figures for the console's chart -----------------------------------------------------------
+
+def paid_out_by_month(*, today: date, months: int = 12
+                      ) -> tuple[list[Month], dict[str, list[int]]]:
+    """The months, and per currency the payouts the bank executed in each (minor units), by
+    the month they were marked paid (UTC). One query."""
+    axis = last_months(today, months)
+    start, end = month_range(axis)
+    year, month = func.extract("year", Payout.paid_at), func.extract("month", Payout.paid_at)
+    rows = db.session.execute(
+        select(year, month, Payout.currency, func.sum(Payout.amount))
+        .where(Payout.status == PayoutStatus.PAID, Payout.paid_at >= start,
+               Payout.paid_at < end)
+        .group_by(year, month, Payout.currency)).all()
+    return axis, monthly_series(axis, rows)

@@ -152,18 +152,13 @@ def status_list_credential(list_id: int) -> dict:
         document, private_key, dataintegrity.proof_options(verification_method(key_id), now))
 
 
-MAX_LOG_INDEX = 2**31 - 1  # log indexes are 32-bit integer columns
-
-
 def _index_range(list_id: int) -> tuple[int, int]:
-    """The first and last log index of a list, within what the column can hold."""
+    """The first and last log index of a list."""
     low = list_id * LIST_SIZE
-    return low, min(low + LIST_SIZE - 1, MAX_LOG_INDEX)
+    return low, low + LIST_SIZE - 1
 
 
 def status_list_exists(list_id: int) -> bool:
-    if list_id < 0 or list_id * LIST_SIZE > MAX_LOG_INDEX:  # a list no log index can reach
-        return False
-    return db.session.execute(
+    return list_id >= 0 and db.session.execute(
         select(ProvenanceLabel.id).where(ProvenanceLabel.log_index.between(*_index_range(list_id)))
         .limit(1)).first() is not None

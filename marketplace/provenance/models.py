@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ForeignKey,
     Index,
     Integer,
@@ -19,6 +20,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
+
+# Positions in the transparency log (entry indexes, sizes, a label's log index): 64-bit. SQLite's
+# INTEGER is 64-bit already and stays as the migrations made it.
+LOG_POSITION = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class LenientJSON(TypeDecorator):
@@ -132,7 +137,7 @@ class ProvenanceLabel(db.Model):
     # the code of the label that replaced this one (a revocation by a new verification)
     superseded_by: Mapped[str | None] = mapped_column(String(16))
     # its issuance's place in the transparency log; also its bit in the revocation status list
-    log_index: Mapped[int | None] = mapped_column(Integer, unique=True)
+    log_index: Mapped[int | None] = mapped_column(LOG_POSITION, unique=True)
     # the W3C Verifiable Credential of this label, with its Data Integrity proof
     credential: Mapped[dict | None] = mapped_column(LenientJSON)
 
@@ -177,7 +182,7 @@ class PieceEvent(db.Model):
     key: Mapped[str | None] = mapped_column(String(100))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-    log_index: Mapped[int | None] = mapped_column(Integer, unique=True)
+    log_index: Mapped[int | None] = mapped_column(LOG_POSITION, unique=True)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -206,7 +211,7 @@ class TransparencyEntry(db.Model):
 
     __tablename__ = "transparency_entry"
 
-    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(LOG_POSITION, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(24))
     entry: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)  # SHA-256(0x00 || entry)
@@ -219,7 +224,7 @@ class TransparencyHead(db.Model):
     __tablename__ = "transparency_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    size: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(LOG_POSITION, default=0)
 
 
 class TransparencyCheckpoint(db.Model):
@@ -227,7 +232,7 @@ class TransparencyCheckpoint(db.Model):
 
     __tablename__ = "transparency_checkpoint"
 
-    size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(LOG_POSITION, primary_key=True, autoincrement=False)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,10 +3,10 @@ decisions (an approval issues a signed label)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 
 from marketplace.accounts.models import User
 from marketplace.catalog.errors import CatalogError
@@ -129,6 +129,16 @@ def get_record(product_id: str, *, user: User) -> ProvenanceRecord | None:
     if product is None or (user.role != "operator" and product.artisan_id != user.id):
         raise NotFound("No such product.", code=CatalogError.PRODUCT_NOT_FOUND)
     return db.session.get(ProvenanceRecord, product_id)
+
+
+def latest_record_data(artisan_id: str) -> dict | None:
+    """The artisan's most recently changed record (of any of their pieces): a new record's form
+    starts from its answers."""
+    return db.session.execute(
+        select(ProvenanceRecord.data).join(Product, Product.id == ProvenanceRecord.product_id)
+        .where(Product.artisan_id == artisan_id)
+        .order_by(ProvenanceRecord.updated_at.desc(), ProvenanceRecord.product_id.desc())
+        .limit(1)).scalar_one_or_none()
 
 
 @use_case
@@ -319,3 +329,19 @@ def is_cultural_value(product_id: str) -> bool:
         select(ProvenanceRecord.data).where(ProvenanceRecord.product_id == product_id)
     ).scalar_one_or_none()
     return bool(data and data.get("cultural_value") is True)
+
+
+QUEUE_AGE_BUCKETS = (1, 3, 7, 14)  # days: under 1, 1-3, 3-7, 7-14, 14 and more
+
+
+def queue_ages(*, now: datetime | None = None) -> list[int]:
+    """How many records wait for verification in each age bucket (since they became pending),
+    youngest bucket first: one query."""
+    now = now or utcnow()
+    bucket = case(*[(ProvenanceRecord.status_changed_at > now - timedelta(days=days), index)
+                    for index, days in enumerate(QUEUE_AGE_BUCKETS)],
+                  else_=len(QUEUE_AGE_BUCKETS))
+    counts = dict(db.session.execute(
+        select(bucket, func.count()).where(ProvenanceRecord.status == RecordStatus.PENDING)
+        .group_by(bucket)).all())
+    return [int(counts.get(index, 0)) for index in range(len(QUEUE_AGE_BUCKETS) + 1)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from babel import Locale
 from flask import (
@@ -86,6 +87,25 @@ def countries_for_language(language: str) -> list[tuple[str, str]]:
     names = Locale.parse(language).territories
     return sorted(((code, names.get(code, fallback)) for code, fallback in COUNTRIES.items()),
                   key=lambda item: item[1])
+
+
+# Offered first where a Kazakh workshop names a country: Kazakhstan, the other members of the
+# Eurasian Economic Union, and the neighbours its materials most often come from.
+COMMON_COUNTRIES = ("KZ", "RU", "KG", "BY", "AM", "UZ", "CN", "TR", "MN")
+
+
+@dataclass(frozen=True)
+class CountryChoices:
+    common: list[tuple[str, str]]
+    rest: list[tuple[str, str]]
+
+
+def countries_common_first(language: str) -> CountryChoices:
+    """The countries for a select: the common ones (in that order), then all the others."""
+    every = countries_for_language(language)
+    named = dict(every)
+    return CountryChoices(common=[(code, named[code]) for code in COMMON_COUNTRIES],
+                          rest=[item for item in every if item[0] not in COMMON_COUNTRIES])
 
 
 def _signup_errors(exc: ValidationError) -> dict[str, str]:

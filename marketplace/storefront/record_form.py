@@ -3,6 +3,11 @@
 Inputs are named after the record's own paths with dots as dashes (``makers-0-place-city`` is
 ``makers[0].place.city``), so the provenance service's error keys find their inputs. Lists get
 one blank row more than they hold; an artisan who needs more rows saves and gets another.
+
+The form is shown in steps (``STEPS``: who, where, how, materials, evidence). Every step's
+inputs are always in the page, the other steps only hidden, so each post carries the whole
+record and the one service call (``records.put_record``) validates it as before; moving to
+another step without script saves the draft on the way.
 """
 
 from __future__ import annotations
@@ -22,8 +27,20 @@ ROWS = {
     "lineage": ("master", "apprentice", "since_year"),
     "certifications": ("scheme", "issuer", "reference", "valid_until"),
 }
-# Inputs that always carry a value (selects, checkboxes): they do not make a row count as used.
-_DEFAULTED = {"kind", "precious_metal"}
+# Inputs that always carry a value (selects, checkboxes, a preset country): they do not make a
+# row count as used.
+_DEFAULTED = {"kind", "precious_metal", "place-country", "origin-country"}
+# Country fields start at Kazakhstan: the marketplace's artisans work in Almaty.
+HOME_COUNTRY = "KZ"
+# The record's parts, step by step (first segment of a field or error key -> its step).
+STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("who", ("makers",)),
+    ("where", ("place",)),
+    ("how", ("craft", "techniques", "when", "hand_work_share", "design", "lineage")),
+    ("materials", ("materials", "dyes")),
+    ("evidence", ("certifications", "cultural_value")),
+)
+STEP_NAMES = tuple(name for name, _ in STEPS)
 MAKER_KINDS = ("artisan", "workshop_team", "collective", "production_partner")
 DYE_KINDS = ("natural", "synthetic")
 AVAILABILITY = ("ready", "made_to_order")
@@ -80,17 +97,46 @@ def record_from_form() -> dict:
     return record
 
 
-def starting_record(product: dict, profile: dict, maker_name: str) -> dict:
-    """What a new record's form shows: what the listing and the workshop already say."""
-    return {
-        "makers": [{"name": maker_name, "kind": "artisan", "role": "",
-                    "place": {"city": profile["city"], "country": profile["country"]}}],
-        "place": {"city": profile["city"], "country": profile["country"]},
+def starting_record(product: dict, profile: dict, maker_name: str,
+                    last: dict | None = None) -> dict:
+    """What a new record's form shows: what the listing and the workshop already say, and the
+    artisan's answers on their last record (``last``) that hold for the workshop rather than
+    for one piece: who makes, where, how much by hand, the lineage, the certifications, and
+    where each material usually comes from. Nothing is saved until the artisan saves."""
+    last = last or {}
+    home = {"city": profile["city"], "country": profile["country"] or HOME_COUNTRY}
+    origins = {(material.get("name") or "").casefold(): material["origin"]
+               for material in last.get("materials") or [] if material.get("origin")}
+    record = {
+        "makers": last.get("makers") or [
+            {"name": maker_name, "kind": "artisan", "role": "", "place": home}],
+        "place": last.get("place") or home,
         "craft": product["craft"],
         "techniques": list(product["techniques"]),
-        "materials": [{"name": name, "origin": {"country": profile["country"]}}
+        "materials": [{"name": name, "origin": origins.get(name.casefold(),
+                                                           {"country": home["country"]})}
                       for name in product["materials"]],
     }
+    for carried in ("hand_work_share", "lineage", "certifications"):
+        if last.get(carried) not in (None, [], ""):
+            record[carried] = last[carried]
+    if (last.get("when") or {}).get("availability"):
+        record["when"] = {"availability": last["when"]["availability"]}
+    return record
+
+
+def step_of(field: str) -> str:
+    """The step that shows a field or error key (``materials-0-name``, ``when.hours``)."""
+    first = re.split(r"[.\-]", field, maxsplit=1)[0]
+    return next((name for name, parts in STEPS if first in parts), STEP_NAMES[0])
+
+
+def current_step(requested: str | None, errors: dict) -> str:
+    """The step to show: the first one with an error, else the one asked for, else the first."""
+    if errors:
+        failing = {step_of(field) for field in errors}
+        return next(name for name in STEP_NAMES if name in failing)
+    return requested if requested in STEP_NAMES else STEP_NAMES[0]
 
 
 def with_blank_rows(record: dict) -> dict[str, list[dict]]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from marketplace.catalog import browse
+from marketplace.catalog import views as piece_views
 from marketplace.catalog.schemas import ListQuery
 from marketplace.i18n import current_currency, current_language, format_money
 from marketplace.money import Money
@@ -148,10 +149,16 @@ def product(product_id: str):
     label = _label_for(view["provenance"])
     record = label["record"].get("record") or {} if label else {}
     crafts = _names(browse.crafts(current_language()))
-    return render_template("storefront/product.html", product=view, label=label, record=record,
-                           craft_name=crafts.get(view["craft"], view["craft"]),
-                           card=product_card(view),
-                           **community.product_extras(view, page_user()))
+    response = make_response(render_template(
+        "storefront/product.html", product=view, label=label, record=record,
+        craft_name=crafts.get(view["craft"], view["craft"]), card=product_card(view),
+        **community.product_extras(view, page_user())))
+    viewer = page_user()
+    # the workshop looking at its own piece, or an operator, is not a buyer's interest
+    if (viewer is None or (viewer.role != "operator" and viewer.id != view["artisan_id"])) and (
+            piece_views.count_view(view["id"])):
+        piece_views.schedule_flush(response)
+    return response
 
 
 @bp.get("/artisans/<artisan_id>")

@@ -22,8 +22,8 @@ from marketplace.payouts import service as payouts
 from marketplace.payouts.schemas import payout_out
 from marketplace.provenance import records
 from marketplace.shipping import packing
-from marketplace.storefront import record_form
-from marketplace.storefront.auth import countries_for_language
+from marketplace.storefront import insights, record_form
+from marketplace.storefront.auth import countries_common_first, countries_for_language
 from marketplace.storefront.forms import (
     general_key,
     optional_text,
@@ -63,7 +63,8 @@ def dashboard():
     next_url = url_for("workshop.dashboard", cursor=page.next_cursor) if page.next_cursor else None
     return render_template("workshop/dashboard.html", profile=profile, listings=listings,
                            next_url=next_url, craft_names=_craft_names(),
-                           missing_names=_missing_names())
+                           missing_names=_missing_names(),
+                           charts=insights.workshop_charts(user.id))
 
 
 # --- profile -------------------------------------------------------------------------------
@@ -410,7 +411,8 @@ def archive_listing(product_id: str):
 
 # --- provenance ----------------------------------------------------------------------------
 
-def _render_provenance(product, record: dict, errors: dict, status: int = 200):
+def _render_provenance(product, record: dict, errors: dict, status: int = 200, *,
+                       step: str | None = None):
     user = page_user()
     listing = _listing_view(product)
     view = records.record_view(records.get_record(product.id, user=user),
@@ -420,7 +422,10 @@ def _render_provenance(product, record: dict, errors: dict, status: int = 200):
     return render_template(
         "workshop/provenance.html", listing=listing, view=view, record=record,
         rows=record_form.with_blank_rows(record), errors=errors, missing=missing,
-        crafts=_crafts(), countries=countries_for_language(current_language()),
+        steps=record_form.STEP_NAMES, current=record_form.current_step(step, errors),
+        failing_steps={record_form.step_of(field) for field in errors},
+        home_country=record_form.HOME_COUNTRY,
+        crafts=_crafts(), countries=countries_common_first(current_language()),
         maker_kinds=record_form.MAKER_KINDS, dye_kinds=record_form.DYE_KINDS,
         availability=record_form.AVAILABILITY,
         design_origins=record_form.DESIGN_ORIGINS), status
@@ -437,8 +442,8 @@ def provenance_record(product_id: str):
     else:
         record = record_form.starting_record(
             _listing_view(product), browse.profile_view(user.id, current_language()),
-            user.name)
-    return _render_provenance(product, record, {})
+            user.name, last=records.latest_record_data(user.id))
+    return _render_provenance(product, record, {}, step=request.args.get("step"))
 
 
 @bp.post("/listings/<product_id>/provenance")
@@ -448,21 +453,27 @@ def save_provenance(product_id: str):
     product = _own_listing(product_id)
     record = record_form.record_from_form()
     submitting = request.form.get("action") == "submit"
+    going = text("go")  # a step button: save the draft, then open that step
+    step = going or text("step")
     try:
         records.put_record(product_id, record, artisan_id=user.id)
     except ValidationFailed as exc:
         return _render_provenance(product, record,
-                                  place_errors(exc.errors, record_form.error_message), 422)
+                                  place_errors(exc.errors, record_form.error_message), 422,
+                                  step=step)
     if not submitting:
-        flash(_("The provenance record is saved as a draft."), "success")
-        return redirect(url_for("workshop.provenance_record", product_id=product_id))
+        if not going:
+            flash(_("The provenance record is saved as a draft."), "success")
+        return redirect(url_for("workshop.provenance_record", product_id=product_id,
+                                step=record_form.current_step(step, {})))
     try:
         records.submit_record(product_id, artisan_id=user.id)
     except ValidationFailed as exc:
         flash(_("Saved as a draft. Complete the marked fields to send it for verification."),
               "error")
         return _render_provenance(product, record,
-                                  place_errors(exc.errors, record_form.error_message), 422)
+                                  place_errors(exc.errors, record_form.error_message), 422,
+                                  step=step)
     except InvalidTransition as refused:
         flash(message_for(refused, default=_("This record is already verified. Change it first "
                                              "to send it again.")), "error")

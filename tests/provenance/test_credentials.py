@@ -10,8 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
+from marketplace.extensions import db
 from marketplace.provenance import credentials, dataintegrity
+from marketplace.provenance.models import LabelStatus, ProvenanceLabel
 from marketplace.provenance.signing import canonical_json
 from tests.provenance.helpers import PUBLIC_URL, verified_label
 from tests.provenance.tools import verify_credentials_with_digital_bazaar
@@ -176,12 +179,27 @@ def test_revocation_sets_the_labels_bit_in_the_signed_status_list(client, actors
     assert label["valid"] is False and label["signature_valid"] is True
 
 
-@pytest.mark.parametrize("list_id", ["1", "-1", "x", "99999999999", "16383", "16384", "38805"])
+@pytest.mark.parametrize("list_id", ["1", "-1", "x", "99999999999", "16383", "16384", "38805",
+                                     "999999999"])
 def test_unknown_status_lists_are_404(client, actors, list_id):
     verified_label(client, actors)
     response = client.get(f"/api/v1/provenance/status/{list_id}")
     assert response.status_code == 404
     assert response.get_json()["code"] == "provenance.status_list_not_found"
+
+
+def test_a_label_past_the_32_bit_range_has_its_bit_in_a_far_status_list(client, actors):
+    code = verified_label(client, actors)
+    far = 2**40 + 9  # list 8388608, bit 9
+    db.session.execute(update(ProvenanceLabel).where(ProvenanceLabel.code == code)
+                       .values(log_index=far, status=LabelStatus.REVOKED))
+    db.session.commit()
+    list_id, index = credentials.status_position(far)
+    response = client.get(f"/api/v1/provenance/status/{list_id}")
+    assert response.status_code == 200, response.get_json()
+    bits = credentials.decode_bits(response.get_json()["credentialSubject"]["encodedList"])
+    assert credentials.bit_is_set(bits, index) and not credentials.bit_is_set(bits, index - 1)
+    assert client.get(f"/api/v1/provenance/status/{list_id + 1}").status_code == 404
 
 
 def test_bitstring_encoding_follows_the_specification():

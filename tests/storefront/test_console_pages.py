@@ -319,3 +319,36 @@ def test_unknown_orders_shipments_and_records_are_not_found(client, operator):
     for path in ("/console/orders/nothing", "/console/provenance/nothing",
                  "/console/shipments/nothing/label.pdf"):
         assert client.get(path, headers=HTML).status_code == 404, path
+
+
+def test_the_review_page_shows_the_pieces_photos(client, operator):
+    """The operator checks the record against the photos, at the sizes the pipeline made."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from marketplace.catalog import images
+    from marketplace.extensions import db
+
+    product = pending_product()
+    assert "The listing has no photo yet." in page(client, f"/console/provenance/{product.id}")
+    buffer = BytesIO()
+    Image.new("RGB", (800, 600), (180, 90, 40)).save(buffer, "PNG")
+    variants = images.clean_variants(buffer.getvalue())
+    images.add_ready_image(product.id, variants, alt={"en": "The bowl from above"},
+                           source_key=variants[0]["key"])
+    db.session.commit()
+    review = page(client, f"/console/provenance/{product.id}")
+    assert 'alt="The bowl from above"' in review
+    for variant in images.variants_out(variants):
+        assert f'{variant["url"]} {variant["width"]}w' in review
+
+
+def test_the_rates_page_shows_each_source_note_once(client, operator):
+    rates = sorted(fx.current_rates().rates.values(), key=lambda rate: rate.currency)
+    assert len(rates) > 1
+    html = page(client, "/console/fx")
+    for note in {rate.source for rate in rates}:
+        assert html.count(note) == 1, note
+    first = [rate for rate in rates if rate.source == rates[0].source]
+    assert html.count('href="#source-1"') == len(first)  # each row cites its note

@@ -347,6 +347,74 @@ def test_impossible_record_values_are_refused_and_nothing_is_saved(client, artis
     assert records.get_record(product.id, user=artisan) is None
 
 
+def shown_step(html: str) -> str:
+    """The step the page shows (the others are in the page, hidden)."""
+    import re
+
+    shown = re.findall(r'<section class="step" id="step-(\w+)"[^>]*?(hidden)?>', html)
+    return next(step for step, hidden in shown if not hidden)
+
+
+def test_the_record_form_comes_in_steps_and_a_step_button_saves_the_draft(client, artisan):
+    product = make_product(artisan, craft="ceramics", materials=["red clay"])
+    path = f"/workshop/listings/{product.id}/provenance"
+    html = page(client, path)
+    assert shown_step(html) == "who"
+    for step in ("who", "where", "how", "materials", "evidence"):
+        assert f'id="step-{step}"' in html  # every step's inputs are posted together
+    response = post_form(client, path, {**record_form(full_record()), "step": "who",
+                                        "go": "where"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("?step=where")
+    assert records.get_record(product.id, user=artisan).status == "draft"
+    assert shown_step(page(client, f"{path}?step=where")) == "where"
+    assert shown_step(page(client, f"{path}?step=nonsense")) == "who"
+
+
+def test_a_mistake_opens_the_step_that_shows_it(client, artisan):
+    product = make_product(artisan)
+    response = post_form(client, f"/workshop/listings/{product.id}/provenance", {
+        **record_form(full_record()), "materials-1-fineness": "2000", "step": "evidence",
+        "action": "submit"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert shown_step(html) == "materials"
+    assert html.count('class="has-errors"') == 1  # the steps' list marks the one to correct
+
+
+def test_country_fields_start_at_kazakhstan_with_the_common_origins_first(client):
+    user = make_artisan(name="Aigerim", country="DE")
+    sign_in(client, user)
+    product = make_product(user, craft="ceramics", materials=["wool"])
+    html = page(client, f"/workshop/listings/{product.id}/provenance")
+    common = html.split('<select id="materials-1-origin-country"')[1].split("</optgroup>")[0]
+    codes = [part.split('"')[0] for part in common.split('<option value="')[2:]]
+    assert codes[:5] == ["KZ", "RU", "KG", "BY", "AM"]  # Kazakhstan and the EAEU first
+    blank_row = html.split('<select id="makers-1-place-country"')[1].split("</select>")[0]
+    assert '<option value="KZ" selected>' in blank_row  # a new row starts at Kazakhstan
+    # ... yet a row with nothing but its preset country is still a blank row
+    response = post_form(client, f"/workshop/listings/{product.id}/provenance", {
+        **record_form(full_record()), "makers-2-place-country": "KZ",
+        "materials-2-origin-country": "KZ", "action": "save"})
+    assert response.status_code == 302
+    saved = records.get_record(product.id, user=user).data
+    assert len(saved["makers"]) == 2 and len(saved["materials"]) == 2
+
+
+def test_a_new_record_starts_from_the_artisans_last_answers(client, artisan):
+    earlier = make_product(artisan, craft="ceramics", materials=["silver"])
+    records.put_record(earlier.id, full_record(), artisan_id=artisan.id)
+    product = make_product(artisan, craft="ceramics", materials=["Silver", "felt"])
+    html = page(client, f"/workshop/listings/{product.id}/provenance")
+    assert 'value="Zhetysu Wool Cooperative"' in html  # the makers of the last record
+    assert 'value="Serik Ospanov"' in html  # its lineage
+    assert 'id="hand_work_share" name="hand_work_share" type="number" value="95"' in html
+    assert records.get_record(product.id, user=artisan) is None  # nothing saved by showing
+    first = full_record()["materials"][1]
+    assert first["name"] == "silver"  # the listing's "Silver" keeps the last origin of silver
+    origin = html.split('<select id="materials-0-origin-country"')[1].split("</select>")[0]
+    assert f'<option value="{first["origin"]["country"].upper()}" selected>' in origin
+
+
 # --- orders to pack ------------------------------------------------------------------------
 
 @pytest.fixture
