@@ -32,6 +32,9 @@ from bench.pipeline import (
 )
 
 TASKS_PER_ORDER = 6
+# where checkout ships it: the paid transaction issues the invoice, which names the buyer's address
+ADDRESS = {"name": "Anna Schmidt", "line1": "Invalidenstrasse 1", "city": "Berlin",
+           "postal_code": "10115", "country": "DE"}
 
 
 @dataclass
@@ -85,7 +88,7 @@ def _orders(count: int) -> tuple[str, list[str]]:
         order_id = new_id()
         order = Order(id=order_id, buyer_id=buyer.id, currency="EUR", listing_currency="KZT",
                       fx_rate="0.0018", items_amount=10_800, shipping_amount=1_500,
-                      duties_amount=0, total_amount=12_300, shipping_address={"country": "DE"},
+                      duties_amount=0, total_amount=12_300, shipping_address=ADDRESS,
                       shipping_option={"service_name": "EMS"}, duties_mode="DDP",
                       payment_intent_id=f"pi_bench_{order_id}",
                       reservation_expires_at=utcnow())

@@ -13,7 +13,7 @@ import hashlib
 import html as html_lib
 import logging
 import smtplib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -22,7 +22,7 @@ from email.utils import formatdate, parseaddr
 import css_inline
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import String, Text, or_, select, update
+from sqlalchemy import String, Text, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -50,6 +50,25 @@ class Attachment:
     filename: str
     content: bytes
     content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class LaterAttachment:
+    """An attachment made when its mail is sent, by the maker registered for ``kind``
+    (``register_attachment``) called with ``args``: the queued mail carries what to make, not
+    the bytes, and the sender makes them before it writes anything (no lock held meanwhile)."""
+    filename: str
+    kind: str
+    args: dict
+    content_type: str = "application/octet-stream"
+
+
+_attachment_makers: dict[str, Callable[..., bytes]] = {}
+
+
+def register_attachment(kind: str, make: Callable[..., bytes]) -> None:
+    """``make(**args)`` returns the bytes of a ``LaterAttachment`` of this kind."""
+    _attachment_makers[kind] = make
 
 
 class SentMail(db.Model):
@@ -140,8 +159,8 @@ def send_mail(key: str, *, to: str | Sequence[str], subject: str, text: str,
     message = build_message(to=to, subject=subject, text=text, html=html,
                             attachments=attachments, sender=sender,
                             message_id=message_id_for(key, sender))
-    _record_intent(key, message)
-    if not _claim(key, claimant or new_id()):
+    claimant = claimant or new_id()
+    if not _record_claimed(key, message, claimant) and not _claim(key, claimant):
         if db.session.execute(select(SentMail.sent_at).where(SentMail.key == key)).scalar():
             return False
         # Another worker is talking to the SMTP server about this mail: ask again later.
@@ -222,8 +241,8 @@ def render_mail(template: str, *, locale: str | None, **context) -> RenderedMail
 
 
 def queue_template(template: str, *, to: str | Sequence[str], locale: str | None,
-                   attachments: Iterable[Attachment] = (), session: Session | None = None,
-                   **context) -> str:
+                   attachments: Iterable[Attachment | LaterAttachment] = (),
+                   session: Session | None = None, **context) -> str:
     """Render a mail template in the recipient's language and queue it (``queue_mail``)."""
     rendered = render_mail(template, locale=locale, **context)
     return queue_mail(to=to, subject=rendered.subject, text=rendered.text, html=rendered.html,
@@ -231,7 +250,8 @@ def queue_template(template: str, *, to: str | Sequence[str], locale: str | None
 
 
 def queue_mail(*, to: str | Sequence[str], subject: str, text: str, html: str | None = None,
-               attachments: Iterable[Attachment] = (), session: Session | None = None) -> str:
+               attachments: Iterable[Attachment | LaterAttachment] = (),
+               session: Session | None = None) -> str:
     """Send this mail after the caller's transaction commits (never if it rolls back); returns the
     outbox event id, which is also the mail's idempotency key."""
     payload = mail_payload(to=to, subject=subject, text=text, html=html, attachments=attachments)
@@ -239,38 +259,56 @@ def queue_mail(*, to: str | Sequence[str], subject: str, text: str, html: str | 
 
 
 def mail_payload(*, to: str | Sequence[str], subject: str, text: str, html: str | None = None,
-                 attachments: Iterable[Attachment] = ()) -> dict:
+                 attachments: Iterable[Attachment | LaterAttachment] = ()) -> dict:
     """The JSON form of a mail, as carried by the outbox event and the task."""
     return {
         "to": [to] if isinstance(to, str) else list(to),
         "subject": subject,
         "text": text,
         "html": html,
-        "attachments": [
-            {"filename": a.filename, "content_type": a.content_type,
-             "content_base64": base64.b64encode(a.content).decode("ascii")}
-            for a in attachments
-        ],
+        "attachments": [_attachment_payload(a) for a in attachments],
     }
 
 
+def _attachment_payload(attachment: Attachment | LaterAttachment) -> dict:
+    if isinstance(attachment, LaterAttachment):
+        if attachment.kind not in _attachment_makers:
+            raise ValueError(f"no maker registered for attachments of kind {attachment.kind!r}")
+        return {"filename": attachment.filename, "content_type": attachment.content_type,
+                "make": attachment.kind, "args": attachment.args}
+    return {"filename": attachment.filename, "content_type": attachment.content_type,
+            "content_base64": base64.b64encode(attachment.content).decode("ascii")}
+
+
+def _attachment(payload: dict) -> Attachment:
+    if "make" in payload:
+        content = _attachment_makers[payload["make"]](**payload["args"])
+    else:
+        content = base64.b64decode(payload["content_base64"])
+    return Attachment(payload["filename"], content, payload["content_type"])
+
+
 def send_mail_payload(key: str, payload: dict, *, claimant: str | None = None) -> bool:
-    attachments = [Attachment(a["filename"], base64.b64decode(a["content_base64"]),
-                              a["content_type"]) for a in payload.get("attachments") or ()]
+    attachments = [_attachment(a) for a in payload.get("attachments") or ()]
     return send_mail(key, to=payload["to"], subject=payload["subject"], text=payload["text"],
                      html=payload.get("html"), attachments=attachments, claimant=claimant)
 
 
-def _record_intent(key: str, message: EmailMessage) -> None:
+def _record_claimed(key: str, message: EmailMessage, claimant: str) -> bool:
+    """The first delivery of ``key`` records the mail already claimed by ``claimant``: intent
+    and claim in one commit. False if the mail was recorded before (a retry, a redelivery, a
+    duplicate delivery that got there first): then ``_claim`` decides."""
     session = db.session
-    if session.get(SentMail, key) is not None:
-        return
-    session.add(SentMail(key=key, message_id=message["Message-ID"],
-                         recipients=message["To"], subject=str(message["Subject"])[:500]))
     try:
+        session.execute(insert(SentMail).values(
+            key=key, message_id=message["Message-ID"], recipients=message["To"],
+            subject=str(message["Subject"])[:500], attempts=1, created_at=utcnow(),
+            claimed_at=utcnow(), claimed_by=claimant))
         session.commit()
-    except IntegrityError:  # a duplicate delivery recorded it first
+    except IntegrityError:
         session.rollback()
+        return False
+    return True
 
 
 @use_case

@@ -140,8 +140,10 @@ def test_a_mail_claimed_by_another_delivery_waits_without_holding_a_lock(app, sm
                                  message_id=mail.message_id_for("shipped:7",
                                                                 app.config["MAIL_SENDER"]),
                                  **kwargs)
-    mail._record_intent("shipped:7", message)
-    assert mail._claim("shipped:7", "task-a") is True  # committed: no lock stays held
+    # recorded and claimed in one commit: no lock stays held
+    assert mail._record_claimed("shipped:7", message, "task-a") is True
+    assert mail._record_claimed("shipped:7", message, "task-a") is False  # recorded once
+    assert mail._claim("shipped:7", "task-a") is True  # its own claim, taken again
     with pytest.raises(TransientMailError):  # another delivery asks again later
         mail.send_mail("shipped:7", claimant="task-b", **kwargs)
     assert smtp_server.rcpt_count == 0
@@ -150,3 +152,36 @@ def test_a_mail_claimed_by_another_delivery_waits_without_holding_a_lock(app, sm
     assert mail.send_mail("shipped:7", claimant="task-b", **kwargs) is False
     row = sent_row("shipped:7")
     assert row.sent_at is not None and row.claimed_at is None and smtp_server.rcpt_count == 1
+
+
+def test_a_later_attachment_is_made_by_its_maker_when_the_mail_is_sent(app, smtp_server):
+    made = []
+
+    def make(text: str) -> bytes:
+        made.append(text)
+        return receipt_pdf(text)
+
+    mail.register_attachment("test.note", make)
+    event_id = mail.queue_mail(to="buyer@example.test", subject="Receipt", text="Attached.",
+                               attachments=[mail.LaterAttachment(
+                                   "note.pdf", "test.note", {"text": "Order 7: a rug"},
+                                   "application/pdf")])
+    db.session.commit()
+    assert made == []  # queued without the bytes
+    [event] = db.session.execute(select(OutboxEvent)).scalars().all()
+    [carried] = event.payload["attachments"]
+    assert "content_base64" not in carried and carried["content_type"] == "application/pdf"
+
+    assert mail.send_mail_payload(event_id, event.payload) is True
+    [message] = smtp_server.wait_for(1)
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == "note.pdf"
+    assert "Order 7: a rug" in PdfReader(io.BytesIO(attachment.get_content())).pages[0]\
+        .extract_text()
+    assert made == ["Order 7: a rug"]
+
+
+def test_an_attachment_nobody_can_make_is_refused_when_queued(app):
+    with pytest.raises(ValueError):
+        mail.queue_mail(to="buyer@example.test", subject="Receipt", text="Attached.",
+                        attachments=[mail.LaterAttachment("x.pdf", "test.nobody", {})])

@@ -251,8 +251,11 @@ def open_fulfilments(order: Order) -> None:
     existing = set(db.session.execute(
         select(Fulfilment.artisan_id).where(Fulfilment.order_id == order.id)).scalars())
     now = utcnow()
-    for artisan_id in sorted({line.artisan_id for line in order.lines} - existing):
-        profile = db.session.get(ArtisanProfile, artisan_id)
+    artisan_ids = sorted({line.artisan_id for line in order.lines} - existing)
+    profiles = {profile.user_id: profile for profile in db.session.execute(
+        select(ArtisanProfile).where(ArtisanProfile.user_id.in_(artisan_ids))).scalars()}
+    for artisan_id in artisan_ids:
+        profile = profiles.get(artisan_id)
         days = profile.processing_days if profile and profile.processing_days else None
         ship_by = now + timedelta(days=days or DEFAULT_PROCESSING_DAYS)
         db.session.add(Fulfilment(order_id=order.id, artisan_id=artisan_id, ship_by=ship_by))

@@ -9,6 +9,7 @@ operators read theirs in their own account's language. Every mail is one templat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from marketplace import i18n, mail, provenance
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.browse import resolve_text
-from marketplace.catalog.models import Product
+from marketplace.catalog.models import ProductImage
 from marketplace.extensions import db
 from marketplace.money import Money
 from marketplace.orders.models import Order, OrderLine
@@ -83,29 +84,36 @@ def order_url(order: Order) -> str:
 
 # --- what the mails show -----------------------------------------------------------------------
 
-def photo_url(product_id: str) -> str | None:
-    product = db.session.get(Product, product_id)
-    if product is None or not product.images:
-        return None
-    return f"{public_url()}/media/{product.images[0].storage_key}"
+def photo_urls(product_ids: Iterable[str]) -> dict[str, str | None]:
+    """Each product's first photo (by position), or None; one query for all."""
+    urls: dict[str, str | None] = dict.fromkeys(product_ids)
+    if urls:
+        for product_id, key in db.session.execute(
+                select(ProductImage.product_id, ProductImage.storage_key)
+                .where(ProductImage.product_id.in_(list(urls)))
+                .order_by(ProductImage.position.desc(), ProductImage.id.desc())):
+            urls[product_id] = f"{public_url()}/media/{key}"  # a lower position: this one
+    return urls
 
 
 def piece_views(lines: list[OrderLine], language: str, *, currency: str | None = None,
                 listing_prices: bool = False) -> list[dict]:
     """One row per order line: quantity, title in ``language``, unit and total written the
     reader's way, photo and provenance label link."""
+    product_ids = [line.product_id for line in lines]
+    codes, photos = provenance.label_codes_for_products(product_ids), photo_urls(product_ids)
     views = []
     for line in lines:
         if listing_prices:
             unit = Money(line.unit_price_amount, line.unit_price_currency)
         else:
             unit = Money(line.unit_presentment_amount, currency or line.unit_price_currency)
-        code = provenance.label_code_for_product(line.product_id)
+        code = codes[line.product_id]
         views.append({
             "quantity": line.quantity, "title": resolve_text(line.title, language)[0],
             "unit": money_text(unit, language),
             "total": money_text(unit * line.quantity, language),
-            "photo_url": photo_url(line.product_id),
+            "photo_url": photos[line.product_id],
             "label_code": code, "label_url": f"{public_url()}/provenance/{code}" if code else None,
             "serials": list(line.serials or []),
         })

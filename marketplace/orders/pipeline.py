@@ -7,7 +7,10 @@ marker commit together, so a crash or a redelivery neither loses nor repeats a s
 
 - ``start_fulfilment``: a mail to each artisan with what to make or pack and by when (their
   fulfilments were opened with the paid move), and the order moves ``paid → fulfilling``.
-- ``send_receipt``: the buyer's receipt mail with a PDF rendered from ``templates/pdf/``.
+- ``send_receipt``: the buyer's receipt mail with a PDF rendered from ``templates/pdf/``; the
+  mail sender renders the PDF when it sends the mail (``receipt_pdf_of``, a
+  ``mail.LaterAttachment``), so the step's transaction does not hold its locks meanwhile and
+  the queued mail does not carry the bytes.
 - the payouts ledger (``marketplace.payouts.service.record_order``) has a task of its own.
 
 The steps do not commit: ``run_once`` commits them with their marker.
@@ -19,6 +22,7 @@ from datetime import date
 
 from babel import Locale
 from flask import current_app
+from sqlalchemy import select
 
 from marketplace import mail
 from marketplace.accounts.models import User
@@ -29,6 +33,7 @@ from marketplace.orders import lifecycle, notify, receipt
 from marketplace.orders.models import Fulfilment, Order, OrderLine, OrderStatus
 
 INVOICE_RULE = "/api/v1/orders/<order_id>/invoice.pdf"
+RECEIPT_PDF = "order.receipt_pdf"  # the receipt mail's attachment, made when it is sent
 STARTABLE = frozenset({OrderStatus.PAID, OrderStatus.FULFILLING})
 
 
@@ -44,15 +49,20 @@ def start_fulfilment(order_id: str) -> str:
     if status not in STARTABLE:
         return f"skipped: the order is {status}"
     fulfilments = lifecycle.active_fulfilments(order.id)
+    artisan_ids = [fulfilment.artisan_id for fulfilment in fulfilments]
+    artisans = {user.id: user for user in db.session.execute(
+        select(User).where(User.id.in_(artisan_ids))).scalars()}
+    profiles = {profile.user_id: profile for profile in db.session.execute(
+        select(ArtisanProfile).where(ArtisanProfile.user_id.in_(artisan_ids))).scalars()}
     for fulfilment in fulfilments:
-        _mail_artisan(order, fulfilment)
+        _mail_artisan(order, fulfilment, artisans[fulfilment.artisan_id],
+                      profiles.get(fulfilment.artisan_id))
     lifecycle.start_fulfilment(order.id, data={"fulfilments": len(fulfilments)})
     return f"fulfilling: {len(fulfilments)} fulfilment(s)"
 
 
-def _mail_artisan(order: Order, fulfilment: Fulfilment) -> None:
-    artisan = db.session.get(User, fulfilment.artisan_id)
-    profile = db.session.get(ArtisanProfile, fulfilment.artisan_id)
+def _mail_artisan(order: Order, fulfilment: Fulfilment, artisan: User,
+                  profile: ArtisanProfile | None) -> None:
     reader = notify.user_recipient(artisan)
     lines = _artisan_lines(order, artisan.id)
     sale: dict[str, int] = {}
@@ -87,9 +97,7 @@ def send_receipt(order_id: str) -> str:
     order = db.session.get(Order, order_id)
     if order is None or order.paid_at is None:
         return "skipped: not paid"
-    buyer = db.session.get(User, order.buyer_id)
     reader = notify.buyer_of(order)
-    pdf = receipt.receipt_pdf(order, buyer, reader)
     option = order.shipping_option or {}
     eta_from, eta_to = expected_delivery(order)
     language = reader.locale
@@ -104,12 +112,27 @@ def send_receipt(order_id: str) -> str:
         eta_from=eta_from, eta_to=eta_to,
         pieces=notify.piece_views(list(order.lines), language, currency=order.currency),
         order_url=notify.order_url(order), invoice_url=invoice_url(order),
-        attachments=[mail.Attachment(receipt.filename(order), pdf, "application/pdf")])
+        attachments=[mail.LaterAttachment(receipt.filename(order), RECEIPT_PDF,
+                                          {"order_id": order.id}, "application/pdf")])
     return "receipt queued"
 
 
+def receipt_pdf_of(order_id: str) -> bytes:
+    """The receipt PDF of a paid order, for its reader (the ``RECEIPT_PDF`` attachment)."""
+    order = db.session.get(Order, order_id)
+    if order is None or order.paid_at is None:
+        raise LookupError(f"order {order_id} has no receipt: it is not paid")
+    return receipt.receipt_pdf(order, db.session.get(User, order.buyer_id),
+                               notify.buyer_of(order))
+
+
 def invoice_url(order: Order) -> str | None:
-    """The invoice's address, once the app serves invoices there."""
+    """The invoice's address (a guest's carries the order's signed access token), once the
+    app serves invoices there."""
     if not any(rule.rule == INVOICE_RULE for rule in current_app.url_map.iter_rules()):
         return None
-    return f"{notify.public_url()}/api/v1/orders/{order.id}/invoice.pdf"
+    url = f"{notify.public_url()}/api/v1/orders/{order.id}/invoice.pdf"
+    buyer = db.session.get(User, order.buyer_id)
+    if buyer is None or buyer.is_guest:
+        url += f"?access={notify.access_token(order)}"
+    return url

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
@@ -361,8 +362,17 @@ def summaries_for_products(product_ids: list[str]) -> dict[str, dict]:
 
 def label_code_for_product(product_id: str) -> str | None:
     """The product's valid label code (customs papers list it), or None."""
-    return db.session.execute(
-        select(ProvenanceLabel.code).where(ProvenanceLabel.product_id == product_id,
-                                           ProvenanceLabel.status == LabelStatus.VALID)
-        .order_by(ProvenanceLabel.issued_at.desc()).limit(1)
-    ).scalar_one_or_none()
+    return label_codes_for_products([product_id])[product_id]
+
+
+def label_codes_for_products(product_ids: Iterable[str]) -> dict[str, str | None]:
+    """Each product's valid label code (the newest issued), or None; one query for all."""
+    codes: dict[str, str | None] = dict.fromkeys(product_ids)
+    if codes:
+        for product_id, code in db.session.execute(
+                select(ProvenanceLabel.product_id, ProvenanceLabel.code)
+                .where(ProvenanceLabel.product_id.in_(list(codes)),
+                       ProvenanceLabel.status == LabelStatus.VALID)
+                .order_by(ProvenanceLabel.issued_at)):
+            codes[product_id] = code  # issued later: this one holds
+    return codes

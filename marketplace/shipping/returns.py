@@ -26,13 +26,14 @@ from marketplace.extensions import db
 from marketplace.fx import service as fx
 from marketplace.money import Money, round_half_up
 from marketplace.orders.models import Order, Refund, RefundStatus
+from marketplace.shipping.schemas import PERIOD_PATTERN
 
 SCHEME_CURRENCY = {"IOSS": "EUR", "UK": "GBP", "AU": "AUD", "NZ": "NZD", "NO": "NOK",
                    "CH": "CHF", "SG": "SGD"}
 SCHEME_SETTING = {"IOSS": "IOSS_NUMBER", "UK": "UK_VAT_NUMBER", "AU": "AU_ARN",
                   "NZ": "NZ_GST_NUMBER", "NO": "NO_VOEC_NUMBER", "CH": "CH_VAT_NUMBER",
                   "SG": "SG_GST_NUMBER"}
-_PERIOD = re.compile(r"(\d{4})-(?:(0[1-9]|1[0-2])|Q([1-4]))")
+_PERIOD = re.compile(PERIOD_PATTERN)
 
 
 def _fail(field: str, message: str):
@@ -40,13 +41,12 @@ def _fail(field: str, message: str):
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
-    """[start, end) of ``YYYY-MM`` or ``YYYY-Qn`` (UTC, naive as the database keeps it)."""
+    """[start, end) of ``YYYY-MM`` or ``YYYY-Qn`` (UTC, naive as the database keeps it), for a
+    period ``schemas.TaxReturnQuery`` accepts."""
     match = _PERIOD.fullmatch((period or "").strip())
     if not match:
         _fail("period", "a month (2026-11) or a quarter (2026-Q4)")
     year = int(match.group(1))
-    if not 2000 <= year <= 9998:  # datetime's range, and no return before the marketplace
-        _fail("period", "a year from 2000 to 9998")
     if match.group(2):
         first, months = int(match.group(2)), 1
     else:

@@ -232,12 +232,17 @@ class CustomsDeclarationOut(OutModel):
 
 # --- tax returns -----------------------------------------------------------------------------
 
+# A month or a quarter of a year from 2000 (no return before the marketplace) to 9998 (the
+# period's end stays within datetime's years); groups: the year, the month, the quarter.
+PERIOD_PATTERN = r"^([2-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])-(?:(0[1-9]|1[0-2])|Q([1-4]))$"
+
+
 class TaxReturnQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     scheme: Literal["IOSS", "UK", "AU", "NZ", "NO", "CH", "SG"]
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$",
-                        description="A month (2026-11) or a quarter (2026-Q4).")
+    period: str = Field(pattern=PERIOD_PATTERN,
+                        description="A month (2026-11) or a quarter (2026-Q4), from 2000 to 9998.")
 
     @field_validator("scheme", mode="before")
     @classmethod

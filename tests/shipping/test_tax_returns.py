@@ -74,6 +74,10 @@ def test_the_ioss_return_sums_tax_by_country_and_rate_net_of_refunds(client, str
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "IM3721234567" in html and "19.67" in html and "20.70" in html
+    for wrong in ("9999-Q4", "1999-12", "2026-13"):
+        page = client.get(f"/console/tax?scheme=IOSS&period={wrong}", headers=HTML)
+        assert page.status_code == 200, wrong
+        assert "Choose a month (2026-11) or a quarter (2026-Q4)." in page.get_data(as_text=True)
 
 
 def test_other_schemes_are_empty_and_bad_queries_are_422(client):
@@ -84,10 +88,15 @@ def test_other_schemes_are_empty_and_bad_queries_are_422(client):
         assert body["rows"] == [] and body["start"] == "2026-10-01" and body["end"] == "2027-01-01"
     for query in ("scheme=VAT&period=2026-11", "scheme=IOSS&period=2026-13",
                   "scheme=IOSS&period=november", "period=2026-11", "scheme=IOSS&period=0000-01",
-                  "scheme=IOSS&period=9999-Q4"):
+                  "scheme=IOSS&period=9999-Q4", "scheme=IOSS&period=1999-12"):
         response = client.get(f"/api/v1/operator/tax/returns?{query}", headers=headers)
         assert response.status_code == 422, query
         assert response.json["code"]
+    for first_and_last in ("2000-01", "9998-Q4"):
+        response = client.get(f"/api/v1/operator/tax/returns?scheme=IOSS&period={first_and_last}",
+                              headers=headers)
+        assert response.status_code == 200, first_and_last
+    assert response.json["end"] == "9999-01-01"
     buyer = client.get("/api/v1/operator/tax/returns?scheme=IOSS&period=2026-11",
                        headers=auth_headers(make_buyer()))
     assert buyer.status_code == 403
