@@ -193,6 +193,11 @@ def configure(app: Flask) -> None:
     root.setLevel(level.upper() if isinstance(level, str) else level)
 
 
+def configured() -> bool:
+    """Whether an app has set up logging in this process (our handler is on the root logger)."""
+    return any(getattr(h, _HANDLER_MARK, False) for h in logging.getLogger().handlers)
+
+
 def init_app(app: Flask) -> None:
     configure(app)
     app.before_request(_start_request)

@@ -30,8 +30,57 @@ class OutModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class Built(dict):
+    """A JSON body ``build`` made, with the model that validated it, so that serialising it
+    through the same model (``responds``) does not validate it again. Changing it forgets the
+    model: a body altered afterwards is validated as any other dict."""
+
+    __slots__ = ("model",)
+
+    def __init__(self, model: type[OutModel] | None, body: dict):
+        super().__init__(body)
+        self.model = model
+
+    def _forget(self) -> None:
+        self.model = None
+
+    def __setitem__(self, key, value):
+        self._forget()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self._forget()
+        super().__delitem__(key)
+
+    def __ior__(self, other):
+        self._forget()
+        return super().__ior__(other)
+
+    def clear(self):
+        self._forget()
+        super().clear()
+
+    def pop(self, *args):
+        self._forget()
+        return super().pop(*args)
+
+    def popitem(self):
+        self._forget()
+        return super().popitem()
+
+    def setdefault(self, key, default=None):
+        self._forget()
+        return super().setdefault(key, default)
+
+    def update(self, *args, **kwargs):
+        self._forget()
+        super().update(*args, **kwargs)
+
+
 def dump(model: type[OutModel], data: Any) -> dict:
-    """``data`` (a dict or a model) as the JSON body that ``model`` documents."""
+    """``data`` (a dict or a model) as the JSON body that ``model`` documents, validated once."""
+    if isinstance(data, Built) and data.model is model:
+        return data
     if isinstance(data, model):
         return data.model_dump(mode="json", exclude_unset=True)
     return model.model_validate(data).model_dump(mode="json", exclude_unset=True)
@@ -39,7 +88,7 @@ def dump(model: type[OutModel], data: Any) -> dict:
 
 def build(model: type[OutModel], **fields: Any) -> dict:
     """The JSON body of ``model(**fields)``; keys not given stay absent."""
-    return model(**fields).model_dump(mode="json", exclude_unset=True)
+    return Built(model, model(**fields).model_dump(mode="json", exclude_unset=True))
 
 
 class MoneyOut(OutModel):

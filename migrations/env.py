@@ -6,8 +6,12 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from marketplace import logs
+
 config = context.config
-if config.config_file_name:
+# alembic.ini's logging would replace the root logger's handlers and level: only where no app
+# has set up logging (Flask-Migrate runs this inside the app, which has).
+if config.config_file_name and not logs.configured():
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 

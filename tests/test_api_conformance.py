@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from marketplace.extensions import db
-from marketplace.orders.models import Order
+from marketplace.orders.models import Order, TaxDocument
 from marketplace.payouts import service as payouts
 from marketplace.provenance.models import ProvenanceLabel, ProvenancePiece
 from tests.checkout.helpers import fixed_rates  # noqa: F401  (a fixture)
@@ -91,7 +91,11 @@ def _seed(client) -> tuple[dict[str, dict], dict[str, str]]:
            "shipment_id": shipment_of(order_id).id, "batch_id": run.get_json()["batch"]["id"],
            "name": "transfers.csv", "code": label.code, "serial": serial, "list_id": "0",
            "index": "0", "conversation_id": asked.get_json()["conversation_id"],
-           "commission_id": asked.get_json()["id"]}
+           "commission_id": asked.get_json()["id"],
+           # the refund's credit note
+           "number": db.session.execute(db.select(TaxDocument.number).where(
+               TaxDocument.order_id == order_id,
+               TaxDocument.kind == "credit_note")).scalar_one()}
     return headers, ids
 
 

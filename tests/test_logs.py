@@ -248,3 +248,14 @@ def test_a_request_s_id_reaches_the_log_lines_of_the_tasks_it_caused(app, client
     for fields in mails:
         assert fields["user_id"] == buyer.id and fields["order_id"] == order_id
         assert fields["task"] == "workers.mail.send_mail_task" and fields["task_id"]
+
+
+def test_a_migration_run_keeps_the_apps_log_handler_and_level(app):
+    from flask_migrate import upgrade
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    assert logs.configured()
+    with app.app_context():
+        upgrade(revision="heads")  # runs migrations/env.py, which reads alembic.ini
+    assert root.handlers == handlers and root.level == level

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response
 
 from marketplace.accounts import service as accounts
 from marketplace.errors import NotFound
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.money import Money
-from marketplace.orders import disputes, guests, notify, service
+from marketplace.orders import disputes, guests, invoice_pdf, invoices, notify, service
 from marketplace.orders.errors import OrderError
 from marketplace.orders.schemas import (
     ClaimIn,
@@ -14,16 +14,19 @@ from marketplace.orders.schemas import (
     DisputeEvidenceIn,
     DisputeListOut,
     DisputeOut,
+    DocumentAccessQuery,
     GuestOrderQuery,
     OrderListOut,
     OrderListQuery,
     OrderOut,
     RefundIn,
     RefundOut,
+    TaxDocumentListOut,
     dispute_out,
     order_out,
     order_summary_out,
     refund_out,
+    tax_document_out,
 )
 from marketplace.payouts import service as payouts
 from marketplace.schemas import build
@@ -132,3 +135,40 @@ def submit_dispute_evidence(dispute_id: str, body: DisputeEvidenceIn):
     bank (operators)."""
     return dispute_out(disputes.submit_evidence(dispute_id, current_user(), body.evidence,
                                                 submit=body.submit))
+
+
+def _pdf(document) -> Response:
+    response = Response(invoice_pdf.document_pdf(document), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="{invoices.filename(document)}"')
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/orders/<order_id>/invoice.pdf")
+@query_args(DocumentAccessQuery)
+@responds(media_types=("application/pdf",))
+def get_invoice(order_id: str, query: DocumentAccessQuery):
+    """The order's invoice, a numbered tax document in the buyer's language: for its buyer
+    (bearer token or session), a guest with the order's ``access`` token, and operators;
+    404 ``order.invoice_not_available`` before payment."""
+    return _pdf(invoices.invoice_for(order_id, current_user(), query.access))
+
+
+@bp.get("/orders/<order_id>/credit-notes/<number>.pdf")
+@query_args(DocumentAccessQuery)
+@responds(media_types=("application/pdf",))
+def get_credit_note(order_id: str, number: str, query: DocumentAccessQuery):
+    """A credit note of the order (one per refund, its number as listed in documents), for
+    those who may read the invoice."""
+    return _pdf(invoices.credit_note_for(order_id, number, current_user(), query.access))
+
+
+@bp.get("/orders/<order_id>/documents")
+@query_args(DocumentAccessQuery)
+@responds(TaxDocumentListOut)
+def list_documents(order_id: str, query: DocumentAccessQuery):
+    """The order's issued invoice and credit notes with their numbers and PDF links."""
+    order = invoices.readable_order(order_id, current_user(), query.access)
+    return build(TaxDocumentListOut, items=[tax_document_out(document)
+                                            for document in invoices.documents_of(order.id)])

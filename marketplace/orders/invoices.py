@@ -176,10 +176,11 @@ def document_locale(order: Order) -> str:
 def _buyer(order: Order) -> dict:
     reader = notify.buyer_of(order)
     address = dict(order.shipping_address or {})
-    return {"name": reader.name or address.get("name") or "",
-            "email": reader.email or "",
+    name = reader.name or address.get("name") or ""
+    recipient = address.get("name") if address.get("name") != name else None
+    return {"name": name, "email": reader.email or "",
             "address": [line for line in (
-                address.get("name"), address.get("line1"), address.get("line2"),
+                recipient, address.get("line1"), address.get("line2"),
                 " ".join(p for p in (address.get("postal_code"), address.get("city")) if p),
                 address.get("region")) if line],
             "country": address.get("country") or ""}
@@ -314,6 +315,8 @@ def missing_fields(data: dict) -> list[str]:
         skip.add("taxes")  # no VAT/GST charged by us: the regime's note says who collects
     if data.get("fx") is None:
         skip.add("fx")  # listed and charged in one currency
+    if not data.get("deemed_supplier"):
+        skip.add("supplier.registration")  # the sellers supply; no scheme number applies
     return [row["field"] for row in rules()["fields"]
             if row["field"] not in skip and _value(data, row["field"]) in (None, "", [])]
 

@@ -127,7 +127,12 @@ def receipt_pdf_of(order_id: str) -> bytes:
 
 
 def invoice_url(order: Order) -> str | None:
-    """The invoice's address, once the app serves invoices there."""
+    """The invoice's address (a guest's carries the order's signed access token), once the
+    app serves invoices there."""
     if not any(rule.rule == INVOICE_RULE for rule in current_app.url_map.iter_rules()):
         return None
-    return f"{notify.public_url()}/api/v1/orders/{order.id}/invoice.pdf"
+    url = f"{notify.public_url()}/api/v1/orders/{order.id}/invoice.pdf"
+    buyer = db.session.get(User, order.buyer_id)
+    if buyer is None or buyer.is_guest:
+        url += f"?access={notify.access_token(order)}"
+    return url

@@ -2,7 +2,8 @@
 
 The template writes a small layout document (``title``, ``heading``, ``para``, ``small``,
 ``spacer``, ``table`` with ``row`` and ``cell``) so that wording and layout live in
-``templates/``; this module turns it into reportlab flowables. Jinja escapes the values (an
+``templates/``; this module turns it into reportlab flowables (invoices and credit notes,
+``orders.invoice_pdf``, use the same layout). Jinja escapes the values (an
 ``.xml`` template autoescapes), so a product title cannot inject layout.
 """
 
@@ -11,21 +12,19 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape
 
 from flask import current_app, render_template
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 
 from marketplace.accounts.models import User
 from marketplace.catalog.browse import resolve_text
 from marketplace.ids import isoformat
 from marketplace.money import Money
 from marketplace.orders.models import Order
-from marketplace.pdf import font_names
+from marketplace.pdf import TextBlock
 
 TEMPLATE = "pdf/receipt.xml"
 
@@ -76,32 +75,28 @@ def receipt_pdf(order: Order, buyer: User, reader=None) -> bytes:
 
 
 # --- the layout document -> PDF --------------------------------------------------------------
-
-def _styles() -> dict[str, ParagraphStyle]:
-    regular, bold = font_names()
-    base = ParagraphStyle("para", fontName=regular, fontSize=9.5, leading=12.5)
-    return {
-        "title": ParagraphStyle("title", parent=base, fontName=bold, fontSize=17, leading=21,
-                                spaceAfter=4),
-        "heading": ParagraphStyle("heading", parent=base, fontName=bold, fontSize=11,
-                                  leading=14, spaceBefore=8, spaceAfter=3),
-        "para": base,
-        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5,
-                                textColor=colors.HexColor("#555555")),
-        "cell": ParagraphStyle("cell", parent=base, fontSize=8.5, leading=10.5),
-        "cell-bold": ParagraphStyle("cell-bold", parent=base, fontName=bold, fontSize=8.5,
-                                    leading=10.5),
-    }
+# Every text is a ``pdf.TextBlock``, so a buyer's Japanese name or Arabic address prints (and
+# reads back) as well as Latin and Cyrillic text: (size, bold, leading, space before, after)
+_STYLES = {
+    "title": (17, True, 21, 0, 4), "heading": (11, True, 14, 8, 3),
+    "para": (9.5, False, 12.5, 0, 1),
+    "small": (7.5, False, 9.5, 0, 1), "cell": (8.5, False, 10.5, 0, 0),
+    "cell-bold": (8.5, True, 10.5, 0, 0),
+}
 
 
-def _markup(element: ET.Element) -> str:
-    """The element's text for a Paragraph: escaped again (ElementTree unescaped it), blank
-    lines dropped, each remaining line on its own line."""
+def _plain(element: ET.Element) -> str:
+    """The element's text, blank lines dropped, runs of white space made one space."""
     lines = [" ".join(line.split()) for line in "".join(element.itertext()).splitlines()]
-    return "<br/>".join(escape(line) for line in lines if line)
+    return "\n".join(line for line in lines if line)
 
 
-def _table(element: ET.Element, styles: dict, width: float) -> Table:
+def _block(text: str, style: str, align: str = "left") -> TextBlock:
+    size, bold, leading, _, _ = _STYLES[style]
+    return TextBlock(text, size, bold=bold, leading=leading, align=align)
+
+
+def _table(element: ET.Element, width: float) -> Table:
     rows, commands = [], [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
@@ -110,12 +105,9 @@ def _table(element: ET.Element, styles: dict, width: float) -> Table:
     for index, row in enumerate(element.findall("row")):
         strong = row.get("header") == "true" or row.get("total") == "true"
         cells = []
-        for column, cell in enumerate(row.findall("cell")):
-            style = styles["cell-bold" if strong else "cell"]
-            if cell.get("align") == "right":
-                style = ParagraphStyle(f"{style.name}-right", parent=style, alignment=2)
-                commands.append(("ALIGN", (column, index), (column, index), "RIGHT"))
-            cells.append(Paragraph(_markup(cell), style))
+        for cell in row.findall("cell"):
+            align = "right" if cell.get("align") == "right" else "left"
+            cells.append(_block(_plain(cell), "cell-bold" if strong else "cell", align))
         if row.get("total") == "true":
             commands.append(("LINEABOVE", (0, index), (-1, index), 0.8, colors.black))
         rows.append(cells)
@@ -128,20 +120,24 @@ def _table(element: ET.Element, styles: dict, width: float) -> Table:
 
 def render_layout(layout: str, *, title: str) -> bytes:
     root = ET.fromstring(layout)
-    styles = _styles()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(buffer, pagesize=A4, title=title, author="Sheber",
                                  leftMargin=18 * mm, rightMargin=18 * mm,
                                  topMargin=16 * mm, bottomMargin=16 * mm)
     story = []
     for element in root:
-        if element.tag in ("title", "heading", "para", "small"):
-            story.append(Paragraph(_markup(element), styles[element.tag]))
+        if element.tag in _STYLES:
+            before, after = _STYLES[element.tag][3:]
+            if before:
+                story.append(Spacer(1, before))
+            story.append(_block(_plain(element), element.tag))
+            if after:
+                story.append(Spacer(1, after))
         elif element.tag == "spacer":
             story.append(Spacer(1, float(element.get("height", "6")) * mm))
         elif element.tag == "table":
-            story.append(_table(element, styles, document.width))
+            story.append(_table(element, document.width))
         else:
-            raise ValueError(f"unknown receipt layout element <{element.tag}>")
+            raise ValueError(f"unknown layout element <{element.tag}>")
     document.build(story)
     return buffer.getvalue()

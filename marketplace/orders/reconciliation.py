@@ -1,5 +1,7 @@
 """Reconciliation: what Stripe says was captured, refunded and disputed, against the payment
-ledger, for every PaymentIntent Sheber created that moved money on a given day.
+ledger, for every PaymentIntent Sheber created that moved money on a given day, and for every
+foreign one (a PaymentIntent Sheber did not create that paid into an order: recorded apart as
+``foreign_in`` and refunded as ``foreign_out``), whose row says ``foreign``.
 
 ``daily_report(day)`` asks Stripe first (no transaction open, no lock held), then reads the
 ledger; each PaymentIntent is one row with both sides and the differences. ``report_csv``
@@ -35,7 +37,10 @@ from marketplace.transaction import use_case
 MEASURES = ("captured", "refunded", "disputed")
 CSV_COLUMNS = ("day", "order_id", "payment_intent_id", "currency",
                *(f"{side}_{m}" for m in MEASURES for side in ("stripe", "ledger")),
-               "differences", "error")
+               "differences", "error", "foreign")
+# the ledger kinds that count as captured and as refunded, ours and foreign PaymentIntents'
+CAPTURED_KINDS = (LedgerKind.CAPTURED, LedgerKind.FOREIGN_IN)
+REFUND_SIGNS = {LedgerKind.REFUNDED: 1, LedgerKind.REFUND_BACK: -1, LedgerKind.FOREIGN_OUT: 1}
 
 
 @dataclass
@@ -46,6 +51,7 @@ class Row:
     stripe: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MEASURES, 0))
     ledger: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MEASURES, 0))
     error: str | None = None  # Stripe could not be asked about this one
+    foreign: bool = False  # not Sheber's PaymentIntent: its money was given back
 
     @property
     def differences(self) -> list[str]:
@@ -82,10 +88,26 @@ def _window(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def _moved(day: date):
+    start, end = _window(day)
+    return select(PaymentLedgerEntry.order_id).where(
+        PaymentLedgerEntry.created_at >= start, PaymentLedgerEntry.created_at < end)
+
+
+def _foreign_of_the_day(day: date) -> list[Row]:
+    """Foreign PaymentIntents of the orders whose ledger moved that day."""
+    return [Row(order_id, reference, currency, foreign=True)
+            for order_id, reference, currency in db.session.execute(
+                select(PaymentLedgerEntry.order_id, PaymentLedgerEntry.reference,
+                       PaymentLedgerEntry.currency)
+                .where(PaymentLedgerEntry.kind == LedgerKind.FOREIGN_IN,
+                       PaymentLedgerEntry.order_id.in_(_moved(day)))
+                .order_by(PaymentLedgerEntry.order_id, PaymentLedgerEntry.reference)).all()]
+
+
 def _attempts_of_the_day(day: date) -> list[PaymentAttempt]:
     start, end = _window(day)
-    moved = select(PaymentLedgerEntry.order_id).where(
-        PaymentLedgerEntry.created_at >= start, PaymentLedgerEntry.created_at < end)
+    moved = _moved(day)
     return list(db.session.execute(
         select(PaymentAttempt).where(
             or_(PaymentAttempt.order_id.in_(moved),
@@ -112,7 +134,7 @@ def _ledger_side(rows: dict[str, Row]) -> None:
     ids = list(rows)
     for reference, amount in db.session.execute(
             select(PaymentLedgerEntry.reference, func.sum(PaymentLedgerEntry.amount))
-            .where(PaymentLedgerEntry.kind == LedgerKind.CAPTURED,
+            .where(PaymentLedgerEntry.kind.in_(CAPTURED_KINDS),
                    PaymentLedgerEntry.reference.in_(ids))
             .group_by(PaymentLedgerEntry.reference)).all():
         rows[reference].ledger["captured"] += int(amount)
@@ -121,11 +143,10 @@ def _ledger_side(rows: dict[str, Row]) -> None:
             select(Refund.payment_intent_id, PaymentLedgerEntry.kind,
                    func.sum(PaymentLedgerEntry.amount))
             .join(Refund, Refund.stripe_refund_id == PaymentLedgerEntry.reference)
-            .where(PaymentLedgerEntry.kind.in_([LedgerKind.REFUNDED, LedgerKind.REFUND_BACK]),
+            .where(PaymentLedgerEntry.kind.in_(list(REFUND_SIGNS)),
                    Refund.payment_intent_id.in_(ids))
             .group_by(Refund.payment_intent_id, PaymentLedgerEntry.kind)).all():
-        sign = 1 if kind == LedgerKind.REFUNDED else -1
-        refund_lines[payment_intent_id] += sign * int(amount)
+        refund_lines[payment_intent_id] += REFUND_SIGNS[LedgerKind(kind)] * int(amount)
     for payment_intent_id, amount in refund_lines.items():
         rows[payment_intent_id].ledger["refunded"] += amount
     disputes = db.session.execute(select(Dispute.payment_intent_id, Dispute.order_id)
@@ -147,6 +168,8 @@ def daily_report(day: date) -> Report:
     attempts = _attempts_of_the_day(day)
     rows = {a.payment_intent_id: Row(a.order_id, a.payment_intent_id, a.currency)
             for a in attempts}
+    for row in _foreign_of_the_day(day):
+        rows.setdefault(row.payment_intent_id, row)
     disputes = defaultdict(list)
     for payment_intent_id, stripe_id in db.session.execute(
             select(Dispute.payment_intent_id, Dispute.stripe_dispute_id)
@@ -171,7 +194,8 @@ def report_csv(report: Report) -> bytes:
         writer.writerow([report.day.isoformat(), row.order_id, row.payment_intent_id,
                          row.currency,
                          *(value for m in MEASURES for value in (row.stripe[m], row.ledger[m])),
-                         "; ".join(row.differences), row.error or ""])
+                         "; ".join(row.differences), row.error or "",
+                         "yes" if row.foreign else ""])
     return out.getvalue().encode("utf-8")
 
 

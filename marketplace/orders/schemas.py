@@ -496,3 +496,38 @@ def dispute_out(dispute) -> dict:
                  evidence_due_by=isoformat(dispute.evidence_due_by),
                  evidence_submitted_at=isoformat(dispute.evidence_submitted_at),
                  closed_at=isoformat(dispute.closed_at))
+
+
+class DocumentAccessQuery(BaseModel):
+    access: str | None = Field(None, min_length=10, max_length=500,
+                               description="A guest's signed token of the order's mailed link "
+                                           "(signed-in buyers and operators need none).")
+
+
+class TaxDocumentOut(OutModel):
+    id: str
+    kind: Literal["invoice", "credit_note"]
+    number: str = Field(description="The number as printed, e.g. SHB-2026-000001.")
+    order_id: str
+    issued_at: Timestamp
+    total: MoneyOut
+    invoice_number: str | None = Field(description="A credit note's invoice.")
+    pdf_url: str = Field(description="Where the PDF is (relative to the API's host).")
+
+
+class TaxDocumentListOut(OutModel):
+    items: list[TaxDocumentOut]
+
+
+def document_pdf_path(document) -> str:
+    if document.kind == "invoice":
+        return f"/api/v1/orders/{document.order_id}/invoice.pdf"
+    return f"/api/v1/orders/{document.order_id}/credit-notes/{document.number}.pdf"
+
+
+def tax_document_out(document) -> dict:
+    return build(TaxDocumentOut, id=document.id, kind=document.kind, number=document.number,
+                 order_id=document.order_id, issued_at=isoformat(document.issued_at),
+                 total=document.total.to_dict(),
+                 invoice_number=(document.data.get("invoice") or {}).get("number"),
+                 pdf_url=document_pdf_path(document))

@@ -30,11 +30,11 @@ from marketplace.geo import COUNTRIES
 from marketplace.i18n import current_currency, current_language, localized
 from marketplace.integrations import stripe_client
 from marketplace.money import Money
-from marketplace.orders import guests, notify
+from marketplace.orders import guests, invoices, notify
 from marketplace.orders import service as orders
 from marketplace.orders.lifecycle import AWAITING_PAYMENT
 from marketplace.orders.models import OrderStatus
-from marketplace.orders.schemas import order_out
+from marketplace.orders.schemas import document_pdf_path, order_out
 from marketplace.shipping import carriers, parcels, progress
 from marketplace.shipping import service as shipping
 from marketplace.shipping.schemas import shipment_out
@@ -388,9 +388,27 @@ def order(order_id: str):
     return render_template("storefront/order.html", order=view, history=history,
                            parcels=parcel_views, access=access if by_link else None,
                            claimable=claimable,
+                           documents=_tax_documents(found, user, access if by_link else None),
                            steps=ORDER_STEPS, reached={event["to_status"] for event in history},
                            awaiting_payment=OrderStatus(found.status) in AWAITING_PAYMENT
                            and user is not None and found.buyer_id == user.id)
+
+
+def _tax_documents(order, user, access: str | None) -> list[dict]:
+    """The order's invoice and credit notes, for those who may read them (its buyer, a holder
+    of its mailed link, operators; never its artisans). An order paid before invoices existed
+    links its invoice too: the download issues it."""
+    if access is None and (user is None or (user.id != order.buyer_id
+                                            and user.role != "operator")):
+        return []
+    suffix = f"?access={access}" if access else ""
+    documents = [{"kind": document.kind, "number": document.number,
+                  "issued_at": document.issued_at, "url": document_pdf_path(document) + suffix}
+                 for document in invoices.documents_of(order.id)]
+    if order.paid_at is not None and not any(d["kind"] == "invoice" for d in documents):
+        documents.insert(0, {"kind": "invoice", "number": None, "issued_at": order.paid_at,
+                             "url": f"/api/v1/orders/{order.id}/invoice.pdf{suffix}"})
+    return documents
 
 
 @bp.post("/orders/<order_id>/claim")

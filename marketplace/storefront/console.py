@@ -1,6 +1,6 @@
 """The operator console (/console): provenance queue and decisions, buyers' flags, orders with
-refunds and shipments (labels, customs papers, export permits), exchange-rate overrides,
-payout batches.
+refunds and shipments (labels, customs papers, export permits), the register of issued invoices
+and credit notes, disputes with their evidence form, exchange-rate overrides, payout batches.
 Each view reads the form, calls one service and renders."""
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ from marketplace.i18n import current_language, format_money
 from marketplace.ids import utcnow
 from marketplace.money import CurrencyError, Money
 from marketplace.orders import alerts as order_alerts
-from marketplace.orders import lifecycle
+from marketplace.orders import disputes as dispute_service
+from marketplace.orders import invoices, lifecycle
 from marketplace.orders import reconciliation as reconciliation_service
 from marketplace.orders import service as order_service
 from marketplace.orders.models import OrderStatus, ShipmentStatus
-from marketplace.orders.schemas import order_out
+from marketplace.orders.schemas import document_pdf_path, order_out
 from marketplace.payouts import service as payouts
 from marketplace.payouts.rails import BANK_TRANSFER
 from marketplace.payouts.schemas import batch_out, batch_summary_out
@@ -278,6 +279,8 @@ def _render_order(order_id: str, *, errors: dict | None = None, typed: dict | No
         workshops=workshops, parcels=parcel_views,
         can_ship=parcels.parcel_refusal(found) is None,
         can_refund=order_service.refund_refusal(found) is None,
+        documents=invoices.documents_of(found.id), pdf_path=document_pdf_path,
+        disputes=dispute_service.disputes_of(found.id),
         errors=errors or {}, typed=typed or {}), status
 
 
@@ -556,6 +559,9 @@ def tax_returns():
         report = returns.tax_return(scheme, period, registration)
     except ValidationFailed:
         error = _("Choose a month (2026-11) or a quarter (2026-Q4).")
+    except Conflict:
+        error = _("The exchange rate this return must convert at is not published yet (the "
+                  "period has not ended, or the rates were not refreshed that day).")
     return render_template("console/tax_returns.html", report=report, error=error,
                            scheme=scheme, period=period, schemes=list(returns.SCHEME_CURRENCY))
 
@@ -606,3 +612,60 @@ def audit_trail():
                                      cursor=request.args.get("cursor") or None)
     return render_template("console/audit.html", rows=rows, next_cursor=next_cursor,
                            filters=filters, action=action)
+
+
+# --- tax documents and disputes -----------------------------------------------------------------
+
+@bp.get("/documents")
+@roles_required("operator")
+def documents():
+    """Every issued invoice and credit note, newest first, with what each lacks."""
+    return render_template("console/documents.html", documents=invoices.recent_documents(),
+                           pdf_path=document_pdf_path)
+
+
+def _evidence_message(field: str) -> str:
+    messages = {
+        "evidence": _("Fill in at least one field, at most 20,000 characters in all."),
+        "dispute": _("This dispute takes no more evidence."),
+    }
+    return messages.get(field, _("Check this field."))
+
+
+def _render_disputes(*, errors: dict | None = None, typed: dict | None = None,
+                     status: int = 200):
+    return render_template("console/disputes.html", disputes=dispute_service.open_disputes(),
+                           fields=dispute_service.EVIDENCE_TEXT_FIELDS,
+                           errors=errors or {}, typed=typed or {}), status
+
+
+@bp.get("/disputes")
+@roles_required("operator")
+def disputes():
+    return _render_disputes()
+
+
+@bp.post("/disputes/<dispute_id>/evidence")
+@roles_required("operator")
+def dispute_evidence(dispute_id: str):
+    """The evidence form: the same service as ``POST /api/v1/operator/disputes/{id}/evidence``."""
+    evidence = {field: text(field) for field in dispute_service.EVIDENCE_TEXT_FIELDS
+                if text(field)}
+    submit = request.form.get("submit") == "1"
+    errors: dict[str, str] = {}
+    try:
+        dispute = dispute_service.submit_evidence(dispute_id, page_user(), evidence,
+                                                  submit=submit)
+    except ValidationFailed:
+        errors = {"evidence": _evidence_message("evidence")}
+    except InvalidTransition as refused:
+        errors = {"evidence": message_for(refused, default=_evidence_message("dispute"))}
+    except ExternalServiceError as refused:
+        errors = {"evidence": message_for(
+            refused, default=_("Stripe did not answer; nothing was sent. Try again."))}
+    else:
+        flash(_("Evidence submitted to the bank.") if submit
+              else _("Evidence saved at Stripe; submit it when it is complete."), "success")
+        return redirect(url_for("console.disputes", _anchor=f"dispute-{dispute.id}"))
+    return _render_disputes(errors={dispute_id: errors},
+                            typed={dispute_id: {**evidence, "submit": submit}}, status=422)

@@ -10,6 +10,9 @@ from marketplace.orders.models import Order, OrderLine, OrderStatus, TaxDocument
 from marketplace.transaction import use_case
 from tests.factories import make_buyer, make_product
 
+BERLIN = {"name": "Anna Schmidt", "line1": "Invalidenstr. 1", "city": "Berlin",
+          "postal_code": "10115", "country": "DE"}
+
 
 def pending_order(product=None, *, quantity: int = 1, unit: int = 2000, currency: str = "EUR",
                   shipping: int = 1500, duties: int = 0, address: dict | None = None,
@@ -22,9 +25,8 @@ def pending_order(product=None, *, quantity: int = 1, unit: int = 2000, currency
                   fx_rate="0.00167961165048543689", items_amount=items,
                   shipping_amount=shipping, duties_amount=duties,
                   total_amount=items + shipping + duties,
-                  shipping_address=address or {"name": "Anna Schmidt", "line1": "Invalidenstr. 1",
-                                               "city": "Berlin", "postal_code": "10115",
-                                               "country": "DE"},
+                  shipping_address={"line2": None, "region": None, "phone": "+49301234567",
+                                    **(address or BERLIN)},
                   shipping_option=option or {}, duties_mode="DDP", locale=locale)
     db.session.add(order)
     db.session.add(OrderLine(order_id=order.id, position=0, product_id=product.id,

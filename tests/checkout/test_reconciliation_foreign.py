@@ -1,0 +1,51 @@
+"""The daily reconciliation lists foreign PaymentIntents too: money a PaymentIntent Sheber did
+not create paid into an order (recorded apart) and the refund that gave it back, with Stripe's
+side and the ledger's, in the report, its CSV and the console page."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from marketplace.ids import utcnow
+from marketplace.orders import reconciliation
+from tests.checkout.helpers import buyer_with_cart, do_checkout, webhook_processed
+from tests.checkout.test_stripe_lifecycle import deliver  # noqa: F401  (a fixture)
+from tests.factories import make_operator, make_product
+from tests.storefront.helpers import HTML, sign_in
+from tests.stripe_emulator import wait_until
+
+
+def test_a_refunded_foreign_payment_intent_is_a_row_of_the_report(client, stripe_webhooks,
+                                                                   deliver):  # noqa: F811
+    _, headers = buyer_with_cart((make_product(stock=1), 1))
+    created = do_checkout(client, headers)
+    order_id, ours = created["order"]["id"], created["payment"]["payment_intent_id"]
+    total = created["order"]["totals"]["total"]
+    foreign = stripe_webhooks.client.v1.payment_intents.create(params={
+        "amount": total["amount"], "currency": total["currency"].lower(),
+        "payment_method_types": ["card"], "payment_method": "pm_card_visa",
+        "metadata": {"order_id": order_id, "attempt": "1"}}).id
+    stripe_webhooks.client.v1.payment_intents.confirm(foreign)
+    wait_until(webhook_processed("payment_intent.succeeded", foreign),
+               message="the emulator's own succeeded event")
+    assert [r["amount"] for r in stripe_webhooks.refunds(foreign)] == [total["amount"]]
+
+    report = reconciliation.daily_report(utcnow().date())
+    [row] = [r for r in report.rows if r.payment_intent_id == foreign]
+    assert row.foreign and row.order_id == order_id
+    assert row.stripe["captured"] == row.ledger["captured"] == total["amount"]
+    assert row.stripe["refunded"] == row.ledger["refunded"] == total["amount"]
+    assert row.differences == []
+    assert all(not r.foreign for r in report.rows if r.payment_intent_id == ours)
+
+    rows = list(csv.DictReader(io.StringIO(reconciliation.report_csv(report).decode())))
+    [line] = [r for r in rows if r["payment_intent_id"] == foreign]
+    assert line["foreign"] == "yes" and line["ledger_captured"] == str(total["amount"])
+    assert line["ledger_refunded"] == line["stripe_refunded"] == str(total["amount"])
+
+    sign_in(client, make_operator())
+    html = client.get(f"/console/reconciliation?day={utcnow().date().isoformat()}",
+                      headers=HTML).get_data(as_text=True)
+    assert foreign in html and "not ours: refunded" in html
+
