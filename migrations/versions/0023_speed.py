@@ -7,13 +7,13 @@ UPDATE OF the copied keys, after DELETE. PostgreSQL: one row trigger function do
 Product itself is not altered.
 
 Revision ID: 0023_speed
-Revises: 0022_piece_views
+Revises: 0021_tariffs_fx
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0023_speed'
-down_revision = '0022_piece_views'
+down_revision = '0021_tariffs_fx'
 branch_labels = None
 depends_on = None
 
