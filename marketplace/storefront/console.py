@@ -559,6 +559,9 @@ def tax_returns():
         report = returns.tax_return(scheme, period, registration)
     except ValidationFailed:
         error = _("Choose a month (2026-11) or a quarter (2026-Q4).")
+    except Conflict:
+        error = _("The exchange rate this return must convert at is not published yet (the "
+                  "period has not ended, or the rates were not refreshed that day).")
     return render_template("console/tax_returns.html", report=report, error=error,
                            scheme=scheme, period=period, schemes=list(returns.SCHEME_CURRENCY))
 
