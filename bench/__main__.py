@@ -2,6 +2,7 @@
 
 - ``bench.pipeline``: the outbox -> worker round trip against plain Celery tasks;
 - ``bench.order_pipeline``: paid orders through the whole order pipeline (tasks/s);
+  ``bench.order_steps`` (not run here) what each of its steps costs in statements and CPU;
 - ``bench.catalog``: every browse and search endpoint at 10k and 100k products on SQLite and
   PostgreSQL, as ratios to ``/healthz`` (``--million`` adds 1M on PostgreSQL).
 
