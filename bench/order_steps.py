@@ -83,7 +83,7 @@ def run(args) -> None:
             for name, work in (("start_fulfilment", pipeline.start_fulfilment),
                                ("receipt", pipeline.send_receipt),
                                ("ledger", payouts.record_order)):
-                step(name, lambda work=work, order_id=order_id, name=name: run_once(
+                step(name, lambda work=work, order_id=order_id, name=name, paid=paid: run_once(
                     paid, f"bench.{name}", lambda: work(order_id)), counted, shown)
             mails = db.session.execute(
                 select(OutboxEvent.id, OutboxEvent.payload)
