@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     MAIL_PASSWORD: str | None = None
     PLATFORM_COMMISSION_BPS: int = 1200
     RESERVATION_TTL_SECONDS: int = 900
+    VIEW_FLUSH_SECONDS: int = 30  # piece views are written in batches at most this old ...
+    VIEW_FLUSH_SIZE: int = 500  # ... or of this many pieces (marketplace/catalog/views.py)
     PAYOUT_HOLD_DAYS: int = 14
     RETURN_WINDOW_DAYS: int = 14  # days after delivery before an order is completed
     # the marketplace's own account that bank-transfer payouts are debited from
@@ -306,6 +308,8 @@ class Settings(BaseSettings):
             "MAIL_PASSWORD": self.MAIL_PASSWORD,
             "PLATFORM_COMMISSION_BPS": self.PLATFORM_COMMISSION_BPS,
             "RESERVATION_TTL_SECONDS": self.RESERVATION_TTL_SECONDS,
+            "VIEW_FLUSH_SECONDS": self.VIEW_FLUSH_SECONDS,
+            "VIEW_FLUSH_SIZE": self.VIEW_FLUSH_SIZE,
             "PAYOUT_HOLD_DAYS": self.PAYOUT_HOLD_DAYS,
             "RETURN_WINDOW_DAYS": self.RETURN_WINDOW_DAYS,
             "PAYOUT_DEBTOR_NAME": self.PAYOUT_DEBTOR_NAME,

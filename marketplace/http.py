@@ -78,6 +78,18 @@ def json_body(model: type[BaseModel]):
     return decorate
 
 
+def raw_body(model: type[BaseModel], *, validated: bool = False):
+    """Document the JSON body ``model`` describes for a view that reads the bytes itself: a
+    signed webhook verifies its signature over them before anything is parsed. ``validated``:
+    the view then parses the body with ``model`` (422 per field)."""
+
+    def decorate(view):
+        _record(view, "raw_body", (model, validated))
+        return view
+
+    return decorate
+
+
 def query_args(model: type[BaseModel]):
     """Validate the query string into ``model`` as ``query=``."""
 

@@ -86,6 +86,8 @@ def _models(app) -> list[tuple[type, str]]:
         for key in ("query", "body"):
             if key in spec:
                 models[(spec[key], "validation")] = None
+        if "raw_body" in spec:
+            models[(spec["raw_body"][0], "validation")] = None
         model = spec.get("response", (200, None))[1]
         if model is not None:
             models[(model, "serialization")] = None
@@ -142,6 +144,13 @@ def _operation(rule, view, spec, method, refs: dict, defs: dict) -> dict:
             "content": {"application/json": {"schema": refs[(spec["body"], "validation")]}},
         }
         errors.update({400, 413, 422})
+    elif "raw_body" in spec:  # read by the view itself (a signed webhook)
+        model, validated = spec["raw_body"]
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(model, "validation")]}},
+        }
+        errors.update({400, 413, 422} if validated else {400, 413})
     if rule.arguments:
         errors.add(404)
     if "auth" in spec:

@@ -15,6 +15,7 @@ from marketplace.checkout import service as checkout
 from marketplace.checkout.payments import STRIPE_EVENT_RECEIVED
 from marketplace.community import erasure as community_erasure
 from marketplace.community import export as community_export
+from marketplace.community import reviews as community_reviews
 from marketplace.fx.service import RATES_CHANGED
 from marketplace.orders import guests, pipeline
 from marketplace.orders.disputes import ORDER_DISPUTE_CLOSED
@@ -27,6 +28,7 @@ register_handler(mail.MAIL_REQUESTED, "workers.mail.send_mail_task")
 mail.register_attachment(pipeline.RECEIPT_PDF, pipeline.receipt_pdf_of)  # made when sent
 register_handler(SHIPMENT_REQUESTED, "workers.shipping.create_label_task")
 register_handler(catalog_images.IMAGE_UPLOADED, "workers.catalog.process_image_task")
+register_handler(community_reviews.FILES_UNUSED, "workers.catalog.delete_unused_files_task")
 register_handler(STRIPE_EVENT_RECEIVED, "workers.payments.apply_stripe_event_task")
 # The order pipeline: independent steps, each its own task so one failing never holds the others.
 register_handler(ORDER_PAID, "workers.orders.start_fulfilment_task")

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import case, false, func, select, text, tuple_
+from sqlalchemy import and_, case, false, func, select, text, tuple_
+from sqlalchemy.orm import aliased
 
 from marketplace import hs
 from marketplace.accounts.models import Role, User
@@ -27,6 +28,7 @@ from marketplace.catalog.models import (
     Product,
     ProductImage,
     ProductStatus,
+    ProductTag,
 )
 from marketplace.catalog.schemas import FALLBACK_ORDER, LANGUAGES
 from marketplace.catalog.writes import missing_for_sale
@@ -276,10 +278,12 @@ def _filtered(query, *, craft, material, technique, artisan, verified, floor, ce
                         Product.reserved_for_id.is_(None))  # a commission's listing is private
     if craft:
         query = query.where(Product.craft == str(craft))
-    if material:
-        query = query.where(Product.materials_key.contains(f"|{material}|", autoescape=True))
-    if technique:
-        query = query.where(Product.techniques_key.contains(f"|{technique}|", autoescape=True))
+    for tag, value in ((MATERIAL_TAG, material), (TECHNIQUE_TAG, technique)):
+        if value:  # the tag's copy of status and privacy, so that its index serves the page
+            query = query.join(tag, and_(
+                tag.product_id == Product.id, tag.kind == TAG_KINDS[tag], tag.value == value,
+                tag.status == statuses[0] if len(statuses) == 1 else tag.status.in_(statuses),
+                tag.private.is_(False)))
     if artisan:
         query = query.where(Product.artisan_id == artisan)
     # the partial indexes' own predicates, so that PostgreSQL proves it may use them
@@ -296,10 +300,25 @@ def _filtered(query, *, craft, material, technique, artisan, verified, floor, ce
     return query
 
 
-def _newest(query, after):
-    query = query.order_by(Product.created_at.desc(), Product.id.desc())
+MATERIAL_TAG = aliased(ProductTag, name="material_tag")
+TECHNIQUE_TAG = aliased(ProductTag, name="technique_tag")
+TAG_KINDS = {MATERIAL_TAG: "material", TECHNIQUE_TAG: "technique"}
+
+
+def _sort_keys(material: str | None, technique: str | None):
+    """(created_at, price_base, id) to order a page by: a material or technique filter's tag
+    row carries copies of them, and ordering by those walks its index in the page's order."""
+    tag = MATERIAL_TAG if material else TECHNIQUE_TAG if technique else None
+    if tag is None:
+        return Product.created_at, Product.price_base, Product.id
+    return tag.created_at, tag.price_base, tag.product_id
+
+
+def _newest(query, after, keys=None):
+    created_at, _price, id_ = keys or _sort_keys(None, None)
+    query = query.order_by(created_at.desc(), id_.desc())
     if after:
-        query = query.where(tuple_(Product.created_at, Product.id) < tuple_(*after))
+        query = query.where(tuple_(created_at, id_) < tuple_(*after))
     return query
 
 
@@ -363,16 +382,18 @@ def list_products(*, q: str | None = None, craft: str | None = None,
         if words:
             search.resolve_fuzzy(words, db.session)
             query = search.match(words, None, dialect).apply(query)
+        keys = _sort_keys(material, technique)
+        _created, price_base, id_ = keys
         if sort == "newest":
-            query = _newest(query, after)
+            query = _newest(query, after, keys)
         elif sort == "price_asc":
-            query = query.order_by(Product.price_base.asc(), Product.id.asc())
+            query = query.order_by(price_base.asc(), id_.asc())
             if after:
-                query = query.where(tuple_(Product.price_base, Product.id) > tuple_(*after))
+                query = query.where(tuple_(price_base, id_) > tuple_(*after))
         else:
-            query = query.order_by(Product.price_base.desc(), Product.id.desc())
+            query = query.order_by(price_base.desc(), id_.desc())
             if after:
-                query = query.where(tuple_(Product.price_base, Product.id) < tuple_(*after))
+                query = query.where(tuple_(price_base, id_) < tuple_(*after))
         products = db.session.execute(query.limit(limit + 1)).scalars().all()
         more = len(products) > limit
         products = products[:limit]

@@ -443,7 +443,7 @@ def product_images(product_id: str) -> list[ProductImage]:
         .order_by(ProductImage.position, ProductImage.id)).scalars())
 
 
-def _default_variant(variants: list[dict]) -> dict | None:
+def default_variant(variants: list[dict]) -> dict | None:
     """The JPEG every browser shows: the one nearest 1280 px, else the largest."""
     jpegs = sorted((v for v in variants if v["format"] == "jpeg"),
                    key=lambda v: max(v["width"], v["height"]))
@@ -455,7 +455,7 @@ def _default_variant(variants: list[dict]) -> dict | None:
 
 def image_out(image: ProductImage) -> dict:
     variants = list(image.variants or [])
-    default = _default_variant(variants)
+    default = default_variant(variants)
     return {
         "id": image.id, "url": media_url(default["key"]) if default else None,
         "content_type": "image/jpeg" if default else image.content_type,

@@ -86,7 +86,7 @@ class Product(db.Model):
     __tablename__ = "product"
     # An index for every browse path (filter x sort) of catalog/browse.py; the EXPLAIN test in
     # tests/catalog/test_browse_plans.py proves them on PostgreSQL. Materials and techniques
-    # are matched through trigram indexes on their keys (PostgreSQL, migration 0015).
+    # are browsed through ProductTag's indexes.
     __table_args__ = (
         Index("ix_product_status_created", "status", "created_at", "id"),
         Index("ix_product_status_price_base", "status", "price_base", "id"),
@@ -168,6 +168,33 @@ class Product(db.Model):
         """What the destination's customs classify the product by: its national code there,
         else its HS code."""
         return self.tariff_code_for(country) or self.effective_hs_code
+
+
+class ProductTag(db.Model):
+    """One row per material and per technique of a product, with the product's status, privacy
+    and sort keys copied beside it, so that a material or technique filter walks an index in the
+    page's order (``ix_product_tag_created`` / ``ix_product_tag_price``) instead of skipping
+    the other products. Database triggers keep it (migration 0023_speed): every write to
+    ``product`` (the ORM's, a bulk UPDATE of prices after a rates change, a status change) is
+    copied in the same statement. Read only by ``catalog/browse.py``; never written here."""
+
+    __tablename__ = "product_tag"
+    __table_args__ = (
+        Index("ix_product_tag_created", "kind", "value", "status", "private", "created_at",
+              "product_id"),
+        Index("ix_product_tag_price", "kind", "value", "status", "private", "price_base",
+              "product_id"),
+        Index("ix_product_tag_product_id", "product_id"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # material | technique
+    value: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))
+    private: Mapped[bool] = mapped_column(Boolean)  # reserved for one buyer (a commission)
+    created_at: Mapped[datetime]
+    price_base: Mapped[int] = mapped_column(BigInteger)
 
 
 class ProductImage(db.Model):

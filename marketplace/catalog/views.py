@@ -69,7 +69,8 @@ def _counter() -> ViewCounter:
     counter = current_app.extensions.get("sheber.view_counter")
     if counter is None:
         counter = current_app.extensions["sheber.view_counter"] = ViewCounter()
-        atexit.register(_last_flush, db.engine, counter)
+        if not current_app.testing:  # a test's database is gone before its process ends
+            atexit.register(_last_flush, db.engine, counter)
     return counter
 
 

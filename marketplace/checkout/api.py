@@ -17,11 +17,19 @@ from marketplace.checkout.schemas import (
     PayIn,
     PaymentOut,
     PayOut,
+    StripeEventIn,
     WebhookOut,
 )
 from marketplace.errors import RequestError, ValidationFailed
 from marketplace.fx import service as fx
-from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.http import (
+    auth_required,
+    current_user,
+    json_body,
+    query_args,
+    raw_body,
+    responds,
+)
 from marketplace.ids import isoformat
 from marketplace.money import Money
 from marketplace.orders import service as orders
@@ -131,6 +139,7 @@ def pay_order(order_id: str, body: PayIn):
 
 
 @bp.post("/webhooks/stripe")
+@raw_body(StripeEventIn)
 @responds(WebhookOut)
 def stripe_webhook():
     """Stripe's events, verified by their signature (400 when it does not hold) and stored once;

@@ -139,6 +139,29 @@ class PayOut(OutModel):
     order: OrderRefOut
 
 
+class StripeEventDataIn(BaseModel):
+    object: dict[str, JsonValue] = Field(description="The API object the event is about (a "
+                                                     "PaymentIntent, a Charge, a Dispute...).")
+    previous_attributes: dict[str, JsonValue] | None = Field(
+        None, description="On *.updated events: the changed fields' former values.")
+
+
+class StripeEventIn(BaseModel):
+    """A Stripe Event as Stripe posts it, signed in the Stripe-Signature header; the receiver
+    needs its id and type (its other fields depend on the account's API version)."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, JsonValue]
+
+    id: str = Field(description="evt_...")
+    type: str = Field(description="payment_intent.succeeded, charge.refunded, ...")
+    object: Literal["event"] | None = None
+    api_version: str | None = None
+    created: int | None = Field(None, description="Unix time")
+    livemode: bool | None = None
+    data: StripeEventDataIn | None = None
+
+
 class WebhookOut(OutModel):
     received: bool
     event_id: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app, request
 from sqlalchemy import select
 
 from marketplace.accounts.models import Role, User
@@ -30,6 +30,7 @@ from marketplace.community.schemas import (
     ReviewListQuery,
     ReviewOut,
 )
+from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
 from marketplace.ids import isoformat
@@ -83,10 +84,11 @@ def list_favourites(query: ReadQuery):
 def review_out(review: Review, viewer: User | None) -> dict:
     insider = viewer is not None and (viewer.role == Role.OPERATOR or viewer.id in (
         review.author_id, review.artisan_id))
+    photos = [reviews.photo_out(photo) for photo in review.photos or []]
     fields = dict(
         id=review.id, product_id=review.product_id, author_name=review.author_name,
         rating=review.rating, text=review.text, language=review.language,
-        photos=[f"/media/{key}" for key in review.photos or []],
+        photos=[photo["url"] for photo in photos if photo["url"]], images=photos,
         reply=({"text": review.reply_text, "replied_at": isoformat(review.replied_at)}
                if review.reply_text else None),
         created_at=isoformat(review.created_at))
@@ -107,6 +109,27 @@ def write_review(order_id: str, line_id: str, body: ReviewIn):
     user = current_user()
     review = reviews.write_review(user, order_id, line_id, reviews.ReviewIn(
         rating=body.rating, text=body.text, language=body.language))
+    return review_out(review, user), 201
+
+
+@bp.post("/reviews/<review_id>/photos")
+@auth_required()
+@responds(ReviewOut, 201)
+def add_review_photos(review_id: str):
+    """Add photos to your review: multipart fields `file` (one or several), JPEG/PNG/WebP, at
+    most 10 MB each and 4 photos a review; each is stored without its metadata (EXIF, GPS)."""
+    user = current_user()
+    max_bytes = current_app.config["MAX_IMAGE_BYTES"]
+    files = request.files.getlist("file")
+    data = [upload.stream.read(max_bytes + 1) for upload in files] or [None]
+    already = reviews.photo_room(user, review_id)
+    db.session.rollback()  # no transaction stays open while the photos are made
+    photos = reviews.clean_photos(data, max_bytes=max_bytes, already=already)
+    try:
+        review = reviews.add_photos(user, review_id, photos)
+    except DomainError:
+        reviews.forget_photos(photos)
+        raise
     return review_out(review, user), 201
 
 

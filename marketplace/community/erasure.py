@@ -12,7 +12,8 @@ other party may need it to establish or defend a claim about an order or a commi
 - their **name** goes: pages and the API show "Deleted account" for a deleted buyer or workshop
   (``display_name``), since the account row itself has no name left;
 - their **reviews** stay (a piece's average must not change under other buyers' feet) but the
-  author's first name becomes the anonymous "Buyer".
+  author's first name becomes the anonymous "Buyer" and their photos (pictures of their home,
+  perhaps their face) are removed, files included.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from flask_babel import gettext
 from sqlalchemy import select, update
 
 from marketplace.accounts.models import Role, User
+from marketplace.community import reviews
 from marketplace.community.models import Commission, Conversation, Message, Review
 from marketplace.extensions import db
 
@@ -70,6 +72,7 @@ def on_account_deleted(payload: dict) -> None:
                        .values(author_name=ANONYMOUS_REVIEWER)
                        .execution_options(synchronize_session=False))
     db.session.flush()
+    reviews.drop_photos_of(user.id)  # the files go after the commit
 
 
 def display_names(user_ids: set[str]) -> dict[str, str]:

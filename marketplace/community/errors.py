@@ -24,3 +24,7 @@ class CommunityError(ErrorCodes):
                             "No such commission, or it is not yours (404).")
     COMMISSION_STATE = ("community.commission_state",
                         "The commission is not in a state that allows this (409).")
+    REVIEW_PHOTO_LIMIT = ("community.review_photo_limit",
+                          "A review has at most 4 photos (409).")
+    NOT_YOUR_REVIEW_PHOTOS = ("community.not_your_review_photos",
+                              "Only the review's author adds photos to it (403).")

@@ -13,6 +13,7 @@ from marketplace.community.models import (
     Message,
     Review,
 )
+from marketplace.community.reviews import photo_out
 from marketplace.extensions import db
 from marketplace.ids import isoformat
 
@@ -24,6 +25,7 @@ def export_reviews(user: User) -> list[dict]:
     return [{"id": r.id, "product_id": r.product_id, "order_id": r.order_id,
              "written_by_you": r.author_id == user.id, "rating": r.rating, "text": r.text,
              "language": r.language, "reply": r.reply_text,
+             "photos": [photo_out(photo)["url"] for photo in r.photos or []],
              "created_at": isoformat(r.created_at), "hidden": r.hidden_at is not None}
             for r in rows]
 

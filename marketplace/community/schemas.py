@@ -7,7 +7,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from marketplace.catalog.models import Craft
-from marketplace.catalog.schemas import DimensionsIn, LongText, MoneyIn, TitleText
+from marketplace.catalog.schemas import DimensionsIn, LongText, MoneyIn, TitleText, VariantOut
 from marketplace.community.models import CommissionStatus
 from marketplace.money import MAX_AMOUNT, PRESENTMENT_CURRENCIES
 from marketplace.schemas import Day, MoneyOut, OutModel, Timestamp
@@ -48,6 +48,14 @@ class ReviewReplyOut(OutModel):
     replied_at: Timestamp
 
 
+class ReviewPhotoOut(OutModel):
+    url: str | None = Field(description="The JPEG every browser shows (about 1280 px).")
+    width: int | None
+    height: int | None
+    variants: list[VariantOut] = Field(description="Every stored size, WebP and JPEG, "
+                                                  "metadata-free.")
+
+
 class ReviewOut(OutModel):
     id: str
     product_id: str
@@ -57,6 +65,7 @@ class ReviewOut(OutModel):
     text: str
     language: str
     photos: list[str] = Field(description="URLs of the review's photos.")
+    images: list[ReviewPhotoOut] = Field(None, description="The photos with their sizes.")
     reply: ReviewReplyOut | None
     hidden: bool = Field(None, description="Operators only: hidden from pages.")
     hidden_reason: str | None = Field(None)

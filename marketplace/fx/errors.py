@@ -15,3 +15,7 @@ class FxError(ErrorCodes):
                       "Rates are per US dollar: USD itself cannot be overridden (422).")
     NOT_IN_SOURCE = ("fx.not_in_source",
                      "The rate source has no rate for the currency; refresh the rates (404).")
+    RATE_NOT_PUBLISHED = ("fx.rate_not_published",
+                          "No exchange rate is recorded for the day a tax return's rule names "
+                          "(nor on the day the rule falls back to) yet: the period has not "
+                          "ended, or `fx refresh` did not run that day (409).")

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Context, Decimal, InvalidOperation
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from marketplace.errors import NotFound, ValidationFailed
+from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.fx.errors import FxError
-from marketplace.fx.models import FxRate
+from marketplace.fx.models import FxRate, FxRateHistory
 from marketplace.fx.sources import FileRateSource, HttpJsonRateSource, RateSnapshot, RateSource
 from marketplace.ids import utcnow
 from marketplace.money import EXPONENTS, Money
@@ -124,6 +124,36 @@ def _insert_missing(rows: list[dict]) -> None:
         index_elements=["currency"]))
 
 
+def _history_rows(snapshot: RateSnapshot) -> list[dict]:
+    now = utcnow()
+    return [{"day": snapshot.as_of.date(), "currency": code, "rate": _stored(value),
+             "source": snapshot.source, "recorded_at": now}
+            for code, value in sorted(snapshot.per_usd.items())]
+
+
+def _upsert_history(rows: list[dict], *, replace: bool) -> None:
+    """Record a day's rates; ``replace``: a later fetch of the same day wins (the source
+    corrected it), else rows present stay (a concurrent first load must not fail)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        for row in rows:
+            db.session.merge(FxRateHistory(**row))
+        return
+    statement = insert(FxRateHistory).values(rows)
+    if replace:
+        statement = statement.on_conflict_do_update(
+            index_elements=["day", "currency"],
+            set_={"rate": statement.excluded.rate, "source": statement.excluded.source,
+                  "recorded_at": statement.excluded.recorded_at})
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=["day", "currency"])
+    db.session.execute(statement)
+
+
 def current_rates() -> RateTable:
     """Every rate in one query. An empty table (fresh install, tests) is first filled from the
     offline rates file, inside the caller's transaction (committed with the caller's work)."""
@@ -131,6 +161,7 @@ def current_rates() -> RateTable:
     if not rows:
         snapshot = FileRateSource().fetch()
         _insert_missing(_snapshot_rows(snapshot))
+        _upsert_history(_history_rows(snapshot), replace=False)
         rows = db.session.execute(select(FxRate)).scalars().all()
     return RateTable({row.currency: _row_rate(row) for row in rows})
 
@@ -209,9 +240,76 @@ def _store_snapshot(snapshot: RateSnapshot) -> int:
             db.session.add(FxRate(**values))
         else:
             row.rate, row.source, row.as_of = values["rate"], values["source"], values["as_of"]
+    _upsert_history(_history_rows(snapshot), replace=True)
     db.session.flush()
     emit(RATES_CHANGED, {"currencies": sorted(snapshot.per_usd)})
     return len(snapshot.per_usd)
+
+
+@dataclass(frozen=True)
+class DatedRate:
+    """Units of ``to_currency`` per one ``from_currency`` as the source published them for
+    ``day`` (which may be after or before the day asked for, as the rule allows)."""
+
+    from_currency: str
+    to_currency: str
+    rate: Decimal
+    day: date
+    asked_for: date
+    source: str
+
+    def convert(self, money: Money) -> Money:
+        return money.convert(self.to_currency, self.rate)
+
+    def describe(self) -> str:
+        shifted = "" if self.day == self.asked_for else f" for {self.asked_for.isoformat()}"
+        return (f"{self.from_currency}->{self.to_currency} {format_rate(self.rate)} "
+                f"({self.day.isoformat()}{shifted}; {self.source})")
+
+
+def rate_published(from_currency: str, to_currency: str, day: date, *,
+                   if_unpublished: str = "next", max_days_before: int = 7,
+                   today: date | None = None) -> DatedRate:
+    """The recorded rate of ``day``; on a day without one, the next day of publication
+    (``if_unpublished="next"``: the EU's rule for OSS/IOSS returns) or the latest before it
+    within ``max_days_before`` days (``"previous"``: the rate current at that time). A day
+    after ``today`` has no rate yet. Conflict (``fx.rate_not_published``) when none is
+    recorded."""
+    today = today or utcnow().date()
+    codes = {from_currency, to_currency, QUOTE_CURRENCY}
+    query = select(FxRateHistory).where(FxRateHistory.currency.in_(codes))
+    if if_unpublished == "next":
+        query = query.where(FxRateHistory.day >= day, FxRateHistory.day <= today).order_by(
+            FxRateHistory.day)
+    else:
+        query = query.where(FxRateHistory.day <= min(day, today),
+                            FxRateHistory.day >= day - timedelta(days=max_days_before)
+                            ).order_by(FxRateHistory.day.desc())
+    per_day: dict[date, dict[str, FxRateHistory]] = {}
+    found = None
+    if day <= today:
+        for row in db.session.execute(query).scalars():
+            per_day.setdefault(row.day, {})[row.currency] = row
+            rows = per_day[row.day]
+            rates = {code: Decimal(rows[code].rate) if code in rows else (
+                Decimal(1) if code == QUOTE_CURRENCY else None) for code in codes}
+            if None not in rates.values():
+                found = (row.day, rates, rows)
+                break
+    if found is None:
+        rule = ("on or after" if if_unpublished == "next"
+                else f"on or up to {max_days_before} days before")
+        raise Conflict(
+            f"No {from_currency}->{to_currency} exchange rate is recorded {rule} "
+            f"{day.isoformat()} yet (rates are recorded by each `fx refresh`).",
+            code=FxError.RATE_NOT_PUBLISHED,
+            errors={"period": [f"no {from_currency}->{to_currency} rate {rule} "
+                               f"{day.isoformat()}"]})
+    found_day, rates, rows = found
+    rate = rates[to_currency] / rates[from_currency]
+    sources = sorted({rows[code].source for code in (from_currency, to_currency) if code in rows})
+    return DatedRate(from_currency, to_currency, rate, found_day, day,
+                     "; ".join(sources) or "USD")
 
 
 def parse_rate(raw) -> Decimal:

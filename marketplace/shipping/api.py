@@ -15,6 +15,7 @@ from marketplace.http import (
     json_body,
     parse_model,
     query_args,
+    raw_body,
     responds,
 )
 from marketplace.orders.schemas import FulfilmentOut, fulfilment_out
@@ -211,6 +212,7 @@ def get_tax_return_csv(query: TaxReturnQuery):
 
 
 @bp.post("/carriers/<carrier>/events")
+@raw_body(CarrierEventIn, validated=True)
 @responds(CarrierEventOut)
 def carrier_event(carrier: str):
     """A carrier's tracking event, signed with X-Carrier-Signature (401 when it does not hold)."""

@@ -4,20 +4,28 @@ For a period (a month ``2026-11`` or a quarter ``2026-Q4``) and a scheme: the or
 period whose quote collected under that scheme (DDP), grouped by destination country and rate,
 with the taxable amount (goods + delivery) and the tax collected, less the share of the refunds
 made in the period (a refund takes back the order's tax in proportion to the amount refunded).
-Amounts are in the scheme's currency; a quote made in another currency (an IOSS parcel to
-Poland is taxed in PLN) is converted at the exchange rate in force when the return is made,
-which is named on each row (the IOSS return wants the ECB rate of the period's last day: check
-it before filing).
+Amounts are in the scheme's currency. What is converted is what the buyer was charged: the
+tax and the taxable amount in the order's currency (an order charged in the scheme's currency,
+a euro order under IOSS, is not converted at all), at the rate the scheme's rule names
+(``data/tax/return_rates.json``): IOSS the ECB rate of the period's last day or the next day of
+publication (Directive 2006/112/EC art. 369u), the UK the rate at the time of supply, ... The
+dated rates are fx's ``fx_rate_history``; a rule day without a recorded rate (a period not
+ended) is a 409 ``fx.rate_not_published``. A refund takes back the tax at the rate that
+converted its order (the original supply's), whichever period it was paid in. Each row names
+the conversions it made (rate, the day it was published for, source).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -34,6 +42,23 @@ SCHEME_SETTING = {"IOSS": "IOSS_NUMBER", "UK": "UK_VAT_NUMBER", "AU": "AU_ARN",
                   "NZ": "NZ_GST_NUMBER", "NO": "NO_VOEC_NUMBER", "CH": "CH_VAT_NUMBER",
                   "SG": "SG_GST_NUMBER"}
 _PERIOD = re.compile(PERIOD_PATTERN)
+RATE_RULES_FILE = Path(__file__).resolve().parents[2] / "data" / "tax" / "return_rates.json"
+
+
+@functools.cache
+def rate_rules() -> dict[str, dict]:
+    """Per scheme: which day's exchange rate its return converts at (return_rates.json)."""
+    return json.loads(RATE_RULES_FILE.read_text(encoding="utf-8"))["schemes"]
+
+
+def rate_rule(scheme: str, on: date) -> dict:
+    rule = rate_rules()[scheme]
+    starts = date.fromisoformat(rule["valid_from"])
+    ends = date.fromisoformat(rule["valid_to"]) if rule.get("valid_to") else None
+    if on < starts or (ends is not None and on >= ends):
+        raise ValidationFailed(f"No exchange rate rule of the {scheme} return is in force on "
+                               f"{on.isoformat()}.", errors={"period": ["no rate rule"]})
+    return rule
 
 
 def _fail(field: str, message: str):
@@ -93,12 +118,46 @@ def _lines(order: Order, scheme: str) -> list[dict]:
     return breakdown.get("lines") or []
 
 
-def _to_scheme(amount: int, currency: str, target: str, rates) -> tuple[Decimal, str | None]:
-    if currency == target:
-        return Decimal(amount), None
-    rate = rates.rate(currency, target)
-    converted = Money(amount, currency).convert(target, rate)
-    return Decimal(converted.amount), f"{currency}->{target} {rate}"
+def _charged(line: dict) -> tuple[dict, dict]:
+    """The line's taxable amount and tax as the buyer was charged them (the order's
+    currency); a quote made before ``taxable`` was kept gives its local amount."""
+    taxable = line.get("taxable") or line.get("taxable_local") or line["value"]
+    tax = line.get("vat") if line.get("taxable") else line["vat_local"]
+    return taxable, tax
+
+
+class _Converter:
+    """Amounts into the scheme's currency at the rate of the day the scheme's rule names for
+    an order (one look-up per currency and day)."""
+
+    def __init__(self, scheme: str, period: str, target: str):
+        self.scheme, self.target = scheme, target
+        self.monthly = "Q" not in period
+        self._rates: dict[tuple[str, date], fx.DatedRate] = {}
+
+    def rule_day(self, order: Order) -> tuple[dict, date]:
+        paid = order.paid_at.date()
+        rule = rate_rule(self.scheme, paid)
+        if rule["rate_date"] == "supply_date":
+            return rule, paid
+        # period_end: the last day of the return period (month or quarter) of the supply
+        first_month = paid.month if self.monthly else (paid.month - 1) // 3 * 3 + 1
+        months = 1 if self.monthly else 3
+        after = first_month + months
+        end = date(paid.year + (after - 1) // 12, (after - 1) % 12 + 1, 1)
+        return rule, end - timedelta(days=1)
+
+    def __call__(self, amount: int, currency: str, order: Order) -> tuple[Decimal, str | None]:
+        if currency == self.target:
+            return Decimal(amount), None
+        rule, day = self.rule_day(order)
+        key = (currency, day)
+        if key not in self._rates:
+            self._rates[key] = fx.rate_published(
+                currency, self.target, day, if_unpublished=rule["if_unpublished"],
+                max_days_before=int(rule.get("max_days_before", 7)))
+        dated = self._rates[key]
+        return Decimal(dated.convert(Money(amount, currency)).amount), dated.describe()
 
 
 def tax_return(scheme: str, period: str, registration: str | None) -> dict:
@@ -107,7 +166,7 @@ def tax_return(scheme: str, period: str, registration: str | None) -> dict:
         _fail("scheme", f"one of {', '.join(SCHEME_CURRENCY)}")
     start, end = period_bounds(period)
     currency = SCHEME_CURRENCY[scheme]
-    rates = fx.current_rates()
+    convert = _Converter(scheme, period.strip(), currency)
     rows: dict[tuple[str, str], ReturnRow] = {}
 
     def row_for(country: str, rate: str) -> ReturnRow:
@@ -123,11 +182,10 @@ def tax_return(scheme: str, period: str, registration: str | None) -> dict:
         lines = _lines(order, scheme)
         seen: set[tuple[str, str]] = set()
         for line in lines:
-            taxable = line.get("taxable_local") or line["value"]
+            taxable, charged_tax = _charged(line)
             row = row_for(order.shipping_address.get("country", ""), line["vat_rate"])
-            amount, note = _to_scheme(taxable["amount"], taxable["currency"], currency, rates)
-            tax, _ = _to_scheme(line["vat_local"]["amount"], line["vat_local"]["currency"],
-                                currency, rates)
+            amount, note = convert(taxable["amount"], taxable["currency"], order)
+            tax, _ = convert(charged_tax["amount"], charged_tax["currency"], order)
             row.taxable += amount
             row.tax += tax
             if note:
@@ -146,11 +204,11 @@ def tax_return(scheme: str, period: str, registration: str | None) -> dict:
             continue
         share = Decimal(min(refund.amount, order.total_amount)) / Decimal(order.total_amount)
         for line in lines:
-            taxable = line.get("taxable_local") or line["value"]
+            taxable, charged_tax = _charged(line)
             row = row_for(order.shipping_address.get("country", ""), line["vat_rate"])
-            amount, note = _to_scheme(taxable["amount"], taxable["currency"], currency, rates)
-            tax, _ = _to_scheme(line["vat_local"]["amount"], line["vat_local"]["currency"],
-                                currency, rates)
+            # at the rate that converted the order: the refund undoes that supply
+            amount, note = convert(taxable["amount"], taxable["currency"], order)
+            tax, _ = convert(charged_tax["amount"], charged_tax["currency"], order)
             row.refunded_taxable += amount * share
             row.refunded_tax += tax * share
             if note:
@@ -163,9 +221,17 @@ def tax_return(scheme: str, period: str, registration: str | None) -> dict:
         "scheme": scheme, "period": period.strip(), "registration_number": registration,
         "start": start.date().isoformat(), "end": end.date().isoformat(),
         "currency": currency, "rows": out_rows,
+        "fx_rule": _rule_out(scheme, start.date()),
         "total_net_taxable_amount": {"amount": total_taxable, "currency": currency},
         "total_net_tax": {"amount": total_tax, "currency": currency},
     }
+
+
+def _rule_out(scheme: str, on: date) -> dict:
+    rule = rate_rules()[scheme]
+    return {key: rule.get(key) for key in (
+        "rate_date", "if_unpublished", "publisher", "source", "legal_reference", "valid_from",
+        "valid_to", "confirmed", "note")}
 
 
 CSV_COLUMNS = ("scheme", "period", "country", "vat_rate", "orders", "currency",

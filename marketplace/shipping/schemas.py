@@ -260,7 +260,25 @@ class TaxReturnRowOut(OutModel):
     refunded_tax: MoneyOut
     net_taxable_amount: MoneyOut
     net_tax: MoneyOut
-    fx_rates: list[str] = Field(description="Conversions made into the scheme's currency.")
+    fx_rates: list[str] = Field(description=(
+        "Conversions made into the scheme's currency: rate, the day it was published for "
+        "(and the day the rule named, if another), source."))
+
+
+class TaxReturnRateRuleOut(OutModel):
+    rate_date: Literal["period_end", "supply_date"] = Field(description=(
+        "The day whose exchange rate converts: the period's last day, or the day of supply "
+        "(the order's payment)."))
+    if_unpublished: Literal["next", "previous"] = Field(description=(
+        "On a day without a published rate: the next day of publication, or the latest "
+        "before it."))
+    publisher: str
+    source: str
+    legal_reference: str
+    valid_from: str
+    valid_to: str | None
+    confirmed: bool
+    note: str | None
 
 
 class TaxReturnOut(OutModel):
@@ -273,6 +291,8 @@ class TaxReturnOut(OutModel):
     rows: list[TaxReturnRowOut]
     total_net_taxable_amount: MoneyOut
     total_net_tax: MoneyOut
+    fx_rule: TaxReturnRateRuleOut = Field(description=(
+        "Which exchange rate the scheme's return converts at (data/tax/return_rates.json)."))
 
 
 # --- packing, shipments, tracking ------------------------------------------------------------

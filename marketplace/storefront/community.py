@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
@@ -82,11 +82,19 @@ def review(order_id: str, line_id: str):
             errors["rating"] = _("Choose from 1 to 5 stars; the text may be up to 4,000 "
                                  "characters.")
         else:
+            max_bytes = current_app.config["MAX_IMAGE_BYTES"]
+            files = [upload.stream.read(max_bytes + 1)
+                     for upload in request.files.getlist("photos") if upload.filename]
+            photos: list[dict] = []
             try:
+                db.session.rollback()  # no transaction open while the photos are made
+                photos = reviews.clean_photos(files, max_bytes=max_bytes)
                 reviews.write_review(user, order.id, line.id, reviews.ReviewIn(
-                    rating=body.rating, text=body.text, language=body.language))
+                    rating=body.rating, text=body.text, language=body.language,
+                    photos=tuple(photos)))
             except DomainError as refused:
-                flash(message_for(refused), "error")
+                reviews.forget_photos(photos)
+                errors["form"] = message_for(refused)
             else:
                 flash(_("Thank you: your review is published."), "success")
                 return redirect(url_for("shop.product", product_id=line.product_id))
@@ -94,7 +102,8 @@ def review(order_id: str, line_id: str):
                                                                 "")
     return render_template("storefront/review.html", order=order, line=line, title=title,
                            existing=review_out(existing, user) if existing else None,
-                           form=form, errors=errors), 422 if errors else 200
+                           form=form, errors=errors,
+                           max_photos=reviews.MAX_REVIEW_PHOTOS), 422 if errors else 200
 
 
 @bp.post("/reviews/<review_id>/reply")

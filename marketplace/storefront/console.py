@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import date as date_type
 from datetime import timedelta
-from decimal import InvalidOperation
 
 from flask import (
     Blueprint,
@@ -35,7 +34,7 @@ from marketplace.fx.service import QUOTE_CURRENCY
 from marketplace.http import parse_model
 from marketplace.i18n import current_language, format_money
 from marketplace.ids import utcnow
-from marketplace.money import CurrencyError, Money
+from marketplace.money import Money
 from marketplace.orders import alerts as order_alerts
 from marketplace.orders import disputes as dispute_service
 from marketplace.orders import invoices, lifecycle
@@ -56,6 +55,7 @@ from marketplace.storefront import insights, record_form
 from marketplace.storefront.forms import (
     day,
     general_key,
+    minor_units,
     optional_text,
     place_errors,
     text,
@@ -309,14 +309,11 @@ def refund(order_id: str):
     mode, reason = text("refund"), text("reason")
     amount, lines = None, None
     if mode == "amount":
-        raw = text("amount").replace(" ", "").replace("\u00a0", "").replace(",", ".")
-        try:
-            amount = Money.from_major(raw, found.currency)
-        except (CurrencyError, InvalidOperation, ValueError):
+        typed = minor_units(text("amount"), found.currency)
+        if typed is None or typed <= 0:
             errors["amount"] = _refund_message("amount")
         else:
-            if amount.amount <= 0:
-                errors["amount"] = _refund_message("amount")
+            amount = Money(typed, found.currency)
     elif mode == "lines":
         lines = []
         for line in found.lines:
@@ -559,6 +556,9 @@ def tax_returns():
         report = returns.tax_return(scheme, period, registration)
     except ValidationFailed:
         error = _("Choose a month (2026-11) or a quarter (2026-Q4).")
+    except Conflict:
+        error = _("The exchange rate this return must convert at is not published yet (the "
+                  "period has not ended, or the rates were not refreshed that day).")
     return render_template("console/tax_returns.html", report=report, error=error,
                            scheme=scheme, period=period, schemes=list(returns.SCHEME_CURRENCY))
 

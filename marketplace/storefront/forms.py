@@ -38,10 +38,12 @@ def tags(name: str) -> list[str]:
 
 
 def minor_units(raw: str, currency: str) -> int | None:
-    """Major units typed by the visitor ("50", "49.90", "49,90") as minor units of ``currency``;
-    None for anything unreadable (a word, too many decimals, an exponent past any amount)."""
+    """Major units typed by the visitor ("50", "49.90", "49,90", "15 000") as minor units of
+    ``currency``; None for anything unreadable (a word, too many decimals, an exponent past any
+    amount)."""
+    raw = raw.replace(" ", "").replace("\u00a0", "").replace(",", ".")
     try:
-        return Money.from_major(raw.strip().replace(",", "."), currency).amount
+        return Money.from_major(raw, currency).amount
     except (ArithmeticError, ValueError):  # decimal's errors, CurrencyError
         return None
 

@@ -15,6 +15,7 @@ from marketplace.catalog import images
 from marketplace.catalog.errors import CatalogError
 from marketplace.checkout import service as checkout
 from marketplace.checkout.errors import CheckoutError
+from marketplace.community import reviews
 from marketplace.community.errors import CommunityError
 from marketplace.errors import DomainError
 from marketplace.fx.errors import FxError
@@ -104,6 +105,8 @@ def _by_code(error: DomainError) -> dict[str, str]:
         CommunityError.COMMISSION_STATE: _("This request has changed meanwhile; reload the "
                                            "conversation."),
         CommunityError.PRODUCT_NOT_FOUND: _("This piece is no longer for sale."),
+        CommunityError.REVIEW_PHOTO_LIMIT: _("A review has at most %(count)s photos.",
+                                             count=reviews.MAX_REVIEW_PHOTOS),
     }
 
 

@@ -8,6 +8,8 @@ from flask_babel import gettext as _
 from marketplace.catalog import browse
 from marketplace.catalog import views as piece_views
 from marketplace.catalog.schemas import ListQuery
+from marketplace.community import reviews as community_reviews
+from marketplace.community.api import review_out
 from marketplace.i18n import current_currency, current_language, format_money
 from marketplace.money import Money
 from marketplace.provenance import labels
@@ -169,6 +171,8 @@ def artisan(artisan_id: str):
     products = present_listings(page.products, rates=page.rates)
     next_url = (url_for("shop.artisan", artisan_id=artisan_id, cursor=page.next_cursor)
                 if page.next_cursor else None)
+    latest = [review_out(review, page_user()) for review in community_reviews.workshop_reviews(
+        artisan_id, language=current_language())]
     return render_template("storefront/artisan.html", profile=profile, products=products,
-                           next_url=next_url,
+                           next_url=next_url, reviews=latest,
                            craft_names=_names(browse.crafts(current_language())))

@@ -4,8 +4,6 @@ renders."""
 
 from __future__ import annotations
 
-from decimal import InvalidOperation
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -15,7 +13,7 @@ from marketplace.catalog.images import MAX_IMAGES_PER_PRODUCT, PayloadTooLarge
 from marketplace.catalog.models import ProductStatus
 from marketplace.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from marketplace.i18n import current_language
-from marketplace.money import LISTING_CURRENCIES, CurrencyError, Money
+from marketplace.money import LISTING_CURRENCIES, Money
 from marketplace.orders import service as order_service
 from marketplace.orders.schemas import order_out
 from marketplace.payouts import service as payouts
@@ -26,6 +24,7 @@ from marketplace.storefront import insights, record_form
 from marketplace.storefront.auth import countries_common_first, countries_for_language
 from marketplace.storefront.forms import (
     general_key,
+    minor_units,
     optional_text,
     place_errors,
     tags,
@@ -169,11 +168,11 @@ def _listing_from_form(errors: dict[str, str]) -> dict:
     if currency not in LISTING_CURRENCIES:
         errors["currency"] = _listing_message("currency")
     else:
-        raw = text("price").replace(" ", "").replace("\u00a0", "").replace(",", ".")
-        try:
-            price = Money.from_major(raw, currency)
-        except (CurrencyError, InvalidOperation, ValueError):
+        amount = minor_units(text("price"), currency)
+        if amount is None:
             errors["price"] = _listing_message("price")
+        else:
+            price = Money(amount, currency)
     # Stock, weight and size may wait (the piece stays a draft); a size is all three sides.
     sides = {}
     for side, name in (("l", "length_mm"), ("w", "width_mm"), ("h", "height_mm")):

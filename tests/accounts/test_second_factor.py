@@ -144,6 +144,26 @@ def test_codes_are_rate_limited(required, app, client, monkeypatch):
     assert _token(client, operator, _code(secret)).status_code == 429
 
 
+def test_the_code_limit_holds_behind_a_proxy_with_a_rotating_forwarded_for(required, app,
+                                                                          client, monkeypatch):
+    from marketplace.edge import TrustedProxies
+
+    monkeypatch.setitem(app.config, "LOCKOUT_THRESHOLD", 3)
+    monkeypatch.setitem(app.config, "TRUSTED_PROXIES", "1")
+    monkeypatch.setattr(app, "wsgi_app", TrustedProxies(app.wsgi_app, 1))
+    operator = make_operator()
+    secret, _codes = twofactor.enrol_now(operator.id)
+    body = {"email": operator.email, "password": PASSWORD}
+    statuses = [client.post("/api/v1/auth/tokens", json={**body, "otp": "000000"},
+                            environ_base={"REMOTE_ADDR": "10.0.0.2"},
+                            headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+                for n in range(4)]
+    assert statuses == [401, 401, 401, 429]  # each from a "new" client, one account's count
+    assert client.post("/api/v1/auth/tokens", json={**body, "otp": _code(secret)},
+                       environ_base={"REMOTE_ADDR": "10.0.0.2"},
+                       headers={"X-Forwarded-For": "203.0.113.200"}).status_code == 429
+
+
 def test_operators_cannot_turn_it_off_while_required(required, client):
     operator = make_operator()
     secret, _codes = twofactor.enrol_now(operator.id)

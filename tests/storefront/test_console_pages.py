@@ -215,6 +215,10 @@ def test_a_refund_above_what_is_left_is_refused(client, paid_order, operator, st
     response = post_form(client, f"/console/orders/{order_id}/refunds",
                          {"refund": "amount", "amount": "5.00", "reason": ""})
     assert response.status_code == 422
+    for unreadable in ("0", "-5", "lots", "1e999999999"):
+        response = post_form(client, f"/console/orders/{order_id}/refunds",
+                             {"refund": "amount", "amount": unreadable, "reason": "Goodwill"})
+        assert response.status_code == 422, unreadable
     assert fresh(Order, order_id).refunds == []
     assert stripe_webhooks.refunds(order.payment_intent_id) == []
 

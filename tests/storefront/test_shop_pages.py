@@ -47,7 +47,7 @@ def test_catalogue_lists_active_pieces_with_prices_in_the_visitors_currency(clie
     choose(client, language="ru", currency="KZT")
     html = page(client, "/")
     assert "Синяя пиала" in html
-    assert "15\xa0000,00\xa0KZT" in html  # CLDR Russian: no-break spaces, decimal comma
+    assert "15\xa0000,00\xa0₸" in html  # CLDR Russian: no-break spaces, decimal comma; tenge as ₸
 
 
 def test_catalogue_filters_by_craft_material_and_search(client):
@@ -76,6 +76,8 @@ def test_catalogue_price_filter_is_in_the_visitors_currency(client):
     assert "Dear vase" in html and "Cheap cup" not in html
     html = page(client, "/?max_price=10000,50")
     assert "Cheap cup" in html and "Dear vase" not in html
+    html = page(client, "/?min_price=10%20000")  # typed with a thousands space
+    assert "Dear vase" in html and "Cheap cup" not in html
 
 
 def test_a_malformed_price_filter_is_explained_not_an_error(client):

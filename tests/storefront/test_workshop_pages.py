@@ -116,6 +116,10 @@ def test_a_listing_with_wrong_fields_is_refused_field_by_field(client, artisan):
     html = response.get_data(as_text=True)
     assert "Enter a price such as 15000 or 149.90." in html
     assert "Enter length, width and height in millimetres, from 1 to 3000." in html
+    for unreadable in ("lots", "1e999999999"):
+        response = post_form(client, "/workshop/listings/new", {**LISTING, "price": unreadable})
+        assert response.status_code == 422, unreadable
+        assert "Enter a price such as 15000 or 149.90." in response.get_data(as_text=True)
     assert db.session.execute(db.select(Product)).first() is None
 
     response = post_form(client, "/workshop/listings/new", {
