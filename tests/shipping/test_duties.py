@@ -324,7 +324,8 @@ def test_uae_duty_relief_up_to_1000_dirham_vat_always(aed, duty_free):
 def test_turkiye_flat_tax_up_to_30_euros(eur, flat):
     result = run("TR", [("630790", m(eur, "EUR"))], m("0", "EUR"), currency="EUR")
     assert result.currency == "TRY"
-    assert (result.lines[0].rate == Decimal("0.30")) == flat
+    # 60%: goods that do not come directly from the EU (the decision of 2024-08-06)
+    assert (result.lines[0].rate == Decimal("0.60")) == flat
     assert (result.vat_local.amount == 0) == flat
 
 

@@ -47,7 +47,7 @@ def test_catalogue_lists_active_pieces_with_prices_in_the_visitors_currency(clie
     choose(client, language="ru", currency="KZT")
     html = page(client, "/")
     assert "Синяя пиала" in html
-    assert "15\xa0000,00\xa0KZT" in html  # CLDR Russian: no-break spaces, decimal comma
+    assert "15\xa0000,00\xa0₸" in html  # CLDR Russian: no-break spaces, decimal comma; tenge as ₸
 
 
 def test_catalogue_filters_by_craft_material_and_search(client):
