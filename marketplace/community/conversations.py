@@ -148,7 +148,11 @@ def _post(conversation: Conversation, sender: User, body: str) -> Message:
     db.session.flush()
     recipient_id = (conversation.artisan_id if sender.id == conversation.buyer_id
                     else conversation.buyer_id)
-    _notify(conversation, sender, db.session.get(User, recipient_id), body)
+    recipient = db.session.get(User, recipient_id)
+    if recipient.deleted_at is not None:  # nobody reads it, and there is no address to mail
+        raise Conflict("The other side has deleted their account.",
+                       code=CommunityError.COUNTERPART_DELETED)
+    _notify(conversation, sender, recipient, body)
     return message
 
 

@@ -28,3 +28,5 @@ class CommunityError(ErrorCodes):
                           "A review has at most 4 photos (409).")
     NOT_YOUR_REVIEW_PHOTOS = ("community.not_your_review_photos",
                               "Only the review's author adds photos to it (403).")
+    COUNTERPART_DELETED = ("community.counterpart_deleted",
+                           "The other side of the conversation has deleted their account (409).")

@@ -4,20 +4,20 @@ The one owner of these rules; what a document carries and how it is numbered is 
 ``data/tax/invoices.json`` (each row with its source, legal reference, dates, ``confirmed``).
 
 What an invoice must say. The EU's common list is Council Directive 2006/112/EC (the VAT
-Directive), art. 226: (1) date of issue; (2) a sequential number, based on one or more series,
+Directive), art. 226 (read in the consolidated text published on legislation.gov.uk, "Section 4
+Content of invoices"): (1) date of issue; (2) a sequential number, based on one or more series,
 which uniquely identifies the invoice; (3) the supplier's VAT identification number; (4) the
 customer's, where the customer is liable for the VAT; (5) full name and address of the supplier
 and of the customer; (6) quantity and nature of the goods; (7) the date of the supply (or of the
 payment) where it differs from the date of issue; (8) the taxable amount per rate or exemption,
 the unit price exclusive of VAT and discounts; (9) the VAT rate applied; (10) the VAT amount
-payable; (11) a reference to the exemption applied, where one is. Art. 230: amounts may be in
-any currency, the VAT payable is also expressed in the Member State's currency (art. 91
-conversion). Art. 219: a document amending an invoice and referring to it specifically and
-unambiguously is treated as an invoice (our credit note). Art. 14a(1): an electronic interface
-facilitating distance sales of imported goods up to EUR 150 is deemed to have received and
-supplied the goods itself, so under IOSS (art. 369l-369x) the marketplace is the supplier for
-VAT and its IOSS number is the supplier's VAT identification number; the artisan remains the
-seller of the goods and is named with their legal name and IIN/BIN.
+payable. Not read here, taken from secondary summaries and marked ``confirmed: false``: art. 230
+(amounts in any currency, the VAT payable also in the Member State's currency), art. 219 (a
+document amending an invoice and referring to it unambiguously is treated as an invoice: our
+credit note), art. 14a(1) (an electronic interface facilitating distance sales of imported goods
+up to EUR 150 is deemed to have received and supplied them, so under IOSS the marketplace is the
+supplier for VAT and prints its IOSS number; the artisan remains the seller of the goods and is
+named with their legal name and IIN/BIN).
 
 Kazakhstan: invoices are governed by the Tax Code of 2026, art. 207(2), with the rules and form
 of Ministry of Finance order No. 629 of 28 October 2025 (in force 2026-01-01); VAT payers issue
@@ -370,13 +370,17 @@ def issue_invoice(order: Order) -> TaxDocument:
     return document
 
 
-def issue_credit_note(order: Order, refund: Refund) -> TaxDocument:
+def issue_credit_note(order: Order, refund: Refund) -> TaxDocument | None:
     """The credit note of a booked refund (once), referring to the order's invoice (issued
-    first if the order was paid before invoices were). Call under ``lock_order``."""
+    first if the order was paid before invoices were). None for an order that was never paid
+    (a payment that came after the hold lapsed and was refunded at once: no sale, no invoice).
+    Call under ``lock_order``."""
     key = f"credit_note:{refund.id}"
     document = _existing(key)
     if document is not None:
         return document
+    if order.paid_at is None and _existing(f"invoice:{order.id}") is None:
+        return None
     invoice = issue_invoice(order)
     issued_at = utcnow()
     series, sequence, number = _numbered(DocumentKind.CREDIT_NOTE, issued_at)

@@ -105,6 +105,9 @@ def _by_code(error: DomainError) -> dict[str, str]:
         CommunityError.COMMISSION_STATE: _("This request has changed meanwhile; reload the "
                                            "conversation."),
         CommunityError.PRODUCT_NOT_FOUND: _("This piece is no longer for sale."),
+        CommunityError.COUNTERPART_DELETED: _("The other side has deleted their account: "
+                                              "the conversation is kept, but nobody will read "
+                                              "a new message."),
         CommunityError.REVIEW_PHOTO_LIMIT: _("A review has at most %(count)s photos.",
                                              count=reviews.MAX_REVIEW_PHOTOS),
     }

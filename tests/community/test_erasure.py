@@ -56,6 +56,10 @@ def test_deleting_an_account_anonymises_its_messages_for_the_workshop(client):
     assert bodies[1] == ("workshop", "Yes. Call the workshop: +7 701 234 56 78.")
     assert bodies[2] == ("buyer", f"Six bowls; my number is {REMOVED}")
     assert seen["commissions"][0]["description"] == f"Six bowls; my number is {REMOVED}"
+    late = client.post(f"/api/v1/conversations/{conversation_id}/messages",
+                       headers=auth_headers(artisan), json={"body": "Are you there?"})
+    assert late.status_code == 409
+    assert late.get_json()["code"] == "community.counterpart_deleted"
     db.session.expire_all()
     assert all("example.de" not in m.body and "1234567" not in m.body
                for m in db.session.query(Message).filter_by(sender_id=buyer.id))
