@@ -19,7 +19,6 @@ from marketplace.money import Money
 from marketplace.shipping import duties
 from tests.factories import auth_headers, make_operator
 from tests.shipping.conftest import felt_rug
-from tests.storefront.helpers import HTML, sign_in
 from tests.shipping.flow import (
     fulfilments,
     pack,
@@ -29,6 +28,7 @@ from tests.shipping.flow import (
     run_label_tasks,
     shipment_of,
 )
+from tests.storefront.helpers import HTML, sign_in
 
 CUSTOMS_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "data" / "schemas"
                              / "customs-declaration.schema.json").read_text())
