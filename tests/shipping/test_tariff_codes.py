@@ -28,6 +28,7 @@ from tests.shipping.flow import (
     run_label_tasks,
     shipment_of,
 )
+from tests.storefront.helpers import HTML, sign_in
 
 CUSTOMS_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "data" / "schemas"
                              / "customs-declaration.schema.json").read_text())
@@ -105,7 +106,8 @@ def test_the_customs_papers_and_data_print_the_destinations_code(
                           service="express")
     [fulfilment] = fulfilments(order_id)
     assert pack(client, fulfilment, weight_g=8_400, l=1_150, w=320, h=320).status_code == 200
-    headers = auth_headers(make_operator())
+    operator = make_operator()
+    headers = auth_headers(operator)
     assert request_shipment(client, headers, order_id).status_code == 202
     run_label_tasks()
     shipment = shipment_of(order_id)
@@ -120,6 +122,11 @@ def test_the_customs_papers_and_data_print_the_destinations_code(
     [item] = body["items"]
     assert (item["hs_code"], item["tariff_code"], item["tariff"]) == (
         "570490", "5704900010", "US")
+
+    # the operator sees the code the parcel declares on the order's console page
+    sign_in(client, operator)
+    page = client.get(f"/console/orders/{order_id}", headers=HTML)
+    assert page.status_code == 200 and "<td>5704900010</td>" in page.get_data(as_text=True)
 
 
 def test_without_a_code_for_the_destination_the_papers_print_the_hs6(client, stripe_webhooks):
