@@ -3,8 +3,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from marketplace import outbox
-from marketplace.catalog import api as catalog_api
+from marketplace import listings, outbox
 from marketplace.catalog import writes
 from marketplace.catalog.models import Product
 from marketplace.extensions import db
@@ -279,7 +278,7 @@ def test_provenance_summaries_are_loaded_once_per_page(client, monkeypatch):
         return {pid: {"level": "L1", "label_code": "ABC", "status": "valid",
                       "url": "http://x/provenance/ABC"} for pid in ids}
 
-    monkeypatch.setattr(catalog_api, "summaries_for_products", summaries)
+    monkeypatch.setattr(listings, "summaries_for_products", summaries)
     artisan = make_artisan()
     for _ in range(3):
         make_product(artisan)
