@@ -22,6 +22,7 @@ FOREIGN_PAYMENT = "foreign_payment"
 DISPUTE = "dispute"
 REFUND_OVER_CAPTURE = "refund_over_capture"
 RECONCILIATION = "reconciliation"
+DOCUMENT_INCOMPLETE = "document_incomplete"
 
 
 def raise_alert(kind: str, key: str, message: str, *, order_id: str | None = None,

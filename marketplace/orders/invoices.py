@@ -56,7 +56,7 @@ from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.ids import isoformat, utcnow
 from marketplace.money import round_half_up
-from marketplace.orders import notify
+from marketplace.orders import alerts, notify
 from marketplace.orders.errors import OrderError
 from marketplace.orders.models import (
     DocumentCounter,
@@ -73,6 +73,20 @@ DEFAULT_CITY = "Almaty"  # where the marketplace is, when EXPORTER_CITY is unset
 
 class DocumentIncomplete(RuntimeError):
     """A document lacks a field the rules table requires: a bug, never issued."""
+
+
+def issue_or_alert(issue, order: Order, *args) -> TaxDocument | None:
+    """``issue(order, *args)`` in a savepoint, for the moves that record money (the payment,
+    a booked refund): the money is recorded whatever its paper lacks. A document that cannot be
+    issued gives its number back (the savepoint's rollback), is left unissued and alerts the
+    operators; its next download tries again."""
+    try:
+        with db.session.begin_nested():
+            return issue(order, *args)
+    except DocumentIncomplete as error:
+        alerts.raise_alert(alerts.DOCUMENT_INCOMPLETE, f"{issue.__name__}:{order.id}",
+                           str(error), order_id=order.id)
+        return None
 
 
 @functools.cache
@@ -429,7 +443,11 @@ def invoice_for(order_id: str, user, access: str | None = None) -> TaxDocument:
                        code=OrderError.INVOICE_NOT_AVAILABLE)
     lock_rows(Order, [order.id])
     db.session.refresh(order)
-    return issue_invoice(order)
+    try:
+        return issue_invoice(order)
+    except DocumentIncomplete as error:
+        raise NotFound("The order's invoice cannot be issued yet; the operators have been told.",
+                       code=OrderError.INVOICE_NOT_AVAILABLE) from error
 
 
 def credit_note_for(order_id: str, number: str, user, access: str | None = None) -> TaxDocument:

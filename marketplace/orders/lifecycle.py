@@ -218,8 +218,9 @@ def mark_paid(order: Order, *, payment_intent_id: str, after_expiry: bool = Fals
     order.payment_intent_id = payment_intent_id
     open_fulfilments(order)
     _issue_serials(order)
-    # the invoice's number is taken in this transaction: a payment rolled back gives it back
-    invoices.issue_invoice(order)
+    # the invoice's number is taken in this transaction: a payment rolled back gives it back;
+    # a paper that cannot be issued never stops the payment from being recorded
+    invoices.issue_or_alert(invoices.issue_invoice, order)
     outbox.emit(ORDER_PAID, {"order_id": order.id})
     return True
 

@@ -395,7 +395,7 @@ def _book_refund(order: Order, refund: Refund) -> None:
         return
     record_ledger(order.id, LedgerKind.REFUNDED, Money(refund.amount, order.currency),
                   refund.stripe_refund_id, order=order)
-    invoices.issue_credit_note(order, refund)
+    invoices.issue_or_alert(invoices.issue_credit_note, order, refund)
     outbox.emit(ORDER_REFUNDED, {"order_id": order.id,
                                  "stripe_refund_id": refund.stripe_refund_id})
     lifecycle.add_event(order.id, "refund", actor_id=refund.created_by, data={

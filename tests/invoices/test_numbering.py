@@ -10,9 +10,9 @@ import pytest
 
 from marketplace.extensions import db
 from marketplace.ids import utcnow
-from marketplace.orders import invoices
-from marketplace.orders.models import DocumentCounter, TaxDocument
-from tests.factories import make_product
+from marketplace.orders import alerts, invoices
+from marketplace.orders.models import DocumentCounter, Order, OrderStatus, TaxDocument
+from tests.factories import auth_headers, make_buyer, make_product
 from tests.invoices.helpers import invoice_of, mark_paid, pending_order
 
 
@@ -94,3 +94,26 @@ def test_concurrent_payments_on_postgresql_take_every_number_once(app):
     assert len(docs) == 8  # 12 payments, 4 rolled back
     assert sorted(doc.sequence for doc in docs) == list(range(1, 9))
     assert len({doc.order_id for doc in docs}) == 8
+
+
+
+def test_a_paper_that_cannot_be_issued_never_stops_the_payment(client):
+    """An order whose invoice would lack a required field (no address lines): the payment is
+    recorded, the number is given back, the operators are alerted, and the download says the
+    invoice is not available (404 ``order.invoice_not_available``) instead of failing."""
+    year = utcnow().year
+    buyer = make_buyer()
+    incomplete = pending_order(address={"country": "DE"}, buyer=buyer)
+    mark_paid(incomplete)
+    db.session.expire_all()
+    assert db.session.get(Order, incomplete).status == OrderStatus.PAID
+    assert invoice_of(incomplete) is None
+    assert [alert.kind for alert in alerts.alerts_for_order(incomplete)] == [
+        alerts.DOCUMENT_INCOMPLETE]
+    response = client.get(f"/api/v1/orders/{incomplete}/invoice.pdf",
+                          headers=auth_headers(buyer))
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "order.invoice_not_available"
+    kept = pending_order()
+    mark_paid(kept)
+    assert invoice_of(kept).number == f"SHB-{year}-000001"
