@@ -115,10 +115,13 @@ def query_args(model: type[BaseModel]):
 
 
 def responds(model: type[BaseModel] | None = None, status: int = 200, *,
-             media_types: tuple[str, ...] = ("application/json",)):
+             media_types: tuple[str, ...] = ("application/json",),
+             alternatives: tuple[str, ...] = ()):
     """Document the success response and serialise the view's JSON through ``model``: the body
     is exactly what the OpenAPI document says (see ``marketplace.schemas``). ``media_types``
-    names what a view without a model answers with (a PDF, a bank file)."""
+    names what a view without a model answers with (a PDF, a bank file); ``alternatives``, what
+    a view with a model may answer instead when asked (``?format=csv``), returned as a
+    ``Response`` of its own."""
 
     def decorate(view):
         if model is None:
@@ -136,6 +139,8 @@ def responds(model: type[BaseModel] | None = None, status: int = 200, *,
             return result
 
         _record(wrapper, "response", (status, model))
+        if alternatives:
+            _record(wrapper, "alternatives", alternatives)
         return wrapper
 
     return decorate

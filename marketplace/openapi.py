@@ -168,6 +168,8 @@ def _operation(rule, view, spec, method, refs: dict, defs: dict) -> dict:
     response: dict = {"description": "Success" if status != 204 else "No content"}
     if model is not None:
         response["content"] = {"application/json": {"schema": refs[(model, "serialization")]}}
+        for media_type in spec.get("alternatives", ()):
+            response["content"][media_type] = {"schema": {"type": "string"}}
     elif status != 204:
         media_types = spec.get("media_types", ("application/json",))
         response["content"] = {media_type: {"schema": {"type": "string", "format": "binary"}}

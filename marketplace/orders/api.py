@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response
 
 from marketplace.accounts import service as accounts
 from marketplace.errors import NotFound
 from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.ids import utcnow
 from marketplace.money import Money
-from marketplace.orders import disputes, guests, invoice_pdf, invoices, notify, service
+from marketplace.orders import (
+    disputes,
+    guests,
+    invoice_pdf,
+    invoices,
+    notify,
+    reconciliation,
+    service,
+)
 from marketplace.orders.errors import OrderError
 from marketplace.orders.schemas import (
     ClaimIn,
@@ -19,12 +30,15 @@ from marketplace.orders.schemas import (
     OrderListOut,
     OrderListQuery,
     OrderOut,
+    ReconciliationOut,
+    ReconciliationQuery,
     RefundIn,
     RefundOut,
     TaxDocumentListOut,
     dispute_out,
     order_out,
     order_summary_out,
+    reconciliation_out,
     refund_out,
     tax_document_out,
 )
@@ -124,6 +138,22 @@ def claim_guest_orders(body: ClaimIn):
 def list_disputes():
     """Open disputes, the soonest evidence deadline first (operators)."""
     return build(DisputeListOut, items=[dispute_out(d) for d in disputes.open_disputes()])
+
+
+@bp.get("/operator/reconciliation")
+@auth_required("operator")
+@query_args(ReconciliationQuery)
+@responds(ReconciliationOut, alternatives=("text/csv",))
+def get_reconciliation(query: ReconciliationQuery):
+    """What Stripe says was captured, refunded and disputed against the payment ledger, per
+    PaymentIntent that moved money on the day (UTC; yesterday by default), with every
+    difference; ``format=csv`` for the same rows as CSV (operators)."""
+    report = reconciliation.daily_report(query.date or utcnow().date() - timedelta(days=1))
+    if query.format == "csv":
+        return Response(reconciliation.report_csv(report), mimetype="text/csv", headers={
+            "Content-Disposition":
+                f'attachment; filename="reconciliation-{report.day.isoformat()}.csv"'})
+    return reconciliation_out(report)
 
 
 @bp.post("/operator/disputes/<dispute_id>/evidence")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -487,6 +488,56 @@ class DisputeOut(OutModel):
 
 class DisputeListOut(OutModel):
     items: list[DisputeOut]
+
+
+class ReconciliationQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    date: dt.date | None = Field(None, description="The UTC day to reconcile; yesterday if left "
+                                                    "out.")
+    format: Literal["json", "csv"] = Field("json", description="json, or csv: the same rows as "
+                                                               "the console's CSV.")
+
+
+class ReconciliationSidesOut(OutModel):
+    captured: int = Field(description="Minor units of the row's currency.")
+    refunded: int
+    disputed: int
+
+
+class ReconciliationRowOut(OutModel):
+    order_id: str
+    payment_intent_id: str
+    currency: str
+    stripe: ReconciliationSidesOut
+    ledger: ReconciliationSidesOut
+    differences: list[str]
+    error: str | None = Field(description="Why Stripe could not be asked about this one.")
+    foreign: bool = Field(description="A PaymentIntent Sheber did not create (its money was "
+                                      "given back).")
+
+
+class ReconciliationTotalsOut(OutModel):
+    currency: str
+    stripe: ReconciliationSidesOut
+    ledger: ReconciliationSidesOut
+
+
+class ReconciliationOut(OutModel):
+    date: dt.date
+    differing: int = Field(description="How many rows differ.")
+    rows: list[ReconciliationRowOut]
+    totals: list[ReconciliationTotalsOut]
+
+
+def reconciliation_out(report) -> dict:
+    return build(ReconciliationOut, date=report.day, differing=len(report.differing),
+                 rows=[{"order_id": row.order_id, "payment_intent_id": row.payment_intent_id,
+                        "currency": row.currency, "stripe": row.stripe, "ledger": row.ledger,
+                        "differences": row.differences, "error": row.error,
+                        "foreign": row.foreign} for row in report.rows],
+                 totals=[{"currency": currency, **sides}
+                         for currency, sides in sorted(report.totals().items())])
 
 
 def dispute_out(dispute) -> dict:

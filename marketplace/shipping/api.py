@@ -185,16 +185,31 @@ def get_customs_data(shipment_id: str):
                  **parcels.customs_declaration(shipment_id, current_user()))
 
 
+def _tax_return(query: TaxReturnQuery) -> dict:
+    registration = current_app.config.get(returns.SCHEME_SETTING[query.scheme])
+    return returns.tax_return(query.scheme, query.period, registration)
+
+
+def _tax_return_csv(report: dict) -> Response:
+    response = Response(returns.to_csv(report), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{report["scheme"]}-{report["period"]}.csv"')
+    return response
+
+
 @bp.get("/operator/tax/returns")
 @auth_required("operator")
 @query_args(TaxReturnQuery)
-@responds(TaxReturnOut)
+@responds(TaxReturnOut, alternatives=("text/csv",))
 def get_tax_return(query: TaxReturnQuery):
     """The figures of a point-of-sale scheme's return (scheme IOSS, UK, AU, NZ, NO, CH or SG;
     period 2026-11 or 2026-Q4): per destination and rate, taxable amount and tax collected,
-    net of refunds in the period, in the scheme's currency. The same as CSV: returns.csv."""
-    registration = current_app.config.get(returns.SCHEME_SETTING[query.scheme])
-    return build(TaxReturnOut, **returns.tax_return(query.scheme, query.period, registration))
+    net of refunds in the period, in the scheme's currency. ``format=csv`` (or returns.csv):
+    the same as CSV."""
+    report = _tax_return(query)
+    if query.format == "csv":
+        return _tax_return_csv(report)
+    return build(TaxReturnOut, **report)
 
 
 @bp.get("/operator/tax/returns.csv")
@@ -203,12 +218,7 @@ def get_tax_return(query: TaxReturnQuery):
 @responds(media_types=("text/csv",))
 def get_tax_return_csv(query: TaxReturnQuery):
     """The tax return as CSV (one row per destination and rate; amounts in major units)."""
-    registration = current_app.config.get(returns.SCHEME_SETTING[query.scheme])
-    report = returns.tax_return(query.scheme, query.period, registration)
-    response = Response(returns.to_csv(report), mimetype="text/csv")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{report["scheme"]}-{report["period"]}.csv"')
-    return response
+    return _tax_return_csv(_tax_return(query))
 
 
 @bp.post("/carriers/<carrier>/events")

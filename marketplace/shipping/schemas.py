@@ -243,6 +243,8 @@ class TaxReturnQuery(BaseModel):
     scheme: Literal["IOSS", "UK", "AU", "NZ", "NO", "CH", "SG"]
     period: str = Field(pattern=PERIOD_PATTERN,
                         description="A month (2026-11) or a quarter (2026-Q4), from 2000 to 9998.")
+    format: Literal["json", "csv"] = Field("json", description=(
+        "json, or csv: the same return as CSV (as /operator/tax/returns.csv)."))
 
     @field_validator("scheme", mode="before")
     @classmethod

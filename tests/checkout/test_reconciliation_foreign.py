@@ -11,7 +11,7 @@ from marketplace.ids import utcnow
 from marketplace.orders import reconciliation
 from tests.checkout.helpers import buyer_with_cart, do_checkout, webhook_processed
 from tests.checkout.test_stripe_lifecycle import deliver  # noqa: F401  (a fixture)
-from tests.factories import make_operator, make_product
+from tests.factories import auth_headers, make_artisan, make_operator, make_product
 from tests.storefront.helpers import HTML, sign_in
 from tests.stripe_emulator import wait_until
 
@@ -49,3 +49,24 @@ def test_a_refunded_foreign_payment_intent_is_a_row_of_the_report(client, stripe
                       headers=HTML).get_data(as_text=True)
     assert foreign in html and "not ours: refunded" in html
 
+
+    # the same report through the API (API.md: GET /operator/reconciliation?date=YYYY-MM-DD)
+    operator = auth_headers(make_operator())
+    day = utcnow().date().isoformat()
+    body = client.get(f"/api/v1/operator/reconciliation?date={day}", headers=operator).get_json()
+    assert body["date"] == day and body["differing"] == len(report.differing)
+    [api_row] = [r for r in body["rows"] if r["payment_intent_id"] == foreign]
+    assert api_row["foreign"] is True and api_row["differences"] == []
+    assert api_row["stripe"] == api_row["ledger"] == {
+        "captured": total["amount"], "refunded": total["amount"], "disputed": 0}
+    by_currency = {t["currency"]: t for t in body["totals"]}
+    assert by_currency[total["currency"]]["ledger"]["captured"] == sum(
+        r["ledger"]["captured"] for r in body["rows"] if r["currency"] == total["currency"])
+    as_csv = client.get(f"/api/v1/operator/reconciliation?date={day}&format=csv",
+                        headers=operator)
+    assert as_csv.mimetype == "text/csv"
+    assert foreign in as_csv.get_data(as_text=True)
+    assert client.get("/api/v1/operator/reconciliation",
+                      headers=auth_headers(make_artisan())).status_code == 403
+    assert client.get("/api/v1/operator/reconciliation?date=2026-13-01",
+                      headers=operator).status_code == 422

@@ -71,6 +71,12 @@ def test_the_ioss_return_sums_tax_by_country_and_rate_net_of_refunds(client, str
     by_country = {row["country"]: row for row in parsed}
     assert by_country["DE"]["net_tax"] == "19.67" and by_country["FR"]["tax_collected"] == "20.70"
     assert by_country["DE"]["currency"] == "EUR"
+    # API.md's form: the JSON endpoint with ?format=csv answers the same file
+    asked = client.get(f"/api/v1/operator/tax/returns?scheme=ioss&period={_period()}"
+                       "&format=csv", headers=headers)
+    assert asked.mimetype == "text/csv" and asked.get_data() == as_csv.get_data()
+    assert client.get(f"/api/v1/operator/tax/returns?scheme=ioss&period={_period()}"
+                      "&format=xml", headers=headers).status_code == 422
 
     sign_in(client, operator)
     page = client.get(f"/console/tax?scheme=IOSS&period={_period()}", headers=HTML)
