@@ -134,7 +134,8 @@ def check_request() -> None:
     mimetype = request.mimetype
     if mimetype in _FORM_TYPES:
         for key, values in request.form.lists():
-            if "\x00" in key or any("\x00" in value for value in values):
+            # a part whose name Werkzeug cannot read (a CR in it) comes back with the key None
+            if "\x00" in (key or "") or any("\x00" in (value or "") for value in values):
                 raise RefusedInput("The form contains a NUL character.",
                                    code=RequestError.CONTROL_CHARACTERS)
     elif mimetype in _JSON_TYPES or mimetype.endswith("+json"):

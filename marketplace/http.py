@@ -90,6 +90,17 @@ def raw_body(model: type[BaseModel], *, validated: bool = False):
     return decorate
 
 
+def multipart_body(field: str = "file", *, many: bool = False):
+    """Document a ``multipart/form-data`` body of file field ``field`` (several when ``many``)
+    for a view that reads ``request.files`` itself (photo uploads)."""
+
+    def decorate(view):
+        _record(view, "multipart", (field, many))
+        return view
+
+    return decorate
+
+
 def query_args(model: type[BaseModel]):
     """Validate the query string into ``model`` as ``query=``."""
 

@@ -151,6 +151,17 @@ def _operation(rule, view, spec, method, refs: dict, defs: dict) -> dict:
             "content": {"application/json": {"schema": refs[(model, "validation")]}},
         }
         errors.update({400, 413, 422} if validated else {400, 413})
+    elif "multipart" in spec:  # files the view reads from request.files
+        field, many = spec["multipart"]
+        binary = {"type": "string", "format": "binary"}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": [field],
+                "properties": {field: {"type": "array", "items": binary, "minItems": 1}
+                               if many else binary}}}},
+        }
+        errors.update({400, 413, 422})
     if rule.arguments:
         errors.add(404)
     if "auth" in spec:
@@ -294,7 +305,8 @@ Machine-readable: <a href="/api/openapi.json">/api/openapi.json</a>.</p>
 {% for path, ops in doc.paths.items() %}<h2><code>{{ path }}</code></h2><ul>
 {% for method, op in ops.items() %}<li><span class="m">{{ method|upper }}</span> {{ op.summary }}
 {% if op.security %}(bearer token){% endif %}
-{% if op.requestBody %}<details><summary>body</summary><pre>{{
+{% if op.requestBody and "application/json" in op.requestBody.content %}<details>
+<summary>body</summary><pre>{{
  op.requestBody.content["application/json"].schema["$ref"].split("/")[-1] }}</pre></details>
 {% endif %}
 </li>{% endfor %}</ul>{% endfor %}</body></html>"""

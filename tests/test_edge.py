@@ -83,6 +83,24 @@ def test_a_nul_in_a_login_email_is_refused_as_json_and_as_a_form(client):
     assert client.post("/signin", data=form, headers=HTML).status_code == 400
 
 
+
+def test_a_form_part_without_a_name_or_value_is_read_past(app):
+    """Found by schemathesis on the multipart photo upload: a part the multipart parser gives
+    back without a name (or value) made the NUL check a TypeError (500)."""
+    from flask import request
+    from werkzeug.datastructures import MultiDict
+
+    from marketplace import edge
+
+    with app.test_request_context("/api/v1/reviews/x/photos", method="POST",
+                                  content_type="multipart/form-data; boundary=b"):
+        request.form = MultiDict([(None, "true"), ("file", None), ("ok", "1")])
+        edge.check_request()  # nothing to refuse: no NUL anywhere
+        request.form = MultiDict([(None, "a\x00b")])
+        with pytest.raises(edge.RefusedInput):
+            edge.check_request()
+
+
 @pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**30])
 def test_integers_beyond_64_bits_in_a_body_are_a_400(client, value):
     headers = auth_headers(make_buyer())

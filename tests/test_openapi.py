@@ -265,3 +265,15 @@ def test_spectral_oas_ruleset_finds_no_errors(document, tmp_path):
     assert errors == [], done.stdout + done.stderr
     assert done.returncode == 0, done.stdout + done.stderr
     print("spectral warnings:", warnings or "none")
+
+
+def test_photo_uploads_document_their_multipart_bodies(document):
+    for path, many in (("/api/v1/products/{product_id}/images", False),
+                       ("/api/v1/reviews/{review_id}/photos", True)):
+        body = document["paths"][path]["post"]["requestBody"]
+        schema = body["content"]["multipart/form-data"]["schema"]
+        assert body["required"] is True and schema["required"] == ["file"]
+        field = schema["properties"]["file"]
+        binary = field["items"] if many else field
+        assert binary == {"type": "string", "format": "binary"}
+        assert (field["type"] == "array") is many

@@ -26,7 +26,14 @@ from marketplace.catalog.schemas import (
     TariffList,
 )
 from marketplace.errors import NotFound
-from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.http import (
+    auth_required,
+    current_user,
+    json_body,
+    multipart_body,
+    query_args,
+    responds,
+)
 from marketplace.listings import present
 from marketplace.money import PRESENTMENT_CURRENCIES
 from marketplace.schemas import build
@@ -158,6 +165,7 @@ def archive_product(product_id: str):
 
 @bp.post("/products/<product_id>/images")
 @auth_required("artisan")
+@multipart_body("file")
 @responds(ImageOut, 201)
 def upload_image(product_id: str):
     """Add an image: multipart field `file`, JPEG/PNG/WebP, at most 10 MB; a worker then makes

@@ -32,7 +32,14 @@ from marketplace.community.schemas import (
 )
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.http import (
+    auth_required,
+    current_user,
+    json_body,
+    multipart_body,
+    query_args,
+    responds,
+)
 from marketplace.ids import isoformat
 from marketplace.listings import present
 from marketplace.money import Money
@@ -114,6 +121,7 @@ def write_review(order_id: str, line_id: str, body: ReviewIn):
 
 @bp.post("/reviews/<review_id>/photos")
 @auth_required()
+@multipart_body("file", many=True)
 @responds(ReviewOut, 201)
 def add_review_photos(review_id: str):
     """Add photos to your review: multipart fields `file` (one or several), JPEG/PNG/WebP, at
