@@ -73,7 +73,11 @@ def test_a_guest_checks_out_in_russian_and_opens_the_order_from_the_receipt(
     assert receipt["Subject"] == f"Ваш чек Sheber за заказ {order_id[-8:]}"
     assert f"Здравствуйте, {BERLIN['name']}!" in text_of(receipt)
     assert "Синяя пиала" in text_of(receipt)
-    [link] = [url for url in links(html_of(receipt)) if "?access=" in url]
+    signed = {url for url in links(html_of(receipt)) if "?access=" in url}
+    [link] = [url for url in signed if f"/orders/{order_id}?" in url]
+    # ... and the guest's invoice, signed the same way
+    [invoice] = [url for url in signed if url != link]
+    assert f"/orders/{order_id}/invoice.pdf?access=" in invoice
     # ... and the artisan's mail is in Kazakh
     [pack] = mails_to(smtp_server, artisan.email, 1)
     assert pack["Subject"].startswith(f"Тапсырыс {order_id[-8:]}:")
