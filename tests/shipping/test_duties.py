@@ -117,11 +117,17 @@ def test_the_flat_duty_applies_only_from_2026_07_01_and_only_with_ioss():
     lines = [("570490", m("100", "EUR"))]
     before = run("DE", lines, m("10", "EUR"), registered={"IOSS"}, on=date(2026, 6, 30))
     assert before.duty_local == m("0", "EUR") and before.regime == "IOSS"
-    without_ioss = run("DE", lines, m("10", "EUR"))
-    assert without_ioss.regime == "customs" and without_ioss.duty_local == m("0", "EUR")
-    assert without_ioss.vat_local == m("20.90", "EUR")  # 19% x (100 + 10) CIF
+    relieved = run("DE", lines, m("10", "EUR"), on=date(2026, 6, 30))
+    assert relieved.regime == "customs" and relieved.duty_local == m("0", "EUR")
+    assert relieved.vat_local == m("20.90", "EUR")  # 19% x (100 + 10) CIF, under the relief
+    # from 2026-07-01 the EUR 150 relief is gone for every consignment; without IOSS no flat
+    # duty either: 5704 at 6.7% x 110 CIF = 7.37, VAT 19% x (110 + 7.37) = 22.30
+    without_ioss = run("DE", lines, m("10", "EUR"), on=date(2026, 7, 1))
+    assert without_ioss.regime == "customs" and without_ioss.duty_local == m("7.37", "EUR")
+    assert without_ioss.vat_local == m("22.30", "EUR")
+    # after the interim (2028-07-01) the tariff's rates apply to IOSS consignments as well
     ended = run("DE", lines, m("10", "EUR"), registered={"IOSS"}, on=date(2028, 7, 1))
-    assert ended.duty_local == m("0", "EUR")
+    assert ended.duty_local == m("7.37", "EUR")
 
 
 def test_eu_above_150_pays_duty_by_heading_on_cif_and_vat_at_the_border():

@@ -23,21 +23,22 @@ def earrings_to_berlin():
 def test_a_fresh_option_resolves_to_the_quoted_price_with_ddp_duties(earrings_to_berlin):
     option, items = earrings_to_berlin
     priced = service.resolve_option(option.id, "DE", "10115", items, "EUR", "DDP")
-    # as in the quote test: 22.50 EUR shipping, 19.67 EUR VAT (no duty up to EUR 150 w/o IOSS)
+    # as in the quote test: 22.50 EUR shipping, 2.59 EUR duty + 20.16 EUR VAT (no EUR 150 relief
+    # since 2026-07-01, no flat duty without IOSS)
     assert priced.shipping == Money(2250, "EUR")
-    assert priced.duties == priced.duties_estimate == Money(1967, "EUR")
+    assert priced.duties == priced.duties_estimate == Money(2275, "EUR")
     assert (priced.service, priced.carrier, priced.service_kind) == ("ems", "sheber-post",
                                                                       "postal")
     assert priced.eta_days == (8, 15)
     assert [(line.hs_code, line.quantity) for line in priced.hs_lines] == [("711311", 1)]
-    assert priced.to_dict()["duties"] == {"amount": 1967, "currency": "EUR"}
+    assert priced.to_dict()["duties"] == {"amount": 2275, "currency": "EUR"}
 
 
 def test_dap_charges_no_duties_but_keeps_the_estimate(earrings_to_berlin):
     option, items = earrings_to_berlin
     priced = service.resolve_option(option.id, "DE", "10115", items, "EUR", "DAP")
     assert priced.duties == Money(0, "EUR")
-    assert priced.duties_estimate == Money(1967, "EUR")
+    assert priced.duties_estimate == Money(2275, "EUR")
 
 
 def test_unknown_duties_mode_is_422(earrings_to_berlin):

@@ -68,19 +68,20 @@ def test_silver_earrings_to_germany_pay_the_eu_flat_duty_and_german_vat(client):
     assert options["ems"]["amount"] == {"amount": 2250, "currency": "EUR"}
     # Express zone Z4 up to 500 g: 28,000.00 KZT = 50.40 EUR
     assert options["express"]["amount"] == {"amount": 5040, "currency": "EUR"}
-    # goods 45,000 KZT = 81.00 EUR <= 150 EUR, no IOSS registration: the EUR 150 relief, no
-    # flat duty (it is for IOSS sellers); VAT 19% at the border on CIF: (81.00 + 22.50) x 0.19
-    # = 19.665 -> 19.67 (half-up)
+    # goods 45,000 KZT = 81.00 EUR <= 150 EUR, no IOSS registration: since 2026-07-01 no EUR 150
+    # relief and no flat duty (it is for IOSS sellers), so the tariff's duty on CIF: 7113 at 2.5%
+    # x (81.00 + 22.50) = 2.5875 -> 2.59; VAT 19% at the border on CIF + duty:
+    # (103.50 + 2.5875) x 0.19 = 20.156 -> 20.16 (half-up)
     ems = options["ems"]["duties"]
     assert ems["regime"] == "customs" and ems["modes"] == ["DDP", "DAP"]
-    assert ems["breakdown"]["duty"] == {"amount": 0, "currency": "EUR"}
+    assert ems["breakdown"]["duty"] == {"amount": 259, "currency": "EUR"}
     assert ems["breakdown"]["customs_value"] == {"amount": 10350, "currency": "EUR"}
-    assert ems["breakdown"]["vat"] == {"amount": 1967, "currency": "EUR"}
-    assert ems["breakdown"]["duty_exempt"] is True
+    assert ems["breakdown"]["vat"] == {"amount": 2016, "currency": "EUR"}
+    assert ems["breakdown"]["duty_exempt"] is False
     assert ems["breakdown"]["lines"][0]["hs_code"] == "711311"
-    assert ems["estimate"] == {"amount": 1967, "currency": "EUR"}
-    # Express: (81.00 + 50.40) x 0.19 = 24.966 -> 24.97
-    assert options["express"]["duties"]["estimate"] == {"amount": 2497, "currency": "EUR"}
+    assert ems["estimate"] == {"amount": 2275, "currency": "EUR"}
+    # Express: duty 2.5% x (81.00 + 50.40) = 3.285 -> 3.29; VAT (131.40 + 3.285) x 0.19 = 25.59
+    assert options["express"]["duties"]["estimate"] == {"amount": 2888, "currency": "EUR"}
 
 
 def test_with_ioss_the_earrings_are_ddp_only_with_the_flat_duty(client, app, monkeypatch):
