@@ -51,6 +51,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from marketplace import mail
 from marketplace.accounts.models import User
+from marketplace.catalog.browse import resolve_text
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.errors import NotFound
 from marketplace.extensions import db
@@ -146,11 +147,6 @@ def significant(value: Decimal, digits: int = 6) -> str:
     return format(value.quantize(quantum, rounding=ROUND_HALF_UP), "f")
 
 
-def _title(title: dict | None, locale: str) -> str:
-    title = title or {}
-    return title.get(locale) or title.get("en") or next(iter(title.values()), "")
-
-
 def _marketplace() -> dict:
     config = current_app.config
     lines = [line for line in (
@@ -244,7 +240,8 @@ def invoice_data(order: Order, *, number: str, issued_at: datetime) -> dict:
     for line in order.lines:
         hs_code, vat_rate = rates_by_product.get(line.product_id, (None, None))
         lines.append({
-            "line_id": line.id, "title": _title(line.title, locale), "quantity": line.quantity,
+            "line_id": line.id, "title": resolve_text(line.title, locale)[0],
+            "quantity": line.quantity,
             "unit": line.unit_presentment_amount,
             "amount": line.unit_presentment_amount * line.quantity,
             "listing_unit": line.unit_price_amount, "listing_currency": line.unit_price_currency,
