@@ -8,6 +8,8 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql as _postgresql
+from sqlalchemy.dialects import sqlite as _sqlite
 from sqlalchemy.engine import Engine
 
 # Deterministic constraint names so that Alembic migrations are the same on every database.
@@ -28,6 +30,13 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 UNMANAGED_TABLE_PREFIXES = ("product_fts",)
 # PostgreSQL-only generated tsvector columns of product (migration 0015, catalog/search.py).
 UNMANAGED_COLUMNS = ("search_vector", "search_title_vector")
+
+
+def conflict_insert(dialect_name: str):
+    """The ``insert`` of a database that knows ``ON CONFLICT`` (``on_conflict_do_nothing`` /
+    ``on_conflict_do_update``): PostgreSQL's or SQLite's; None for any other, whose callers
+    take their own portable path."""
+    return {"postgresql": _postgresql.insert, "sqlite": _sqlite.insert}.get(dialect_name)
 
 
 def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:

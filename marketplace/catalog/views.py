@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from marketplace.catalog.models import Product, ProductViewDay
-from marketplace.extensions import db
+from marketplace.extensions import conflict_insert, db
 from marketplace.ids import utcnow
 
 log = logging.getLogger(__name__)
@@ -111,14 +111,6 @@ def _write_or_keep(engine: Engine, counter: ViewCounter) -> int:
         raise
 
 
-def _upsert(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 def write_counts(engine: Engine, counts: dict[tuple[str, date], int]) -> int:
     if not counts:
         return 0
@@ -132,7 +124,7 @@ def write_counts(engine: Engine, counts: dict[tuple[str, date], int]) -> int:
                 if product_id in existing]
         if not rows:
             return 0
-        statement = _upsert(engine.dialect.name)(table).values(rows)
+        statement = conflict_insert(engine.dialect.name)(table).values(rows)
         connection.execute(statement.on_conflict_do_update(
             index_elements=[table.c.product_id, table.c.day],
             set_={"views": table.c.views + statement.excluded.views}))

@@ -18,7 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from marketplace.errors import Conflict, NotFound, ValidationFailed
-from marketplace.extensions import db
+from marketplace.extensions import conflict_insert, db
 from marketplace.fx.errors import FxError
 from marketplace.fx.models import FxRate, FxRateHistory
 from marketplace.fx.sources import FileRateSource, HttpJsonRateSource, RateSnapshot, RateSource
@@ -112,12 +112,8 @@ def _snapshot_rows(snapshot: RateSnapshot) -> list[dict]:
 
 def _insert_missing(rows: list[dict]) -> None:
     """Insert rate rows unless present (a concurrent first load must not fail)."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
+    insert = conflict_insert(db.session.get_bind().dialect.name)
+    if insert is None:
         db.session.execute(FxRate.__table__.insert(), rows)
         return
     db.session.execute(insert(FxRate).values(rows).on_conflict_do_nothing(
@@ -134,12 +130,8 @@ def _history_rows(snapshot: RateSnapshot) -> list[dict]:
 def _upsert_history(rows: list[dict], *, replace: bool) -> None:
     """Record a day's rates; ``replace``: a later fetch of the same day wins (the source
     corrected it), else rows present stay (a concurrent first load must not fail)."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
+    insert = conflict_insert(db.session.get_bind().dialect.name)
+    if insert is None:
         for row in rows:
             db.session.merge(FxRateHistory(**row))
         return

@@ -46,15 +46,13 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from marketplace import mail
 from marketplace.accounts.models import User
 from marketplace.catalog.browse import resolve_text
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.errors import NotFound
-from marketplace.extensions import db
+from marketplace.extensions import conflict_insert, db
 from marketplace.ids import isoformat, utcnow
 from marketplace.money import round_half_up
 from marketplace.orders import alerts, notify
@@ -101,15 +99,6 @@ def regime_rule(regime: str | None) -> dict:
 
 # --- numbering ---------------------------------------------------------------------------------
 
-def _counter_insert():
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql_insert(DocumentCounter)
-    if dialect == "sqlite":
-        return sqlite_insert(DocumentCounter)
-    return None
-
-
 def take_number(series: str) -> int:
     """The next number of ``series``: the counter row incremented (and so locked until the
     caller's transaction ends). Call inside the use case that records the document."""
@@ -120,9 +109,9 @@ def take_number(series: str) -> int:
     number = db.session.execute(bump).scalar_one_or_none()
     if number is not None:
         return number
-    insert = _counter_insert()
+    insert = conflict_insert(db.session.get_bind().dialect.name)
     if insert is not None:
-        db.session.execute(insert.values(series=series, last_number=0)
+        db.session.execute(insert(DocumentCounter).values(series=series, last_number=0)
                            .on_conflict_do_nothing(index_elements=["series"]))
     else:  # another database: a plain insert (a race is then an IntegrityError, retried)
         db.session.add(DocumentCounter(series=series, last_number=0))
