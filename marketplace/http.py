@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
 from marketplace import logs
@@ -155,6 +155,14 @@ def responds(model: type[BaseModel] | None = None, status: int = 200, *,
         return wrapper
 
     return decorate
+
+
+def attachment(body, filename: str, content_type: str, *, private: bool = False) -> Response:
+    """A download: ``body`` saved as ``filename``; ``private``: no cache may keep it."""
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if private:
+        headers["Cache-Control"] = "private, no-store"
+    return Response(body, content_type=content_type, headers=headers)
 
 
 def current_user():

@@ -6,7 +6,14 @@ from flask import Blueprint, Response
 
 from marketplace.accounts import service as accounts
 from marketplace.errors import NotFound
-from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.http import (
+    attachment,
+    auth_required,
+    current_user,
+    json_body,
+    query_args,
+    responds,
+)
 from marketplace.ids import utcnow
 from marketplace.money import Money
 from marketplace.orders import (
@@ -150,9 +157,8 @@ def get_reconciliation(query: ReconciliationQuery):
     difference; ``format=csv`` for the same rows as CSV (operators)."""
     report = reconciliation.daily_report(query.date or utcnow().date() - timedelta(days=1))
     if query.format == "csv":
-        return Response(reconciliation.report_csv(report), mimetype="text/csv", headers={
-            "Content-Disposition":
-                f'attachment; filename="reconciliation-{report.day.isoformat()}.csv"'})
+        return attachment(reconciliation.report_csv(report), reconciliation.csv_filename(report),
+                          "text/csv; charset=utf-8")
     return reconciliation_out(report)
 
 

@@ -186,6 +186,10 @@ def daily_report(day: date) -> Report:
     return Report(day, list(rows.values()))
 
 
+def csv_filename(report: Report) -> str:
+    return f"reconciliation-{report.day.isoformat()}.csv"
+
+
 def report_csv(report: Report) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

@@ -1,9 +1,16 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, current_app
 
 from marketplace.errors import Conflict
-from marketplace.http import auth_required, current_user, json_body, query_args, responds
+from marketplace.http import (
+    attachment,
+    auth_required,
+    current_user,
+    json_body,
+    query_args,
+    responds,
+)
 from marketplace.payouts import service
 from marketplace.payouts.errors import PayoutError
 from marketplace.payouts.schemas import (
@@ -100,8 +107,7 @@ def get_batch(batch_id: str):
 def batch_file(batch_id: str, name: str):
     """Download a batch file (transfers.csv, pain.001.xml)."""
     row = service.batch_file(batch_id, name)
-    return Response(row.content, content_type=row.content_type,
-                    headers={"Content-Disposition": f'attachment; filename="{batch_id}-{name}"'})
+    return attachment(row.content, f"{batch_id}-{name}", row.content_type)
 
 
 @bp.post("/operator/payouts/batches/<batch_id>/executed")

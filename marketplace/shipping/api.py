@@ -10,6 +10,7 @@ from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
 from marketplace.http import (
     MalformedRequest,
+    attachment,
     auth_required,
     current_user,
     json_body,
@@ -191,10 +192,8 @@ def _tax_return(query: TaxReturnQuery) -> dict:
 
 
 def _tax_return_csv(report: dict) -> Response:
-    response = Response(returns.to_csv(report), mimetype="text/csv")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{report["scheme"]}-{report["period"]}.csv"')
-    return response
+    return attachment(returns.to_csv(report), f'{report["scheme"]}-{report["period"]}.csv',
+                      "text/csv; charset=utf-8")
 
 
 @bp.get("/operator/tax/returns")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from pydantic import ValidationError
@@ -14,6 +14,7 @@ from marketplace.accounts import addresses, export
 from marketplace.accounts import lifecycle as accounts
 from marketplace.accounts.schemas import AddressIn
 from marketplace.errors import Conflict, DomainError, Forbidden, ValidationFailed
+from marketplace.http import attachment
 from marketplace.i18n import current_language
 from marketplace.orders import guests
 from marketplace.storefront.auth import countries_for_language
@@ -116,8 +117,7 @@ def export_data():
     """Download my data: the same JSON document as ``GET /api/v1/me/export``."""
     user = _account_user()
     body = json.dumps(export.export_data(user), ensure_ascii=False, indent=2)
-    return Response(body, mimetype="application/json", headers={
-        "Content-Disposition": f'attachment; filename="sheber-data-{user.id}.json"'})
+    return attachment(body, f"sheber-data-{user.id}.json", "application/json")
 
 
 @bp.post("/delete")

@@ -31,7 +31,7 @@ from marketplace.errors import (
 )
 from marketplace.fx import service as fx
 from marketplace.fx.service import QUOTE_CURRENCY
-from marketplace.http import parse_model
+from marketplace.http import attachment, parse_model
 from marketplace.i18n import current_language, format_money
 from marketplace.ids import utcnow
 from marketplace.money import Money
@@ -378,10 +378,7 @@ def request_shipment(order_id: str):
 
 
 def _pdf(data: bytes, filename: str) -> Response:
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return attachment(data, filename, "application/pdf", private=True)
 
 
 @bp.get("/shipments/<shipment_id>/label.pdf")
@@ -521,9 +518,7 @@ def payout_batch(batch_id: str):
 @roles_required("operator")
 def payout_file(batch_id: str, name: str):
     row = payouts.batch_file(batch_id, name)
-    return Response(row.content, content_type=row.content_type, headers={
-        "Content-Disposition": f'attachment; filename="{batch_id}-{name}"',
-        "Cache-Control": "private, no-store"})
+    return attachment(row.content, f"{batch_id}-{name}", row.content_type, private=True)
 
 
 @bp.post("/payouts/<batch_id>/executed")
@@ -585,10 +580,8 @@ def reconciliation():
 @roles_required("operator")
 def reconciliation_csv():
     report = reconciliation_service.daily_report(_report_day())
-    return Response(reconciliation_service.report_csv(report),
-                    content_type="text/csv; charset=utf-8", headers={
-                        "Content-Disposition":
-                            f'attachment; filename="reconciliation-{report.day.isoformat()}.csv"'})
+    return attachment(reconciliation_service.report_csv(report),
+                      reconciliation_service.csv_filename(report), "text/csv; charset=utf-8")
 
 
 # --- audit trail ----------------------------------------------------------------------------

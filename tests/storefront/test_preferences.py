@@ -37,3 +37,16 @@ def test_a_signed_in_users_saved_language_and_currency_apply(client):
     page = client.get("/signup", headers=HTML).get_data(as_text=True)
     assert '<html lang="kk">' in page
     assert '<option value="EUR" selected>' in page
+
+
+def test_my_data_downloads_as_a_json_attachment(client):
+    import json
+
+    buyer = make_buyer(name="Дана")
+    sign_in(client, buyer)
+    response = client.get("/account/export", headers=HTML)
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="sheber-data-{buyer.id}.json"')
+    assert json.loads(response.get_data(as_text=True))["account"]["name"] == "Дана"
