@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, Response
 
 from marketplace.accounts import service as accounts
@@ -14,7 +12,6 @@ from marketplace.http import (
     query_args,
     responds,
 )
-from marketplace.ids import utcnow
 from marketplace.money import Money
 from marketplace.orders import (
     disputes,
@@ -155,7 +152,7 @@ def get_reconciliation(query: ReconciliationQuery):
     """What Stripe says was captured, refunded and disputed against the payment ledger, per
     PaymentIntent that moved money on the day (UTC; yesterday by default), with every
     difference; ``format=csv`` for the same rows as CSV (operators)."""
-    report = reconciliation.daily_report(query.date or utcnow().date() - timedelta(days=1))
+    report = reconciliation.daily_report(query.date or reconciliation.yesterday())
     if query.format == "csv":
         return attachment(reconciliation.report_csv(report), reconciliation.csv_filename(report),
                           "text/csv; charset=utf-8")

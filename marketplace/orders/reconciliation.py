@@ -83,6 +83,11 @@ class Report:
         return sums
 
 
+def yesterday() -> date:
+    """The day a report is of unless one is named: the last whole UTC day."""
+    return utcnow().date() - timedelta(days=1)
+
+
 def _window(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time())
     return start, start + timedelta(days=1)
@@ -213,7 +218,7 @@ def reconcile(day: date) -> Report:
 
 
 def reconcile_yesterday() -> int:
-    return len(reconcile(utcnow().date() - timedelta(days=1)).differing)
+    return len(reconcile(yesterday()).differing)
 
 
 @use_case

@@ -6,7 +6,6 @@ Each view reads the form, calls one service and renders."""
 from __future__ import annotations
 
 from datetime import date as date_type
-from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -565,7 +564,7 @@ def _report_day() -> date_type:
     try:
         return date_type.fromisoformat(value)
     except ValueError:
-        return utcnow().date() - timedelta(days=1)
+        return reconciliation_service.yesterday()
 
 
 @bp.get("/reconciliation")
