@@ -7,6 +7,7 @@ A failing test leaves a full-page screenshot in ``test-artifacts/<test name>.png
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -44,15 +45,25 @@ def chromium():
         browser.close()
 
 
+@contextlib.contextmanager
+def open_tab(chromium, live_server, request, **options):
+    """A tab in a fresh browser profile (own cookies) on the live server, with Playwright's
+    ``new_context`` options; a screenshot when the test failed."""
+    context = chromium.new_context(base_url=live_server, **options)
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    try:
+        yield tab
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(chromium, live_server, request):
     """A fresh browser profile per test (own cookies); screenshot on failure."""
-    context = chromium.new_context(base_url=live_server, locale="en-GB")
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
+    with open_tab(chromium, live_server, request, locale="en-GB") as tab:
+        yield tab

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from marketplace.ids import utcnow
+from tests.browser.conftest import open_tab
 from tests.browser.steps import sign_in
 from tests.charts.helpers import seed_payouts, seed_sales
 from tests.factories import make_operator
@@ -16,14 +17,11 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def phone(chromium, live_server):
+def phone(chromium, live_server, request):
     # the pages' CSP allows no script: axe is injected with CSP bypassed, as a test harness
-    context = chromium.new_context(base_url=live_server, bypass_csp=True, locale="ru-RU",
-                                   viewport={"width": 390, "height": 844})
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
+    with open_tab(chromium, live_server, request, bypass_csp=True, locale="ru-RU",
+                  viewport={"width": 390, "height": 844}) as tab:
+        yield tab
 
 
 def _axe(tab) -> list[dict]:

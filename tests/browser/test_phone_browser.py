@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from marketplace.provenance import records
+from tests.browser.conftest import open_tab
 from tests.browser.steps import sign_in
 from tests.checkout.helpers import fixed_rates  # noqa: F401  (a fixture)
 from tests.factories import make_artisan, make_product
@@ -27,18 +28,9 @@ def _rates(fixed_rates):  # noqa: F811
 
 @pytest.fixture
 def phone(chromium, live_server, request):
-    context = chromium.new_context(base_url=live_server, locale="en-GB", viewport=PHONE,
-                                   is_mobile=True, has_touch=True)
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        from tests.browser.conftest import ARTIFACTS
-
-        ARTIFACTS.mkdir(exist_ok=True)
-        tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
+    with open_tab(chromium, live_server, request, locale="en-GB", viewport=PHONE,
+                  is_mobile=True, has_touch=True) as tab:
+        yield tab
 
 
 def next_step(page, title: str) -> None:
