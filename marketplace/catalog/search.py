@@ -27,7 +27,9 @@ GIN index finds every match and they are sorted (a leading sort key no btree pro
 planner off the walk), reading about share x rows. Either way a page reads at most about
 sqrt(page x rows) rows, whatever the number of matches (the tier after a large, exhausted tier
 excepted: its first page reads that tier's matches once). Without statistics (never analysed)
-the planner chooses alone.
+the planner chooses alone. SQLite makes the same choice by counting the tier's FTS5 matches up
+to that share (a count that stops there costs no more than the rare plan), and walks by testing
+each row's stored terms with the portable condition below, which finds what FTS5 finds.
 
 Fuzzy matches are catalogue words found through a trigram index over the vocabulary table
 ``search_term`` (pg_trgm on PostgreSQL, an FTS5 trigram table on SQLite) and accepted by the
@@ -300,7 +302,7 @@ def match(words: list[Word], tier: int | None, dialect: str, page: bool = True) 
     reads them all (counts)."""
     if dialect == "postgresql":
         everything, title, not_title = pg_queries(words, tier)
-        plan = choose_plan(words, tier) if page else None
+        plan = _postgres_plan(words, tier) if page else None
 
         def matches(column: str, query: str):
             vector, tsquery = _vector(column), cast(bindparam(None, query, String), TSQUERY)
@@ -318,6 +320,8 @@ def match(words: list[Word], tier: int | None, dialect: str, page: bool = True) 
         lead = conditions[0].desc() if plan == "index" else None
         return Match(None, None, and_(*conditions), lead)
     if dialect == "sqlite":
+        if page and _sqlite_plan(words, tier) == "walk":
+            return Match(None, None, _portable(words, tier))
         hits = (select(literal_column("product_id").label("product_id"))
                 .select_from(text("product_fts"))
                 .where(text("product_fts MATCH :fts_query")
@@ -456,8 +460,33 @@ def walk_share(rows: float) -> float:
 
 
 def choose_plan(words: list[Word], tier: int | None) -> str | None:
-    """"walk" (test each row of the ordered index), "index" (GIN, then sort) or None."""
+    """How a page of ``tier`` is read: "walk" (the newest-first index, each row tested),
+    "index" (the full-text index's matches, sorted) or None (the planner's choice)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return _postgres_plan(words, tier)
+    if dialect == "sqlite":
+        return _sqlite_plan(words, tier)
+    return None
+
+
+def _postgres_plan(words: list[Word], tier: int | None) -> str | None:
     stats = statistics()
     if stats is None:
         return None
     return "walk" if estimate(words, tier, stats) >= walk_share(stats.rows) else "index"
+
+
+def _sqlite_plan(words: list[Word], tier: int | None) -> str:
+    """SQLite: "walk" when the tier holds at least ``walk_share`` of the catalogue (counted
+    through FTS5 up to that many rows, so the count costs no more than the rare plan), testing
+    each row of the newest-first index on its stored terms (the portable condition, which finds
+    what FTS5 finds); else "index" (FTS5's matches, sorted)."""
+    rows = db.session.execute(text("SELECT max(rowid) FROM product")).scalar() or 0
+    enough = math.ceil(walk_share(rows) * rows)
+    if enough < PAGE_ROWS:
+        return "index"
+    found = db.session.execute(text(
+        "SELECT count(*) FROM (SELECT 1 FROM product_fts WHERE product_fts MATCH :q LIMIT :n)"),
+        {"q": fts_query(words, tier), "n": enough}).scalar()
+    return "walk" if found >= enough else "index"
