@@ -450,7 +450,7 @@ def facet_counts(words, filters: dict, wanted: Collection[str], dialect: str, cu
     query = _filtered(select(Product.craft, Product.materials_key, Product.techniques_key,
                              band.label("band"), func.count().label("n")), **filters)
     if words:
-        query = search.match(words, None, dialect).apply(query)
+        query = search.match(words, None, dialect, page=False).apply(query)
     query = query.group_by(Product.craft, Product.materials_key, Product.techniques_key, band)
     crafts_: dict[str, int] = {}
     materials: dict[str, int] = {}
