@@ -27,7 +27,8 @@ import multiprocessing
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -168,17 +169,54 @@ class Catalogue:
 
 Prepared = tuple[tuple, list[tuple], set[str]]
 TAG_COLUMNS = ("kind", "value", "product_id", "status", "private", "created_at", "price_base")
-BATCH = 5_000  # specs a generating process turns into rows at a time
+BATCH = 5_000  # products a generating process makes at a time
 
 
-_SHARED: tuple = ()  # (catalogue, artisan ids, start) for forked preparing processes
+@dataclass
+class Encoded:
+    """A batch as COPY's text format (PostgreSQL), made where it was generated."""
+
+    count: int
+    products: bytes
+    tags: bytes
+    terms: set[str]
 
 
-def _prepare(job: tuple[int, list[dict]]) -> list[Prepared]:
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_field(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat(" ")
+    return str(value)
+
+
+def encode(batch: list[Prepared]) -> Encoded:
+    products, tags, terms = [], [], set()
+    for values, tag_rows, vocabulary in batch:
+        products.append("\t".join(map(_copy_field, values)))
+        tags.extend("\t".join(map(_copy_field, tag)) for tag in tag_rows)
+        terms |= vocabulary
+    return Encoded(len(batch), "".join(f"{line}\n" for line in products).encode(),
+                   "".join(f"{line}\n" for line in tags).encode(), terms)
+
+
+_SHARED: tuple = ()  # (catalogue, artisan ids, start, make specs) for forked processes
+
+
+def _prepare(job: tuple[int, int, list[dict] | None]) -> list[Prepared] | Encoded:
     from marketplace.catalog.schemas import ProductIn
 
-    catalogue, artisan_ids, start = _SHARED
-    offset, specs = job
+    catalogue, artisan_ids, start, make_specs = _SHARED
+    offset, count, specs = job
+    if specs is None:
+        specs = make_specs(offset, count)
     batch = []
     for n, spec in enumerate(specs, offset):
         created_at = start + timedelta(milliseconds=n)
@@ -186,26 +224,35 @@ def _prepare(job: tuple[int, list[dict]]) -> list[Prepared]:
                                                 ProductIn.model_validate(spec),
                                                 ulid_at(created_at), created_at)
         batch.append(catalogue.prepared(row, vocabulary))
-    return batch
+    return encode(batch) if catalogue.dialect == "postgresql" else batch
 
 
-def generate(specs: Iterable[dict], artisan_ids: list[str], catalogue: Catalogue,
-             start: datetime | None = None, offset: int = 0,
-             jobs: int = 1) -> Iterator[list[Prepared]]:
-    """Batches of prepared rows for the specs, each validated by ``ProductIn``, in order; the
-    artisans take turns (the n-th product is ``artisan_ids[(offset + n) % len]``), created a
-    millisecond apart from ``start``. ``jobs`` > 1: that many forked processes prepare them
-    (they inherit the analyser, memoized or not, and touch no connection)."""
+def generate(specs: Iterable[dict] | Callable[[int, int], list[dict]], artisan_ids: list[str],
+             catalogue: Catalogue, start: datetime | None = None, offset: int = 0,
+             jobs: int = 1, count: int | None = None) -> Iterator[list[Prepared] | Encoded]:
+    """Batches of rows for the specs, each validated by ``ProductIn``, in order; the artisans
+    take turns (the n-th product is ``artisan_ids[(offset + n) % len]``), created a millisecond
+    apart from ``start``. ``specs`` is an iterable, or ``make(offset, count)`` giving the specs
+    of products offset.. (with ``count`` products in all), so that each process makes its own.
+    ``jobs`` > 1: that many forked processes prepare them (they inherit the analyser, memoized
+    or not, and touch no connection)."""
     global _SHARED
-    specs = iter(specs)
 
     def work():
         position = offset
-        while batch := list(itertools.islice(specs, BATCH)):
-            yield position, batch
+        if callable(specs):
+            while position < offset + count:
+                size = min(BATCH, offset + count - position)
+                yield position, size, None
+                position += size
+            return
+        source = iter(specs)
+        while batch := list(itertools.islice(source, BATCH)):
+            yield position, len(batch), batch
             position += len(batch)
 
-    saved, _SHARED = _SHARED, (catalogue, artisan_ids, start or utcnow())
+    make = specs if callable(specs) else None
+    saved, _SHARED = _SHARED, (catalogue, artisan_ids, start or utcnow(), make)
     try:
         if jobs <= 1:
             yield from map(_prepare, work())
@@ -311,16 +358,38 @@ def _build_indexes(engine, definitions: list[str], workers: int = 2) -> None:
         raise failures[0]
 
 
+def foreign_keys(connection) -> dict[tuple[str, str], str]:
+    """{(table, constraint): definition} of the foreign keys of the bench tables."""
+    return {(table, name): definition for table, name, definition in connection.execute(
+        "SELECT t.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
+        "JOIN pg_class t ON t.oid = k.conrelid WHERE k.contype = 'f' AND t.relname = ANY(%s) "
+        "AND t.relnamespace = current_schema()::regnamespace", [list(TABLES)]).fetchall()}
+
+
+def _trigger_states(connection) -> dict[str, str]:
+    return dict(connection.execute(
+        "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'product'::regclass "
+        "AND NOT tgisinternal").fetchall())
+
+
+def _schema(connection) -> tuple:
+    return (index_definitions(connection), foreign_keys(connection), _trigger_states(connection))
+
+
 def _load_postgres(engine, batches, catalogue: Catalogue, progress: Progress | None,
                    rebuild_indexes: bool) -> None:
     raw = engine.raw_connection()
     connection = raw.driver_connection  # psycopg 3
     try:
         connection.autocommit = True
-        before = index_definitions(connection)
+        before = _schema(connection)
         dropped = _droppable(connection) if rebuild_indexes else []
+        # foreign keys checked once for all rows afterwards rather than row by row
+        keys = foreign_keys(connection) if rebuild_indexes else {}
         known = {term for (term,) in connection.execute("SELECT term FROM search_term")}
         with connection.transaction():
+            for table, name in keys:
+                connection.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
             for name in dropped:
                 connection.execute(f'DROP INDEX "{name}"')
             connection.execute(f"ALTER TABLE product DISABLE TRIGGER {TAG_TRIGGER}")
@@ -329,35 +398,37 @@ def _load_postgres(engine, batches, catalogue: Catalogue, progress: Progress | N
         tag_copy = f"COPY product_tag ({', '.join(TAG_COLUMNS)}) FROM STDIN"
         try:
             for batch in batches:
-                terms: set[str] = set()
+                if not isinstance(batch, Encoded):
+                    batch = encode(batch)
                 with connection.transaction(), connection.cursor() as cursor:
                     with cursor.copy(product_copy) as copy:
-                        for values, _, vocabulary in batch:
-                            copy.write_row(values)
-                            terms |= vocabulary
+                        copy.write(batch.products)
                     with cursor.copy(tag_copy) as copy:
-                        for _, tags, _ in batch:
-                            for tag in tags:
-                                copy.write_row(tag)
-                    fresh = terms - known
+                        copy.write(batch.tags)
+                    fresh = batch.terms - known
                     known |= fresh
                     with cursor.copy("COPY search_term (term) FROM STDIN") as copy:
                         for term in sorted(fresh):
                             copy.write_row((term,))
                 if progress:
-                    progress.add(len(batch))
+                    progress.add(batch.count)
         finally:
             connection.execute(f"ALTER TABLE product ENABLE TRIGGER {TAG_TRIGGER}")
+            started = time.perf_counter()
             if dropped:
-                started = time.perf_counter()
-                _build_indexes(engine, [before[name] for name in dropped])
-                if progress:
-                    print(f"  {len(dropped)} indexes made again in "
-                          f"{time.perf_counter() - started:.0f} s", flush=True)
-        after = index_definitions(connection)
+                _build_indexes(engine, [before[0][name] for name in dropped])
+            for (table, name), definition in keys.items():
+                connection.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+            if progress and (dropped or keys):
+                print(f"  {len(dropped)} indexes and {len(keys)} foreign keys made again in "
+                      f"{time.perf_counter() - started:.0f} s", flush=True)
+        after = _schema(connection)
         if after != before:
-            raise SystemExit(f"the indexes after the load differ from the migrated schema's: "
-                             f"{sorted(set(before.items()) ^ set(after.items()))}")
+            changed = [sorted(set(old.items()) ^ set(new.items()))
+                       for old, new in zip(before, after, strict=True)]
+            raise SystemExit(f"the schema after the load differs from the migrated one: "
+                             f"indexes {changed[0]}, foreign keys {changed[1]}, "
+                             f"triggers {changed[2]}")
     finally:
         connection.autocommit = False
         raw.close()

@@ -38,7 +38,7 @@ how each endpoint costs against the cheapest one. No figure here is asserted any
 from __future__ import annotations
 
 import argparse
-import itertools
+import functools
 import json
 import os
 import random
@@ -255,9 +255,11 @@ def check_bulk_path(artisans, specs) -> None:
                                      f"service: {fts}")
 
 
-def _specs(size: int, seed: int):
-    rng = random.Random(seed)
-    return (product_spec(rng, n) for n in range(size))
+def spec_batch(seed: int, offset: int, count: int) -> list[dict]:
+    """The specs of products offset .. offset + count - 1 (a generator of its own per batch,
+    so that each generating process makes its batches' specs)."""
+    rng = random.Random(seed * 1_000_003 + offset)
+    return [product_spec(rng, n) for n in range(offset, offset + count)]
 
 
 def load_catalogue(size: int, seed: int = 17, jobs: int = 2) -> dict:
@@ -267,8 +269,7 @@ def load_catalogue(size: int, seed: int = 17, jobs: int = 2) -> dict:
     from marketplace.fx.service import current_rates
 
     artisans = _artisans(ARTISANS)
-    specs = _specs(size, seed)
-    sample = [next(specs) for _ in range(min(SAMPLE, size // 2))]
+    sample = spec_batch(seed, 0, min(SAMPLE, size // 2))
     check_bulk_path(artisans, sample)
     artisan_ids = [artisan.id for artisan in artisans]
     done = 2 * len(sample)
@@ -278,8 +279,8 @@ def load_catalogue(size: int, seed: int = 17, jobs: int = 2) -> dict:
     start = utcnow() - timedelta(milliseconds=size + 1000)
     started = time.perf_counter()
     with bulk.memoized_analysis():
-        rows = bulk.generate(itertools.islice(specs, size - done), artisan_ids, catalogue,
-                             start=start, offset=done, jobs=jobs)
+        rows = bulk.generate(functools.partial(spec_batch, seed), artisan_ids, catalogue,
+                             start=start, offset=done, jobs=jobs, count=size - done)
         bulk.load(db.engine, rows, size - done, catalogue)
     elapsed = time.perf_counter() - started
     print(f"  bulk path: {size - done:,} products in {elapsed:.0f} s "

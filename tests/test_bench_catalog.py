@@ -4,6 +4,7 @@ migrated schema's, and its texts carry the words its searches look for."""
 
 from __future__ import annotations
 
+import functools
 import random
 
 import pytest
@@ -81,16 +82,18 @@ def test_a_bulk_load_stores_every_row_and_leaves_the_schema_as_migrated(app):
     artisans = [artisan.id for artisan in catalog._artisans(3)]
     before = _indexes()
     db.session.commit()
-    specs = [catalog.product_spec(random.Random(5), n) for n in range(230)]
     catalogue = bulk.Catalogue(db.engine, current_rates())
     db.session.commit()  # nothing open while the bulk path writes
     saved, bulk.BATCH = bulk.BATCH, 100  # three batches, from two processes
     try:
         with bulk.memoized_analysis():
-            bulk.load(db.engine, bulk.generate(specs, artisans, catalogue, jobs=2), len(specs),
-                      catalogue, quiet=True)
+            bulk.load(db.engine, bulk.generate(functools.partial(catalog.spec_batch, 5),
+                                               artisans, catalogue, jobs=2, count=230),
+                      230, catalogue, quiet=True)
     finally:
         bulk.BATCH = saved
+    specs = [spec for offset, count in ((0, 100), (100, 100), (200, 30))
+             for spec in catalog.spec_batch(5, offset, count)]
     assert _indexes() == before
     assert db.session.scalar(select(func.count()).select_from(Product)) == 230
     tags = sum(len(ProductIn.model_validate(spec).materials)
