@@ -318,6 +318,8 @@ def _record_failure(key: str, exc: Exception) -> None:
 
 
 def _log_message(message: EmailMessage) -> None:
+    if not log.isEnabledFor(logging.INFO):  # reading the body back costs more than the log
+        return
     body = message.get_body(preferencelist=("plain",))
     names = [part.get_filename() for part in message.iter_attachments()]
     log.info("mail (MAIL_SERVER unset, not sent)\nMessage-ID: %s\nFrom: %s\nTo: %s\nSubject: %s\n"

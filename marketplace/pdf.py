@@ -337,8 +337,16 @@ def _pieces(text: str, size: float, bold: bool,
         yield font, drawn, width
 
 
+@lru_cache(maxsize=16384)
+def _measured(text: str, size: float, bold: bool,
+              base: str | None = None) -> tuple[tuple[str, object, float], ...]:
+    """``_pieces``, kept: a document measures the same cell text many times while it wraps
+    and lays out its tables, and every document repeats its labels and headings."""
+    return tuple(_pieces(text, size, bold, base))
+
+
 def text_width(text: str, size: float, bold: bool = False) -> float:
-    return sum(width for _, _, width in _pieces(text, size, bold))
+    return sum(width for _, _, width in _measured(text, size, bold))
 
 
 def draw_text(canvas, x: float, y: float, text: str, size: float, *, bold: bool = False,
@@ -346,7 +354,7 @@ def draw_text(canvas, x: float, y: float, text: str, size: float, *, bold: bool 
     """Draw one line of ``text`` in whatever scripts it holds; ``align`` is ``left``,
     ``right`` (``x`` is the right edge) or ``centre``; ``base`` is the paragraph direction
     (``"ltr"``/``"rtl"``, default: from its first strong character). Returns the width."""
-    pieces = list(_pieces(text, size, bold, base))
+    pieces = _measured(text, size, bold, base)
     width = sum(w for _, _, w in pieces)
     if align == "right":
         x -= width
@@ -375,6 +383,10 @@ def wrap(text: str, size: float, width: float, bold: bool = False) -> list[str]:
     (a word longer than a line, as CJK text is, is broken between characters)."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
+        whole = paragraph.lstrip(" ")  # what the word loop below makes of a line that fits
+        if text_width(whole, size, bold) <= width:
+            lines.append(whole)
+            continue
         current = ""
         for word in paragraph.split(" "):
             candidate = f"{current} {word}" if current else word

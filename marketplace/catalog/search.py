@@ -17,6 +17,20 @@ query ordered like the ``newest`` browse and limited to what the page still need
 follows the page, not the number of matches; the tiers are disjoint, so keyset cursors
 (tier, created_at, id) visit every match once.
 
+On PostgreSQL each tier query takes one of two plans, chosen by how many products the tier's
+condition is estimated to select (``estimate``: the lexeme frequencies ANALYZE keeps in
+``pg_stats`` for the two tsvector columns, read once a while per process, and the table's row
+count): when the tier is common (at least ``walk_share``, about sqrt(page / rows) of the
+catalogue) the page walks the browse index newest first and tests each row's stored vector
+(``ts_match_vq``, which no index serves), reading about page / share rows; when it is rare the
+GIN index finds every match and they are sorted (a leading sort key no btree provides keeps the
+planner off the walk), reading about share x rows. Either way a page reads at most about
+sqrt(page x rows) rows, whatever the number of matches (the tier after a large, exhausted tier
+excepted: its first page reads that tier's matches once). Without statistics (never analysed)
+the planner chooses alone. SQLite makes the same choice by counting the tier's FTS5 matches up
+to that share (a count that stops there costs no more than the rare plan), and walks by testing
+each row's stored terms with the portable condition below, which finds what FTS5 finds.
+
 Fuzzy matches are catalogue words found through a trigram index over the vocabulary table
 ``search_term`` (pg_trgm on PostgreSQL, an FTS5 trigram table on SQLite) and accepted by the
 same Python rule on both (``analysis.accepts``).
@@ -24,7 +38,10 @@ same Python rule on both (``analysis.accepts``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+import math
+import time
+from dataclasses import dataclass, field
 
 from sqlalchemy import (
     String,
@@ -33,6 +50,7 @@ from sqlalchemy import (
     cast,
     event,
     false,
+    func,
     insert,
     inspect,
     literal_column,
@@ -46,6 +64,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from marketplace.catalog import analysis
 from marketplace.catalog.analysis import Word
 from marketplace.catalog.models import Product, SearchTerm
+from marketplace.extensions import db
 
 TIERS = (0, 1, 2)
 FUZZY_CANDIDATES = 500  # vocabulary candidates per probe word (SQLite trigram query)
@@ -261,12 +280,15 @@ class Match:
     join: object | None
     join_on: object | None
     condition: object | None
+    lead: object | None = None  # a first sort key (equal on every match) that steers the plan
 
     def apply(self, query):
         if self.join is not None:
             query = query.join(self.join, self.join_on)
         if self.condition is not None:
             query = query.where(self.condition)
+        if self.lead is not None:
+            query = query.order_by(self.lead)
         return query
 
 
@@ -274,22 +296,32 @@ def _vector(name: str):
     return literal_column(f"product.{name}")
 
 
-def match(words: list[Word], tier: int | None, dialect: str) -> Match:
-    """Products in ``tier`` (0, 1, 2; None: any) of the query ``words``."""
+def match(words: list[Word], tier: int | None, dialect: str, page: bool = True) -> Match:
+    """Products in ``tier`` (0, 1, 2; None: any) of the query ``words``; ``page``: the query
+    reads one ordered page of them (PostgreSQL then picks the walk or the GIN plan), else it
+    reads them all (counts)."""
     if dialect == "postgresql":
         everything, title, not_title = pg_queries(words, tier)
+        plan = _postgres_plan(words, tier) if page else None
+
+        def matches(column: str, query: str):
+            vector, tsquery = _vector(column), cast(bindparam(None, query, String), TSQUERY)
+            if plan == "walk":
+                return func.ts_match_vq(vector, tsquery)
+            return vector.op("@@")(tsquery)
+
         conditions = []
         if everything:
-            conditions.append(_vector("search_vector").op("@@")(
-                cast(bindparam(None, everything, String), TSQUERY)))
+            conditions.append(matches("search_vector", everything))
         if title:
-            conditions.append(_vector("search_title_vector").op("@@")(
-                cast(bindparam(None, title, String), TSQUERY)))
+            conditions.append(matches("search_title_vector", title))
         if not_title:
-            conditions.append(not_(_vector("search_title_vector").op("@@")(
-                cast(bindparam(None, not_title, String), TSQUERY))))
-        return Match(None, None, and_(*conditions))
+            conditions.append(not_(matches("search_title_vector", not_title)))
+        lead = conditions[0].desc() if plan == "index" else None
+        return Match(None, None, and_(*conditions), lead)
     if dialect == "sqlite":
+        if page and _sqlite_plan(words, tier) == "walk":
+            return Match(None, None, _portable(words, tier))
         hits = (select(literal_column("product_id").label("product_id"))
                 .select_from(text("product_fts"))
                 .where(text("product_fts MATCH :fts_query")
@@ -323,3 +355,138 @@ def _portable(words: list[Word], tier: int | None):
     if tier == 2:
         return and_(widened, not_(exact))
     return widened
+
+
+# --- choosing the plan (PostgreSQL) ---
+
+PAGE_ROWS = 25  # the rows a page asks for (24 and one to know there is more)
+STATISTICS_SECONDS = 300.0
+_VECTORS = ("search_vector", "search_title_vector")
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """What ANALYZE knows of the product table: its rows and, per tsvector column, the share
+    of rows holding each frequent lexeme (and the least such share: rarer lexemes are not
+    listed)."""
+
+    rows: float
+    lexemes: dict[str, tuple[list[str], list[float]]] = field(default_factory=dict)
+    floor: dict[str, float] = field(default_factory=dict)
+
+    def share(self, column: str, forms: list[tuple[str, bool]]) -> float:
+        """The estimated share of rows whose ``column`` holds one of ``forms`` (a union is at
+        least its largest part: taking that errs towards the GIN plan)."""
+        names, shares = self.lexemes.get(column, ([], []))
+        best = 0.0
+        for term, prefix in forms:
+            if prefix:
+                start = bisect.bisect_left(names, term)
+                end = start
+                while end < len(names) and names[end].startswith(term):
+                    end += 1
+                found = min(1.0, sum(shares[start:end])) if end > start else None
+            else:
+                index = bisect.bisect_left(names, term)
+                found = (shares[index] if index < len(names) and names[index] == term
+                         else None)
+            best = max(best, self.floor.get(column, 0.0) / 2 if found is None else found)
+        return best
+
+
+_statistics: dict[str, tuple[float, Statistics | None]] = {}
+
+
+def forget_statistics() -> None:
+    """Read the planner statistics again on the next search (after an ANALYZE)."""
+    _statistics.clear()
+
+
+def statistics() -> Statistics | None:
+    """This process's copy of the product table's search statistics (None: not analysed)."""
+    key = db.engine.url.render_as_string(hide_password=True)
+    hit = _statistics.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < STATISTICS_SECONDS:
+        return hit[1]
+    rows = db.session.execute(text(
+        "SELECT reltuples FROM pg_class WHERE oid = 'product'::regclass")).scalar()
+    found = db.session.execute(text(
+        "SELECT attname, most_common_elems::text::text[], most_common_elem_freqs "
+        "FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'product' "
+        "AND attname IN ('search_vector', 'search_title_vector')")).all()
+    result = None
+    if rows and rows > 0 and found:
+        lexemes, floor = {}, {}
+        for column, names, shares in found:
+            if not names:
+                continue
+            pairs = sorted(zip(names, shares, strict=False))
+            lexemes[column] = ([name for name, _ in pairs], [share for _, share in pairs])
+            floor[column] = shares[len(names)] if len(shares) > len(names) else min(shares)
+        result = Statistics(float(rows), lexemes, floor) if lexemes else None
+    _statistics[key] = (now, result)
+    return result
+
+
+def _all_share(stats: Statistics, column: str, words: list[Word], forms) -> float:
+    share = 1.0
+    for word in words:  # words taken as independent, like the planner does
+        share *= stats.share(column, forms(word))
+    return share
+
+
+def estimate(words: list[Word], tier: int | None, stats: Statistics) -> float:
+    """The share of products in ``tier`` of ``words`` (None: any tier)."""
+    def widened(word: Word) -> list[tuple[str, bool]]:
+        return [*_exact(word), *_expanded(word)]
+
+    title = _all_share(stats, "search_title_vector", words, _exact)
+    exact = max(title, _all_share(stats, "search_vector", words, _exact))
+    anywhere = max(exact, _all_share(stats, "search_vector", words, widened))
+    if tier == 0:
+        return title
+    if tier == 1:
+        return exact - title
+    if tier == 2:
+        return anywhere - exact
+    return anywhere
+
+
+def walk_share(rows: float) -> float:
+    """From this share up, walking the newest-first index reads fewer rows than the GIN plan
+    (page / share against share x rows)."""
+    return math.sqrt(PAGE_ROWS / max(rows, PAGE_ROWS))
+
+
+def choose_plan(words: list[Word], tier: int | None) -> str | None:
+    """How a page of ``tier`` is read: "walk" (the newest-first index, each row tested),
+    "index" (the full-text index's matches, sorted) or None (the planner's choice)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return _postgres_plan(words, tier)
+    if dialect == "sqlite":
+        return _sqlite_plan(words, tier)
+    return None
+
+
+def _postgres_plan(words: list[Word], tier: int | None) -> str | None:
+    stats = statistics()
+    if stats is None:
+        return None
+    return "walk" if estimate(words, tier, stats) >= walk_share(stats.rows) else "index"
+
+
+def _sqlite_plan(words: list[Word], tier: int | None) -> str:
+    """SQLite: "walk" when the tier holds at least ``walk_share`` of the catalogue (counted
+    through FTS5 up to that many rows, so the count costs no more than the rare plan), testing
+    each row of the newest-first index on its stored terms (the portable condition, which finds
+    what FTS5 finds); else "index" (FTS5's matches, sorted)."""
+    rows = db.session.execute(text("SELECT max(rowid) FROM product")).scalar() or 0
+    enough = math.ceil(walk_share(rows) * rows)
+    if enough < PAGE_ROWS:
+        return "index"
+    found = db.session.execute(text(
+        "SELECT count(*) FROM (SELECT 1 FROM product_fts WHERE product_fts MATCH :q LIMIT :n)"),
+        {"q": fts_query(words, tier), "n": enough}).scalar()
+    return "walk" if found >= enough else "index"

@@ -149,11 +149,23 @@ def _marketplace() -> dict:
             "email": config.get("EXPORTER_EMAIL")}
 
 
-def _sellers(order: Order) -> list[dict]:
+def _parties(order: Order) -> tuple[dict[str, User], dict[str, ArtisanProfile]]:
+    """The order's buyer and artisans (users by id) and the artisans' profiles, two reads for
+    all of them; while the caller holds them, ``session.get`` finds them without a query."""
+    artisan_ids = list(dict.fromkeys(line.artisan_id for line in order.lines))
+    users = {user.id: user for user in db.session.execute(
+        select(User).where(User.id.in_([*artisan_ids, order.buyer_id]))).scalars()}
+    profiles = {profile.user_id: profile for profile in db.session.execute(
+        select(ArtisanProfile).where(ArtisanProfile.user_id.in_(artisan_ids))).scalars()}
+    return users, profiles
+
+
+def _sellers(order: Order, users: dict[str, User],
+             profiles: dict[str, ArtisanProfile]) -> list[dict]:
     sellers = []
     for artisan_id in dict.fromkeys(line.artisan_id for line in order.lines):
-        profile = db.session.get(ArtisanProfile, artisan_id)
-        user = db.session.get(User, artisan_id)
+        profile = profiles.get(artisan_id)
+        user = users.get(artisan_id)
         workshop = profile.workshop_name if profile else (user.name if user else "")
         sellers.append({
             "artisan_id": artisan_id,
@@ -208,6 +220,7 @@ def _duty(breakdown: dict) -> int:
 
 
 def invoice_data(order: Order, *, number: str, issued_at: datetime) -> dict:
+    users, profiles = _parties(order)  # held until the end: the buyer's reads below find it
     locale = document_locale(order)
     option = order.shipping_option or {}
     breakdown = option.get("duty_breakdown") or {}
@@ -223,7 +236,7 @@ def invoice_data(order: Order, *, number: str, issued_at: datetime) -> dict:
     rates_by_product = {hs.get("product_id"): (hs.get("hs_code"), bd.get("vat_rate"))
                         for hs, bd in zip(option.get("hs_lines") or [],
                                           breakdown.get("lines") or [], strict=False)}
-    sellers = _sellers(order)
+    sellers = _sellers(order, users, profiles)
     seller_index = {seller["artisan_id"]: index for index, seller in enumerate(sellers)}
     lines = []
     for line in order.lines:

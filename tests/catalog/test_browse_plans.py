@@ -6,18 +6,23 @@ Materials and techniques are many per product: their filters walk product_tag's 
 row per tag with the product's status and sort keys, kept by triggers), a common value and a
 rare one alike, and join the product by its key. The test also checks that the triggers keep
 the tag rows in step with the products (insert, a tag change, a status change, a bulk price
-UPDATE, a delete)."""
+UPDATE, a delete).
+
+A price range sorted by newest walks ix_product_status_created_price, whose last key is the
+price: PostgreSQL checks the range in the index entries it walks and reads only the rows that
+match (a range narrow enough is read through the price index and sorted instead)."""
 
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, insert, text
 
-from marketplace.catalog import browse
+from marketplace.catalog import browse, search
 from marketplace.catalog.models import Craft, Product, ProductStatus
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
@@ -38,6 +43,11 @@ FILTERS = {
     "verified": {"verified": True},
     "unverified": {"verified": False},
     "price range": {"min_price": 2000000, "max_price": 2600000},
+    # 40% of the catalogue: newest first walks the created index, checking the price in it
+    "wide price range": {"min_price": 2000000, "max_price": 22000000},
+    "min price": {"min_price": 30000000},
+    "max price": {"max_price": 20000000},
+    "price range in USD": {"min_price": 4000, "max_price": 44000, "currency": "USD"},
     "ships_to served": {"ships_to": "DE", "served_countries": {"DE"}},
     "ships_to not served": {"ships_to": "BR", "served_countries": {"DE"}},
 }
@@ -130,4 +140,102 @@ def test_every_filter_and_sort_runs_on_an_index(catalogue):
                 statement, parameters = _product_query(sort=sort, cursor=page.next_cursor,
                                                        **arguments)
                 problems += _problems(_plan(statement, parameters), f"{name} x {sort}, page 2")
+    assert not problems, "\n".join(problems)
+
+
+# --- searches: the page's cost, not the matches' ---
+
+SEARCH_PRODUCTS = 6000
+SEARCHES = {
+    "common word in titles": "silver",  # 30% of the products
+    "rare word": "tulpar",  # 6 products
+    "common Kazakh word": "күміс",
+    "common word in descriptions only": "handmade",  # 50%, tier 1
+    "typo of the common word": "silvre",  # tier 2, through the vocabulary
+    "two words": "silver rug",
+}
+SEARCH_FILTERS = {"none": {}, "craft": {"craft": "felt"}}
+
+
+@pytest.fixture
+def search_catalogue():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL plans")
+    rng = random.Random(17)
+    artisans = [make_artisan().id for _ in range(10)]
+    start = utcnow() - timedelta(days=400)
+    crafts = [str(craft) for craft in Craft]
+    rows, terms = [], set()
+    for n in range(SEARCH_PRODUCTS):
+        common = rng.random() < 0.3
+        noun = rng.choice(["rug", "bowl", "belt", "chest"])
+        title = {"en": " ".join(["Silver"] * common + [noun] + ["tulpar"] * (n % 1000 == 7)
+                                + [str(n)]),
+                 "kk": " ".join(["Күміс"] * common + ["бұйым", str(n)])}
+        description = {"en": "Handmade in Almaty." if rng.random() < 0.5 else "From Almaty."}
+        columns = search.document_columns(title, description, ["wool"], ["felting"])
+        terms |= search.vocabulary(columns)
+        rows.append({
+            "id": new_id(), "artisan_id": rng.choice(artisans), "title": title,
+            "description": description, "craft": rng.choice(crafts), "materials": ["wool"],
+            "techniques": ["felting"], "materials_key": "|wool|", "techniques_key": "|felting|",
+            "price_amount": 100000 + n, "price_currency": "KZT", "price_base": 100000 + n,
+            "stock": 3, "reserved": 0, "status": ProductStatus.ACTIVE,
+            "provenance_level": "L0", "created_at": start + timedelta(minutes=n * 90),
+            "updated_at": start, **columns,
+        })
+    db.session.execute(insert(Product), rows)
+    search.remember_terms(db.session.connection(), terms)
+    db.session.commit()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE product"))
+    search.forget_statistics()
+    yield
+    search.forget_statistics()
+
+
+def _page_queries(**arguments) -> list[tuple[str, dict]]:
+    """Every statement that reads product rows for the page (one per tier read)."""
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "FROM product" in statement and "ORDER BY" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        browse.list_products(limit=24, **arguments)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert seen
+    return seen
+
+
+def _rows_read(node: dict) -> int:
+    """Rows of product the plan looks at: those it returns and those its filters drop."""
+    read = 0
+    if node.get("Relation Name") == "product":
+        read = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
+                + node.get("Rows Removed by Index Recheck", 0)) * node.get("Actual Loops", 1)
+    return read + sum(_rows_read(child) for child in node.get("Plans", []))
+
+
+def test_every_search_reads_about_a_page_not_every_match(search_catalogue):
+    """Walking the newest-first index discards the rows a common word is not in, and the GIN
+    plan reads every match of a rare one: either is bounded by about sqrt(page x products)
+    rows (``search.walk_share``), whatever the number of matches."""
+    bound = 2 * math.sqrt(search.PAGE_ROWS * SEARCH_PRODUCTS)
+    problems = []
+    for name, q in SEARCHES.items():
+        for filter_name, arguments in SEARCH_FILTERS.items():
+            for sort in ("relevance", "newest", "price_asc"):
+                where = f"{name} ({q}) x {filter_name} x {sort}"
+                read = 0
+                for statement, parameters in _page_queries(q=q, sort=sort, **arguments):
+                    plan = _plan(statement, parameters)
+                    problems += [problem for problem in _problems(plan, where)
+                                 if "sequential scan" in problem]
+                    read += _rows_read(plan)
+                if read > bound:
+                    problems.append(f"{where}: reads {read} product rows (bound {bound:.0f})")
     assert not problems, "\n".join(problems)
