@@ -3,6 +3,7 @@ as ratios to ``/healthz`` measured in the same run.
 
     python -m bench.catalog [--sizes 10000,100000] [--databases sqlite,postgresql]
                             [--million] [--seconds 3] [--clients 8] [--web-workers 2]
+                            [--jobs 2] [--keep] [--reuse-database NAME] [--generate-only]
 
 For each database and each N it makes a fresh database, lists N products by 40 artisans through
 the app's own schema (``ProductIn``), serves them with gunicorn (``--web-workers`` processes)
@@ -11,15 +12,24 @@ is installed, else a Python load generator), printing req/s, p50 and p99 and the
 ``/healthz``. ``--million`` adds 1,000,000 products on PostgreSQL.
 
 Listing: a sample goes through ``catalog.writes.create_product`` (the service, one transaction
-each); the rest through a bulk path that validates the same ``ProductIn`` and builds the same
-``Product`` rows, flushed 2,000 at a time (the ORM's search-document hooks run for each). Before
-the bulk load the bench checks, column by column, that the bulk path writes what the service
-writes for the same input, and stops if not.
+each); the rest through the bulk path of ``bench/bulk.py`` (``--jobs`` processes validate the
+same ``ProductIn`` and build the same rows, search document and vocabulary included; PostgreSQL
+loads them with COPY, its non-unique indexes made again afterwards; SQLite with executemany in
+large transactions), printing products/s as it goes. Before the bulk load the bench checks that
+the bulk path writes what the service writes for the same input: every stored column (the
+generated tsvectors too), the ``product_tag`` rows, the FTS5 row and the words added to the
+``search_term`` vocabulary; it stops if anything differs.
+
+PostgreSQL is ``BENCH_POSTGRES_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``): a database ``sheber_bench_*`` is
+created there and dropped afterwards, unless ``--keep``. ``--reuse-database NAME`` generates
+into NAME and keeps it, or, when NAME already holds a finished catalogue of that size (its
+database comment says so), skips the listing and measures it as it is (after any newer
+migrations); with several sizes NAME carries ``{size}`` (``sheber_bench_{size}``: 10k, 100k,
+1m). ``--generate-only`` makes the catalogues and measures nothing.
 
 Texts carry a common word (in about 20% of titles: silver / серебро / күміс) and a rare one (in
-about 0.1%: tulpar / тулпар / тұлпар), so searches can be compared at both ends. PostgreSQL is
-``BENCH_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``): a
-database ``sheber_bench_*`` is created there and dropped afterwards.
+about 0.1%: tulpar / тулпар / тұлпар), so searches can be compared at both ends.
 
 The machine running this is shared: absolute figures say little, the ratios within one run say
 how each endpoint costs against the cheapest one. No figure here is asserted anywhere.
@@ -28,6 +38,7 @@ how each endpoint costs against the cheapest one. No figure here is asserted any
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -45,13 +56,16 @@ import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+
+from bench import bulk
+from marketplace.ids import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ARTISANS = 40
 SAMPLE = 25  # products listed through the service and compared with the bulk path
-BATCH = 2000
 
 COMMON = {"en": "silver", "ru": "серебро", "kk": "күміс"}
 RARE = {"en": "tulpar", "ru": "тулпар", "kk": "тұлпар"}
@@ -143,37 +157,41 @@ def _artisans(count: int) -> list:
     return artisans
 
 
-def bulk_product(artisan_id: str, fields, rates):
-    """The row ``writes.create_product`` makes for ``fields`` (a validated ``ProductIn``),
-    without its transaction; checked against it by ``check_bulk_path``."""
-    from marketplace.catalog import writes
-    from marketplace.catalog.models import Product, ProductStatus
-    from marketplace.money import Money
-
-    price = Money(fields.price.amount, fields.price.currency)
-    return Product(
-        artisan_id=artisan_id,
-        title=fields.title.as_dict(),
-        description=fields.description.as_dict() if fields.description else {},
-        craft=str(fields.craft),
-        materials=fields.materials, materials_key=writes._tags_key(fields.materials),
-        techniques=fields.techniques, techniques_key=writes._tags_key(fields.techniques),
-        price_amount=price.amount, price_currency=price.currency,
-        price_base=writes.price_base(price, rates),
-        stock=fields.stock, reserved=0, weight_g=fields.weight_g,
-        length_mm=fields.dimensions_mm.l, width_mm=fields.dimensions_mm.w,
-        height_mm=fields.dimensions_mm.h, hs_code=fields.hs_code,
-        status=ProductStatus.ACTIVE,
-    )
-
-
 _IGNORED_COLUMNS = {"id", "created_at", "updated_at"}
 
 
+def _stored(connection, table, column, value) -> list[dict]:
+    """The rows of ``table`` where ``column`` is ``value``, every column as the text the
+    database stores (JSON as serialised, tsvectors as the server made them)."""
+    from sqlalchemy import Text, cast, select
+
+    query = select(*(cast(c, Text).label(c.name) for c in table.columns)).where(
+        table.c[column] == value)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def _tag_rows(connection, table, product: dict) -> set[tuple]:
+    """A product's ``product_tag`` rows, with the values copied from the product marked as
+    such (the sample's service rows are drafts of other ids and times)."""
+    own = {"product_id": product["id"], "status": product["status"],
+           "created_at": product["created_at"]}
+    return {tuple(sorted((name, "(the product's)" if own.get(name, object()) == value else value)
+                         for name, value in row.items()))
+            for row in _stored(connection, table, "product_id", product["id"])}
+
+
+def _search_terms(connection) -> set[str]:
+    from sqlalchemy import text
+
+    return set(connection.execute(text("SELECT term FROM search_term")).scalars())
+
+
 def check_bulk_path(artisans, specs) -> None:
-    """List each spec through the service and through the bulk path; every stored column
-    (but id and timestamps) must be equal."""
-    from sqlalchemy import select
+    """List each spec through the service and through the bulk path (``bench.bulk``, one row);
+    every stored column (but id and timestamps) must be equal, and so must what the ORM hooks
+    and triggers keep beside it: the ``product_tag`` rows, the FTS5 row on SQLite, and the words
+    added to the ``search_term`` vocabulary. Stops the bench (SystemExit) if anything differs."""
+    from sqlalchemy import MetaData, Table, text
 
     from marketplace.catalog import writes
     from marketplace.catalog.models import Product
@@ -181,91 +199,206 @@ def check_bulk_path(artisans, specs) -> None:
     from marketplace.extensions import db
     from marketplace.fx.service import current_rates
 
-    table = Product.__table__
+    engine = db.engine
+    catalogue = bulk.Catalogue(engine, current_rates())
+    metadata = MetaData()
+    product = Table("product", metadata, autoload_with=engine)
+    product_tag = Table("product_tag", metadata, autoload_with=engine)
+    sqlite = engine.dialect.name == "sqlite"
     for n, spec in enumerate(specs):
         artisan = artisans[n % len(artisans)]
+        before = _search_terms(db.session)
         by_service = writes.create_product(artisan, dict(spec)).id
-        bulk = bulk_product(artisan.id, ProductIn.model_validate(spec), current_rates())
-        db.session.add(bulk)
-        db.session.commit()
-        rows = {row.id: row._mapping for row in db.session.execute(
-            select(table).where(table.c.id.in_([by_service, bulk.id])))}
-        service_row, bulk_row = rows[by_service], rows[bulk.id]
         # The service keeps a listing without a photo a draft; the bench's pieces have no photos
         # and are put on sale directly, so the status may differ for that reason alone.
         missing = writes.missing_for_sale(db.session.get(Product, by_service))
         if missing != ["photo"]:
             raise SystemExit(f"the service would not sell this piece for more than its photo: "
                              f"{missing}")
-        different = {column: (service_row[column], bulk_row[column])
-                     for column in service_row
-                     if column not in _IGNORED_COLUMNS | {"status"}
-                     and service_row[column] != bulk_row[column]}
-        if different:
-            raise SystemExit(f"the bulk path writes other values than the service: {different}")
+        service_terms = _search_terms(db.session) - before
+        db.session.commit()  # nothing open while the bulk path alters the tables
+        now = utcnow()
+        row, vocabulary = catalogue.product_row(artisan.id, ProductIn.model_validate(spec),
+                                                bulk.ulid_at(now), now)
+        if vocabulary - before - service_terms:
+            raise SystemExit(f"the bulk path adds other search terms than the service: "
+                             f"{sorted(vocabulary - before - service_terms)}")
+        if service_terms - vocabulary:
+            raise SystemExit(f"the bulk path misses search terms the service adds: "
+                             f"{sorted(service_terms - vocabulary)}")
+        bulk.load(engine, [[catalogue.prepared(row, vocabulary)]], 1, catalogue,
+                  rebuild_indexes=False, quiet=True)
+        with engine.connect() as connection:
+            if vocabulary - _search_terms(connection):
+                raise SystemExit(f"the bulk path did not store its search terms: "
+                                 f"{sorted(vocabulary - _search_terms(connection))}")
+            (service_row,) = _stored(connection, product, "id", by_service)
+            (bulk_row,) = _stored(connection, product, "id", row["id"])
+            different = {column: (service_row[column], bulk_row[column])
+                         for column in service_row
+                         if column not in _IGNORED_COLUMNS | {"status"}
+                         and service_row[column] != bulk_row[column]}
+            if different:
+                raise SystemExit(f"the bulk path writes other values than the service: "
+                                 f"{different}")
+            service_tags = _tag_rows(connection, product_tag, service_row)
+            bulk_tags = _tag_rows(connection, product_tag, bulk_row)
+            if service_tags != bulk_tags or not bulk_tags:
+                raise SystemExit(f"the bulk path keeps other product_tag rows than the "
+                                 f"service: {sorted(service_tags ^ bulk_tags)}")
+            if sqlite:
+                fts = [connection.execute(text(
+                    "SELECT title, tags, body, alt FROM product_fts WHERE product_id = :id"),
+                    {"id": product_id}).all() for product_id in (by_service, row["id"])]
+                if fts[0] != fts[1] or len(fts[1]) != 1:
+                    raise SystemExit(f"the bulk path indexes other FTS5 text than the "
+                                     f"service: {fts}")
 
 
-def load_catalogue(size: int, seed: int = 17) -> dict:
-    """N products (the service for a checked sample, the bulk path for the rest); returns
-    what the endpoints need: an artisan id, a material and a technique."""
-    from marketplace.catalog.schemas import ProductIn
+def spec_batch(seed: int, offset: int, count: int) -> list[dict]:
+    """The specs of products offset .. offset + count - 1 (a generator of its own per batch,
+    so that each generating process makes its batches' specs)."""
+    rng = random.Random(seed * 1_000_003 + offset)
+    return [product_spec(rng, n) for n in range(offset, offset + count)]
+
+
+def load_catalogue(size: int, seed: int = 17, jobs: int = 2) -> dict:
+    """N products by 40 artisans (the service for a checked sample, the bulk path for the
+    rest); returns what the endpoints need: an artisan id, a material and a technique."""
     from marketplace.extensions import db
     from marketplace.fx.service import current_rates
 
-    rng = random.Random(seed)
     artisans = _artisans(ARTISANS)
-    specs = (product_spec(rng, n) for n in range(size))
-    sample = [next(specs) for _ in range(min(SAMPLE, size // 2))]
+    sample = spec_batch(seed, 0, min(SAMPLE, size // 2))
     check_bulk_path(artisans, sample)
     artisan_ids = [artisan.id for artisan in artisans]
     done = 2 * len(sample)
-    rates = current_rates()
+    catalogue = bulk.Catalogue(db.engine, current_rates())
+    db.session.remove()  # nothing open while the bulk path alters the tables
+    # The rest back-dated a millisecond apart, so that the sample stays the newest.
+    start = utcnow() - timedelta(milliseconds=size + 1000)
     started = time.perf_counter()
-    while done < size:
-        batch = []
-        for _ in range(min(BATCH, size - done)):
-            spec = next(specs)
-            batch.append(bulk_product(artisan_ids[done % ARTISANS],
-                                      ProductIn.model_validate(spec), rates))
-            done += 1
-        db.session.add_all(batch)
-        db.session.commit()
-        db.session.expunge_all()
-        if done % 20_000 < BATCH:
-            print(f"  {done:>9,} products ({done / (time.perf_counter() - started):,.0f}/s)",
-                  flush=True)
+    with bulk.memoized_analysis():
+        rows = bulk.generate(functools.partial(spec_batch, seed), artisan_ids, catalogue,
+                             start=start, offset=done, jobs=jobs, count=size - done)
+        bulk.load(db.engine, rows, size - done, catalogue)
+    elapsed = time.perf_counter() - started
+    print(f"  bulk path: {size - done:,} products in {elapsed:.0f} s "
+          f"({(size - done) / max(elapsed, 1e-9):,.0f}/s)", flush=True)
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM ANALYZE")
     else:
         with db.engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
-    return {"artisan": artisan_ids[3], "material": "camel wool", "technique": "embroidery"}
+    return catalogue_facts()
+
+
+def catalogue_facts() -> dict:
+    """What the endpoints need of a generated catalogue (also of one made in an earlier run)."""
+    from sqlalchemy import select
+
+    from marketplace.accounts.models import User
+    from marketplace.extensions import db
+
+    artisan = db.session.execute(
+        select(User.id).where(User.email == "artisan-3@bench.test")).scalar_one()
+    return {"artisan": artisan, "material": "camel wool", "technique": "embroidery"}
 
 
 # --- databases ------------------------------------------------------------------------------
 
-def fresh_database(kind: str, workdir: Path):
-    """(url, drop) for an empty database of ``kind``."""
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'catalog.db'}", lambda: None
-    from sqlalchemy import create_engine, text
+COMPLETE = "sheber bench catalogue: {size} products, complete"  # the database's comment
+
+
+def size_label(size: int) -> str:
+    """10k, 100k, 1m: how kept databases are named (``sheber_bench_1m``)."""
+    for unit, suffix in ((1_000_000, "m"), (1_000, "k")):
+        if size % unit == 0:
+            return f"{size // unit}{suffix}"
+    return str(size)
+
+
+def _admin():
+    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
     base = make_url(os.environ.get("BENCH_POSTGRES_URL") or DEFAULT_POSTGRES)
-    name = f"sheber_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    return base, create_engine(base, isolation_level="AUTOCOMMIT")
+
+
+def complete_database(name: str, size: int) -> bool:
+    """Whether the PostgreSQL database ``name`` holds a finished catalogue of ``size``."""
+    from sqlalchemy import text
+
+    _, admin = _admin()
+    try:
+        with admin.connect() as connection:
+            comment = connection.execute(text(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                "WHERE datname = :n"), {"n": name}).scalar()
+    finally:
+        admin.dispose()
+    return comment == COMPLETE.format(size=size)
+
+
+def mark_complete(database_url: str, size: int) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            name = connection.execute(text("SELECT current_database()")).scalar()
+            connection.exec_driver_sql(
+                f"COMMENT ON DATABASE \"{name}\" IS '{COMPLETE.format(size=size)}'")
+    finally:
+        engine.dispose()
+
+
+def database_for(kind: str, size: int, workdir: Path, args):
+    """(url, reused, drop) for the run's database of ``kind`` and ``size``: a fresh one (dropped
+    afterwards unless ``--keep``), or with ``--reuse-database`` the named one, kept, and
+    reused when a finished catalogue of this size is there."""
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'catalog.db'}", False, lambda: None
+    from sqlalchemy import text
+
+    base, admin = _admin()
+    name = reuse_name(args, size) or f"sheber_bench_{uuid.uuid4().hex[:10]}"
+    url = base.set(database=name).render_as_string(hide_password=False)
+    if args.reuse_database and complete_database(name, size):
+        admin.dispose()
+        return url, True, lambda: None
     with admin.connect() as connection:
+        if args.reuse_database:  # unfinished or of another size: made again
+            _terminate(connection, name)
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
 
     def drop():
+        if args.keep or args.reuse_database:
+            print(f"  (kept: PostgreSQL database {name})", flush=True)
+            return
         with admin.connect() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = :n"), {"n": name})
+            _terminate(connection, name)
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
-    return base.set(database=name).render_as_string(hide_password=False), drop
+    return url, False, drop
+
+
+def _terminate(connection, name: str) -> None:
+    from sqlalchemy import text
+
+    connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+
+
+def reuse_name(args, size: int) -> str | None:
+    """``--reuse-database`` for this size: the name, with ``{size}`` replaced (10k, 1m)."""
+    if not args.reuse_database:
+        return None
+    return args.reuse_database.format(size=size_label(size))
 
 
 def postgres_answers() -> bool:
@@ -416,7 +549,7 @@ def endpoints(base: str, facts: dict) -> list[tuple[str, str]]:
 
 def measure(kind: str, size: int, args) -> list[Row]:
     workdir = Path(tempfile.mkdtemp(prefix=f"sheber-bench-catalog-{kind}-"))
-    database_url, drop = fresh_database(kind, workdir)
+    database_url, reused, drop = database_for(kind, size, workdir, args)
     saved = {key: os.environ.get(key) for key in ("DATABASE_URL", "CELERY_BROKER_URL",
                                                   "CELERY_BROKER_FOLDER", "REDIS_URL")}
     os.environ.update(DATABASE_URL=database_url, CELERY_BROKER_URL="filesystem://",
@@ -432,12 +565,19 @@ def measure(kind: str, size: int, args) -> list[Row]:
         app = create_app()
         started = time.perf_counter()
         with app.app_context():
-            upgrade(revision="heads")
-            facts = load_catalogue(size)
+            upgrade(revision="heads")  # a reused catalogue gets the migrations made since
+            facts = catalogue_facts() if reused else load_catalogue(size, jobs=args.jobs)
             db.session.remove()
             db.engine.dispose()
-        print(f"{kind}: {size:,} products listed in {time.perf_counter() - started:.0f} s",
-              flush=True)
+        if reused:
+            print(f"{kind}: {size:,} products of {reuse_name(args, size)} reused", flush=True)
+        else:
+            if kind == "postgresql" and (args.keep or args.reuse_database):
+                mark_complete(database_url, size)
+            print(f"{kind}: {size:,} products listed in {time.perf_counter() - started:.0f} s",
+                  flush=True)
+        if args.generate_only:
+            return []
         server, base = serve(database_url, workdir, args.web_workers)
         load = load_with_wrk if shutil.which("wrk") else load_with_python
         rows = []
@@ -489,6 +629,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per endpoint")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="processes that generate the products (default 2)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the PostgreSQL databases made (their names are printed)")
+    parser.add_argument("--reuse-database", metavar="NAME",
+                        help="PostgreSQL: generate into NAME and keep it, or reuse it when it "
+                             "holds a finished catalogue of the size; '{size}' in NAME is "
+                             "replaced by 10k, 100k, 1m (needed for more than one size)")
+    parser.add_argument("--generate-only", action="store_true",
+                        help="make the catalogues, measure nothing")
     args = parser.parse_args(argv)
 
     sizes = [int(size) for size in args.sizes.split(",") if size]
@@ -499,10 +649,15 @@ def main(argv: list[str] | None = None) -> None:
     runs = [(kind, size) for kind in databases for size in sizes]
     if args.million and "postgresql" in databases:
         runs.append(("postgresql", 1_000_000))
+    postgres_sizes = {size for kind, size in runs if kind == "postgresql"}
+    if (args.reuse_database and len(postgres_sizes) > 1
+            and "{size}" not in args.reuse_database):
+        parser.error("--reuse-database needs '{size}' in the name for more than one size")
     rows: list[Row] = []
     for kind, size in runs:
         rows += measure(kind, size, args)
-    print_table(rows, args)
+    if rows:
+        print_table(rows, args)
 
 
 if __name__ == "__main__":
