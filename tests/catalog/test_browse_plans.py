@@ -152,7 +152,8 @@ SEARCHES = {
     "common Kazakh word": "күміс",
     "common word in descriptions only": "handmade",  # 50%, tier 1
     "typo of the common word": "silvre",  # tier 2, through the vocabulary
-    "two words": "silver rug",
+    "two common words": "silver rug",
+    "a rare and a common word": "silver tulpar",  # GIN reads the rare word's matches
 }
 SEARCH_FILTERS = {"none": {}, "craft": {"craft": "felt"}}
 
