@@ -8,7 +8,10 @@ For each broker (the embedded filesystem broker, and Redis when it answers) it s
 one; the Stripe API itself is not called). Each order then costs six tasks: the fulfilments and
 the order to fulfilling, the receipt PDF, the payouts ledger, and three mails (two artisans, the
 buyer; logged, MAIL_SERVER is unset). The clock stops when every order is fulfilling, every mail
-is sent and every ledger line is written. No figure here is asserted anywhere.
+is sent and every ledger line is written. Beside the rates it prints the CPU time per task of
+the worker's processes and this one, for the no-op tasks and the pipeline's: on a machine that
+other work saturates, the tasks/s ratio tends to the ratio of those, which the other work does
+not change. No figure here is asserted anywhere.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from bench.pipeline import (
     Completions,
     broker_settings,
     brokers_to_measure,
+    cpu_seconds,
     drop_redis_prefix,
     noop_rate,
     start_worker,
@@ -43,6 +47,10 @@ class Result:
     orders: int
     seconds: float
     baseline: float  # no-op tasks/s through the same broker and worker
+    # CPU per task (worker processes + this one, which sends the no-op tasks and pays the
+    # orders), the load of a shared machine left out: no-op, pipeline
+    noop_cpu: float = 0.0
+    pipeline_cpu: float = 0.0
 
     @property
     def orders_per_second(self) -> float:
@@ -159,7 +167,12 @@ def measure(broker: str, count: int, concurrency: int, database_url: str | None)
     try:
         with app.app_context():
             completions = Completions()
-            baseline = noop_rate(app.extensions["celery"], completions, count * TASKS_PER_ORDER)
+            celery = app.extensions["celery"]
+            celery.send_task("bench.tasks.noop_task", args=[completions.port])
+            completions.wait(1, timeout=120)  # booted: its start-up is no task's CPU
+            cpu_before = cpu_seconds(worker.pid) + time.process_time()
+            baseline = noop_rate(celery, completions, count * TASKS_PER_ORDER)
+            cpu_noop = cpu_seconds(worker.pid) + time.process_time()
             completions.socket.close()
             since = utcnow()
             started = time.perf_counter()
@@ -175,6 +188,7 @@ def measure(broker: str, count: int, concurrency: int, database_url: str | None)
                     raise SystemExit(f"the pipeline did not finish {count} orders on {broker}")
                 time.sleep(0.05)
             seconds = time.perf_counter() - started
+            cpu_pipeline = cpu_seconds(worker.pid) + time.process_time()
             db.session.remove()
             db.engine.dispose()
     except BaseException:
@@ -187,7 +201,10 @@ def measure(broker: str, count: int, concurrency: int, database_url: str | None)
         shutil.rmtree(workdir, ignore_errors=True)
         for key in settings:
             os.environ.pop(key, None)
-    return Result(broker, count, seconds, baseline)
+    tasks = count * TASKS_PER_ORDER
+    return Result(broker, count, seconds, baseline,
+                  noop_cpu=(cpu_noop - cpu_before) / (tasks + 1),  # with the warm-up task
+                  pipeline_cpu=(cpu_pipeline - cpu_noop) / tasks)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -206,11 +223,16 @@ def main(argv: list[str] | None = None) -> None:
           f"each), one worker with {args.concurrency} processes, {database}, "
           f"{os.cpu_count()} CPUs")
     print(f"{'broker':<12}{'seconds':>9}{'orders/s':>10}{'tasks/s':>9}{'no-op task/s':>14}"
-          f"{'ratio':>7}")
+          f"{'ratio':>7}{'CPU ms/task: no-op':>20}{'pipeline':>10}{'ratio':>7}")
     for result in results:
+        cpu_ratio = result.noop_cpu / result.pipeline_cpu if result.pipeline_cpu else 0.0
         print(f"{result.broker:<12}{result.seconds:>9.1f}{result.orders_per_second:>10.1f}"
               f"{result.tasks_per_second:>9.1f}{result.baseline:>14.0f}"
-              f"{result.tasks_per_second / result.baseline:>7.2f}")
+              f"{result.tasks_per_second / result.baseline:>7.2f}"
+              f"{result.noop_cpu * 1000:>20.1f}{result.pipeline_cpu * 1000:>10.1f}"
+              f"{cpu_ratio:>7.2f}")
+    print(f"(load average {os.getloadavg()[0]:.1f}; the CPU ratio is no-op CPU per task over "
+          "the pipeline's: what the tasks/s ratio tends to once the machine is saturated)")
 
 
 if __name__ == "__main__":

@@ -119,6 +119,24 @@ def stop_worker(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process ``pid`` and its live children (a
+    worker's pool processes), from /proc; 0.0 where /proc is not there. Other work on a shared
+    machine does not count, so CPU per task moves less with the load than tasks per second."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        pending += [int(child) for child in children]
+    return total
+
+
 def noop_rate(celery, completions: Completions, tasks: int) -> float:
     """The baseline: no-op tasks per second through this broker and worker, after a warm-up
     (the worker is ready once it has run a task end to end)."""

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from marketplace import logs
-from marketplace.extensions import db
+from marketplace.extensions import conflict_insert, db
 from marketplace.ids import new_id, utcnow
 from marketplace.transaction import use_case
 
@@ -227,13 +227,7 @@ def run_once(event_id: str, consumer: str, work: Callable[[], object]) -> bool:
     rolls both back for a retry. A concurrent duplicate waits on the marker's key and skips.
     """
     session = db.session
-    if session.get(ProcessedEvent, (event_id, consumer)) is not None:
-        return False
-    session.add(ProcessedEvent(event_id=event_id, consumer=consumer))
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
+    if not _claim_marker(session, event_id, consumer):
         return False
     try:
         # The work's own use cases join this transaction: the marker and the work commit once.
@@ -246,6 +240,28 @@ def run_once(event_id: str, consumer: str, work: Callable[[], object]) -> bool:
     except BaseException:
         session.rollback()
         raise
+    return True
+
+
+def _claim_marker(session, event_id: str, consumer: str) -> bool:
+    """Write the marker unless it is there: one ``INSERT ... ON CONFLICT DO NOTHING`` where the
+    database knows it (a concurrent duplicate waits on the key, then finds it), else a read
+    and an insert. False if the consumer has already run (or is running) for this event."""
+    insert = conflict_insert(session.get_bind().dialect.name)
+    if insert is not None:
+        return session.execute(
+            insert(ProcessedEvent)
+            .values(event_id=event_id, consumer=consumer, processed_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["event_id", "consumer"])
+            .returning(ProcessedEvent.event_id)).first() is not None
+    if session.get(ProcessedEvent, (event_id, consumer)) is not None:
+        return False
+    session.add(ProcessedEvent(event_id=event_id, consumer=consumer))
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return False
     return True
 
 

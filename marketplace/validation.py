@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from marketplace.geo import COUNTRIES, normalise_phone, postal_code_problem, required_fields
 from marketplace.money import EXPONENTS, PRESENTMENT_CURRENCIES
@@ -28,6 +37,14 @@ def presentment_currency(value: str | None) -> str | None:
     if value not in PRESENTMENT_CURRENCIES:
         raise ValueError(f"unsupported currency; use one of {', '.join(PRESENTMENT_CURRENCIES)}")
     return value
+
+
+# Request fields: ``country: CountryCode``, ``currency: PresentmentCurrency | None = None``.
+# CountryCode carries its length: given with Field() on an optional field, pydantic would check
+# it after the code, and "USA" would answer "unknown code" instead of "at most 2 characters".
+CountryCode = Annotated[str, StringConstraints(min_length=2, max_length=2),
+                        AfterValidator(country_code)]
+PresentmentCurrency = Annotated[str, AfterValidator(presentment_currency)]
 
 
 class MoneyIn(BaseModel):
@@ -57,15 +74,10 @@ class PostalAddress(BaseModel):
     line2: str | None = Field(default=None, max_length=200)
     city: str = Field(min_length=1, max_length=100)
     # country before postal_code, region and phone: their checks depend on it
-    country: str = Field(min_length=2, max_length=2)
+    country: CountryCode
     postal_code: str | None = Field(default=None, max_length=12, validate_default=True)
     region: str | None = Field(default=None, max_length=100, validate_default=True)
     phone: str = Field(min_length=6, max_length=24)
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        return country_code(value)
 
     @field_validator("postal_code")
     @classmethod

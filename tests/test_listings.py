@@ -54,7 +54,8 @@ def test_a_list_shows_each_pieces_visible_reviews_and_whether_the_viewer_saved_i
 
 
 # who is asking: the session (in the database when REDIS_URL is unset), the token and its user
-AUTH_READS = ("FROM web_session", "FROM api_token", "FROM user WHERE", "FROM user \nWHERE")
+AUTH_READS = ("FROM web_session", "FROM api_token", "FROM user WHERE", "FROM user \nWHERE",
+              'FROM "user" WHERE', 'FROM "user" \nWHERE')  # PostgreSQL quotes the table
 
 
 def _statements(run, *, without_auth: bool = False) -> int:

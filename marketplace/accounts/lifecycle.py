@@ -27,7 +27,7 @@ from marketplace.accounts.models import AccountToken, Address, Role, TokenPurpos
 from marketplace.errors import Conflict, Forbidden, ValidationFailed
 from marketplace.extensions import db
 from marketplace.i18n import currency_for_country
-from marketplace.ids import new_id, utcnow
+from marketplace.ids import utcnow
 from marketplace.transaction import use_case
 
 PASSWORD_RESET_TTL = timedelta(hours=1)
@@ -49,13 +49,18 @@ def public_url() -> str:
 
 # --- opening accounts --------------------------------------------------------------------------
 
+def _account_fields(fields: dict) -> dict:
+    """What an account is opened with: the fields given, in the currency of its country unless
+    one was chosen."""
+    return {**fields,
+            "currency": fields.get("currency") or currency_for_country(fields.get("country"))}
+
+
 @use_case
 def sign_up(**fields) -> User:
     """A new account; its welcome mail is queued by the ``ACCOUNT_CREATED`` reaction (which
     knows about guest orders this address may claim)."""
-    if not fields.get("currency"):
-        fields["currency"] = currency_for_country(fields.get("country"))
-    user = service.create_user(**fields)
+    user = service.create_user(**_account_fields(fields))
     outbox.emit(ACCOUNT_CREATED, {"user_id": user.id})
     return user
 
@@ -95,12 +100,9 @@ def _register(**fields) -> Registration:
                         name=owner.name, attempted_email=fields["email"], to_email=owner.email,
                         signin_url=f"{public_url()}/signin?{urlencode({'email': owner.email})}",
                         reset_url=f"{public_url()}/password/forgot")
-    stand_in = User(id=new_id(), email=fields["email"], role=str(Role(fields["role"])),
-                    name=fields["name"], country=fields["country"].upper(),
-                    locale=fields.get("locale") or "en",
-                    currency=(fields.get("currency") or currency_for_country(fields["country"])
-                              ).upper(),
-                    created_at=utcnow(), is_guest=False)
+    opened = _account_fields(fields)
+    del opened["password"]
+    stand_in = service.new_user(password_hash=UNUSABLE_PASSWORD, **opened)
     return Registration(user=stand_in, token=service.TOKEN_PREFIX + secrets.token_urlsafe(32),
                         created=False)
 

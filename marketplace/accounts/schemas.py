@@ -10,10 +10,10 @@ from marketplace.accounts.identity import check_password, normalise_email
 from marketplace.accounts.models import Role
 from marketplace.schemas import JsonValue, OutModel, Timestamp, build
 from marketplace.validation import (
+    CountryCode,
     PostalAddress,
-    country_code,
+    PresentmentCurrency,
     email_address,
-    presentment_currency,
 )
 
 LANGUAGES = ("en", "ru", "kk")
@@ -27,9 +27,9 @@ class RegisterIn(BaseModel):
     password: str = Field(min_length=10, max_length=200)
     role: Literal["buyer", "artisan"]
     name: str = Field(min_length=1, max_length=200)
-    country: str = Field(min_length=2, max_length=2)
+    country: CountryCode
     locale: Literal["en", "ru", "kk"] = "en"
-    currency: str | None = Field(default=None, description=(
+    currency: PresentmentCurrency | None = Field(default=None, description=(
         "Prices are shown and paid in it; by default the currency of ``country``, if buyers "
         "can pay in it, else USD."))
 
@@ -45,16 +45,6 @@ class RegisterIn(BaseModel):
     def _password(cls, value: str, info: ValidationInfo) -> str:
         check_password(value, email=info.data.get("email"))
         return value
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        return country_code(value)
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str | None) -> str | None:
-        return presentment_currency(value)
 
 
 class LoginIn(BaseModel):
@@ -100,37 +90,17 @@ class ProfilePatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     locale: Literal["en", "ru", "kk"] | None = None
-    currency: str | None = None
+    currency: PresentmentCurrency | None = None
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    country: str | None = Field(default=None, min_length=2, max_length=2)
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str | None) -> str | None:
-        return country_code(value)
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str | None) -> str | None:
-        return presentment_currency(value)
+    country: CountryCode | None = None
 
 
 class GuestIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     locale: Literal["en", "ru", "kk"] = "en"
-    currency: str = "USD"
-    country: str = Field(default="US", min_length=2, max_length=2)
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        return country_code(value)
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str) -> str:
-        return presentment_currency(value)
+    currency: PresentmentCurrency = "USD"
+    country: CountryCode = "US"
 
 
 class PasswordResetIn(BaseModel):

@@ -23,7 +23,7 @@ from marketplace.accounts.identity import normalise_email as _normalise_email
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from marketplace.extensions import db
-from marketplace.ids import utcnow
+from marketplace.ids import new_id, utcnow
 from marketplace.transaction import use_case
 
 _hasher = PasswordHasher()  # argon2id, memory-hard
@@ -89,11 +89,20 @@ def create_user(*, email: str, password: str, role: Role | str, name: str, count
     if account_reading_as(email) is not None:
         raise Conflict("An account with this email already exists.", errors={"email": ["taken"]},
                        code=AccountError.EMAIL_TAKEN)
-    user = User(email=email, password_hash=hash_password(password), role=str(Role(role)),
-                name=name, country=country.upper(), locale=locale, currency=currency.upper())
+    user = new_user(email=email, password_hash=hash_password(password), role=role, name=name,
+                    country=country, locale=locale, currency=currency)
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def new_user(*, email: str, password_hash: str, role: Role | str, name: str, country: str,
+             locale: str = "en", currency: str = "USD") -> User:
+    """An account's row as ``create_user`` stores it, not yet added to the session: id and
+    creation time set, so that one never stored (a registration's stand-in) reads the same."""
+    return User(id=new_id(), email=email, password_hash=password_hash, role=str(Role(role)),
+                name=name, country=country.upper(), locale=locale, currency=currency.upper(),
+                created_at=utcnow(), is_guest=False)
 
 
 def _token_ttl() -> timedelta:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import and_, case, false, func, select, text, tuple_
+from sqlalchemy import and_, bindparam, case, false, func, select, text, tuple_
 from sqlalchemy.orm import aliased
 
 from marketplace import hs
@@ -135,6 +135,15 @@ def get_product(product_id: str, viewer: User | None = None) -> Product:
     return product
 
 
+# Built once: every list runs both (a statement built per request costs more than its query).
+_IMAGES_OF = (select(ProductImage)
+              .where(ProductImage.product_id.in_(bindparam("ids", expanding=True)))
+              .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id))
+_WORKSHOPS_OF = (select(User.id, User.name, ArtisanProfile.workshop_name, ArtisanProfile.city)
+                 .outerjoin(ArtisanProfile, ArtisanProfile.user_id == User.id)
+                 .where(User.id.in_(bindparam("ids", expanding=True))))
+
+
 def present_products(products: list[Product], *, lang: str | None, currency: str,
                      provenance: Mapping[str, dict],
                      rates: RateTable | None = None,
@@ -149,19 +158,13 @@ def present_products(products: list[Product], *, lang: str | None, currency: str
     rates = rates or cached_rates()
     ids = [p.id for p in products]
     images: dict[str, list[dict]] = {pid: [] for pid in ids}
-    for image in db.session.execute(
-        select(ProductImage).where(ProductImage.product_id.in_(ids))
-        .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id)
-    ).scalars():
+    for image in db.session.execute(_IMAGES_OF, {"ids": ids}).scalars():
         images[image.product_id].append(image_out(image))
     artisan_ids = list({p.artisan_id for p in products})
     workshops = {
         user_id: {"id": user_id, "workshop_name": workshop or name, "city": city or "Almaty"}
         for user_id, name, workshop, city in db.session.execute(
-            select(User.id, User.name, ArtisanProfile.workshop_name, ArtisanProfile.city)
-            .outerjoin(ArtisanProfile, ArtisanProfile.user_id == User.id)
-            .where(User.id.in_(artisan_ids))
-        )
+            _WORKSHOPS_OF, {"ids": artisan_ids})
     }
     shown = [_product_out(p, lang, currency, rates, images[p.id], workshops[p.artisan_id],
                           provenance[p.id]) for p in products]

@@ -88,7 +88,8 @@ class Product(db.Model):
     # tests/catalog/test_browse_plans.py proves them on PostgreSQL. Materials and techniques
     # are browsed through ProductTag's indexes.
     __table_args__ = (
-        Index("ix_product_status_created", "status", "created_at", "id"),
+        # the price after the keys: a price range walked newest first is checked in the index
+        Index("ix_product_status_created_price", "status", "created_at", "id", "price_base"),
         Index("ix_product_status_price_base", "status", "price_base", "id"),
         Index("ix_product_craft_created", "status", "craft", "created_at", "id"),
         Index("ix_product_craft_price", "status", "craft", "price_base", "id"),

@@ -26,7 +26,9 @@ catalogue) the page walks the browse index newest first and tests each row's sto
 GIN index finds every match and they are sorted (a leading sort key no btree provides keeps the
 planner off the walk), reading about share x rows. Either way a page reads at most about
 sqrt(page x rows) rows, whatever the number of matches (the tier after a large, exhausted tier
-excepted: its first page reads that tier's matches once). Without statistics (never analysed)
+excepted: its first page reads that tier's matches once). A query of several words on the GIN
+plan reads the rarest word's matches and tests the others on each (``_driver``). Without
+statistics (never analysed)
 the planner chooses alone. SQLite makes the same choice by counting the tier's FTS5 matches up
 to that share (a count that stops there costs no more than the rare plan), and walks by testing
 each row's stored terms with the portable condition below, which finds what FTS5 finds.
@@ -304,13 +306,19 @@ def match(words: list[Word], tier: int | None, dialect: str, page: bool = True) 
         everything, title, not_title = pg_queries(words, tier)
         plan = _postgres_plan(words, tier) if page else None
 
+        driver = _driver(words, tier) if plan == "index" and len(words) > 1 else None
+
         def matches(column: str, query: str):
             vector, tsquery = _vector(column), cast(bindparam(None, query, String), TSQUERY)
-            if plan == "walk":
+            if plan == "walk" or driver is not None:
                 return func.ts_match_vq(vector, tsquery)
             return vector.op("@@")(tsquery)
 
         conditions = []
+        if driver is not None:  # the GIN index reads the rarest word's matches alone
+            column, query = driver
+            conditions.append(_vector(column).op("@@")(
+                cast(bindparam(None, query, String), TSQUERY)))
         if everything:
             conditions.append(matches("search_vector", everything))
         if title:
@@ -451,6 +459,26 @@ def estimate(words: list[Word], tier: int | None, stats: Statistics) -> float:
     if tier == 2:
         return anywhere - exact
     return anywhere
+
+
+def _driver(words: list[Word], tier: int | None) -> tuple[str, str] | None:
+    """(column, tsquery) of the query word with the fewest matches, for the GIN plan of a
+    query of several words: GIN then reads that word's matches, not the intersection built
+    from every word's (a common word's prefix match gathers all of its rows first)."""
+    stats = statistics()
+    if stats is None:
+        return None
+    if tier == 0:
+        column, forms, query = "search_title_vector", _exact, lambda w: _tsquery(_exact(w))
+    elif tier == 1:
+        column, forms, query = "search_vector", _exact, lambda w: _tsquery(_exact(w))
+    else:
+        column, query = "search_vector", _pg_widened
+
+        def forms(word: Word) -> list[tuple[str, bool]]:
+            return [*_exact(word), *_expanded(word)]
+    rarest = min(words, key=lambda word: stats.share(column, forms(word)))
+    return column, query(rarest)
 
 
 def walk_share(rows: float) -> float:

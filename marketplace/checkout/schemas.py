@@ -9,7 +9,12 @@ from marketplace.checkout.service import MAX_CART_QUANTITY
 from marketplace.orders.models import OrderStatus
 from marketplace.orders.schemas import OrderOut
 from marketplace.schemas import JsonValue, MoneyOut, OutModel, TextOut, Timestamp
-from marketplace.validation import PostalAddress, email_address, presentment_currency
+from marketplace.validation import (
+    PostalAddress,
+    PresentmentCurrency,
+    email_address,
+    presentment_currency,
+)
 
 _PAYMENT_METHOD = re.compile(r"pm_[A-Za-z0-9_]{1,200}")
 
@@ -63,7 +68,7 @@ class CheckoutIn(BaseModel):
 
     shipping_address: AddressIn | None = None
     shipping_option: str = Field(min_length=1, max_length=2000)
-    currency: str = Field(min_length=3, max_length=3)
+    currency: PresentmentCurrency = Field(min_length=3, max_length=3)
     duties_mode: Literal["DDP", "DAP"]
     email: str | None = Field(default=None, max_length=254, description=(
         "A guest's address (required when checking out with a guest token): the receipt and "
@@ -75,11 +80,6 @@ class CheckoutIn(BaseModel):
     @classmethod
     def _email(cls, value: str | None) -> str | None:
         return email_address(value) if value else None
-
-    @field_validator("currency")
-    @classmethod
-    def _supported(cls, value: str) -> str:
-        return presentment_currency(value)
 
 
 class PaymentOut(OutModel):

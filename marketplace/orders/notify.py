@@ -96,12 +96,20 @@ def photo_urls(product_ids: Iterable[str]) -> dict[str, str | None]:
     return urls
 
 
+def piece_facts(product_ids: Iterable[str]) -> tuple[dict, dict]:
+    """(label codes, photo URLs) by product id, for ``piece_views``: read once when several
+    mails show pieces of the same order."""
+    product_ids = list(dict.fromkeys(product_ids))
+    return provenance.label_codes_for_products(product_ids), photo_urls(product_ids)
+
+
 def piece_views(lines: list[OrderLine], language: str, *, currency: str | None = None,
-                listing_prices: bool = False) -> list[dict]:
+                listing_prices: bool = False,
+                facts: tuple[dict, dict] | None = None) -> list[dict]:
     """One row per order line: quantity, title in ``language``, unit and total written the
-    reader's way, photo and provenance label link."""
-    product_ids = [line.product_id for line in lines]
-    codes, photos = provenance.label_codes_for_products(product_ids), photo_urls(product_ids)
+    reader's way, photo and provenance label link (``facts``: ``piece_facts`` of these lines'
+    products, when the caller has read them already)."""
+    codes, photos = facts or piece_facts(line.product_id for line in lines)
     views = []
     for line in lines:
         if listing_prices:

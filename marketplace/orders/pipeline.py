@@ -54,15 +54,16 @@ def start_fulfilment(order_id: str) -> str:
         select(User).where(User.id.in_(artisan_ids))).scalars()}
     profiles = {profile.user_id: profile for profile in db.session.execute(
         select(ArtisanProfile).where(ArtisanProfile.user_id.in_(artisan_ids))).scalars()}
+    facts = notify.piece_facts(line.product_id for line in order.lines)  # one read for all
     for fulfilment in fulfilments:
         _mail_artisan(order, fulfilment, artisans[fulfilment.artisan_id],
-                      profiles.get(fulfilment.artisan_id))
+                      profiles.get(fulfilment.artisan_id), facts)
     lifecycle.start_fulfilment(order.id, data={"fulfilments": len(fulfilments)})
     return f"fulfilling: {len(fulfilments)} fulfilment(s)"
 
 
 def _mail_artisan(order: Order, fulfilment: Fulfilment, artisan: User,
-                  profile: ArtisanProfile | None) -> None:
+                  profile: ArtisanProfile | None, facts: tuple[dict, dict]) -> None:
     reader = notify.user_recipient(artisan)
     lines = _artisan_lines(order, artisan.id)
     sale: dict[str, int] = {}
@@ -73,7 +74,7 @@ def _mail_artisan(order: Order, fulfilment: Fulfilment, artisan: User,
     notify.queue_to(
         reader, "artisan_order", number=mail.short_number(order.id),
         workshop_name=profile.workshop_name if profile else artisan.name,
-        pieces=notify.piece_views(lines, reader.locale, listing_prices=True),
+        pieces=notify.piece_views(lines, reader.locale, listing_prices=True, facts=facts),
         pieces_count=sum(line.quantity for line in lines), ship_by=fulfilment.ship_by.date(),
         destination=Locale.parse(reader.locale).territories.get(country, country)
         if country else None,

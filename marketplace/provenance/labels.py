@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from marketplace.accounts.models import User
@@ -336,20 +336,24 @@ def label_credential(code: str) -> dict:
 
 # What other domains read ---------------------------------------------------------------------
 
+_IDS = bindparam("ids", expanding=True)
+# Built once (every list page runs it); the id list on both sides, so that the records are
+# read by key, never scanned.
+_SUMMARIES = (
+    select(Product.id, Product.provenance_level, ProvenanceRecord.status, ProvenanceLabel.code)
+    .select_from(Product)
+    .outerjoin(ProvenanceRecord, and_(ProvenanceRecord.product_id == Product.id,
+                                      ProvenanceRecord.product_id.in_(_IDS)))
+    .outerjoin(ProvenanceLabel, ProvenanceLabel.id == ProvenanceRecord.current_label_id)
+    .where(Product.id.in_(_IDS)))
+
+
 def summaries_for_products(product_ids: list[str]) -> dict[str, dict]:
     """``{product_id: {level, label_code, status, url}}`` in one query (catalogue responses)."""
     ids = list(dict.fromkeys(product_ids))
     if not ids:
         return {}
-    rows = db.session.execute(
-        select(Product.id, Product.provenance_level, ProvenanceRecord.status, ProvenanceLabel.code)
-        .select_from(Product)
-        # the id list on both sides, so the records are read by key, never scanned
-        .outerjoin(ProvenanceRecord, and_(ProvenanceRecord.product_id == Product.id,
-                                          ProvenanceRecord.product_id.in_(ids)))
-        .outerjoin(ProvenanceLabel, ProvenanceLabel.id == ProvenanceRecord.current_label_id)
-        .where(Product.id.in_(ids))
-    ).all()
+    rows = db.session.execute(_SUMMARIES, {"ids": ids}).all()
     summaries = {product_id: dict(EMPTY_SUMMARY) for product_id in ids}
     for product_id, level, status, code in rows:
         shown = code if status in (RecordStatus.VALID, RecordStatus.REVOKED) else None

@@ -19,7 +19,7 @@ from marketplace.shipping.packing import (
     MAX_PACKED_WEIGHT_G,
 )
 from marketplace.shipping.service import MAX_LINES, MAX_QUANTITY
-from marketplace.validation import country_code, presentment_currency
+from marketplace.validation import CountryCode, PresentmentCurrency
 
 QuoteMoneyOut = MoneyOut
 
@@ -27,13 +27,8 @@ QuoteMoneyOut = MoneyOut
 class DestinationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
+    country: CountryCode = Field(description="ISO 3166-1 alpha-2")
     postal_code: str | None = Field(default=None, max_length=12)
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        return country_code(value)
 
 
 class QuoteItemIn(BaseModel):
@@ -50,13 +45,9 @@ class QuoteIn(BaseModel):
     items: list[QuoteItemIn] | None = Field(
         default=None, max_length=MAX_LINES,
         description="Omit (as a signed-in buyer) to quote the cart.")
-    currency: str | None = Field(default=None, description="Presentment currency; default: "
-                                 "the signed-in user's currency, else USD.")
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str | None) -> str | None:
-        return presentment_currency(value)
+    currency: PresentmentCurrency | None = Field(
+        default=None, description="Presentment currency; default: the signed-in user's "
+        "currency, else USD.")
 
 
 class DutyLineOut(OutModel):

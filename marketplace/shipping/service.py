@@ -25,10 +25,17 @@ from marketplace.geo import is_country
 from marketplace.ids import utcnow
 from marketplace.money import MAX_AMOUNT, PRESENTMENT_CURRENCIES, Money
 from marketplace.shipping import carriers, papers
-from marketplace.shipping.duties import DutyEstimate, countries_with_rules
+from marketplace.shipping.duties import DutyEstimate, destinations
 from marketplace.shipping.duties import estimate as _estimate
 from marketplace.shipping.models import ShippingRateOverride
-from marketplace.shipping.rates import Destination, Parcel, RateTable, duties_file, effective_rates
+from marketplace.shipping.rates import (
+    Destination,
+    Parcel,
+    RateTable,
+    duties_file,
+    effective_rates,
+    rates_file,
+)
 from marketplace.transaction import use_case
 
 DUTIES_MODES = ("DDP", "DAP")
@@ -137,15 +144,22 @@ def rate_table() -> RateTable:
     return effective_rates()
 
 
+_served: list = [None, None, frozenset()]  # (rates file, destinations, served countries)
+
+
 def served_countries() -> set[str]:
-    """Countries at least one service delivers to (and whose import rules we know)."""
-    table = effective_rates()
-    served = set()
-    for service in table.services.values():
-        for country, zone in table.zone_of_country.items():
-            if zone in service.zones and country not in service.excluded_countries:
-                served.add(country)
-    return served & countries_with_rules()
+    """Countries at least one service delivers to (and whose import rules we know). Read from
+    the files alone, once per loaded file: an operator's override changes a bracket's amount,
+    never where a service delivers (every list filtered by ``ships_to`` asks)."""
+    data, rules = rates_file(), destinations()
+    if _served[0] is not data or _served[1] is not rules:
+        zone_of_country = {country: zone for zone, z in data["zones"].items()
+                           for country in z["countries"]}
+        served = {country for spec in data["services"].values()
+                  for country, zone in zone_of_country.items()
+                  if zone in spec["zones"] and country not in spec.get("excluded_countries", {})}
+        _served[:] = [data, rules, frozenset(served & set(rules))]
+    return set(_served[2])
 
 
 def _fail(field: str, message: str, detail: str | None = None):

@@ -6,7 +6,11 @@ Materials and techniques are many per product: their filters walk product_tag's 
 row per tag with the product's status and sort keys, kept by triggers), a common value and a
 rare one alike, and join the product by its key. The test also checks that the triggers keep
 the tag rows in step with the products (insert, a tag change, a status change, a bulk price
-UPDATE, a delete)."""
+UPDATE, a delete).
+
+A price range sorted by newest walks ix_product_status_created_price, whose last key is the
+price: PostgreSQL checks the range in the index entries it walks and reads only the rows that
+match (a range narrow enough is read through the price index and sorted instead)."""
 
 from __future__ import annotations
 
@@ -39,6 +43,11 @@ FILTERS = {
     "verified": {"verified": True},
     "unverified": {"verified": False},
     "price range": {"min_price": 2000000, "max_price": 2600000},
+    # 40% of the catalogue: newest first walks the created index, checking the price in it
+    "wide price range": {"min_price": 2000000, "max_price": 22000000},
+    "min price": {"min_price": 30000000},
+    "max price": {"max_price": 20000000},
+    "price range in USD": {"min_price": 4000, "max_price": 44000, "currency": "USD"},
     "ships_to served": {"ships_to": "DE", "served_countries": {"DE"}},
     "ships_to not served": {"ships_to": "BR", "served_countries": {"DE"}},
 }
@@ -143,7 +152,8 @@ SEARCHES = {
     "common Kazakh word": "күміс",
     "common word in descriptions only": "handmade",  # 50%, tier 1
     "typo of the common word": "silvre",  # tier 2, through the vocabulary
-    "two words": "silver rug",
+    "two common words": "silver rug",
+    "a rare and a common word": "silver tulpar",  # GIN reads the rare word's matches
 }
 SEARCH_FILTERS = {"none": {}, "craft": {"craft": "felt"}}
 

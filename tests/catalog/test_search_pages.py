@@ -75,3 +75,21 @@ def test_relevance_cursors_visit_every_match_of_every_tier_once(client):
     for limit in (5, 7, 24, 100):  # pages ending inside a tier and (5) at each tier's end
         assert _pages(client, "felt", limit) == expected
     search.forget_statistics()
+
+
+def test_a_query_of_several_words_finds_the_same_on_either_plan(client):
+    tiers = _catalogue()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE product"))
+        search.forget_statistics()
+    # tier 1: the cushion in the title, felt in the description; tier 2: the Russian cushions
+    words = search.parse("cushion felt")
+    assert search.choose_plan(words, 1) == "index"
+
+    def newest(products):
+        return [p.id for p in sorted(products, key=lambda p: (p.created_at, p.id), reverse=True)]
+
+    assert _pages(client, "cushion felt", 4) == newest(tiers[1]) + newest(tiers[2])
+    assert _pages(client, "felt rug", 24) == newest(tiers[0])
+    search.forget_statistics()

@@ -88,6 +88,23 @@ def webhook_processed(type_: str, payment_intent_id: str):
     return find
 
 
+def foreign_payment_intent(stripe_webhooks, created: dict) -> str:
+    """A PaymentIntent Sheber did not create that names the order of ``created`` (a checkout's
+    answer) and pays its total with pm_card_visa, as someone else's integration would; waits
+    until the emulator's own succeeded event is processed. Returns its id."""
+    from tests.stripe_emulator import wait_until
+
+    total = created["order"]["totals"]["total"]
+    foreign = stripe_webhooks.client.v1.payment_intents.create(params={
+        "amount": total["amount"], "currency": total["currency"].lower(),
+        "payment_method_types": ["card"], "payment_method": "pm_card_visa",
+        "metadata": {"order_id": created["order"]["id"], "attempt": "1"}}).id
+    stripe_webhooks.client.v1.payment_intents.confirm(foreign)
+    wait_until(webhook_processed("payment_intent.succeeded", foreign),
+               message="the emulator's own succeeded event")
+    return foreign
+
+
 def pay(client, headers, order_id: str, payment_method: str = "pm_card_visa") -> dict:
     response = client.post(f"/api/v1/orders/{order_id}/payment", headers=headers,
                            json={"payment_method": payment_method})

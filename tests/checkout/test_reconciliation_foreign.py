@@ -9,11 +9,10 @@ import io
 
 from marketplace.ids import utcnow
 from marketplace.orders import reconciliation
-from tests.checkout.helpers import buyer_with_cart, do_checkout, webhook_processed
+from tests.checkout.helpers import buyer_with_cart, do_checkout, foreign_payment_intent
 from tests.checkout.test_stripe_lifecycle import deliver  # noqa: F401  (a fixture)
 from tests.factories import auth_headers, make_artisan, make_operator, make_product
 from tests.storefront.helpers import HTML, sign_in
-from tests.stripe_emulator import wait_until
 
 
 def test_a_refunded_foreign_payment_intent_is_a_row_of_the_report(client, stripe_webhooks,
@@ -22,13 +21,7 @@ def test_a_refunded_foreign_payment_intent_is_a_row_of_the_report(client, stripe
     created = do_checkout(client, headers)
     order_id, ours = created["order"]["id"], created["payment"]["payment_intent_id"]
     total = created["order"]["totals"]["total"]
-    foreign = stripe_webhooks.client.v1.payment_intents.create(params={
-        "amount": total["amount"], "currency": total["currency"].lower(),
-        "payment_method_types": ["card"], "payment_method": "pm_card_visa",
-        "metadata": {"order_id": order_id, "attempt": "1"}}).id
-    stripe_webhooks.client.v1.payment_intents.confirm(foreign)
-    wait_until(webhook_processed("payment_intent.succeeded", foreign),
-               message="the emulator's own succeeded event")
+    foreign = foreign_payment_intent(stripe_webhooks, created)
     assert [r["amount"] for r in stripe_webhooks.refunds(foreign)] == [total["amount"]]
 
     report = reconciliation.daily_report(utcnow().date())

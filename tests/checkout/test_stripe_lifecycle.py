@@ -27,6 +27,7 @@ from marketplace.payouts.models import EntryKind, LedgerEntry
 from tests.checkout.helpers import (
     buyer_with_cart,
     do_checkout,
+    foreign_payment_intent,
     fresh,
     paid_order,
     pay,
@@ -168,13 +169,7 @@ def test_a_foreign_payment_intent_naming_an_order_is_refunded_and_the_order_flag
     created = do_checkout(client, headers)
     order_id, ours = created["order"]["id"], created["payment"]["payment_intent_id"]
     total = created["order"]["totals"]["total"]
-    foreign = stripe_webhooks.client.v1.payment_intents.create(params={
-        "amount": total["amount"], "currency": total["currency"].lower(),
-        "payment_method_types": ["card"], "payment_method": "pm_card_visa",
-        "metadata": {"order_id": order_id, "attempt": "1"}}).id
-    stripe_webhooks.client.v1.payment_intents.confirm(foreign)
-    wait_until(webhook_processed("payment_intent.succeeded", foreign),
-               message="the emulator's own succeeded event")
+    foreign = foreign_payment_intent(stripe_webhooks, created)
     intent = stripe_webhooks.payment_intent(foreign)
     assert deliver("payment_intent.succeeded", intent) == (
         "no change: foreign payment already recorded")
