@@ -29,7 +29,8 @@ migrations); with several sizes NAME carries ``{size}`` (``sheber_bench_{size}``
 1m). ``--generate-only`` makes the catalogues and measures nothing.
 
 Texts carry a common word (in about 20% of titles: silver / серебро / күміс) and a rare one (in
-about 0.1%: tulpar / тулпар / тұлпар), so searches can be compared at both ends.
+about 0.1%: tulpar / тулпар / тұлпар), so searches can be compared at both ends; also a word
+only descriptions hold (almaty), a typo (silvre) and the common word sorted by price.
 
 The machine running this is shared: absolute figures say little, the ratios within one run say
 how each endpoint costs against the cheapest one. No figure here is asserted anywhere.
@@ -544,6 +545,11 @@ def endpoints(base: str, facts: dict) -> list[tuple[str, str]]:
         for kind, words in (("rare", RARE), ("common", COMMON)):
             named.append((f"search {kind} {lang} ({words[lang]})",
                           f"{api}?lang={lang}&q={urllib.parse.quote(words[lang])}"))
+    # a word only descriptions hold (every piece's: no title tier to fill the page), a typo
+    # (found through the vocabulary's trigrams), and a common word sorted by price
+    named += [("search description only (almaty)", f"{api}?lang=en&q=almaty"),
+              ("search typo (silvre)", f"{api}?lang=en&q=silvre"),
+              ("search common × price_asc", f"{api}?lang=en&q={COMMON['en']}&sort=price_asc")]
     return named
 
 
