@@ -347,7 +347,7 @@ def _build_indexes(engine, definitions: list[str], workers: int = 2) -> None:
         except BaseException as exc:  # noqa: BLE001 - reported by the caller
             failures.append(exc)
         finally:
-            raw.close()
+            raw.invalidate()  # autocommit and session settings: never back into the pool
 
     threads = [threading.Thread(target=work) for _ in range(workers)]
     for thread in threads:
@@ -430,5 +430,5 @@ def _load_postgres(engine, batches, catalogue: Catalogue, progress: Progress | N
                              f"indexes {changed[0]}, foreign keys {changed[1]}, "
                              f"triggers {changed[2]}")
     finally:
-        connection.autocommit = False
-        raw.close()
+        # autocommit and SET synchronous_commit = off: the pool must never hand this one out
+        raw.invalidate()

@@ -106,6 +106,22 @@ def test_a_bulk_load_stores_every_row_and_leaves_the_schema_as_migrated(app):
             fields.title.as_dict(), fields.description.as_dict(), fields.materials,
             fields.techniques))
     assert set(db.session.scalars(select(SearchTerm.term))) == expected
+    # the pool gives out no connection the load changed (autocommit, session settings): in
+    # every connection it holds, a savepoint works and a rolled-back write is gone
+    connections = [db.engine.connect() for _ in range(db.engine.pool.size())]
+    try:
+        for connection in connections:
+            with connection.begin():
+                nested = connection.begin_nested()
+                connection.execute(Product.__table__.update().values(stock=0))
+                nested.rollback()
+            if db.engine.dialect.name == "postgresql":
+                assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    finally:
+        for connection in connections:
+            connection.close()
+    assert db.session.scalar(select(func.count()).select_from(Product)
+                             .where(Product.stock == 0)) == 0
     # the triggers are on again: a service write keeps its tag rows
     product = db.session.scalars(select(Product).limit(1)).one()
     product.materials = ["silk"]
