@@ -87,17 +87,7 @@ def catalogue():
 
 def _product_query(**arguments) -> tuple[str, dict]:
     """The statement list_products sends for the page (the one that reads product rows)."""
-    seen = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if "FROM product" in statement and "ORDER BY" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        browse.list_products(limit=24, **arguments)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    seen = _page_queries(**arguments)
     assert len(seen) == 1, seen
     return seen[0]
 
