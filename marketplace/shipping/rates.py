@@ -106,7 +106,11 @@ def effective_rates() -> RateTable:
         brackets[row.up_to_g] = row.amount
         zone["brackets"] = sorted([up_to, amount] for up_to, amount in brackets.items())
         overridden.add((row.service, row.zone, row.up_to_g))
+    return rate_table_of(data, overridden)
 
+
+def rate_table_of(data: dict, overridden: frozenset | set = frozenset()) -> RateTable:
+    """The table of a rates file's contents (``overridden``: the brackets an operator set)."""
     currency = data["currency"]
     services = {}
     for code, spec in data["services"].items():

@@ -34,6 +34,7 @@ from marketplace.shipping.rates import (
     RateTable,
     duties_file,
     effective_rates,
+    rate_table_of,
     rates_file,
 )
 from marketplace.transaction import use_case
@@ -153,11 +154,10 @@ def served_countries() -> set[str]:
     never where a service delivers (every list filtered by ``ships_to`` asks)."""
     data, rules = rates_file(), destinations()
     if _served[0] is not data or _served[1] is not rules:
-        zone_of_country = {country: zone for zone, z in data["zones"].items()
-                           for country in z["countries"]}
-        served = {country for spec in data["services"].values()
-                  for country, zone in zone_of_country.items()
-                  if zone in spec["zones"] and country not in spec.get("excluded_countries", {})}
+        table = rate_table_of(data)
+        served = {country for service in table.services.values()
+                  for country, zone in table.zone_of_country.items()
+                  if zone in service.zones and country not in service.excluded_countries}
         _served[:] = [data, rules, frozenset(served & set(rules))]
     return set(_served[2])
 
