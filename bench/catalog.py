@@ -520,7 +520,8 @@ def load_with_python(url: str, seconds: float, clients: int) -> tuple[float, flo
     return len(latencies) / elapsed, statistics.median(ranked), p99, errors[0]
 
 
-def endpoints(base: str, facts: dict) -> list[tuple[str, str]]:
+def endpoints(base: str, facts: dict, get_json=get_json) -> list[tuple[str, str]]:
+    """(name, url) of every endpoint measured; ``get_json`` reads a page (to follow cursors)."""
     api = f"{base}/api/v1/products"
     first = get_json(f"{api}?lang=en")
     product_id = first["items"][0]["id"]
