@@ -1,5 +1,6 @@
 """Extensions are created unbound here and bound to an app in ``create_app``."""
 
+import json
 import sqlite3
 
 from flask_limiter import Limiter
@@ -21,7 +22,27 @@ naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention))
+_scan_json = json.JSONDecoder().scan_once
+
+
+def load_stored_json(data: str | bytes):
+    """A JSON column's value as the database hands it over (PostgreSQL: UTF-8 bytes; SQLite:
+    text). Values the app wrote (``json.dumps``) begin and end with the value itself, so
+    ``json.loads``' own scanner reads them without its wrapper (encoding detection, whitespace
+    skipping), about three times faster on a listing's small titles and tags; anything else
+    (whitespace around the value, not JSON at all) goes to ``json.loads`` as before, which
+    answers the same or raises the same error."""
+    text = data if isinstance(data, str) else bytes(data).decode()
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
+# JSON columns are read with load_stored_json (a list page reads five per product).
+db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention),
+                engine_options={"json_deserializer": load_stored_json})
 migrate = Migrate(compare_type=True, render_as_batch=True)
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
