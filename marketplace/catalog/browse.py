@@ -135,7 +135,7 @@ def get_product(product_id: str, viewer: User | None = None) -> Product:
     return product
 
 
-# Built once: every list runs both (a statement built per request costs more than its query).
+# Built once: every list runs it (a statement built per request costs more than its query).
 _IMAGES_OF = (select(ProductImage)
               .where(ProductImage.product_id.in_(bindparam("ids", expanding=True)))
               .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id))
@@ -144,15 +144,46 @@ _WORKSHOPS_OF = (select(User.id, User.name, ArtisanProfile.workshop_name, Artisa
                  .where(User.id.in_(bindparam("ids", expanding=True))))
 
 
+def _workshop(user_id: str, name: str, workshop_name: str | None, city: str | None) -> dict:
+    return {"id": user_id, "workshop_name": workshop_name or name, "city": city or "Almaty"}
+
+
+def workshops_of(artisan_ids: Collection[str]) -> dict[str, dict]:
+    """``{artisan_id: workshop}``: each artisan's workshop as lists show it, in one query."""
+    if not artisan_ids:
+        return {}
+    return {row[0]: _workshop(*row)
+            for row in db.session.execute(_WORKSHOPS_OF, {"ids": list(artisan_ids)})}
+
+
+def with_workshops(query):
+    """``query``, a select of products, with each one's workshop as lists show it
+    (``workshop_of`` reads it), so that a list reads it in the same statement as what the other
+    domains know of its products (``marketplace.listings``)."""
+    return (query.add_columns(Product.artisan_id.label("artisan_id"),
+                              User.name.label("artisan_name"),
+                              ArtisanProfile.workshop_name.label("workshop_name"),
+                              ArtisanProfile.city.label("workshop_city"))
+            .join(User, User.id == Product.artisan_id)
+            .outerjoin(ArtisanProfile, ArtisanProfile.user_id == Product.artisan_id))
+
+
+def workshop_of(row) -> dict:
+    """The workshop of a row of ``with_workshops``."""
+    return _workshop(row.artisan_id, row.artisan_name, row.workshop_name, row.workshop_city)
+
+
 def present_products(products: list[Product], *, lang: str | None, currency: str,
                      provenance: Mapping[str, dict],
+                     workshops: Mapping[str, dict],
                      rates: RateTable | None = None,
                      reviews: Mapping[str, dict] | None = None,
                      saved: Collection[str] | None = None) -> list[dict]:
     """Products as the API shows them, in ``lang`` and ``currency``, each with its provenance
-    summary from ``provenance`` (by product id), and, when given, its review summary from
-    ``reviews`` and whether the viewer saved it (``saved``: the ids they saved): two queries
-    per call (images, workshops) plus one for the rates unless given."""
+    summary from ``provenance`` (by product id), its workshop from ``workshops`` (by artisan
+    id: ``workshops_of`` or ``with_workshops``), and, when given, its review summary from
+    ``reviews`` and whether the viewer saved it (``saved``: the ids they saved): one query per
+    call (images) plus one for the rates unless given."""
     if not products:
         return []
     rates = rates or cached_rates()
@@ -160,12 +191,6 @@ def present_products(products: list[Product], *, lang: str | None, currency: str
     images: dict[str, list[dict]] = {pid: [] for pid in ids}
     for image in db.session.execute(_IMAGES_OF, {"ids": ids}).scalars():
         images[image.product_id].append(image_out(image))
-    artisan_ids = list({p.artisan_id for p in products})
-    workshops = {
-        user_id: {"id": user_id, "workshop_name": workshop or name, "city": city or "Almaty"}
-        for user_id, name, workshop, city in db.session.execute(
-            _WORKSHOPS_OF, {"ids": artisan_ids})
-    }
     shown = [_product_out(p, lang, currency, rates, images[p.id], workshops[p.artisan_id],
                           provenance[p.id]) for p in products]
     for item in shown:

@@ -1,5 +1,6 @@
 """What the community knows of the pieces in a list: each one's review summary and, for a
-signed-in viewer, whether they saved it, read together in one query."""
+signed-in viewer, whether they saved it, read together in one query (or joined to the list's
+other lookups: ``with_facts``)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,37 @@ from marketplace.community import reviews
 from marketplace.community.models import Favourite
 from marketplace.extensions import db
 
+_IDS = bindparam("ids", expanding=True)
 
-def _facts_query(with_saved: bool):
-    ids = bindparam("ids", expanding=True)
-    totals = reviews.visible_totals(ids).subquery()
-    columns = [Product.id, totals.c.count, totals.c.total]
+
+def with_facts(query, with_saved: bool):
+    """``query``, a select of products by the ids ``ids``, with what the community knows of
+    each (``fact_of`` reads it): its visible reviews' count and rating sum and, ``with_saved``,
+    whether the viewer ``viewer`` saved it. Lists read it in the same statement as what the
+    other domains know (``marketplace.listings``)."""
+    totals = reviews.visible_totals(_IDS).subquery()
+    query = (query.add_columns(totals.c.count.label("review_count"),
+                               totals.c.total.label("review_total"))
+             .outerjoin(totals, totals.c.product_id == Product.id))
     if with_saved:
-        columns.append(exists().where(Favourite.user_id == bindparam("viewer"),
-                                      Favourite.product_id == Product.id))
-    return (select(*columns).select_from(Product)
-            .outerjoin(totals, totals.c.product_id == Product.id)
-            .where(Product.id.in_(ids)))
+        query = query.add_columns(exists().where(
+            Favourite.user_id == bindparam("viewer"),
+            Favourite.product_id == Product.id).label("saved"))
+    return query
 
 
-# Built once (every list page runs one): for a visitor, and with whether the viewer saved each.
-_FACTS = {False: _facts_query(False), True: _facts_query(True)}
+def fact_of(row, with_saved: bool) -> dict:
+    """``{"reviews": summary, "saved": bool}`` of a row of ``with_facts``; ``saved`` only
+    ``with_saved``."""
+    fact = {"reviews": reviews.summary(row.review_count, row.review_total)}
+    if with_saved:
+        fact["saved"] = bool(row.saved)
+    return fact
+
+
+# Built once: for a visitor, and with whether the viewer saved each.
+_FACTS = {with_saved: with_facts(select(Product.id).where(Product.id.in_(_IDS)), with_saved)
+          for with_saved in (False, True)}
 
 
 def facts(product_ids: list[str], viewer: User | None) -> dict[str, dict]:
@@ -33,11 +50,8 @@ def facts(product_ids: list[str], viewer: User | None) -> dict[str, dict]:
     ids = list(dict.fromkeys(product_ids))
     if not ids:
         return {}
-    found = {}
-    for row in db.session.execute(_FACTS[viewer is not None],
-                                  {"ids": ids, "viewer": viewer.id if viewer else None}):
-        found[row[0]] = {"reviews": reviews.summary(row[1], row[2])}
-        if viewer is not None:
-            found[row[0]]["saved"] = bool(row[3])
+    with_saved = viewer is not None
+    found = {row.id: fact_of(row, with_saved) for row in db.session.execute(
+        _FACTS[with_saved], {"ids": ids, "viewer": viewer.id if viewer else None})}
     empty = {"reviews": reviews.summary(0, 0)} | ({"saved": False} if viewer else {})
     return {pid: found.get(pid, empty) for pid in ids}

@@ -9,9 +9,12 @@ from marketplace.provenance.labels import (
     label_code_for_product,
     label_codes_for_products,
     summaries_for_products,
+    summary_of,
+    with_summaries,
 )
 from marketplace.provenance.pieces import issue_piece_serials, record_piece_event
 from marketplace.provenance.records import is_cultural_value
 
 __all__ = ["is_cultural_value", "issue_piece_serials", "label_code_for_product",
-           "label_codes_for_products", "record_piece_event", "summaries_for_products"]
+           "label_codes_for_products", "record_piece_event", "summaries_for_products",
+           "summary_of", "with_summaries"]

@@ -337,15 +337,30 @@ def label_credential(code: str) -> dict:
 # What other domains read ---------------------------------------------------------------------
 
 _IDS = bindparam("ids", expanding=True)
-# Built once (every list page runs it); the id list on both sides, so that the records are
-# read by key, never scanned.
-_SUMMARIES = (
-    select(Product.id, Product.provenance_level, ProvenanceRecord.status, ProvenanceLabel.code)
-    .select_from(Product)
-    .outerjoin(ProvenanceRecord, and_(ProvenanceRecord.product_id == Product.id,
-                                      ProvenanceRecord.product_id.in_(_IDS)))
-    .outerjoin(ProvenanceLabel, ProvenanceLabel.id == ProvenanceRecord.current_label_id)
-    .where(Product.id.in_(_IDS)))
+
+
+def with_summaries(query):
+    """``query``, a select of products by the ids ``ids``, with each one's provenance
+    (``summary_of`` reads it): its level and its record's status and label code. The id list on
+    both sides, so that the records are read by key, never scanned. Lists read it in the same
+    statement as what the other domains know (``marketplace.listings``)."""
+    return (query.add_columns(Product.provenance_level.label("provenance_level"),
+                              ProvenanceRecord.status.label("provenance_status"),
+                              ProvenanceLabel.code.label("provenance_label"))
+            .outerjoin(ProvenanceRecord, and_(ProvenanceRecord.product_id == Product.id,
+                                              ProvenanceRecord.product_id.in_(_IDS)))
+            .outerjoin(ProvenanceLabel, ProvenanceLabel.id == ProvenanceRecord.current_label_id))
+
+
+def summary_of(row) -> dict:
+    """``{level, label_code, status, url}`` of a row of ``with_summaries``."""
+    status = row.provenance_status
+    shown = row.provenance_label if status in (RecordStatus.VALID, RecordStatus.REVOKED) else None
+    return {"level": row.provenance_level, "label_code": shown, "status": status or "none",
+            "url": label_url(shown) if shown else None}
+
+
+_SUMMARIES = with_summaries(select(Product.id).where(Product.id.in_(_IDS)))  # built once
 
 
 def summaries_for_products(product_ids: list[str]) -> dict[str, dict]:
@@ -353,14 +368,9 @@ def summaries_for_products(product_ids: list[str]) -> dict[str, dict]:
     ids = list(dict.fromkeys(product_ids))
     if not ids:
         return {}
-    rows = db.session.execute(_SUMMARIES, {"ids": ids}).all()
     summaries = {product_id: dict(EMPTY_SUMMARY) for product_id in ids}
-    for product_id, level, status, code in rows:
-        shown = code if status in (RecordStatus.VALID, RecordStatus.REVOKED) else None
-        summaries[product_id] = {
-            "level": level, "label_code": shown, "status": status or "none",
-            "url": label_url(shown) if shown else None,
-        }
+    for row in db.session.execute(_SUMMARIES, {"ids": ids}):
+        summaries[row.id] = summary_of(row)
     return summaries
 
 

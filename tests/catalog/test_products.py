@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from marketplace import listings, outbox
+from marketplace import outbox
 from marketplace.catalog import writes
 from marketplace.catalog.models import Product
 from marketplace.extensions import db
@@ -268,23 +268,6 @@ def test_provenance_summary_falls_back_to_the_products_level_without_a_record(cl
     product = make_product(provenance_level="L1")
     assert client.get(f"/api/v1/products/{product.id}").get_json()["provenance"] == {
         "level": "L1", "label_code": None, "status": "none", "url": None}
-
-
-def test_provenance_summaries_are_loaded_once_per_page(client, monkeypatch):
-    calls = []
-
-    def summaries(ids):
-        calls.append(list(ids))
-        return {pid: {"level": "L1", "label_code": "ABC", "status": "valid",
-                      "url": "http://x/provenance/ABC"} for pid in ids}
-
-    monkeypatch.setattr(listings, "summaries_for_products", summaries)
-    artisan = make_artisan()
-    for _ in range(3):
-        make_product(artisan)
-    items = client.get("/api/v1/products").get_json()["items"]
-    assert len(calls) == 1 and len(calls[0]) == 3
-    assert {item["provenance"]["label_code"] for item in items} == {"ABC"}
 
 
 def test_a_provenance_declaration_in_the_create_body_is_saved_with_the_product(client,
