@@ -8,6 +8,7 @@ operation does not name (a 500, an undocumented 409) fails the check."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -20,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from marketplace import schemas
 from marketplace.extensions import db
 from marketplace.orders.models import Order, TaxDocument
 from marketplace.payouts import service as payouts
@@ -50,6 +52,27 @@ def _signing_key_and_carrier(app, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "PROVENANCE_SIGNING_KEY", None)
     monkeypatch.setitem(app.config, "TRANSPARENCY_KEY_FILE", str(tmp_path / "log_key"))
     monkeypatch.setitem(app.config, "CARRIER_WEBHOOK_SECRETS", {"sheber-post": CARRIER_SECRET})
+
+
+@pytest.fixture(autouse=True)
+def _bodies_read_in_one_pass_are_the_models_dumps(monkeypatch):
+    """Every body read in one pass (``schemas.body_validator``) is checked against the model's
+    own validate-then-dump: the same dict, the same JSON."""
+    one_pass, compared = schemas._body, []
+
+    def checked(model, data):
+        body = one_pass(model, data)
+        if schemas.body_validator(model) is not None:
+            expected = model.model_validate(data).model_dump(mode="json", exclude_unset=True)
+            assert body == expected, model.__name__
+            assert json.dumps(body, sort_keys=True) == json.dumps(expected, sort_keys=True)
+            compared.append(model)
+        return body
+
+    monkeypatch.setattr(schemas, "_body", checked)
+    yield
+    assert len(set(compared)) >= 10  # the bodies of many models, the catalogue's among them
+    assert {"ProductPage", "ProductOut"} <= {model.__name__ for model in compared}
 
 
 def _seed(client) -> tuple[dict[str, dict], dict[str, str]]:
