@@ -57,6 +57,7 @@ def buyer_of(order: Order, *, buyer=_READ) -> Recipient:
 
 
 def user_recipient(user: User) -> Recipient:
+    """``user``: an account, or a row of its email, name and locale."""
     return Recipient(user.email, user.name, mail.mail_language(user.locale))
 
 

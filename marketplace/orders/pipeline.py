@@ -52,21 +52,21 @@ def start_fulfilment(order_id: str) -> str:
     if status not in STARTABLE:
         return f"skipped: the order is {status}"
     fulfilments = lifecycle.active_fulfilments(order.id)
-    artisan_ids = [fulfilment.artisan_id for fulfilment in fulfilments]
-    artisans = {user.id: user for user in db.session.execute(
-        select(User).where(User.id.in_(artisan_ids))).scalars()}
-    profiles = {profile.user_id: profile for profile in db.session.execute(
-        select(ArtisanProfile).where(ArtisanProfile.user_id.in_(artisan_ids))).scalars()}
+    # what the mails need of each artisan, in one read: address, name, language, workshop
+    artisans = {row.id: row for row in db.session.execute(
+        select(User.id, User.email, User.name, User.locale, ArtisanProfile.workshop_name)
+        .outerjoin(ArtisanProfile, ArtisanProfile.user_id == User.id)
+        .where(User.id.in_([fulfilment.artisan_id for fulfilment in fulfilments])))}
     facts = notify.piece_facts(line.product_id for line in order.lines)  # one read for all
     for fulfilment in fulfilments:
-        _mail_artisan(order, fulfilment, artisans[fulfilment.artisan_id],
-                      profiles.get(fulfilment.artisan_id), facts)
+        _mail_artisan(order, fulfilment, artisans[fulfilment.artisan_id], facts)
     lifecycle.start_fulfilment(order.id, data={"fulfilments": len(fulfilments)})
     return f"fulfilling: {len(fulfilments)} fulfilment(s)"
 
 
-def _mail_artisan(order: Order, fulfilment: Fulfilment, artisan: User,
-                  profile: ArtisanProfile | None, facts: tuple[dict, dict]) -> None:
+def _mail_artisan(order: Order, fulfilment: Fulfilment, artisan,
+                  facts: tuple[dict, dict]) -> None:
+    """``artisan``: a row of the artisan's id, email, name, locale and workshop name."""
     reader = notify.user_recipient(artisan)
     lines = _artisan_lines(order, artisan.id)
     sale: dict[str, int] = {}
@@ -76,7 +76,7 @@ def _mail_artisan(order: Order, fulfilment: Fulfilment, artisan: User,
     country = (order.shipping_address or {}).get("country")
     notify.queue_to(
         reader, "artisan_order", number=mail.short_number(order.id),
-        workshop_name=profile.workshop_name if profile else artisan.name,
+        workshop_name=artisan.name if artisan.workshop_name is None else artisan.workshop_name,
         pieces=notify.piece_views(lines, reader.locale, listing_prices=True, facts=facts),
         pieces_count=sum(line.quantity for line in lines), ship_by=fulfilment.ship_by.date(),
         destination=Locale.parse(reader.locale).territories.get(country, country)
