@@ -89,6 +89,9 @@ def clean_database() -> None:
             db.session.execute(text(f'DROP TRIGGER "{name}"'))
         for table in tables:
             db.session.execute(table.delete())
+        # the search tables the (lifted) triggers keep: else their rows outlive the products
+        for name in ("product_fts", "product_fts_terms"):
+            db.session.execute(text(f"DELETE FROM {name}"))
         for _, sql in triggers:
             db.session.execute(text(sql))
     db.session.commit()
