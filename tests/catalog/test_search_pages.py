@@ -168,3 +168,19 @@ def test_a_lexeme_the_statistics_do_not_list_counts_as_rare():
     small = search.Statistics(rows=100, lexemes={"search_vector": (["silver"], [0.2])},
                               floor={"search_vector": 0.0016})
     assert small.share("search_vector", [("tulpar", True)]) == 0.0008
+
+
+def test_a_query_word_is_analysed_once_and_each_query_widens_its_own():
+    """parse keeps each word's forms (stems, fold key, glossary) for the next query of that
+    word, but hands every query its own Word: widening one (its fuzzy terms) leaves the next."""
+    from marketplace.catalog import analysis
+
+    analysis._word_forms.cache_clear()
+    first, = search.parse("silver")
+    second, = search.parse("silver")
+    assert analysis._word_forms.cache_info().hits == 1
+    assert first is not second and first == second
+    first.fuzzy_terms = ("silvre",)
+    first.widen(analysis.concepts_for("felt"))
+    third, = search.parse("silver")
+    assert third == second and third.expansions != first.expansions
