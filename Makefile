@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) fonts
-	$(BIN)/pybabel -q compile -d marketplace/translations
+# compiled catalogues are remade only when their .po changed, so that two `make test` runs side
+# by side (.ci/run) never rewrite a file the other's tests are reading
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard marketplace/translations/*/LC_MESSAGES/messages.po))
+
+install: $(STAMP) fonts $(MO_FILES)
+
+marketplace/translations/%/LC_MESSAGES/messages.mo: marketplace/translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel -q compile -i $< -o $@
 
 # PDFs print every script buyers write (Latin, Cyrillic, Arabic, Hebrew, CJK) with Debian's Noto
 # fonts; install them when we may (root + apt), else papers fall back to DejaVu and the

@@ -73,22 +73,47 @@ def app(database_url, tmp_path_factory):
         db.engine.dispose()
 
 
+def _filled_tables() -> list[str]:
+    """The tables holding rows, children before parents, in one statement: most tests write a
+    few, and emptying only those is what keeps a test's clean-up in milliseconds (TRUNCATE of
+    every table took about a second and a half on PostgreSQL, most of that pass's time)."""
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    query = " UNION ALL ".join(
+        f"SELECT {index} WHERE EXISTS (SELECT 1 FROM \"{name}\")"
+        for index, name in enumerate(tables))
+    return [tables[index] for index in sorted(db.session.execute(text(query)).scalars())]
+
+
 def clean_database() -> None:
     from marketplace.fx.service import invalidate_rates_cache
 
     invalidate_rates_cache()  # the rows it holds are about to go
-    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    filled = _filled_tables()
+    if not filled:
+        db.session.rollback()
+        return
     if db.engine.dialect.name == "postgresql":
-        names = ", ".join(f'"{t.name}"' for t in tables)
-        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        if db.session.execute(text("SELECT current_setting('is_superuser')")).scalar() == "on":
+            # append-only tables refuse DELETE by trigger, and the rows go in any order:
+            # triggers and foreign-key checks sit out this transaction
+            db.session.execute(text("SET LOCAL session_replication_role = replica"))
+            for name in filled:
+                db.session.execute(text(f'DELETE FROM "{name}"'))
+        else:  # only a superuser may lift triggers; TRUNCATE bypasses them
+            names = ", ".join(f'"{name}"' for name in filled)
+            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     else:
         # append-only tables refuse DELETE by trigger: lift the triggers while emptying them
         triggers = db.session.execute(text(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
         for name, _ in triggers:
             db.session.execute(text(f'DROP TRIGGER "{name}"'))
-        for table in tables:
-            db.session.execute(table.delete())
+        for name in filled:
+            db.session.execute(text(f'DELETE FROM "{name}"'))
+        # the search tables the (lifted) triggers keep: else their rows outlive the products
+        for table, fts in (("product", "product_fts"), ("search_term", "product_fts_terms")):
+            if table in filled:
+                db.session.execute(text(f"DELETE FROM {fts}"))
         for _, sql in triggers:
             db.session.execute(text(sql))
     db.session.commit()

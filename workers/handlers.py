@@ -25,7 +25,8 @@ from marketplace.provenance import labels, records
 from marketplace.shipping.parcels import SHIPMENT_REQUESTED
 
 register_handler(mail.MAIL_REQUESTED, "workers.mail.send_mail_task")
-mail.register_attachment(pipeline.RECEIPT_PDF, pipeline.receipt_pdf_of)  # made when sent
+# receipt mails queued before the receipt was linked attach the kept receipt when sent
+mail.register_attachment(pipeline.RECEIPT_PDF, pipeline.receipt_pdf_of)
 register_handler(SHIPMENT_REQUESTED, "workers.shipping.create_label_task")
 register_handler(catalog_images.IMAGE_UPLOADED, "workers.catalog.process_image_task")
 register_handler(community_reviews.FILES_UNUSED, "workers.catalog.delete_unused_files_task")

@@ -26,7 +26,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import Stemmer
@@ -268,7 +268,10 @@ class Word:
         self.expansions = tuple(known)
 
 
-def _word(text: str) -> Word:
+@lru_cache(maxsize=4096)
+def _word_forms(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, bool], ...], bool]:
+    """(exact forms, expansions, fuzzy) of a query word: a function of the word alone (and of
+    the glossary, read once), so kept for the words buyers type most."""
     exact = {text}
     if is_latin(text):
         exact.add(stem("en", text))
@@ -280,7 +283,13 @@ def _word(text: str) -> Word:
         len(text) >= MIN_TYPO_LENGTH or (is_cyrillic(text) and len(text) >= MIN_KAZAKH_LENGTH))
     word = Word(text=text, exact=tuple(sorted(exact)), expansions=expansions, fuzzy=fuzzy)
     word.widen(concepts_for(text))
-    return word
+    return word.exact, word.expansions, word.fuzzy
+
+
+def _word(text: str) -> Word:
+    # a new Word each time: resolving its fuzzy terms widens it
+    exact, expansions, fuzzy = _word_forms(text)
+    return Word(text=text, exact=exact, expansions=expansions, fuzzy=fuzzy)
 
 
 def _ideographic_words(text: str) -> list[Word]:

@@ -391,9 +391,13 @@ def list_products(*, q: str | None = None, craft: str | None = None,
         for tier in search.TIERS[first_tier:]:
             if tier == 2:
                 search.resolve_fuzzy(words, db.session)
-            query = search.match(words, tier, dialect).apply(_filtered(select(Product), **filters))
-            query = _newest(query, after[1:] if after and tier == first_tier else None)
-            found = db.session.execute(query.limit(limit + 1 - len(rows))).scalars().all()
+            if search.holds_nothing(words, tier):
+                continue
+            wanted = limit + 1 - len(rows)
+            matched = search.match(words, tier, dialect, page_rows=wanted)
+            keys = matched.apply(_filtered(select(Product.id, Product.created_at), **filters))
+            keys = _newest(keys, after[1:] if after and tier == first_tier else None)
+            found = db.session.execute(matched.products(keys.limit(wanted))).scalars().all()
             rows += [(tier, product) for product in found]
             if len(rows) > limit:
                 break
@@ -409,7 +413,7 @@ def list_products(*, q: str | None = None, craft: str | None = None,
         query = _filtered(select(Product), **filters)
         if words:
             search.resolve_fuzzy(words, db.session)
-            query = search.match(words, None, dialect).apply(query)
+            query = search.match(words, None, dialect, page_rows=limit + 1).apply(query)
         keys = _sort_keys(material, technique)
         _created, price_base, id_ = keys
         if sort == "newest":
@@ -475,7 +479,7 @@ def facet_counts(words, filters: dict, wanted: Collection[str], dialect: str, cu
     query = _filtered(select(Product.craft, Product.materials_key, Product.techniques_key,
                              band.label("band"), func.count().label("n")), **filters)
     if words:
-        query = search.match(words, None, dialect, page=False).apply(query)
+        query = search.match(words, None, dialect, page_rows=None).apply(query)
     query = query.group_by(Product.craft, Product.materials_key, Product.techniques_key, band)
     crafts_: dict[str, int] = {}
     materials: dict[str, int] = {}

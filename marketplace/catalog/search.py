@@ -24,7 +24,10 @@ count): when the tier is common (at least ``walk_share``, about sqrt(page / rows
 catalogue) the page walks the browse index newest first and tests each row's stored vector
 (``ts_match_vq``, which no index serves), reading about page / share rows; when it is rare the
 GIN index finds every match and they are sorted (a leading sort key no btree provides keeps the
-planner off the walk), reading about share x rows. Either way a page reads at most about
+planner off the walk), reading about share x rows: only their ids and created_at are sorted,
+and the page's rows are then read whole by primary key (``Match.products``). A lexeme the
+statistics do not list counts as rare (``UNLISTED_SHARE``); the page is the rows the query
+asks for (the request's limit), not a fixed size. Either way a page reads at most about
 sqrt(page x rows) rows, whatever the number of matches (the tier after a large, exhausted tier
 excepted: its first page reads that tier's matches once). A query of several words on the GIN
 plan reads the rarest word's matches and tests the others on each (``_driver``). Without
@@ -69,6 +72,7 @@ from marketplace.catalog.models import Product, SearchTerm
 from marketplace.extensions import db
 
 TIERS = (0, 1, 2)
+PAGE_ROWS = 25  # the rows a default page asks for (24 and one to know there is more)
 FUZZY_CANDIDATES = 500  # vocabulary candidates per probe word (SQLite trigram query)
 MAX_FUZZY_TERMS = 8  # accepted fuzzy terms per query word, most similar first
 MAX_TERM_LENGTH = 100  # longer letter runs are not words anyone types
@@ -238,6 +242,13 @@ def _pg_widened(word: Word) -> str:
     return f"({_tsquery(_exact(word))} | {_tsquery(expanded, 'ABD')})"
 
 
+def holds_nothing(words: list[Word], tier: int | None) -> bool:
+    """Is ``tier`` empty whatever the catalogue holds? Tier 2 is what the expansions find
+    beyond the exact forms: nothing when no word has an expansion (once the fuzzy terms are
+    resolved), so its page need not be read."""
+    return tier == 2 and not any(_expanded(word) for word in words)
+
+
 def pg_queries(words: list[Word], tier: int | None) -> tuple[str | None, str | None, str | None]:
     """(all-field tsquery, title tsquery, title tsquery to exclude) for a tier (None: any)."""
     exact = " & ".join(_tsquery(_exact(word)) for word in words)
@@ -293,18 +304,36 @@ class Match:
             query = query.order_by(self.lead)
         return query
 
+    @property
+    def sorts(self) -> bool:
+        """Does a page query sort every match (the full-text index's plan)?"""
+        return self.lead is not None or self.join is not None
+
+    def products(self, keys):
+        """The products of the page ``keys`` chooses (product ids and created_at, this match
+        applied, newest first, limited to the page), in its order. A query that sorts every
+        match reads and sorts only those two columns of each, and then only the page's rows
+        whole, by primary key; a walk reads every row it tests anyway, and selects them whole."""
+        if not self.sorts:
+            return keys.with_only_columns(Product)
+        page = keys.subquery("page")
+        return (select(Product).join(page, page.c.id == Product.id)
+                .order_by(page.c.created_at.desc(), page.c.id.desc()))
+
 
 def _vector(name: str):
     return literal_column(f"product.{name}")
 
 
-def match(words: list[Word], tier: int | None, dialect: str, page: bool = True) -> Match:
-    """Products in ``tier`` (0, 1, 2; None: any) of the query ``words``; ``page``: the query
-    reads one ordered page of them (PostgreSQL then picks the walk or the GIN plan), else it
-    reads them all (counts)."""
+def match(words: list[Word], tier: int | None, dialect: str,
+          page_rows: int | None = PAGE_ROWS) -> Match:
+    """Products in ``tier`` (0, 1, 2; None: any) of the query ``words``, for a query that reads
+    one ordered page of ``page_rows`` of them (the walk or the full-text index's matches,
+    chosen for that many rows), or all of them (``page_rows`` None: counts)."""
+    page = page_rows is not None
     if dialect == "postgresql":
         everything, title, not_title = pg_queries(words, tier)
-        plan = _postgres_plan(words, tier) if page else None
+        plan = _postgres_plan(words, tier, page_rows) if page else None
 
         driver = _driver(words, tier) if plan == "index" and len(words) > 1 else None
 
@@ -328,7 +357,7 @@ def match(words: list[Word], tier: int | None, dialect: str, page: bool = True) 
         lead = conditions[0].desc() if plan == "index" else None
         return Match(None, None, and_(*conditions), lead)
     if dialect == "sqlite":
-        if page and _sqlite_plan(words, tier) == "walk":
+        if page and _sqlite_plan(words, tier, page_rows) == "walk":
             return Match(None, None, _portable(words, tier))
         hits = (select(literal_column("product_id").label("product_id"))
                 .select_from(text("product_fts"))
@@ -367,8 +396,15 @@ def _portable(words: list[Word], tier: int | None):
 
 # --- choosing the plan (PostgreSQL) ---
 
-PAGE_ROWS = 25  # the rows a page asks for (24 and one to know there is more)
 STATISTICS_SECONDS = 300.0
+# The share counted for a lexeme ANALYZE does not list: half the least listed one's, at most
+# this. ANALYZE lists every lexeme above a cutoff (at the default statistics target, about
+# 6e-5 x the lexemes per row of a sample: 0.2% for the bench's documents of 32), so on a
+# catalogue whose listed words are all frequent (the least 11%), half the least would call a
+# word of 0.2% common and walk the whole catalogue for its page. Counted at 0.1%, an unlisted
+# word takes the full-text index's plan up to 25M products (walk_share), which reads at most
+# the cutoff's share of rows, where a walk would read all of them for a word rarer than that.
+UNLISTED_SHARE = 0.001
 _VECTORS = ("search_vector", "search_title_vector")
 
 
@@ -398,7 +434,9 @@ class Statistics:
                 index = bisect.bisect_left(names, term)
                 found = (shares[index] if index < len(names) and names[index] == term
                          else None)
-            best = max(best, self.floor.get(column, 0.0) / 2 if found is None else found)
+            if found is None:
+                found = min(self.floor.get(column, 0.0) / 2, UNLISTED_SHARE)
+            best = max(best, found)
         return best
 
 
@@ -481,38 +519,40 @@ def _driver(words: list[Word], tier: int | None) -> tuple[str, str] | None:
     return column, query(rarest)
 
 
-def walk_share(rows: float) -> float:
-    """From this share up, walking the newest-first index reads fewer rows than the GIN plan
-    (page / share against share x rows)."""
-    return math.sqrt(PAGE_ROWS / max(rows, PAGE_ROWS))
+def walk_share(rows: float, page_rows: int = PAGE_ROWS) -> float:
+    """From this share up, walking the newest-first index for ``page_rows`` rows reads fewer
+    rows than the GIN plan (page / share against share x rows)."""
+    return math.sqrt(page_rows / max(rows, page_rows))
 
 
-def choose_plan(words: list[Word], tier: int | None) -> str | None:
-    """How a page of ``tier`` is read: "walk" (the newest-first index, each row tested),
-    "index" (the full-text index's matches, sorted) or None (the planner's choice)."""
+def choose_plan(words: list[Word], tier: int | None, page_rows: int = PAGE_ROWS) -> str | None:
+    """How a page of ``page_rows`` rows of ``tier`` is read: "walk" (the newest-first index,
+    each row tested), "index" (the full-text index's matches, sorted) or None (the planner's
+    choice)."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
-        return _postgres_plan(words, tier)
+        return _postgres_plan(words, tier, page_rows)
     if dialect == "sqlite":
-        return _sqlite_plan(words, tier)
+        return _sqlite_plan(words, tier, page_rows)
     return None
 
 
-def _postgres_plan(words: list[Word], tier: int | None) -> str | None:
+def _postgres_plan(words: list[Word], tier: int | None, page_rows: int) -> str | None:
     stats = statistics()
     if stats is None:
         return None
-    return "walk" if estimate(words, tier, stats) >= walk_share(stats.rows) else "index"
+    return ("walk" if estimate(words, tier, stats) >= walk_share(stats.rows, page_rows)
+            else "index")
 
 
-def _sqlite_plan(words: list[Word], tier: int | None) -> str:
+def _sqlite_plan(words: list[Word], tier: int | None, page_rows: int) -> str:
     """SQLite: "walk" when the tier holds at least ``walk_share`` of the catalogue (counted
     through FTS5 up to that many rows, so the count costs no more than the rare plan), testing
     each row of the newest-first index on its stored terms (the portable condition, which finds
     what FTS5 finds); else "index" (FTS5's matches, sorted)."""
     rows = db.session.execute(text("SELECT max(rowid) FROM product")).scalar() or 0
-    enough = math.ceil(walk_share(rows) * rows)
-    if enough < PAGE_ROWS:
+    enough = math.ceil(walk_share(rows, page_rows) * rows)
+    if enough < page_rows:
         return "index"
     found = db.session.execute(text(
         "SELECT count(*) FROM (SELECT 1 FROM product_fts WHERE product_fts MATCH :q LIMIT :n)"),

@@ -19,6 +19,7 @@ from marketplace.orders import (
     invoice_pdf,
     invoices,
     notify,
+    receipt,
     reconciliation,
     service,
 )
@@ -186,6 +187,20 @@ def get_invoice(order_id: str, query: DocumentAccessQuery):
     (bearer token or session), a guest with the order's ``access`` token, and operators;
     404 ``order.invoice_not_available`` before payment."""
     return _pdf(invoices.invoice_for(order_id, current_user(), query.access))
+
+
+@bp.get("/orders/<order_id>/receipt.pdf")
+@query_args(DocumentAccessQuery)
+@responds(media_types=("application/pdf",))
+def get_receipt(order_id: str, query: DocumentAccessQuery):
+    """The order's receipt (what was paid, for which pieces, with their provenance serials), as
+    the receipt mail links it: for those who may read the invoice; 404
+    ``order.receipt_not_available`` before payment."""
+    order, content = receipt.receipt_for(order_id, current_user(), query.access)
+    response = Response(content, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{receipt.filename(order)}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/orders/<order_id>/credit-notes/<number>.pdf")

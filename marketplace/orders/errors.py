@@ -44,5 +44,7 @@ class OrderError(ErrorCodes):
                                 "The evidence names unknown fields, none, or is too long (422).")
     INVOICE_NOT_AVAILABLE = ("order.invoice_not_available",
                              "The order has no invoice: it has not been paid (404).")
+    RECEIPT_NOT_AVAILABLE = ("order.receipt_not_available",
+                             "The order has no receipt: it has not been paid (404).")
     CONCURRENT_CHANGE = ("order.concurrent_change",
                          "The order changed while it was being moved; try again (409).")

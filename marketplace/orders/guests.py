@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from marketplace.accounts import lifecycle as accounts
 from marketplace.accounts.errors import AccountError
@@ -23,7 +23,7 @@ from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
 from marketplace.ids import isoformat
 from marketplace.orders import notify
-from marketplace.orders.models import Order
+from marketplace.orders.models import Order, OrderReceipt
 from marketplace.transaction import use_case
 
 CLAIM_MAX_AGE_SECONDS = 7 * 24 * 3600
@@ -113,6 +113,9 @@ def on_account_deleted(payload: dict) -> None:
         order.shipping_address = address
         if "contact_email" in removes:
             order.contact_email = None
+    # a kept receipt prints the name and address: the next download renders what is left
+    db.session.execute(delete(OrderReceipt).where(OrderReceipt.order_id.in_(
+        select(Order.id).where(Order.buyer_id == payload["user_id"]))))
 
 
 def export_orders(user: User) -> list[dict]:

@@ -264,9 +264,17 @@ def open_fulfilments(order: Order) -> None:
 
 
 def _issue_serials(order: Order) -> None:
-    """Give every sold piece its provenance serial (pieces without a valid label get none)."""
-    for line in order.lines:
-        if not line.serials:
+    """Give every sold piece its provenance serial (pieces without a valid label get none).
+    One read finds which of the order's products have a valid label; only those are numbered
+    (``issue_piece_serials`` locks the label and looks again)."""
+    lines = [line for line in order.lines if not line.serials]
+    if not lines:
+        return
+    labelled = provenance.label_codes_for_products(line.product_id for line in lines)
+    for line in lines:
+        if labelled[line.product_id] is None:
+            line.serials = []
+        else:
             line.serials = provenance.issue_piece_serials(line.product_id, line.quantity,
                                                           order_id=order.id)
 
@@ -280,9 +288,8 @@ def active_fulfilments(order_id: str) -> list[Fulfilment]:
 
 def start_fulfilment(order_id: str, *, actor_id: str | None = None,
                      data: dict | None = None) -> bool:
-    """The artisans are at work: ``paid → fulfilling`` (already fulfilling: nothing to do)."""
-    if status_of(order_id) is S.FULFILLING:
-        return False
+    """The artisans are at work: ``paid → fulfilling`` (already fulfilling: nothing to do, as
+    for any move to the status a row has)."""
     return move_order(order_id, S.FULFILLING, actor_id=actor_id, data=data)
 
 

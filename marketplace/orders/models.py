@@ -414,3 +414,15 @@ class TaxDocument(db.Model):
     @property
     def total(self) -> Money:
         return Money(self.total_amount, self.currency)
+
+
+class OrderReceipt(db.Model):
+    """The buyer's receipt PDF of a paid order, rendered on its first download and kept
+    (``orders.receipt.stored_receipt``): one row per order, written once."""
+
+    __tablename__ = "order_receipt"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -38,9 +38,18 @@ def public_url() -> str:
     return current_app.config["PUBLIC_URL"].rstrip("/")
 
 
-def buyer_of(order: Order) -> Recipient:
-    """Who reads the buyer's mails about ``order`` (email None: nobody can be written to)."""
-    buyer = db.session.get(User, order.buyer_id)
+# "not given": read the order's buyer (a given None is an account that is gone)
+_READ = object()
+
+
+def _buyer(order: Order, buyer) -> User | None:
+    return db.session.get(User, order.buyer_id) if buyer is _READ else buyer
+
+
+def buyer_of(order: Order, *, buyer=_READ) -> Recipient:
+    """Who reads the buyer's mails about ``order`` (email None: nobody can be written to);
+    ``buyer``: the order's buyer row when the caller holds it (None: no such account)."""
+    buyer = _buyer(order, buyer)
     address_name = (order.shipping_address or {}).get("name") or ""
     if buyer is None or buyer.is_guest or not buyer.email:
         return Recipient(order.contact_email, address_name, mail.mail_language(order.locale))
@@ -48,6 +57,7 @@ def buyer_of(order: Order) -> Recipient:
 
 
 def user_recipient(user: User) -> Recipient:
+    """``user``: an account, or a row of its email, name and locale."""
     return Recipient(user.email, user.name, mail.mail_language(user.locale))
 
 
@@ -73,10 +83,15 @@ def access_allows(order: Order, token: str | None) -> bool:
     return order_id == order.id and email == order.contact_email.lower()
 
 
-def order_url(order: Order) -> str:
+def order_url(order: Order, *, buyer=_READ) -> str:
     """The buyer's link to the order page: a guest's carries the signed access token."""
-    url = f"{public_url()}/orders/{order.id}"
-    buyer = db.session.get(User, order.buyer_id)
+    return with_access(f"{public_url()}/orders/{order.id}", order, buyer=buyer)
+
+
+def with_access(url: str, order: Order, *, buyer=_READ) -> str:
+    """``url`` of one of the order's pages or papers as its buyer follows it from a mail: a
+    guest's (or a gone account's) carries the order's signed access token."""
+    buyer = _buyer(order, buyer)
     if buyer is None or buyer.is_guest:
         url += f"?access={access_token(order)}"
     return url

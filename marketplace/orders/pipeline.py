@@ -7,10 +7,11 @@ marker commit together, so a crash or a redelivery neither loses nor repeats a s
 
 - ``start_fulfilment``: a mail to each artisan with what to make or pack and by when (their
   fulfilments were opened with the paid move), and the order moves ``paid → fulfilling``.
-- ``send_receipt``: the buyer's receipt mail with a PDF rendered from ``templates/pdf/``; the
-  mail sender renders the PDF when it sends the mail (``receipt_pdf_of``, a
-  ``mail.LaterAttachment``), so the step's transaction does not hold its locks meanwhile and
-  the queued mail does not carry the bytes.
+- ``send_receipt``: the buyer's receipt mail, which links the receipt PDF and the invoice
+  (as Etsy's and Shopify's receipts link theirs): the PDF is rendered on its first download
+  and kept (``orders.receipt.stored_receipt``), not for every paid order. Mails queued before
+  the link still carry a ``mail.LaterAttachment`` of kind ``RECEIPT_PDF``, made from the kept
+  receipt when they are sent (``receipt_pdf_of``).
 - the payouts ledger (``marketplace.payouts.service.record_order``) has a task of its own.
 
 The steps do not commit: ``run_once`` commits them with their marker.
@@ -33,7 +34,9 @@ from marketplace.orders import lifecycle, notify, receipt
 from marketplace.orders.models import Fulfilment, Order, OrderLine, OrderStatus
 
 INVOICE_RULE = "/api/v1/orders/<order_id>/invoice.pdf"
-RECEIPT_PDF = "order.receipt_pdf"  # the receipt mail's attachment, made when it is sent
+RECEIPT_RULE = "/api/v1/orders/<order_id>/receipt.pdf"
+# the attachment of receipt mails queued before the mail linked the receipt instead
+RECEIPT_PDF = "order.receipt_pdf"
 STARTABLE = frozenset({OrderStatus.PAID, OrderStatus.FULFILLING})
 
 
@@ -49,21 +52,21 @@ def start_fulfilment(order_id: str) -> str:
     if status not in STARTABLE:
         return f"skipped: the order is {status}"
     fulfilments = lifecycle.active_fulfilments(order.id)
-    artisan_ids = [fulfilment.artisan_id for fulfilment in fulfilments]
-    artisans = {user.id: user for user in db.session.execute(
-        select(User).where(User.id.in_(artisan_ids))).scalars()}
-    profiles = {profile.user_id: profile for profile in db.session.execute(
-        select(ArtisanProfile).where(ArtisanProfile.user_id.in_(artisan_ids))).scalars()}
+    # what the mails need of each artisan, in one read: address, name, language, workshop
+    artisans = {row.id: row for row in db.session.execute(
+        select(User.id, User.email, User.name, User.locale, ArtisanProfile.workshop_name)
+        .outerjoin(ArtisanProfile, ArtisanProfile.user_id == User.id)
+        .where(User.id.in_([fulfilment.artisan_id for fulfilment in fulfilments])))}
     facts = notify.piece_facts(line.product_id for line in order.lines)  # one read for all
     for fulfilment in fulfilments:
-        _mail_artisan(order, fulfilment, artisans[fulfilment.artisan_id],
-                      profiles.get(fulfilment.artisan_id), facts)
+        _mail_artisan(order, fulfilment, artisans[fulfilment.artisan_id], facts)
     lifecycle.start_fulfilment(order.id, data={"fulfilments": len(fulfilments)})
     return f"fulfilling: {len(fulfilments)} fulfilment(s)"
 
 
-def _mail_artisan(order: Order, fulfilment: Fulfilment, artisan: User,
-                  profile: ArtisanProfile | None, facts: tuple[dict, dict]) -> None:
+def _mail_artisan(order: Order, fulfilment: Fulfilment, artisan,
+                  facts: tuple[dict, dict]) -> None:
+    """``artisan``: a row of the artisan's id, email, name, locale and workshop name."""
     reader = notify.user_recipient(artisan)
     lines = _artisan_lines(order, artisan.id)
     sale: dict[str, int] = {}
@@ -73,7 +76,7 @@ def _mail_artisan(order: Order, fulfilment: Fulfilment, artisan: User,
     country = (order.shipping_address or {}).get("country")
     notify.queue_to(
         reader, "artisan_order", number=mail.short_number(order.id),
-        workshop_name=profile.workshop_name if profile else artisan.name,
+        workshop_name=artisan.name if artisan.workshop_name is None else artisan.workshop_name,
         pieces=notify.piece_views(lines, reader.locale, listing_prices=True, facts=facts),
         pieces_count=sum(line.quantity for line in lines), ship_by=fulfilment.ship_by.date(),
         destination=Locale.parse(reader.locale).territories.get(country, country)
@@ -94,13 +97,13 @@ def expected_delivery(order: Order) -> tuple[date | None, date | None]:
 
 
 def send_receipt(order_id: str) -> str:
-    """Queue the buyer's receipt (mail with the PDF); nothing for an order never paid."""
+    """Queue the buyer's receipt mail (with links to the receipt PDF and the invoice);
+    nothing for an order never paid."""
     order = db.session.get(Order, order_id)
     if order is None or order.paid_at is None:
         return "skipped: not paid"
-    # held while the mail is made: the reader, order and invoice links find it without a query
-    buyer = db.session.get(User, order.buyer_id)  # noqa: F841
-    reader = notify.buyer_of(order)
+    buyer = db.session.get(User, order.buyer_id)
+    reader = notify.buyer_of(order, buyer=buyer)
     option = order.shipping_option or {}
     eta_from, eta_to = expected_delivery(order)
     language = reader.locale
@@ -114,28 +117,22 @@ def send_receipt(order_id: str) -> str:
         service_name=option.get("service_name") or option.get("service") or "",
         eta_from=eta_from, eta_to=eta_to,
         pieces=notify.piece_views(list(order.lines), language, currency=order.currency),
-        order_url=notify.order_url(order), invoice_url=invoice_url(order),
-        attachments=[mail.LaterAttachment(receipt.filename(order), RECEIPT_PDF,
-                                          {"order_id": order.id}, "application/pdf")])
+        order_url=notify.order_url(order, buyer=buyer),
+        invoice_url=_paper_url(order, INVOICE_RULE, "invoice.pdf", buyer),
+        receipt_url=_paper_url(order, RECEIPT_RULE, "receipt.pdf", buyer))
     return "receipt queued"
 
 
 def receipt_pdf_of(order_id: str) -> bytes:
-    """The receipt PDF of a paid order, for its reader (the ``RECEIPT_PDF`` attachment)."""
-    order = db.session.get(Order, order_id)
-    if order is None or order.paid_at is None:
-        raise LookupError(f"order {order_id} has no receipt: it is not paid")
-    return receipt.receipt_pdf(order, db.session.get(User, order.buyer_id),
-                               notify.buyer_of(order))
+    """The receipt PDF of a paid order as kept (the ``RECEIPT_PDF`` attachment of mails queued
+    before the receipt was linked)."""
+    return receipt.stored_receipt(order_id)
 
 
-def invoice_url(order: Order) -> str | None:
-    """The invoice's address (a guest's carries the order's signed access token), once the
-    app serves invoices there."""
-    if not any(rule.rule == INVOICE_RULE for rule in current_app.url_map.iter_rules()):
+def _paper_url(order: Order, rule: str, name: str, buyer: User | None) -> str | None:
+    """The address of one of the order's papers as its buyer follows it from a mail, once the
+    app serves it (``rule``); None before."""
+    if not any(served.rule == rule for served in current_app.url_map.iter_rules()):
         return None
-    url = f"{notify.public_url()}/api/v1/orders/{order.id}/invoice.pdf"
-    buyer = db.session.get(User, order.buyer_id)
-    if buyer is None or buyer.is_guest:
-        url += f"?access={notify.access_token(order)}"
-    return url
+    return notify.with_access(f"{notify.public_url()}/api/v1/orders/{order.id}/{name}", order,
+                              buyer=buyer)

@@ -5,11 +5,17 @@ The template writes a small layout document (``title``, ``heading``, ``para``, `
 ``templates/``; this module turns it into reportlab flowables (invoices and credit notes,
 ``orders.invoice_pdf``, use the same layout). Jinja escapes the values (an
 ``.xml`` template autoescapes), so a product title cannot inject layout.
+
+The receipt is not made when the order is paid: the receipt mail links it, and the first
+download renders it and keeps it (``stored_receipt``, table ``order_receipt``), so a receipt
+nobody opens costs nothing. Its dates come from the order (the PDF's creation date is the
+payment's), so a receipt rendered later reads as one rendered at payment.
 """
 
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from decimal import Decimal
 from xml.etree import ElementTree as ET
 
@@ -18,13 +24,19 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy import select
 
 from marketplace.accounts.models import User
 from marketplace.catalog.browse import resolve_text
+from marketplace.errors import NotFound
+from marketplace.extensions import conflict_insert, db
 from marketplace.ids import isoformat
 from marketplace.money import Money
-from marketplace.orders.models import Order
+from marketplace.orders import invoices, notify
+from marketplace.orders.errors import OrderError
+from marketplace.orders.models import Order, OrderReceipt
 from marketplace.pdf import TextBlock
+from marketplace.transaction import lock_rows, use_case
 
 TEMPLATE = "pdf/receipt.xml"
 
@@ -69,9 +81,58 @@ def receipt_context(order: Order, buyer: User, reader=None) -> dict:
     }
 
 
-def receipt_pdf(order: Order, buyer: User, reader=None) -> bytes:
+def receipt_pdf(order: Order, buyer: User | None, reader=None) -> bytes:
+    """The receipt of a paid order, rendered now; its PDF creation date is the payment's."""
     layout = render_template(TEMPLATE, **receipt_context(order, buyer, reader))
-    return render_layout(layout, title=f"Sheber receipt {order.id}")
+    return render_layout(layout, title=f"Sheber receipt {order.id}", created_at=order.paid_at)
+
+
+def receipt_for(order_id: str, user, access: str | None = None) -> tuple[Order, bytes]:
+    """The receipt PDF of an order for someone who may read its papers (its buyer, an
+    operator, a guest with the order's ``access`` token; anyone else 404); before payment 404
+    ``order.receipt_not_available``."""
+    order = invoices.readable_order(order_id, user, access)
+    if order.paid_at is None:
+        raise NotFound("The order has no receipt: it has not been paid.",
+                       code=OrderError.RECEIPT_NOT_AVAILABLE)
+    return order, stored_receipt(order.id)
+
+
+def stored_receipt(order_id: str) -> bytes:
+    """The paid order's receipt PDF as kept; the first call renders and keeps it. Two first
+    downloads at once render it once: the second waits on the order's lock, then reads what
+    the first stored."""
+    content = _stored(order_id)
+    return content if content is not None else _render_and_store(order_id)
+
+
+def _stored(order_id: str) -> bytes | None:
+    return db.session.execute(select(OrderReceipt.content)
+                              .where(OrderReceipt.order_id == order_id)).scalar_one_or_none()
+
+
+@use_case
+def _render_and_store(order_id: str) -> bytes:
+    # A local render (no call out of the process) under the order's lock, held a few ms.
+    if lock_rows(Order, [order_id]) != 1:
+        raise LookupError(f"no order {order_id}")
+    content = _stored(order_id)
+    if content is not None:
+        return content
+    order = db.session.execute(select(Order).where(Order.id == order_id)
+                               .execution_options(populate_existing=True)).scalar_one()
+    if order.paid_at is None:
+        raise LookupError(f"order {order_id} has no receipt: it is not paid")
+    buyer = db.session.get(User, order.buyer_id)
+    content = receipt_pdf(order, buyer, notify.buyer_of(order, buyer=buyer))
+    insert = conflict_insert(db.session.get_bind().dialect.name)
+    if insert is None:
+        db.session.add(OrderReceipt(order_id=order_id, content=content))
+        db.session.flush()
+        return content
+    db.session.execute(insert(OrderReceipt).values(order_id=order_id, content=content)
+                       .on_conflict_do_nothing(index_elements=["order_id"]))
+    return _stored(order_id)
 
 
 # --- the layout document -> PDF --------------------------------------------------------------
@@ -118,12 +179,16 @@ def _table(element: ET.Element, width: float) -> Table:
     return table
 
 
-def render_layout(layout: str, *, title: str) -> bytes:
+def render_layout(layout: str, *, title: str, created_at: datetime | None = None) -> bytes:
+    """The layout document as a PDF. ``created_at`` (UTC) fixes its creation date and makes
+    the bytes a function of the layout alone (reportlab's invariant mode); without it the PDF
+    is dated now."""
     root = ET.fromstring(layout)
     buffer = io.BytesIO()
     document = SimpleDocTemplate(buffer, pagesize=A4, title=title, author="Sheber",
                                  leftMargin=18 * mm, rightMargin=18 * mm,
-                                 topMargin=16 * mm, bottomMargin=16 * mm)
+                                 topMargin=16 * mm, bottomMargin=16 * mm,
+                                 invariant=1 if created_at is not None else None)
     story = []
     for element in root:
         if element.tag in _STYLES:
@@ -139,5 +204,13 @@ def render_layout(layout: str, *, title: str) -> bytes:
             story.append(_table(element, document.width))
         else:
             raise ValueError(f"unknown layout element <{element.tag}>")
-    document.build(story)
+    if created_at is None:
+        document.build(story)
+    else:
+        stamp = created_at.strftime("D:%Y%m%d%H%M%S+00'00'")
+
+        def dated(canvas, _document):
+            canvas.setDateFormatter(lambda *_: stamp)
+
+        document.build(story, onFirstPage=dated, onLaterPages=dated)
     return buffer.getvalue()

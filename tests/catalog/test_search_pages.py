@@ -7,11 +7,13 @@ catalogue is analysed), so the cursors are checked across that switch."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import event, select, text
 
 from marketplace.catalog import search
+from marketplace.catalog.models import Product
 from marketplace.extensions import db
 from marketplace.ids import utcnow
 from tests.factories import make_artisan, make_product
@@ -93,3 +95,92 @@ def test_a_query_of_several_words_finds_the_same_on_either_plan(client):
     assert _pages(client, "cushion felt", 4) == newest(tiers[1]) + newest(tiers[2])
     assert _pages(client, "felt rug", 24) == newest(tiers[0])
     search.forget_statistics()
+
+
+def _analysed() -> None:
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE product"))
+    search.forget_statistics()
+
+
+def _tier_statements(client, **query) -> list[str]:
+    """The statements a search page sends to read its tiers' products."""
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if re.search(r"FROM product\s", statement) and "ORDER BY" in statement:
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get("/api/v1/products", query_string=query)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.get_json()
+    return seen
+
+
+def test_the_plan_follows_the_page_size_asked_for(client):
+    """A common tier is walked for a page of 25 rows; a page of 101 rows needs more of the
+    walk than the tier's matches are, so the full-text index reads them (and the pages are the
+    same either way: the first test pages at limit 100)."""
+    _catalogue()
+    _analysed()
+    words = search.parse("felt")
+    assert search.choose_plan(words, 0) == "walk"
+    assert search.choose_plan(words, 0, page_rows=101) == "index"
+    walked = "ts_match_vq" if db.engine.dialect.name == "postgresql" else "LIKE"
+    assert walked in _tier_statements(client, q="felt", limit=24)[0]
+    assert walked not in _tier_statements(client, q="felt", limit=100)[0]
+    search.forget_statistics()
+
+
+def test_a_word_nothing_widens_reads_no_expansion_tier(client):
+    """'7' has no fold key, glossary entry or typos: tier 2 would be tier 1 again minus
+    itself, so the page reads tiers 0 and 1 only, and finds every piece whose title holds a
+    number beginning with 7, newest first."""
+    _catalogue()
+    _analysed()
+    statements = _tier_statements(client, q="7", limit=100)
+    assert len(statements) == 2
+    assert not search.holds_nothing(search.parse("felt"), 2)
+    found = _pages(client, "7", 100)
+    products = db.session.execute(select(Product)).scalars().all()
+    assert found == [p.id for p in sorted(
+        (p for p in products if any(text.split()[-1].startswith("7")
+                                    for text in p.title.values())),
+        key=lambda p: (p.created_at, p.id), reverse=True)]
+    assert found
+    search.forget_statistics()
+
+
+def test_a_lexeme_the_statistics_do_not_list_counts_as_rare():
+    """ANALYZE lists only lexemes above a cutoff: on a catalogue of a few frequent words the
+    least listed one can be 11% of rows, and half of it would call a word of 0.2% common (and
+    walk the whole catalogue for its page); an unlisted lexeme counts as at most
+    ``UNLISTED_SHARE``, which keeps it on the full-text index's plan at a million products."""
+    stats = search.Statistics(rows=10_000, lexemes={"search_vector": (["silver"], [0.2])},
+                              floor={"search_vector": 0.11})
+    assert stats.share("search_vector", [("silver", False)]) == 0.2
+    assert stats.share("search_vector", [("tulpar", True)]) == search.UNLISTED_SHARE
+    assert search.walk_share(1_000_000) > search.UNLISTED_SHARE
+    small = search.Statistics(rows=100, lexemes={"search_vector": (["silver"], [0.2])},
+                              floor={"search_vector": 0.0016})
+    assert small.share("search_vector", [("tulpar", True)]) == 0.0008
+
+
+def test_a_query_word_is_analysed_once_and_each_query_widens_its_own():
+    """parse keeps each word's forms (stems, fold key, glossary) for the next query of that
+    word, but hands every query its own Word: widening one (its fuzzy terms) leaves the next."""
+    from marketplace.catalog import analysis
+
+    analysis._word_forms.cache_clear()
+    first, = search.parse("silver")
+    second, = search.parse("silver")
+    assert analysis._word_forms.cache_info().hits == 1
+    assert first is not second and first == second
+    first.fuzzy_terms = ("silvre",)
+    first.widen(analysis.concepts_for("felt"))
+    third, = search.parse("silver")
+    assert third == second and third.expansions != first.expansions

@@ -47,8 +47,9 @@ def test_the_receipt_and_the_pack_mail_are_in_each_readers_language(client, smtp
     assert '<html lang="ru">' in html
     assert_inlined(html)
     assert f"/orders/{order_id}" in " ".join(links(html))
-    [pdf] = [part for part in receipt.iter_attachments()]
-    assert pdf.get_content_type() == "application/pdf"
+    assert list(receipt.iter_attachments()) == []  # the receipt is linked, not attached
+    [receipt_link] = [url for url in links(html) if url.endswith(f"/{order_id}/receipt.pdf")]
+    assert f"Чек (PDF): {receipt_link}" in text
     assert order.total_amount > 0
 
     [pack] = to(smtp_server, artisan.email)

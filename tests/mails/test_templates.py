@@ -35,7 +35,7 @@ CONTEXTS = {
                 "items": "€200", "shipping": "€30", "duties": "€13", "duties_mode": "DDP",
                 "service_name": "EMS", "eta_from": date(2026, 12, 14),
                 "eta_to": date(2026, 12, 21), "pieces": PIECES, "order_url": "https://x/o",
-                "invoice_url": "https://x/i.pdf"},
+                "invoice_url": "https://x/i.pdf", "receipt_url": "https://x/r.pdf"},
     "payment_failed": {"number": "W6W3FTBR", "total": "€243", "reason": "declined",
                        "hold_until": datetime(2026, 12, 1, 10, 15), "pay_url": "https://x/p"},
     "shipped": {"parcel": PARCEL, "duties_mode": "DAP"},
@@ -89,6 +89,10 @@ def test_each_mail_renders_in_every_language(app, name):
         assert "1 дек. 2026" in rendered["ru"].text
         assert "2026" in rendered["kk"].text and "Dec" not in rendered["kk"].text
         assert "Kese &amp; bowl" in rendered["en"].html and "Kese & bowl" in rendered["en"].text
+        assert "Receipt (PDF): https://x/r.pdf" in rendered["en"].text
+        assert "Чек (PDF): https://x/r.pdf" in rendered["ru"].text
+        assert "Түбіртек (PDF): https://x/r.pdf" in rendered["kk"].text
+        assert '<a href="https://x/r.pdf"' in rendered["en"].html
     if name == "conversation_message":  # what the people typed, escaped in HTML only
         english = rendered["en"]
         assert english.subject.startswith("New message from Kese & Co: Shyrdak & felt")

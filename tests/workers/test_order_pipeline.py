@@ -1,6 +1,6 @@
 """The order pipeline on a real ``celery -A workers worker``: a paid order (Stripe emulator) from
 two artisans becomes two fulfilments, three mails on a real SMTP server (two artisans, the
-buyer's receipt with its PDF) and ledger lines to the minor unit; exactly once through
+buyer's receipt, which links its PDF) and ledger lines to the minor unit; exactly once through
 redeliveries, killed processes and a broker outage."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import email.message
 import io
 import time
 from collections import Counter
+from urllib.parse import urlsplit
 
 import pytest
 from babel.dates import format_date
@@ -18,9 +19,10 @@ from sqlalchemy import select
 from marketplace import mail
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.extensions import db
+from marketplace.ids import new_id
 from marketplace.orders.lifecycle import ORDER_PAID
 from marketplace.orders.models import Fulfilment, OrderEvent
-from marketplace.outbox import OutboxEvent
+from marketplace.outbox import OutboxEvent, ProcessedEvent
 from marketplace.payouts.models import LedgerEntry
 from marketplace.provenance.models import PieceEvent, ProvenancePiece
 from tests.checkout.helpers import (
@@ -31,6 +33,7 @@ from tests.checkout.helpers import (
     status_of,
 )
 from tests.factories import make_operator, make_product
+from tests.mails.helpers import html_of, links
 from tests.payouts.helpers import artisan_with_account
 from tests.plugins.worker import broker_is_redis
 from tests.shipping.flow import verified_product
@@ -87,6 +90,23 @@ def barrier(smtp_server, count: int) -> list[email.message.EmailMessage]:
     messages = smtp_server.wait_for(count + 1, timeout=60)
     assert messages[-1]["Subject"] == "Barrier"
     return messages[:-1]
+
+
+def orders_barrier(app, order_id: str) -> None:
+    """Send one more ledger step for the order under a new event id and wait for its marker.
+    The test worker runs one task at a time and takes each queue in order, so every task
+    queued on ``orders`` before it (the pipeline's three steps) has finished by then; the
+    ledger adds nothing for an order it has recorded."""
+    sentinel = new_id()
+    consumer = "workers.payouts.record_order_ledger_task"
+    time.sleep(0.01)  # the embedded broker orders messages by millisecond
+    app.extensions["celery"].send_task(consumer, args=[sentinel, {"order_id": order_id}])
+
+    def ran() -> bool:
+        db.session.rollback()
+        return db.session.get(ProcessedEvent, (sentinel, consumer)) is not None
+
+    wait_until(ran, timeout=60, message="the barrier task on the orders queue")
 
 
 def ledger(order_id: str) -> Counter:
@@ -146,11 +166,13 @@ def test_a_paid_order_from_two_artisans_flows_through_the_pipeline(
     assert "1 x Silver earrings" in by_recipient[nurlan.email].get_body(("plain",)).get_content()
 
     receipt = by_recipient[buyer.email]
-    [attachment] = list(receipt.iter_attachments())
-    assert attachment.get_content_type() == "application/pdf"
-    assert attachment.get_filename() == f"sheber-receipt-{order_id}.pdf"
+    assert list(receipt.iter_attachments()) == []  # the receipt is linked
+    [link] = [url for url in links(html_of(receipt)) if url.endswith("/receipt.pdf")]
+    pdf = client.get(urlsplit(link).path, headers=headers)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert f"sheber-receipt-{order_id}.pdf" in pdf.headers["Content-Disposition"]
     order = client.get(f"/api/v1/orders/{order_id}", headers=headers).get_json()
-    text = pdf_text(attachment.get_content())
+    text = pdf_text(pdf.data)
     total = order["totals"]["total"]["amount"]
     assert order_id in text and buyer.name in text
     assert f"Total paid (EUR) {total // 100:,}.{total % 100:02d} EUR" in text
@@ -177,8 +199,8 @@ def test_every_step_runs_once_when_the_event_is_delivered_again(
     [event] = paid_events(order_id)
     deliver_again(app, event)
     deliver_again(app, event)
-    assert len(barrier(smtp_server, 3)) == 3
-    time.sleep(1)  # the ledger task runs on its own queue: give a duplicate time to show
+    orders_barrier(app, order_id)  # the duplicates on the orders queue have run,
+    assert len(barrier(smtp_server, 3)) == 3  # then any mail one of them queued
     assert ledger(order_id) == expected_ledger(aigerim, nurlan)
     assert fulfilling_transitions(order_id) == 1
     assert smtp_server.rcpt_count == 4  # three mails and the barrier, each once
@@ -248,8 +270,8 @@ def test_orders_paid_while_the_broker_is_down_wait_then_flow_once(
 
     for event in paid_events():
         deliver_again(app, event)
+    orders_barrier(app, order_ids[-1])
     assert len(barrier(smtp_server, 6)) == 6
-    time.sleep(1)
     for order_id, (aigerim, nurlan, _, _) in zip(order_ids, carts, strict=True):
         assert ledger(order_id) == expected_ledger(aigerim, nurlan)
         assert fulfilling_transitions(order_id) == 1
