@@ -180,6 +180,11 @@ def reindex(session, batch: int = 500) -> int:
 
 # --- fuzzy terms from the vocabulary ---
 
+_PG_CANDIDATES = text(
+    "SELECT probe, search_term.term FROM unnest(CAST(:probes AS text[])) AS probe "
+    "JOIN search_term ON search_term.term % probe")
+
+
 def resolve_fuzzy(words: list[Word], session) -> None:
     """Fill each word's ``fuzzy_terms``: catalogue words it is a typo or an inflection of."""
     words = [word for word in words if not word.resolved]
@@ -192,9 +197,10 @@ def resolve_fuzzy(words: list[Word], session) -> None:
     candidates: dict[str, set[str]] = {}
     if dialect == "postgresql":
         session.execute(text(f"SET LOCAL pg_trgm.similarity_threshold = {analysis.TRIGRAM_FLOOR}"))
-        for probe in sorted(probes):
-            candidates[probe] = set(session.execute(
-                select(SearchTerm.term).where(SearchTerm.term.op("%")(probe))).scalars())
+        # every probe in one statement (the trigram index serves each probe's lookup)
+        candidates = {probe: set() for probe in probes}
+        for probe, term in session.execute(_PG_CANDIDATES, {"probes": sorted(probes)}):
+            candidates[probe].add(term)
     elif dialect == "sqlite":
         for probe in sorted(probes):
             grams = " OR ".join('"' + gram.replace('"', '""') + '"'

@@ -184,3 +184,14 @@ def test_a_query_word_is_analysed_once_and_each_query_widens_its_own():
     first.widen(analysis.concepts_for("felt"))
     third, = search.parse("silver")
     assert third == second and third.expansions != first.expansions
+
+
+def test_a_typo_finds_catalogue_words_through_each_of_its_probes():
+    """A Cyrillic typo is looked up as typed and by its Latin fold key (one statement for
+    both on PostgreSQL): each finds its own catalogue word."""
+    search.remember_terms(db.session.connection(), {"tulpar", "тулпар", "silver"})
+    db.session.commit()
+    words = search.parse("тулпарр")
+    assert search.analysis.fuzzy_probes(words[0]) == ["тулпарр", "tulpar"]
+    search.resolve_fuzzy(words, db.session)
+    assert set(words[0].fuzzy_terms) == {"tulpar", "тулпар"}
