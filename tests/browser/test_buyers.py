@@ -75,9 +75,10 @@ def test_a_guest_checks_out_in_russian_and_opens_the_order_from_the_receipt(
     assert "Синяя пиала" in text_of(receipt)
     signed = {url for url in links(html_of(receipt)) if "?access=" in url}
     [link] = [url for url in signed if f"/orders/{order_id}?" in url]
-    # ... and the guest's invoice, signed the same way
-    [invoice] = [url for url in signed if url != link]
-    assert f"/orders/{order_id}/invoice.pdf?access=" in invoice
+    # ... and the guest's receipt PDF and invoice, signed the same way
+    [receipt_pdf] = [url for url in signed if f"/orders/{order_id}/receipt.pdf?access=" in url]
+    [invoice] = [url for url in signed if f"/orders/{order_id}/invoice.pdf?access=" in url]
+    assert signed == {link, receipt_pdf, invoice}
     # ... and the artisan's mail is in Kazakh
     [pack] = mails_to(smtp_server, artisan.email, 1)
     assert pack["Subject"].startswith(f"Тапсырыс {order_id[-8:]}:")
@@ -89,6 +90,10 @@ def test_a_guest_checks_out_in_russian_and_opens_the_order_from_the_receipt(
         tab.goto(link)
         expect(tab.locator("h1")).to_have_text(ru("Order %(number)s", number=order_id[-8:]))
         expect(tab.locator("html")).to_have_attribute("lang", "ru")
+        # the receipt's link hands the never-signed-in browser the PDF itself
+        pdf = other.request.get(receipt_pdf)
+        assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+        assert pdf.body().startswith(b"%PDF-")
         tab.goto(f"/orders/{order_id}")
         expect(tab).to_have_url(re.compile(r"/signin"))
     finally:
