@@ -17,7 +17,7 @@ from marketplace.community import erasure as community_erasure
 from marketplace.community import export as community_export
 from marketplace.community import reviews as community_reviews
 from marketplace.fx.service import RATES_CHANGED
-from marketplace.orders import guests, pipeline
+from marketplace.orders import guests, pipeline, receipt
 from marketplace.orders.disputes import ORDER_DISPUTE_CLOSED
 from marketplace.orders.lifecycle import ORDER_PAID, ORDER_REFUND_REVERSED, ORDER_REFUNDED
 from marketplace.outbox import register_handler, register_reaction
@@ -26,7 +26,7 @@ from marketplace.shipping.parcels import SHIPMENT_REQUESTED
 
 register_handler(mail.MAIL_REQUESTED, "workers.mail.send_mail_task")
 # receipt mails queued before the receipt was linked attach the kept receipt when sent
-mail.register_attachment(pipeline.RECEIPT_PDF, pipeline.receipt_pdf_of)
+mail.register_attachment(pipeline.RECEIPT_PDF, receipt.stored_receipt)
 register_handler(SHIPMENT_REQUESTED, "workers.shipping.create_label_task")
 register_handler(catalog_images.IMAGE_UPLOADED, "workers.catalog.process_image_task")
 register_handler(community_reviews.FILES_UNUSED, "workers.catalog.delete_unused_files_task")

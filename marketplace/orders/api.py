@@ -172,9 +172,13 @@ def submit_dispute_evidence(dispute_id: str, body: DisputeEvidenceIn):
 
 
 def _pdf(document) -> Response:
-    response = Response(invoice_pdf.document_pdf(document), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f'inline; filename="{invoices.filename(document)}"')
+    return _pdf_response(invoice_pdf.document_pdf(document), invoices.filename(document))
+
+
+def _pdf_response(content: bytes, filename: str) -> Response:
+    """A paper of an order, shown inline and never kept by a shared cache."""
+    response = Response(content, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
@@ -197,10 +201,7 @@ def get_receipt(order_id: str, query: DocumentAccessQuery):
     the receipt mail links it: for those who may read the invoice; 404
     ``order.receipt_not_available`` before payment."""
     order, content = receipt.receipt_for(order_id, current_user(), query.access)
-    response = Response(content, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{receipt.filename(order)}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return _pdf_response(content, receipt.filename(order))
 
 
 @bp.get("/orders/<order_id>/credit-notes/<number>.pdf")

@@ -11,7 +11,7 @@ marker commit together, so a crash or a redelivery neither loses nor repeats a s
   (as Etsy's and Shopify's receipts link theirs): the PDF is rendered on its first download
   and kept (``orders.receipt.stored_receipt``), not for every paid order. Mails queued before
   the link still carry a ``mail.LaterAttachment`` of kind ``RECEIPT_PDF``, made from the kept
-  receipt when they are sent (``receipt_pdf_of``).
+  receipt when they are sent (``receipt.stored_receipt``).
 - the payouts ledger (``marketplace.payouts.service.record_order``) has a task of its own.
 
 The steps do not commit: ``run_once`` commits them with their marker.
@@ -30,7 +30,7 @@ from marketplace.accounts.models import User
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.extensions import db
 from marketplace.money import Money
-from marketplace.orders import lifecycle, notify, receipt
+from marketplace.orders import lifecycle, notify
 from marketplace.orders.models import Fulfilment, Order, OrderLine, OrderStatus
 
 INVOICE_RULE = "/api/v1/orders/<order_id>/invoice.pdf"
@@ -121,12 +121,6 @@ def send_receipt(order_id: str) -> str:
         invoice_url=_paper_url(order, INVOICE_RULE, "invoice.pdf", buyer),
         receipt_url=_paper_url(order, RECEIPT_RULE, "receipt.pdf", buyer))
     return "receipt queued"
-
-
-def receipt_pdf_of(order_id: str) -> bytes:
-    """The receipt PDF of a paid order as kept (the ``RECEIPT_PDF`` attachment of mails queued
-    before the receipt was linked)."""
-    return receipt.stored_receipt(order_id)
 
 
 def _paper_url(order: Order, rule: str, name: str, buyer: User | None) -> str | None:
