@@ -1,6 +1,7 @@
 """Paid orders per second through the whole order pipeline on a real worker.
 
     python -m bench.order_pipeline [--orders 200] [--concurrency 2] [--database-url URL]
+                                   [--profile PATH]
 
 For each broker (the embedded filesystem broker, and Redis when it answers) it starts a real
 ``celery -A workers worker`` and pays N two-artisan orders through the paid transition
@@ -146,7 +147,8 @@ def _done(buyer_id: str, count: int, since) -> bool:
     return done
 
 
-def measure(broker: str, count: int, concurrency: int, database_url: str | None) -> Result:
+def measure(broker: str, count: int, concurrency: int, database_url: str | None,
+            profile: Path | None = None) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix=f"sheber-bench-orders-{broker}-"))
     settings = broker_settings(broker, workdir)
     settings["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.db'}"
@@ -166,7 +168,8 @@ def measure(broker: str, count: int, concurrency: int, database_url: str | None)
         upgrade(revision="heads")
         buyer_id, order_ids = _orders(count)
     worker = start_worker({**os.environ, "PYTHONUNBUFFERED": "1"}, concurrency,
-                          workdir / "worker.log")
+                          workdir / "worker.log",
+                          profile=None if profile is None else Path(f"{profile}.{broker}"))
     try:
         with app.app_context():
             completions = Completions()
@@ -221,11 +224,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--database-url", help="an empty scratch database (default: SQLite)")
+    parser.add_argument("--profile", type=Path, metavar="PATH",
+                        help="run the worker under py-spy and write its samples (collapsed "
+                             "stacks) to PATH.<broker>; the figures then include py-spy's cost")
     args = parser.parse_args(argv)
 
     brokers = brokers_to_measure()
 
-    results = [measure(broker, args.orders, args.concurrency, args.database_url)
+    results = [measure(broker, args.orders, args.concurrency, args.database_url, args.profile)
                for broker in brokers]
     database = "SQLite" if args.database_url is None else args.database_url.split(":")[0]
     print(f"\nOrder pipeline: {args.orders} paid two-artisan orders ({TASKS_PER_ORDER} tasks "

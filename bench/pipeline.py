@@ -100,10 +100,18 @@ def drop_redis_prefix(prefix: str) -> None:
         client.close()
 
 
-def start_worker(env: dict[str, str], concurrency: int, log_path: Path) -> subprocess.Popen:
+def start_worker(env: dict[str, str], concurrency: int, log_path: Path,
+                 profile: Path | None = None) -> subprocess.Popen:
+    """A real worker; with ``profile``, run under py-spy (``pip install py-spy``), which writes
+    the samples of the worker and its pool processes there as collapsed stacks when the worker
+    stops (``stop_worker``)."""
     command = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-I", "bench.tasks",
                "--loglevel=WARNING", f"--concurrency={concurrency}", "--without-mingle",
                "--without-gossip", "--without-heartbeat", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"]
+    if profile is not None:
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        command = [py_spy, "record", "--subprocesses", "--format", "raw", "--rate", "200",
+                   "--output", str(profile), "--", *command]
     log = log_path.open("wb")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
@@ -111,6 +119,16 @@ def start_worker(env: dict[str, str], concurrency: int, log_path: Path) -> subpr
 
 
 def stop_worker(process: subprocess.Popen) -> None:
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    if "py-spy" in Path(process.args[0]).name and children.exists():
+        # the worker under py-spy: stop the worker, and py-spy writes its samples and exits
+        for child in children.read_text().split():
+            os.kill(int(child), signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+            return
+        except subprocess.TimeoutExpired:
+            pass
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=30)

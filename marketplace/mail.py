@@ -188,9 +188,10 @@ def _claim(key: str, claimant: str) -> bool:
 
 @use_case
 def _mark_sent(key: str) -> None:
-    db.session.execute(update(SentMail).where(SentMail.key == key)
+    sent = SentMail.__table__  # the table, not the entity: no ORM bookkeeping for one row
+    db.session.execute(update(sent).where(sent.c.key == key)
                        .values(sent_at=utcnow(), last_error=None, claimed_at=None,
-                            claimed_by=None))
+                               claimed_by=None))
 
 
 # --- mails people read: one Jinja template each, rendered in the recipient's language ------------
@@ -300,7 +301,7 @@ def _record_claimed(key: str, message: EmailMessage, claimant: str) -> bool:
     duplicate delivery that got there first): then ``_claim`` decides."""
     session = db.session
     try:
-        session.execute(insert(SentMail).values(
+        session.execute(insert(SentMail.__table__).values(
             key=key, message_id=message["Message-ID"], recipients=message["To"],
             subject=str(message["Subject"])[:500], attempts=1, created_at=utcnow(),
             claimed_at=utcnow(), claimed_by=claimant))

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 import kombu.exceptions
 from flask import current_app, has_app_context
-from sqlalchemy import JSON, Index, String, Text, event, func, select, update
+from sqlalchemy import JSON, Index, String, Text, bindparam, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -68,6 +68,14 @@ class ProcessedEvent(db.Model):
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # any id, not only ours
     consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ``_claim_marker``'s statement, the same on PostgreSQL and SQLite (3.35+)
+_CLAIM_MARKER = text(
+    "INSERT INTO processed_event (event_id, consumer, processed_at) "
+    "VALUES (:event_id, :consumer, :processed_at) "
+    "ON CONFLICT (event_id, consumer) DO NOTHING RETURNING event_id"
+).bindparams(bindparam("processed_at", type_=ProcessedEvent.__table__.c.processed_at.type))
 
 
 def register_handler(event_type: str, task_name: str) -> None:
@@ -145,12 +153,12 @@ def _publish_claimed(celery, ids: Sequence[str]) -> int:
     back and records the attempt as the sweep's path does."""
     with Session(db.engine) as session:
         now = utcnow()
+        table = OutboxEvent.__table__  # the table, not the entity: no ORM bookkeeping
         claimed = session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id.in_(ids), OutboxEvent.published_at.is_(None))
-            .values(published_at=now, attempts=OutboxEvent.attempts + 1, last_error=None)
-            .returning(OutboxEvent.id, OutboxEvent.type, OutboxEvent.payload)
-            .execution_options(synchronize_session=False)).all()
+            update(table)
+            .where(table.c.id.in_(ids), table.c.published_at.is_(None))
+            .values(published_at=now, attempts=table.c.attempts + 1, last_error=None)
+            .returning(table.c.id, table.c.type, table.c.payload)).all()
         order = {event_id: position for position, event_id in enumerate(ids)}
         claimed.sort(key=lambda row: order[row.id])
         if not claimed:
@@ -247,13 +255,12 @@ def _claim_marker(session, event_id: str, consumer: str) -> bool:
     """Write the marker unless it is there: one ``INSERT ... ON CONFLICT DO NOTHING`` where the
     database knows it (a concurrent duplicate waits on the key, then finds it), else a read
     and an insert. False if the consumer has already run (or is running) for this event."""
-    insert = conflict_insert(session.get_bind().dialect.name)
-    if insert is not None:
-        return session.execute(
-            insert(ProcessedEvent)
-            .values(event_id=event_id, consumer=consumer, processed_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["event_id", "consumer"])
-            .returning(ProcessedEvent.event_id)).first() is not None
+    if conflict_insert(session.get_bind().dialect.name) is not None:
+        # As text: SQLAlchemy compiles a dialect's ``insert(...).on_conflict_do_nothing()``
+        # again for every execution (it has no cache key), once per consumer task.
+        return session.execute(_CLAIM_MARKER, {
+            "event_id": event_id, "consumer": consumer, "processed_at": utcnow()}
+        ).first() is not None
     if session.get(ProcessedEvent, (event_id, consumer)) is not None:
         return False
     session.add(ProcessedEvent(event_id=event_id, consumer=consumer))

@@ -110,6 +110,14 @@ def init_celery(app: Flask, *, make_default: bool = False) -> Celery:
         # Celery replaces the root logger's handlers in a worker: give its own ours.
         logs.adopt(logger, app)
 
+    @worker_init.connect(weak=False)
+    def _load_before_fork(**_):
+        # What every process would otherwise build on its first tasks, built once in the
+        # worker's main process before the pool forks: the ORM's mapper configuration, the
+        # compiled mail templates and the mail languages' catalogues and locale data.
+        with app.app_context():
+            _preload(app)
+
     @worker_process_init.connect(weak=False)
     def _new_connections_after_fork(**_):
         # A pool process must not share the parent's database sockets.
@@ -132,6 +140,25 @@ def init_celery(app: Flask, *, make_default: bool = False) -> Celery:
     import workers.handlers  # noqa: F401 - registers the outbox event handlers
 
     return celery
+
+
+def _preload(app: Flask) -> None:
+    """Per-process constants the tasks use, loaded now (in an app context) rather than on the
+    first task that needs each."""
+    from babel import Locale
+    from flask_babel import force_locale, get_translations
+    from sqlalchemy.orm import configure_mappers
+
+    from marketplace.mail import MAIL_LANGUAGES
+
+    configure_mappers()
+    env = app.jinja_env
+    for name in env.list_templates(filter_func=lambda name: name.startswith("mail/")):
+        env.get_template(name)
+    for language in MAIL_LANGUAGES:
+        Locale.parse(language)
+        with force_locale(language):
+            get_translations()
 
 
 def _count_tasks(app: Flask) -> None:

@@ -395,9 +395,10 @@ def list_products(*, q: str | None = None, craft: str | None = None,
                 continue
             wanted = limit + 1 - len(rows)
             matched = search.match(words, tier, dialect, page_rows=wanted)
-            keys = matched.apply(_filtered(select(Product.id, Product.created_at), **filters))
-            keys = _newest(keys, after[1:] if after and tier == first_tier else None)
-            found = db.session.execute(matched.products(keys.limit(wanted))).scalars().all()
+            keys = _filtered(select(Product.id, Product.created_at), **filters)
+            page = matched.page(keys, after[1:] if after and tier == first_tier else None,
+                                wanted)
+            found = db.session.execute(page).scalars().all()
             rows += [(tier, product) for product in found]
             if len(rows) > limit:
                 break

@@ -36,6 +36,23 @@ the planner chooses alone. SQLite makes the same choice by counting the tier's F
 to that share (a count that stops there costs no more than the rare plan), and walks by testing
 each row's stored terms with the portable condition below, which finds what FTS5 finds.
 
+Where the server has the rum extension (migration 0029; found once per process, ``rum_available``)
+a rare tier's page skips even those reads: a RUM index of ``search_vector`` keeps each entry's
+``created_at`` (``rum_tsvector_addon_ops``, attach created_at), so the index itself gives the
+tier's matches newest first (ORDER BY the distance ``created_at <=| cursor``, LIMIT the page)
+without reading their rows, and only about a page of rows is read (``Match._ranked_page``). The
+index orders by created_at alone: the rows sharing a created_at at the page's edges (the
+cursor's, and the page's last) are read through the newest-first btree by the exact condition,
+and the union is sorted, so the keyset (tier, created_at desc, id desc) is exactly the GIN
+plan's. One index serves every tier: the title tier is the words of weight A (the title's
+lexemes), the description tier excludes the title's on the rows. It keeps no weights, so the
+rows it offers that a weight or the title exclusion rejects are read too: at most the query's
+matches anywhere, so it is taken only when those are rare (``_rum_bounded``). rum 1.3 reads a
+lexeme asked both as a prefix and as a word in one tsquery wrong, so such a query keeps the GIN
+plan (``_rum_reads_right``), and the index is partial on a condition only the RUM plan states
+(``RUM_PREDICATE``) so the planner never takes it for anything else. Without the extension
+(SQLite, a server without rum, a role that may not create it) the GIN plan above is the plan.
+
 Fuzzy matches are catalogue words found through a trigram index over the vocabulary table
 ``search_term`` (pg_trgm on PostgreSQL, an FTS5 trigram table on SQLite) and accepted by the
 same Python rule on both (``analysis.accepts``).
@@ -47,8 +64,11 @@ import bisect
 import math
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
+    DateTime,
+    Float,
     String,
     and_,
     bindparam,
@@ -63,6 +83,8 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
+    union,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 
@@ -300,6 +322,10 @@ class Match:
     join_on: object | None
     condition: object | None
     lead: object | None = None  # a first sort key (equal on every match) that steers the plan
+    # the RUM plan: the tier's condition on the RUM indexes, and the same condition in a form
+    # no index serves (ts_match_vq), for the rows that share a created_at at the page's edges
+    ranked: object | None = None
+    exact: object | None = None
 
     def apply(self, query):
         if self.join is not None:
@@ -326,6 +352,96 @@ class Match:
         return (select(Product).join(page, page.c.id == Product.id)
                 .order_by(page.c.created_at.desc(), page.c.id.desc()))
 
+    def page(self, keys, after: tuple[datetime, str] | None, rows: int):
+        """The statement of one page of this match's products, newest first (created_at desc,
+        id desc), ``rows`` of them after the keyset ``after`` (created_at, id); ``keys``
+        selects the product ids and created_at under the page's filters."""
+        if self.ranked is not None:
+            return self._ranked_page(keys, after, rows)
+        keys = self.apply(keys).order_by(Product.created_at.desc(), Product.id.desc())
+        if after:
+            keys = keys.where(tuple_(Product.created_at, Product.id) < tuple_(*after))
+        return self.products(keys.limit(rows))
+
+    def _ranked_page(self, keys, after, rows):
+        """The RUM plan: the index gives the matches in created_at order (distance from the
+        cursor's created_at, or from ``RUM_ORIGIN``) and the first ``rows`` of them are read,
+        with created_at strictly before the cursor's. The index does not order rows of one
+        created_at by id, so the rows sharing a created_at at either edge of the page are read
+        by the exact condition instead, through the newest-first btree (a created_at range of
+        ``RUM_TIE`` holds them: the distance is a float, which may not part two created_at
+        a microsecond apart), and the union is sorted: that is the page the GIN plan reads.
+        Products created at or after ``RUM_ORIGIN`` (none, in practice) come from the btree."""
+        origin = after[0] if after else RUM_ORIGIN
+        moment = bindparam(None, origin, DateTime())
+        distance = Product.created_at.op("<=|", return_type=Float())(moment)
+        candidates = (keys.where(self.ranked, Product.created_at < moment)
+                      .order_by(distance).limit(rows).cte("candidates"))
+        edge = select(func.min(candidates.c.created_at)).scalar_subquery()
+        parts = [select(candidates.c.id, candidates.c.created_at),
+                 keys.where(self.exact, Product.created_at >= edge,
+                            Product.created_at < edge + RUM_TIE,
+                            Product.created_at < moment)]
+        if after:
+            parts.append(keys.where(self.exact, Product.created_at == after[0],
+                                    Product.id < after[1]))
+        else:
+            parts.append(keys.where(self.exact, Product.created_at >= moment))
+        found = union(*parts).subquery("found")
+        page = (select(found.c.id, found.c.created_at)
+                .order_by(found.c.created_at.desc(), found.c.id.desc()).limit(rows)
+                .subquery("page"))
+        return (select(Product).join(page, page.c.id == Product.id)
+                .order_by(page.c.created_at.desc(), page.c.id.desc()))
+
+
+# The RUM plan orders by distance from this moment when no cursor gives one: late enough for any
+# product (later ones are still found, through the btree), near enough that a float's
+# distance tells apart two created_at a microsecond apart up to it (2^53 us is 285 years).
+RUM_ORIGIN = datetime(2100, 1, 1)
+RUM_TIE = timedelta(milliseconds=1)
+# Must stay identical to migrations/versions/0029_rum.py RUM_INDEXES.
+RUM_INDEXES = {"product_fts_rum_vector": "search_vector"}
+# The RUM index is partial on a condition only the RUM plan's queries state (true of every
+# product), so that the planner never takes it for another query: a bitmap scan of it would
+# read a lexeme asked both as a prefix and as a word wrong (``_rum_reads_right``).
+RUM_PREDICATE = func.length(Product.id) > 0
+_rum: dict[str, bool] = {}
+
+
+def rum_available() -> bool:
+    """Does this database have the RUM indexes (migration 0029, where the rum extension is)?
+    Read once per process and database."""
+    key = db.engine.url.render_as_string(hide_password=True)
+    if key not in _rum:
+        found = db.session.execute(text(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = 'product' AND indexname = ANY(:names)"),
+            {"names": sorted(RUM_INDEXES)}).scalar()
+        _rum[key] = found == len(RUM_INDEXES)
+    return _rum[key]
+
+
+def _rum_bounded(words: list[Word], page_rows: int) -> bool:
+    """Is the query rare in the whole document (any field, any form)? The RUM index finds a
+    tier's candidates by their lexemes alone (it keeps no weights): the title tier's words of
+    weight A, a description tier's rows that hold the words in their title too, and an
+    expansion found only in a description are read and rejected on their rows. Those are at
+    most the query's matches anywhere, which the rare plan's bound allows only when rare
+    (a word common in descriptions and absent from titles keeps the GIN plan's title index)."""
+    stats = statistics()
+    return stats is not None and estimate(words, None, stats) < walk_share(stats.rows, page_rows)
+
+
+def _rum_reads_right(words: list[Word]) -> bool:
+    """rum 1.3 merges the entries of one lexeme asked for both as a prefix and as a word in the
+    same tsquery ('felt':* | 'felt' finds only 'felt'): such a query keeps the GIN plan."""
+    flags: dict[str, set[bool]] = {}
+    for word in words:
+        for term, prefix in [*_exact(word), *_expanded(word)]:
+            flags.setdefault(term, set()).add(prefix)
+    return all(len(seen) == 1 for seen in flags.values())
+
 
 def _vector(name: str):
     return literal_column(f"product.{name}")
@@ -340,6 +456,11 @@ def match(words: list[Word], tier: int | None, dialect: str,
     if dialect == "postgresql":
         everything, title, not_title = pg_queries(words, tier)
         plan = _postgres_plan(words, tier, page_rows) if page else None
+        if (plan == "index" and tier is not None and _rum_bounded(words, page_rows)
+                and _rum_reads_right(words) and rum_available()):
+            if title:  # the title's lexemes are search_vector's of weight A
+                everything = " & ".join(_tsquery(_exact(word), "A") for word in words)
+            return _rum_match(everything, title, not_title)
 
         driver = _driver(words, tier) if plan == "index" and len(words) > 1 else None
 
@@ -372,6 +493,27 @@ def match(words: list[Word], tier: int | None, dialect: str,
                 .subquery())
         return Match(hits, hits.c.product_id == Product.id, None)
     return Match(None, None, _portable(words, tier))
+
+
+def _rum_match(everything: str, title: str | None, not_title: str | None) -> Match:
+    """A tier's page on the RUM index: the whole tsquery on search_vector's index (no driver
+    word: the index reads every word's entries without the rows; the title tier as the words
+    of weight A, which are the title's), the title exclusion tested on the rows the index
+    gives. The tie condition is the GIN plan's, tested on each row."""
+    def query(value: str):
+        return cast(bindparam(None, value, String), TSQUERY)
+
+    ranked = [_vector("search_vector").op("@@")(query(everything)), RUM_PREDICATE]
+    exact = []
+    if title:
+        exact.append(func.ts_match_vq(_vector("search_title_vector"), query(title)))
+    else:
+        exact.append(func.ts_match_vq(_vector("search_vector"), query(everything)))
+    if not_title:
+        excluded = not_(func.ts_match_vq(_vector("search_title_vector"), query(not_title)))
+        ranked.append(excluded)
+        exact.append(excluded)
+    return Match(None, None, and_(*ranked), ranked=and_(*ranked), exact=and_(*exact))
 
 
 def _has(column, term: str, prefix: bool):

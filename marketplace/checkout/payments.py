@@ -288,10 +288,8 @@ def _record_payment(order_id: str, intent: dict) -> tuple[str, list[str]]:
     charged = _charged(intent)
     if charged is None:
         return "ignored: PaymentIntent without a usable amount or currency", []
-    if not orders.record_ledger(order.id, LedgerKind.CAPTURED, charged, intent["id"],
-                                order=order):
+    if not orders.record_capture(order, charged, intent["id"]):  # with its authorised line
         return "no change: payment already recorded", []
-    orders.record_ledger(order.id, LedgerKind.AUTHORISED, charged, intent["id"], order=order)
 
     if charged != order.total:
         reason = (f"Stripe charged {charged} for PaymentIntent {intent['id']}, the order "

@@ -121,14 +121,18 @@ _CODES = {
 
 
 def _move(model, table: dict, row_id: str, to, *, values: dict | None = None,
-          what: str) -> tuple[bool, object]:
+          what: str, known=None) -> tuple[bool, object]:
     """Move one row to ``to``; ``(moved, status before)``. Same status: no-op. Not in the
-    table: InvalidTransition."""
+    table: InvalidTransition. ``known``: the status the caller read with the row locked (the
+    row is then not read again; a wrong one only costs a second try, the UPDATE is guarded)."""
     status_type = type(next(iter(table)))
     to = status_type(to)
-    for _ in range(3):
-        current = db.session.execute(
-            select(model.status).where(model.id == row_id)).scalar_one_or_none()
+    for attempt in range(3):
+        if attempt == 0 and known is not None:
+            current = known
+        else:
+            current = db.session.execute(
+                select(model.status).where(model.id == row_id)).scalar_one_or_none()
         if current is None:
             raise NotFound(f"No such {what}.", code=_CODES[what][0])
         current = status_type(current)
@@ -151,15 +155,17 @@ def _move(model, table: dict, row_id: str, to, *, values: dict | None = None,
 
 
 def move_order(order_id: str, to: OrderStatus | str, *, actor_id: str | None = None,
-               data: dict | None = None) -> bool:
-    """The one guarded move of an order (with its timeline entry); True if it moved."""
+               data: dict | None = None, known: OrderStatus | str | None = None) -> bool:
+    """The one guarded move of an order (with its timeline entry); True if it moved.
+    ``known``: its status as read under ``lock_order`` in this transaction (see ``_move``)."""
     to = S(to)
     values: dict = {}
     if to is S.PAID:
         values["paid_at"] = utcnow()
     elif to is S.CANCELLED:
         values["cancelled_at"] = utcnow()
-    moved, before = _move(Order, ORDER_TRANSITIONS, order_id, to, values=values, what="order")
+    moved, before = _move(Order, ORDER_TRANSITIONS, order_id, to, values=values, what="order",
+                          known=known)
     if moved:
         add_event(order_id, "status", from_status=before, to_status=to, data=data,
                   actor_id=actor_id)
@@ -213,7 +219,8 @@ def mark_paid(order: Order, *, payment_intent_id: str, after_expiry: bool = Fals
     data = {"payment_intent": payment_intent_id}
     if after_expiry:
         data["after_expiry"] = True
-    if not move_order(order.id, S.PAID, data=data):
+    # the caller locked and read the order: its status needs no second read
+    if not move_order(order.id, S.PAID, data=data, known=order.status):
         return False
     order.payment_intent_id = payment_intent_id
     open_fulfilments(order)
@@ -287,10 +294,10 @@ def active_fulfilments(order_id: str) -> list[Fulfilment]:
 
 
 def start_fulfilment(order_id: str, *, actor_id: str | None = None,
-                     data: dict | None = None) -> bool:
+                     data: dict | None = None, known: OrderStatus | None = None) -> bool:
     """The artisans are at work: ``paid → fulfilling`` (already fulfilling: nothing to do, as
-    for any move to the status a row has)."""
-    return move_order(order_id, S.FULFILLING, actor_id=actor_id, data=data)
+    for any move to the status a row has). ``known``: see ``move_order``."""
+    return move_order(order_id, S.FULFILLING, actor_id=actor_id, data=data, known=known)
 
 
 def mark_fulfilment_packed(fulfilment: Fulfilment, *, weight_g: int,

@@ -60,7 +60,8 @@ def start_fulfilment(order_id: str) -> str:
     facts = notify.piece_facts(line.product_id for line in order.lines)  # one read for all
     for fulfilment in fulfilments:
         _mail_artisan(order, fulfilment, artisans[fulfilment.artisan_id], facts)
-    lifecycle.start_fulfilment(order.id, data={"fulfilments": len(fulfilments)})
+    # the order is locked and was read above: its status needs no second read
+    lifecycle.start_fulfilment(order.id, data={"fulfilments": len(fulfilments)}, known=status)
     return f"fulfilling: {len(fulfilments)} fulfilment(s)"
 
 

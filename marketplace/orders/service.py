@@ -174,14 +174,34 @@ def record_ledger(order_id: str, kind: LedgerKind | str, amount: Money, referenc
         PaymentLedgerEntry.kind == kind, PaymentLedgerEntry.reference == reference)).first()
     if exists:
         return False
+    db.session.add(_ledger_entry(order_id, kind, amount, reference, order))
+    db.session.flush()
+    return True
+
+
+def record_capture(order: Order, amount: Money, reference: str) -> bool:
+    """The captured and the authorised line of the PaymentIntent ``reference`` (as two
+    ``record_ledger`` calls would add them, in one read and one insert); False, and nothing
+    written, if its capture was recorded already."""
+    kinds = (LedgerKind.CAPTURED, LedgerKind.AUTHORISED)
+    recorded = set(db.session.execute(select(PaymentLedgerEntry.kind).where(
+        PaymentLedgerEntry.kind.in_(kinds), PaymentLedgerEntry.reference == reference)).scalars())
+    if LedgerKind.CAPTURED in recorded:
+        return False
+    db.session.add_all([_ledger_entry(order.id, kind, amount, reference, order)
+                        for kind in kinds if kind not in recorded])
+    db.session.flush()
+    return True
+
+
+def _ledger_entry(order_id: str, kind: LedgerKind | str, amount: Money, reference: str,
+                  order: Order | None) -> PaymentLedgerEntry:
     entry = PaymentLedgerEntry(order_id=order_id, kind=kind, amount=amount.amount,
                                currency=amount.currency, reference=reference)
     if order is not None and order.currency == amount.currency:
         entry.counter_amount = counter_value(order, amount.amount)
         entry.counter_currency, entry.fx_rate = order.listing_currency, order.fx_rate
-    db.session.add(entry)
-    db.session.flush()
-    return True
+    return entry
 
 
 # --- payment attempts --------------------------------------------------------------------------
