@@ -24,7 +24,7 @@ from marketplace.community import api as community_api
 from marketplace.community import models as community_models
 from marketplace.config import load_config
 from marketplace.errors import register_error_handlers
-from marketplace.extensions import db, limiter, migrate
+from marketplace.extensions import db, end_unwritten_transactions, limiter, migrate
 from marketplace.fx import api as fx_api
 from marketplace.fx import cli as fx_cli
 from marketplace.fx import models as fx_models
@@ -83,6 +83,7 @@ def create_app(config: dict | None = None) -> Flask:
     logs.init_app(app)
 
     db.init_app(app)
+    end_unwritten_transactions(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     limiter.init_app(app)
     register_error_handlers(app)

@@ -57,7 +57,9 @@ def outbox_backlog() -> tuple[int, float]:
     count, oldest = db.session.execute(
         select(func.count(), func.min(OutboxEvent.created_at))
         .where(OutboxEvent.published_at.is_(None))).one()
-    db.session.rollback()  # end the read: a probe holds no snapshot open
+    # End the read: a probe holds no snapshot open. COMMIT, which ends a transaction that only
+    # read as ROLLBACK does, keeps the connection's prepared statements (extensions.prepared).
+    db.session.commit()
     if not count or oldest is None:
         return 0, 0.0
     return count, max(0.0, (utcnow() - oldest).total_seconds())

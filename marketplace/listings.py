@@ -10,7 +10,7 @@ from sqlalchemy import select
 from marketplace.catalog import browse
 from marketplace.catalog.models import Product
 from marketplace.community import listing
-from marketplace.extensions import db, in_list
+from marketplace.extensions import db, in_list, prepared
 from marketplace.fx.service import RateTable
 from marketplace.http import current_user
 from marketplace.provenance import summaries_for_products, summary_of, with_summaries
@@ -23,7 +23,8 @@ def _lookup(with_saved: bool):
     return listing.with_facts(with_summaries(browse.with_workshops(products)), with_saved)
 
 
-_LOOKUPS = {with_saved: _lookup(with_saved) for with_saved in (False, True)}  # built once
+# built once, and planned once per connection: the page's rows by primary key
+_LOOKUPS = {with_saved: prepared(_lookup(with_saved)) for with_saved in (False, True)}
 
 
 def present(products: list[Product], *, lang: str | None, currency: str,

@@ -33,7 +33,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.schemas import FALLBACK_ORDER, LANGUAGES
 from marketplace.catalog.writes import missing_for_sale
 from marketplace.errors import NotFound, RequestError, ValidationFailed
-from marketplace.extensions import db, in_list
+from marketplace.extensions import db, in_list, prepared
 from marketplace.fx.service import BASE_CURRENCY, RateTable, cached_rates, format_rate
 from marketplace.http import decode_cursor, encode_cursor
 from marketplace.ids import isoformat
@@ -136,9 +136,9 @@ def get_product(product_id: str, viewer: User | None = None) -> Product:
 
 
 # Built once: every list runs it (a statement built per request costs more than its query).
-_IMAGES_OF = (select(ProductImage)
-              .where(in_list(ProductImage.product_id))
-              .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id))
+_IMAGES_OF = prepared(select(ProductImage)
+                      .where(in_list(ProductImage.product_id))
+                      .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id))
 _WORKSHOPS_OF = (select(User.id, User.name, ArtisanProfile.workshop_name, ArtisanProfile.city)
                  .outerjoin(ArtisanProfile, ArtisanProfile.user_id == User.id)
                  .where(in_list(User.id)))
