@@ -4,6 +4,7 @@ as ratios to ``/healthz`` measured in the same run.
     python -m bench.catalog [--sizes 10000,100000] [--databases sqlite,postgresql]
                             [--million] [--seconds 3] [--clients 8] [--web-workers 2]
                             [--jobs 2] [--keep] [--reuse-database NAME] [--generate-only]
+                            [--only WORD,...]
 
 For each database and each N it makes a fresh database, lists N products by 40 artisans through
 the app's own schema (``ProductIn``), serves them with gunicorn (``--web-workers`` processes)
@@ -26,7 +27,8 @@ created there and dropped afterwards, unless ``--keep``. ``--reuse-database NAME
 into NAME and keeps it, or, when NAME already holds a finished catalogue of that size (its
 database comment says so), skips the listing and measures it as it is (after any newer
 migrations); with several sizes NAME carries ``{size}`` (``sheber_bench_{size}``: 10k, 100k,
-1m). ``--generate-only`` makes the catalogues and measures nothing.
+1m). ``--generate-only`` makes the catalogues and measures nothing; ``--only`` measures the
+endpoints whose names contain one of its words (and ``/healthz``, the baseline).
 
 Texts carry a common word (in about 20% of titles: silver / серебро / күміс) and a rare one (in
 about 0.1%: tulpar / тулпар / тұлпар), so searches can be compared at both ends; also a word
@@ -554,6 +556,14 @@ def endpoints(base: str, facts: dict, get_json=get_json) -> list[tuple[str, str]
     return named
 
 
+def selected(named: list[tuple[str, str]], only: str) -> list[tuple[str, str]]:
+    """The endpoints ``--only`` keeps: those whose names contain one of its comma-separated
+    words, and ``/healthz``, the baseline of every ratio (all when ``only`` is empty)."""
+    words = [word for word in only.split(",") if word]
+    return [(name, url) for name, url in named
+            if not words or name == "/healthz" or any(word in name for word in words)]
+
+
 def measure(kind: str, size: int, args) -> list[Row]:
     workdir = Path(tempfile.mkdtemp(prefix=f"sheber-bench-catalog-{kind}-"))
     database_url, reused, drop = database_for(kind, size, workdir, args)
@@ -588,7 +598,7 @@ def measure(kind: str, size: int, args) -> list[Row]:
         server, base = serve(database_url, workdir, args.web_workers)
         load = load_with_wrk if shutil.which("wrk") else load_with_python
         rows = []
-        for name, url in endpoints(base, facts):
+        for name, url in selected(endpoints(base, facts), args.only):
             load(url, 1, args.clients)  # warm: caches, plans, connections
             rate, p50, p99, errors = load(url, args.seconds, args.clients)
             rows.append(Row(kind, size, name, rate, p50, p99, errors))
@@ -646,6 +656,9 @@ def main(argv: list[str] | None = None) -> None:
                              "replaced by 10k, 100k, 1m (needed for more than one size)")
     parser.add_argument("--generate-only", action="store_true",
                         help="make the catalogues, measure nothing")
+    parser.add_argument("--only", default="",
+                        help="comma-separated words: measure only the endpoints whose names "
+                             "contain one (/healthz, the baseline, always)")
     args = parser.parse_args(argv)
 
     sizes = [int(size) for size in args.sizes.split(",") if size]

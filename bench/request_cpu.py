@@ -11,7 +11,11 @@ gunicorn workers are (no rate limiting, warnings only), and sends the endpoints 
 ``--rounds`` rounds, timing each with ``time.process_time``: the CPU of this process (Flask, the
 ORM, psycopg, pydantic, JSON) without the database server's. Printed: the median and mean CPU ms
 per request, and the median's ratio to ``/healthz``'s. On a shared machine this says more than
-req/s does: other processes' load barely changes a process's own CPU time.
+req/s does: other processes' load barely changes a process's own CPU time. When PostgreSQL runs
+on this machine, the CPU its backends serving this process spent on each request is added
+(``server ms``, from the kernel's per-process schedstat, averaged over the rounds), with this
+process's mean (``both ms``) and ``/healthz``'s ``both`` divided by the endpoint's: what the
+req/s ratio of ``bench.catalog`` tends to when the two are what a request costs.
 
 ``--only`` keeps the endpoints whose names contain one of the given words (``/healthz`` is always
 measured); ``--profile NAME`` runs cProfile over that endpoint's requests and prints the top of it;
@@ -39,6 +43,40 @@ def _configure(database_url: str) -> None:
                       CELERY_BROKER_FOLDER=tempfile.mkdtemp(prefix="sheber-cpu-broker-"),
                       PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="sheber-cpu-metrics-"))
     os.environ.pop("REDIS_URL", None)
+    os.environ["PGAPPNAME"] = APPLICATION_NAME  # libpq's: names this process's sessions
+
+
+APPLICATION_NAME = "sheber-request-cpu"
+
+
+def _on_cpu_ns(pids: list[int]) -> int:
+    """Nanoseconds these processes have run on a CPU (the kernel's schedstat)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            total += int(stat.read().split()[0])
+    return total
+
+
+def _server_processes(app) -> list[int]:
+    """The PostgreSQL backends serving this process, when the server runs on this machine and
+    its processes can be read (else none: the server's column is left out)."""
+    from sqlalchemy import text
+
+    from marketplace.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return []
+        pids = list(db.session.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": APPLICATION_NAME}).scalars())
+        db.session.remove()
+    try:
+        _on_cpu_ns(pids)
+    except OSError:
+        return []
+    return pids
 
 
 def _endpoints(client) -> list[tuple[str, str]]:
@@ -70,11 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     from marketplace import create_app
 
     client = create_app().test_client()
-    named = _endpoints(client)
-    words = [word for word in args.only.split(",") if word]
-    if words:
-        named = [(name, url) for name, url in named
-                 if name == "/healthz" or any(word in name for word in words)]
+    from bench.catalog import selected
+
+    named = selected(_endpoints(client), args.only)
 
     if args.digest:
         for name, url in named:
@@ -103,20 +139,33 @@ def main(argv: list[str] | None = None) -> None:
     for _name, url in named:  # warm: statements compiled, rates and served countries read
         for _ in range(3):
             client.get(url)
+    server = _server_processes(client.application)
     spent: dict[str, list[float]] = {name: [] for name, _url in named}
+    served: dict[str, int] = {name: 0 for name, _url in named}  # the server's ns, summed
     for _ in range(args.rounds):
         for name, url in named:
+            before = _on_cpu_ns(server)
             started = time.process_time()
             response = client.get(url)
             spent[name].append((time.process_time() - started) * 1000)
+            served[name] += _on_cpu_ns(server) - before
             if response.status_code != 200:
                 sys.exit(f"{name}: {response.status_code}")
     baseline = statistics.median(spent["/healthz"])
-    print(f"{'endpoint':44} {'median ms':>10} {'mean ms':>9} {'× /healthz':>11}")
+    server_ms = {name: ns / args.rounds / 1e6 for name, ns in served.items()}
+    both = {name: statistics.fmean(spent[name]) + server_ms[name] for name in spent}
+    header = f"{'endpoint':44} {'median ms':>10} {'mean ms':>9} {'× /healthz':>11}"
+    if server:
+        header += f" {'server ms':>10} {'both ms':>8} {'/healthz ÷':>11}"
+    print(header)
     for name, values in spent.items():
         median = statistics.median(values)
-        print(f"{name:44} {median:10.2f} {statistics.fmean(values):9.2f} "
-              f"{median / baseline:11.2f}")
+        line = (f"{name:44} {median:10.2f} {statistics.fmean(values):9.2f} "
+                f"{median / baseline:11.2f}")
+        if server:
+            line += (f" {server_ms[name]:10.2f} {both[name]:8.2f} "
+                     f"{both['/healthz'] / both[name]:11.3f}")
+        print(line)
 
 
 if __name__ == "__main__":

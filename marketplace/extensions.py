@@ -7,11 +7,14 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import Boolean, MetaData, any_, bindparam
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql as _postgresql
 from sqlalchemy.dialects import sqlite as _sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 # Deterministic constraint names so that Alembic migrations are the same on every database.
 naming_convention = {
@@ -51,6 +54,40 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 UNMANAGED_TABLE_PREFIXES = ("product_fts",)
 # PostgreSQL-only generated tsvector columns of product (migration 0015, catalog/search.py).
 UNMANAGED_COLUMNS = ("search_vector", "search_title_vector")
+
+
+class _InList(ColumnElement):
+    """``column IN (the list bound as name)``; see ``in_list``."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition as it is, never compared with true
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("expanding", InternalTraversal.dp_clauseelement),
+                           ("array", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column, name: str):
+        self.column = column
+        self.expanding = bindparam(name, expanding=True)
+        self.array = bindparam(name, type_=_postgresql.ARRAY(column.type))
+
+
+@compiles(_InList)
+def _in_list_expanded(element, compiler, **kw):
+    return compiler.process(element.column.in_(element.expanding), **kw)
+
+
+@compiles(_InList, "postgresql")
+def _in_list_array(element, compiler, **kw):
+    return compiler.process(element.column == any_(element.array), **kw)
+
+
+def in_list(column, name: str = "ids"):
+    """``column`` is one of the list passed as the parameter ``name`` (a statement built once
+    and executed with ``{name: [...]}``). PostgreSQL gets the list as one array parameter
+    (``= ANY(:name)``), so the statement is the same whatever the list's length and nothing is
+    rendered per item at execution; other databases, an expanding ``IN``."""
+    return _InList(column, name)
 
 
 def conflict_insert(dialect_name: str):

@@ -5,12 +5,12 @@ part to. An adapter-level module: the HTTP API and the storefront import it; no 
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from marketplace.catalog import browse
 from marketplace.catalog.models import Product
 from marketplace.community import listing
-from marketplace.extensions import db
+from marketplace.extensions import db, in_list
 from marketplace.fx.service import RateTable
 from marketplace.http import current_user
 from marketplace.provenance import summaries_for_products, summary_of, with_summaries
@@ -19,7 +19,7 @@ from marketplace.provenance import summaries_for_products, summary_of, with_summ
 def _lookup(with_saved: bool):
     """One statement for what every domain knows of a list's products: their workshops, their
     provenance, their reviews and (``with_saved``) whether the viewer saved them."""
-    products = select(Product.id).where(Product.id.in_(bindparam("ids", expanding=True)))
+    products = select(Product.id).where(in_list(Product.id))
     return listing.with_facts(with_summaries(browse.with_workshops(products)), with_saved)
 
 

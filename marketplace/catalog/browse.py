@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import and_, bindparam, case, false, func, select, text, tuple_
+from sqlalchemy import and_, case, false, func, select, text, tuple_
 from sqlalchemy.orm import aliased
 
 from marketplace import hs
@@ -33,7 +33,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.schemas import FALLBACK_ORDER, LANGUAGES
 from marketplace.catalog.writes import missing_for_sale
 from marketplace.errors import NotFound, RequestError, ValidationFailed
-from marketplace.extensions import db
+from marketplace.extensions import db, in_list
 from marketplace.fx.service import BASE_CURRENCY, RateTable, cached_rates, format_rate
 from marketplace.http import decode_cursor, encode_cursor
 from marketplace.ids import isoformat
@@ -137,11 +137,11 @@ def get_product(product_id: str, viewer: User | None = None) -> Product:
 
 # Built once: every list runs it (a statement built per request costs more than its query).
 _IMAGES_OF = (select(ProductImage)
-              .where(ProductImage.product_id.in_(bindparam("ids", expanding=True)))
+              .where(in_list(ProductImage.product_id))
               .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id))
 _WORKSHOPS_OF = (select(User.id, User.name, ArtisanProfile.workshop_name, ArtisanProfile.city)
                  .outerjoin(ArtisanProfile, ArtisanProfile.user_id == User.id)
-                 .where(User.id.in_(bindparam("ids", expanding=True))))
+                 .where(in_list(User.id)))
 
 
 def _workshop(user_id: str, name: str, workshop_name: str | None, city: str | None) -> dict:

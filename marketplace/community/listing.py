@@ -10,9 +10,7 @@ from marketplace.accounts.models import User
 from marketplace.catalog.models import Product
 from marketplace.community import reviews
 from marketplace.community.models import Favourite
-from marketplace.extensions import db
-
-_IDS = bindparam("ids", expanding=True)
+from marketplace.extensions import db, in_list
 
 
 def with_facts(query, with_saved: bool):
@@ -20,7 +18,7 @@ def with_facts(query, with_saved: bool):
     each (``fact_of`` reads it): its visible reviews' count and rating sum and, ``with_saved``,
     whether the viewer ``viewer`` saved it. Lists read it in the same statement as what the
     other domains know (``marketplace.listings``)."""
-    totals = reviews.visible_totals(_IDS).subquery()
+    totals = reviews.visible_totals("ids").subquery()
     query = (query.add_columns(totals.c.count.label("review_count"),
                                totals.c.total.label("review_total"))
              .outerjoin(totals, totals.c.product_id == Product.id))
@@ -41,7 +39,7 @@ def fact_of(row, with_saved: bool) -> dict:
 
 
 # Built once: for a visitor, and with whether the viewer saved each.
-_FACTS = {with_saved: with_facts(select(Product.id).where(Product.id.in_(_IDS)), with_saved)
+_FACTS = {with_saved: with_facts(select(Product.id).where(in_list(Product.id)), with_saved)
           for with_saved in (False, True)}
 
 

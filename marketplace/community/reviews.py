@@ -26,7 +26,7 @@ from marketplace.catalog.models import ProductImage
 from marketplace.community.errors import CommunityError
 from marketplace.community.models import Review
 from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from marketplace.extensions import db
+from marketplace.extensions import db, in_list
 from marketplace.ids import utcnow
 from marketplace.orders.models import (
     Fulfilment,
@@ -268,11 +268,15 @@ def product_reviews(product_id: str, *, language: str | None = None, limit: int 
     return list(db.session.execute(query.order_by(*order).limit(limit)).scalars())
 
 
-def visible_totals(product_ids: list[str]):
-    """The count and rating sum of each piece's visible reviews (a query to run or join)."""
+def visible_totals(product_ids: list[str] | str):
+    """The count and rating sum of each piece's visible reviews (a query to run or join):
+    of the pieces ``product_ids``, or, when it is a name, of the list a statement built once
+    is given as that parameter."""
+    among = (in_list(Review.product_id, product_ids) if isinstance(product_ids, str)
+             else Review.product_id.in_(product_ids))
     return (select(Review.product_id, func.count().label("count"),
                    func.sum(Review.rating).label("total"))
-            .where(Review.product_id.in_(product_ids), Review.hidden_at.is_(None))
+            .where(among, Review.hidden_at.is_(None))
             .group_by(Review.product_id))
 
 

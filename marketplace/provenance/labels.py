@@ -12,14 +12,14 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from marketplace.accounts.models import User
 from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.models import ArtisanProfile, Product
 from marketplace.errors import InvalidTransition, NotFound, ValidationFailed
-from marketplace.extensions import db
+from marketplace.extensions import db, in_list
 from marketplace.ids import isoformat, utcnow
 from marketplace.provenance import credentials, signing, transparency
 from marketplace.provenance.errors import ProvenanceError
@@ -336,7 +336,6 @@ def label_credential(code: str) -> dict:
 
 # What other domains read ---------------------------------------------------------------------
 
-_IDS = bindparam("ids", expanding=True)
 
 
 def with_summaries(query):
@@ -348,7 +347,7 @@ def with_summaries(query):
                               ProvenanceRecord.status.label("provenance_status"),
                               ProvenanceLabel.code.label("provenance_label"))
             .outerjoin(ProvenanceRecord, and_(ProvenanceRecord.product_id == Product.id,
-                                              ProvenanceRecord.product_id.in_(_IDS)))
+                                              in_list(ProvenanceRecord.product_id)))
             .outerjoin(ProvenanceLabel, ProvenanceLabel.id == ProvenanceRecord.current_label_id))
 
 
@@ -360,7 +359,7 @@ def summary_of(row) -> dict:
             "url": label_url(shown) if shown else None}
 
 
-_SUMMARIES = with_summaries(select(Product.id).where(Product.id.in_(_IDS)))  # built once
+_SUMMARIES = with_summaries(select(Product.id).where(in_list(Product.id)))  # built once
 
 
 def summaries_for_products(product_ids: list[str]) -> dict[str, dict]:
