@@ -5,11 +5,12 @@ condition as it is (never compared with true, which would keep an index from ser
 
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from marketplace.catalog.models import Product
 from marketplace.extensions import db, in_list
 from tests.factories import make_artisan, make_product
+from tests.statements import sent_statements
 
 _BY_ID = select(Product.id).where(in_list(Product.id)).order_by(Product.id)
 _BY_TWO_LISTS = (select(Product.id)
@@ -35,20 +36,11 @@ def test_it_finds_the_rows_of_lists_of_every_length(app):
 def test_the_statement_is_one_text_on_postgresql_and_a_plain_in_elsewhere(app):
     make_product(make_artisan())
     db.session.commit()
-    sent: list[str] = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", remember)
-    try:
+    with sent_statements() as sent:
         for chosen in (["a"], ["a", "b", "c"], [f"id{n}" for n in range(30)]):
             db.session.execute(_BY_ID, {"ids": chosen}).all()
-    finally:
-        event.remove(engine, "before_cursor_execute", remember)
-    condition = [statement.split("WHERE", 1)[1] for statement in sent]
-    if engine.dialect.name == "postgresql":
+    condition = [statement.split("WHERE", 1)[1] for statement, _ in sent]
+    if db.engine.dialect.name == "postgresql":
         assert len(set(condition)) == 1 and "= ANY (" in condition[0]
     else:
         assert [c.count("?") for c in condition] == [1, 3, 30]

@@ -20,13 +20,14 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, insert, text
+from sqlalchemy import insert, text
 
 from marketplace.catalog import browse, search
 from marketplace.catalog.models import Craft, Product, ProductStatus
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
 from tests.factories import make_artisan
+from tests.statements import sent_statements
 
 PRODUCTS = 6000
 RARE = "rare horn"  # on 6 products
@@ -187,17 +188,9 @@ def search_catalogue():
 
 def _page_queries(**arguments) -> list[tuple[str, dict]]:
     """Every statement that reads product rows for the page (one per tier read)."""
-    seen = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if "FROM product" in statement and "ORDER BY" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with sent_statements(lambda statement: "FROM product" in statement
+                         and "ORDER BY" in statement) as seen:
         browse.list_products(limit=24, **arguments)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert seen
     return seen
 

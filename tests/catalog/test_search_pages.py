@@ -10,13 +10,14 @@ import random
 import re
 from datetime import timedelta
 
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from marketplace.catalog import search
 from marketplace.catalog.models import Product
 from marketplace.extensions import db
 from marketplace.ids import utcnow
 from tests.factories import make_artisan, make_product
+from tests.statements import sent_statements
 
 TITLE_HITS = 70  # "felt" in the title: tier 0
 DESCRIPTION_HITS = 15  # "felt" in the description only: tier 1
@@ -47,8 +48,9 @@ def _catalogue() -> dict[int, list]:
 
 
 def _pages(client, query: str, limit: int) -> list[str]:
+    """The ids of every page of the search ``query``, ``limit`` at a time, by its cursors."""
     seen, cursor = [], None
-    for _ in range(100):
+    for _ in range(200):
         response = client.get("/api/v1/products", query_string={
             "q": query, "limit": limit, **({"cursor": cursor} if cursor else {})})
         body = response.get_json()
@@ -106,19 +108,11 @@ def _analysed() -> None:
 
 def _tier_statements(client, **query) -> list[str]:
     """The statements a search page sends to read its tiers' products."""
-    seen = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if re.search(r"FROM product\s", statement) and "ORDER BY" in statement:
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with sent_statements(lambda statement: bool(re.search(r"FROM product\s", statement))
+                         and "ORDER BY" in statement) as seen:
         response = client.get("/api/v1/products", query_string=query)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert response.status_code == 200, response.get_json()
-    return seen
+    return [statement for statement, _ in seen]
 
 
 def test_the_plan_follows_the_page_size_asked_for(client):

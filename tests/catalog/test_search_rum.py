@@ -12,13 +12,15 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, insert, text
+from sqlalchemy import insert, text
 
 from marketplace.catalog import search
 from marketplace.catalog.models import Product, ProductStatus
 from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
+from tests.catalog.test_search_pages import _pages
 from tests.factories import make_artisan
+from tests.statements import sent_statements
 
 FILLER = 2000  # "Clay jug": "felt" stays rare (about 3% of the catalogue), so no tier walks
 TEXTS = {0: ({"en": "Felt rug"}, {"en": "Made by hand."}),
@@ -58,20 +60,6 @@ def _catalogue() -> list[dict]:
             connection.execute(text("VACUUM ANALYZE product"))
     search.forget_statistics()
     return rows
-
-
-def _pages(client, query: str, limit: int) -> list[str]:
-    seen, cursor = [], None
-    for _ in range(200):
-        response = client.get("/api/v1/products", query_string={
-            "q": query, "limit": limit, **({"cursor": cursor} if cursor else {})})
-        body = response.get_json()
-        assert response.status_code == 200, body
-        seen += [item["id"] for item in body["items"]]
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return seen
-    raise AssertionError("the cursors never end")
 
 
 def _expected(rows: list[dict]) -> list[str]:
@@ -129,17 +117,9 @@ def test_the_rum_plan_finds_what_the_gin_plan_finds(client, with_rum, monkeypatc
 
 
 def _tier_statements(client, **query) -> list[tuple[str, dict]]:
-    seen = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if "FROM product" in statement and "_vector" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with sent_statements(lambda statement: "FROM product" in statement
+                         and "_vector" in statement) as seen:
         response = client.get("/api/v1/products", query_string=query)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert response.status_code == 200, response.get_json()
     return seen
 
