@@ -396,8 +396,11 @@ def list_products(*, q: str | None = None, craft: str | None = None,
             wanted = limit + 1 - len(rows)
             matched = search.match(words, tier, dialect, page_rows=wanted)
             keys = _filtered(select(Product.id, Product.created_at), **filters)
-            page = matched.page(keys, after[1:] if after and tier == first_tier else None,
-                                wanted)
+            cursor = after[1:] if after and tier == first_tier else None
+            if matched.ranked is not None:  # the RUM index gives the page in order
+                page = matched.ranked_page(keys, cursor, wanted)
+            else:
+                page = matched.products(_newest(matched.apply(keys), cursor).limit(wanted))
             found = db.session.execute(page).scalars().all()
             rows += [(tier, product) for product in found]
             if len(rows) > limit:

@@ -40,7 +40,7 @@ Where the server has the rum extension (migration 0029; found once per process, 
 a rare tier's page skips even those reads: a RUM index of ``search_vector`` keeps each entry's
 ``created_at`` (``rum_tsvector_addon_ops``, attach created_at), so the index itself gives the
 tier's matches newest first (ORDER BY the distance ``created_at <=| cursor``, LIMIT the page)
-without reading their rows, and only about a page of rows is read (``Match._ranked_page``). The
+without reading their rows, and only about a page of rows is read (``Match.ranked_page``). The
 index orders by created_at alone: the rows sharing a created_at at the page's edges (the
 cursor's, and the page's last) are read through the newest-first btree by the exact condition,
 and the union is sorted, so the keyset (tier, created_at desc, id desc) is exactly the GIN
@@ -83,7 +83,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
     union,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
@@ -352,19 +351,11 @@ class Match:
         return (select(Product).join(page, page.c.id == Product.id)
                 .order_by(page.c.created_at.desc(), page.c.id.desc()))
 
-    def page(self, keys, after: tuple[datetime, str] | None, rows: int):
-        """The statement of one page of this match's products, newest first (created_at desc,
-        id desc), ``rows`` of them after the keyset ``after`` (created_at, id); ``keys``
-        selects the product ids and created_at under the page's filters."""
-        if self.ranked is not None:
-            return self._ranked_page(keys, after, rows)
-        keys = self.apply(keys).order_by(Product.created_at.desc(), Product.id.desc())
-        if after:
-            keys = keys.where(tuple_(Product.created_at, Product.id) < tuple_(*after))
-        return self.products(keys.limit(rows))
-
-    def _ranked_page(self, keys, after, rows):
-        """The RUM plan: the index gives the matches in created_at order (distance from the
+    def ranked_page(self, keys, after: tuple[datetime, str] | None, rows: int):
+        """The statement of one page of this match's products on the RUM plan (``ranked`` set),
+        newest first (created_at desc, id desc), ``rows`` of them after the keyset ``after``
+        (created_at, id); ``keys`` selects the product ids and created_at under the page's
+        filters. The index gives the matches in created_at order (distance from the
         cursor's created_at, or from ``RUM_ORIGIN``) and the first ``rows`` of them are read,
         with created_at strictly before the cursor's. The index does not order rows of one
         created_at by id, so the rows sharing a created_at at either edge of the page are read
@@ -447,6 +438,10 @@ def _vector(name: str):
     return literal_column(f"product.{name}")
 
 
+def _tsquery_param(query: str):
+    return cast(bindparam(None, query, String), TSQUERY)
+
+
 def match(words: list[Word], tier: int | None, dialect: str,
           page_rows: int | None = PAGE_ROWS) -> Match:
     """Products in ``tier`` (0, 1, 2; None: any) of the query ``words``, for a query that reads
@@ -465,7 +460,7 @@ def match(words: list[Word], tier: int | None, dialect: str,
         driver = _driver(words, tier) if plan == "index" and len(words) > 1 else None
 
         def matches(column: str, query: str):
-            vector, tsquery = _vector(column), cast(bindparam(None, query, String), TSQUERY)
+            vector, tsquery = _vector(column), _tsquery_param(query)
             if plan == "walk" or driver is not None:
                 return func.ts_match_vq(vector, tsquery)
             return vector.op("@@")(tsquery)
@@ -473,8 +468,7 @@ def match(words: list[Word], tier: int | None, dialect: str,
         conditions = []
         if driver is not None:  # the GIN index reads the rarest word's matches alone
             column, query = driver
-            conditions.append(_vector(column).op("@@")(
-                cast(bindparam(None, query, String), TSQUERY)))
+            conditions.append(_vector(column).op("@@")(_tsquery_param(query)))
         if everything:
             conditions.append(matches("search_vector", everything))
         if title:
@@ -500,9 +494,7 @@ def _rum_match(everything: str, title: str | None, not_title: str | None) -> Mat
     word: the index reads every word's entries without the rows; the title tier as the words
     of weight A, which are the title's), the title exclusion tested on the rows the index
     gives. The tie condition is the GIN plan's, tested on each row."""
-    def query(value: str):
-        return cast(bindparam(None, value, String), TSQUERY)
-
+    query = _tsquery_param
     ranked = [_vector("search_vector").op("@@")(query(everything)), RUM_PREDICATE]
     exact = []
     if title:
@@ -513,7 +505,8 @@ def _rum_match(everything: str, title: str | None, not_title: str | None) -> Mat
         excluded = not_(func.ts_match_vq(_vector("search_title_vector"), query(not_title)))
         ranked.append(excluded)
         exact.append(excluded)
-    return Match(None, None, and_(*ranked), ranked=and_(*ranked), exact=and_(*exact))
+    condition = and_(*ranked)
+    return Match(None, None, condition, ranked=condition, exact=and_(*exact))
 
 
 def _has(column, term: str, prefix: bool):
