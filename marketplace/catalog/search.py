@@ -397,13 +397,13 @@ RUM_INDEXES = {"product_fts_rum_vector": "search_vector"}
 # product), so that the planner never takes it for another query: a bitmap scan of it would
 # read a lexeme asked both as a prefix and as a word wrong (``_rum_reads_right``).
 RUM_PREDICATE = func.length(Product.id) > 0
-_rum: dict[str, bool] = {}
+_rum: dict[object, bool] = {}
 
 
 def rum_available() -> bool:
     """Does this database have the RUM indexes (migration 0029, where the rum extension is)?
     Read once per process and database."""
-    key = db.engine.url.render_as_string(hide_password=True)
+    key = db.engine  # one per app and database, for the process's life
     if key not in _rum:
         found = db.session.execute(text(
             "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() "
@@ -451,8 +451,8 @@ def match(words: list[Word], tier: int | None, dialect: str,
     if dialect == "postgresql":
         everything, title, not_title = pg_queries(words, tier)
         plan = _postgres_plan(words, tier, page_rows) if page else None
-        if (plan == "index" and tier is not None and _rum_bounded(words, page_rows)
-                and _rum_reads_right(words) and rum_available()):
+        if (plan == "index" and tier is not None and rum_available()
+                and _rum_bounded(words, page_rows) and _rum_reads_right(words)):
             if title:  # the title's lexemes are search_vector's of weight A
                 everything = " & ".join(_tsquery(_exact(word), "A") for word in words)
             return _rum_match(everything, title, not_title)
