@@ -25,7 +25,8 @@ def _fresh_database_url(tmp_path_factory) -> tuple[str, callable]:
         path = tmp_path_factory.mktemp("db") / "sheber-test.db"
         return f"sqlite:///{path}", lambda: None
     url = make_url(base)
-    name = f"sheber_test_{uuid.uuid4().hex[:12]}"
+    # TEST_DATABASE_PREFIX keeps the databases of runs sharing a server apart by name
+    name = f"{os.environ.get('TEST_DATABASE_PREFIX', 'sheber_test')}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
