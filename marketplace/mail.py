@@ -16,8 +16,13 @@ import smtplib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email import encoders
+from email.header import Header
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 
 import css_inline
 from flask import current_app
@@ -98,25 +103,63 @@ def message_id_for(key: str, sender: str) -> str:
 
 def build_message(*, to: str | Sequence[str], subject: str, text: str, html: str | None = None,
                   attachments: Iterable[Attachment] = (), sender: str,
-                  message_id: str | None = None) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to if isinstance(to, str) else ", ".join(to)
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
-    if message_id:
-        message["Message-ID"] = message_id
-    message.set_content(text)
+                  message_id: str | None = None) -> Message:
+    """The MIME message: the text part, the HTML part as its alternative, the attachments.
+
+    Built from the ``email.mime`` classes (the ``compat32`` policy), whose headers are stored as
+    given: ``EmailMessage`` parses every header it is given and every part's MIME headers
+    (about 0.9 ms a mail, against 0.1 here). Headers of non-ASCII text are encoded here
+    (RFC 2047, RFC 2231 for file names) as that policy would not do it."""
+    body: Message = _text_part(text, "plain")
     if html is not None:
-        message.add_alternative(html, subtype="html")
-    for attachment in attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        message.add_attachment(attachment.content, maintype=maintype,
-                               subtype=subtype or "octet-stream", filename=attachment.filename)
-    return message
+        body = _multipart("alternative", [body, _text_part(html, "html")])
+    attachments = list(attachments)
+    if attachments:
+        body = _multipart("mixed", [body, *map(_attachment_part, attachments)])
+    body["From"] = _address_header(sender)
+    body["To"] = to if isinstance(to, str) else ", ".join(to)
+    body["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    body["Date"] = formatdate(localtime=False)
+    if message_id:
+        body["Message-ID"] = message_id
+    return body
 
 
-def deliver(message: EmailMessage) -> None:
+def _text_part(content: str, subtype: str) -> MIMEText:
+    # 7bit where it may be (ASCII, lines within RFC 5322's 998), else UTF-8 in base64
+    seven_bit = content.isascii() and all(len(line) <= 998 for line in content.splitlines())
+    part = MIMEText(content, subtype, "us-ascii" if seven_bit else "utf-8")
+    del part["MIME-Version"]  # on the message alone
+    return part
+
+
+def _multipart(subtype: str, parts: list[Message]) -> MIMEMultipart:
+    part = MIMEMultipart(subtype, _subparts=parts)
+    for inner in parts:
+        del inner["MIME-Version"]
+    return part
+
+
+def _attachment_part(attachment: Attachment) -> MIMEBase:
+    maintype, _, subtype = attachment.content_type.partition("/")
+    part = MIMEBase(maintype, subtype or "octet-stream")
+    part.set_payload(attachment.content)
+    encoders.encode_base64(part)
+    name = attachment.filename
+    part.add_header("Content-Disposition", "attachment",
+                    filename=name if name.isascii() else ("utf-8", "", name))
+    del part["MIME-Version"]
+    return part
+
+
+def _address_header(value: str) -> str:
+    """``Name <address>`` with a non-ASCII name encoded (RFC 2047)."""
+    if value.isascii():
+        return value
+    return formataddr(parseaddr(value), charset="utf-8")
+
+
+def deliver(message: Message) -> None:
     """Hand the message to MAIL_SERVER (or the log); raise TransientMailError when a retry may
     succeed, and let permanent refusals (5xx, bad addresses) raise as they are."""
     config = current_app.config
@@ -295,7 +338,7 @@ def send_mail_payload(key: str, payload: dict, *, claimant: str | None = None) -
                      html=payload.get("html"), attachments=attachments, claimant=claimant)
 
 
-def _record_claimed(key: str, message: EmailMessage, claimant: str) -> bool:
+def _record_claimed(key: str, message: Message, claimant: str) -> bool:
     """The first delivery of ``key`` records the mail already claimed by ``claimant``: intent
     and claim in one commit. False if the mail was recorded before (a retry, a redelivery, a
     duplicate delivery that got there first): then ``_claim`` decides."""
@@ -318,12 +361,15 @@ def _record_failure(key: str, exc: Exception) -> None:
         last_error=f"{type(exc).__name__}: {exc}"[:2000], claimed_at=None, claimed_by=None))
 
 
-def _log_message(message: EmailMessage) -> None:
+def _log_message(message: Message) -> None:
     if not log.isEnabledFor(logging.INFO):  # reading the body back costs more than the log
         return
-    body = message.get_body(preferencelist=("plain",))
-    names = [part.get_filename() for part in message.iter_attachments()]
+    parts = list(message.walk())
+    names = [part.get_filename() for part in parts if part.get_filename()]
+    body = next((part for part in parts if part.get_content_type() == "text/plain"
+                 and not part.get_filename()), None)
+    text = "" if body is None else body.get_payload(decode=True).decode(
+        body.get_content_charset() or "utf-8")
     log.info("mail (MAIL_SERVER unset, not sent)\nMessage-ID: %s\nFrom: %s\nTo: %s\nSubject: %s\n"
              "Attachments: %s\n\n%s", message["Message-ID"], message["From"], message["To"],
-             message["Subject"], ", ".join(names) or "none",
-             body.get_content() if body is not None else "")
+             message["Subject"], ", ".join(names) or "none", text)

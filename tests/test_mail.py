@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import email.policy
 import io
 import logging
 import smtplib
+from email import message_from_bytes
 
 import pytest
 from pypdf import PdfReader
@@ -33,11 +35,12 @@ def sent_row(key: str) -> SentMail:
 
 
 def test_message_has_text_html_and_a_pdf_attachment(app):
-    message = mail.build_message(
+    built = mail.build_message(
         to=["aigerim@example.test", "ops@sheber.kz"], subject="Your receipt",
         text="Рахмет! Thank you.", html="<p>Thank you.</p>",
         attachments=[Attachment("receipt.pdf", receipt_pdf("Order 42"), "application/pdf")],
         sender="Sheber <orders@sheber.kz>", message_id="<abc@sheber.kz>")
+    message = message_from_bytes(built.as_bytes(), policy=email.policy.default)  # as sent
     assert message["To"] == "aigerim@example.test, ops@sheber.kz"
     assert message["Message-ID"] == "<abc@sheber.kz>"
     assert message.get_body(("plain",)).get_content().strip() == "Рахмет! Thank you."
@@ -45,6 +48,22 @@ def test_message_has_text_html_and_a_pdf_attachment(app):
     [attachment] = list(message.iter_attachments())
     assert attachment.get_filename() == "receipt.pdf"
     assert attachment.get_content_type() == "application/pdf"
+
+
+def test_non_ascii_subject_sender_and_file_name_are_encoded_for_the_wire(app):
+    built = mail.build_message(
+        to="aigerim@example.test", subject="Заказ 42: упакуйте 1 изделие",
+        text="Сәлеметсіз бе!", html=None,
+        attachments=[Attachment("чек.pdf", b"%PDF-1.4", "application/pdf")],
+        sender="Шебер <orders@sheber.kz>", message_id="<abc@sheber.kz>")
+    wire = built.as_bytes()
+    assert wire.isascii()  # nothing needs SMTPUTF8 or 8BITMIME
+    message = message_from_bytes(wire, policy=email.policy.default)
+    assert message["Subject"] == "Заказ 42: упакуйте 1 изделие"
+    assert message["From"].addresses[0].display_name == "Шебер"
+    assert message.get_body(("plain",)).get_content().strip() == "Сәлеметсіз бе!"
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == "чек.pdf" and attachment.get_content() == b"%PDF-1.4"
 
 
 def test_message_id_is_derived_from_the_key_and_the_sender_domain():
