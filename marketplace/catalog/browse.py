@@ -388,6 +388,8 @@ def list_products(*, q: str | None = None, craft: str | None = None,
     if sort == "relevance":
         rows: list[tuple[int, Product]] = []
         first_tier = after[0] if after else 0
+        shape = tuple((name, frozenset(value) if name == "served_countries" and value is not None
+                       else value) for name, value in filters.items())  # the RUM page's
         for tier in search.TIERS[first_tier:]:
             if tier == 2:
                 search.resolve_fuzzy(words, db.session)
@@ -395,13 +397,16 @@ def list_products(*, q: str | None = None, craft: str | None = None,
                 continue
             wanted = limit + 1 - len(rows)
             matched = search.match(words, tier, dialect, page_rows=wanted)
-            keys = _filtered(select(Product.id, Product.created_at), **filters)
             cursor = after[1:] if after and tier == first_tier else None
-            if matched.ranked is not None:  # the RUM index gives the page in order
-                page = matched.ranked_page(keys, cursor, wanted)
+            if matched.rum is not None:  # the RUM index gives the page in order
+                page, parameters = matched.ranked_page(
+                    shape, lambda: _filtered(select(Product.id, Product.created_at), **filters),
+                    cursor, wanted)
             else:
+                keys = _filtered(select(Product.id, Product.created_at), **filters)
                 page = matched.products(_newest(matched.apply(keys), cursor).limit(wanted))
-            found = db.session.execute(page).scalars().all()
+                parameters = None
+            found = db.session.execute(page, parameters).scalars().all()
             rows += [(tier, product) for product in found]
             if len(rows) > limit:
                 break
