@@ -323,6 +323,10 @@ class Match:
     condition: object | None
     lead: object | None = None  # a first sort key (equal on every match) that steers the plan
     rum: RumQuery | None = None  # the RUM plan's tsqueries: the page is ``ranked_page``'s
+    # PostgreSQL: what the condition's form depends on (its tsqueries are named parameters,
+    # ``parameters``), so that a page statement built with it serves every query of that shape
+    shape: tuple | None = None
+    parameters: dict | None = None
 
     def apply(self, query):
         if self.join is not None:
@@ -357,12 +361,9 @@ class Match:
         is built once per shape, and the tsqueries, cursor and page size are its parameters
         (``_rum_page``)."""
         rum = self.rum
-        key = (shape, rum.title is not None, rum.not_title is not None, after is not None)
-        statement = _rum_pages.get(key)
-        if statement is None:
-            if len(_rum_pages) >= RUM_PAGE_SHAPES:
-                _rum_pages.clear()
-            statement = _rum_pages[key] = _rum_page(keys(), *key[1:])
+        conditions = (rum.title is not None, rum.not_title is not None, after is not None)
+        statement = page_statement(("rum", shape, *conditions),
+                                   lambda: _rum_page(keys(), *conditions))
         parameters = {"rum_all": rum.everything, "rum_title": rum.title,
                       "rum_not_title": rum.not_title, "rum_rows": rows,
                       "rum_moment": after[0] if after else RUM_ORIGIN}
@@ -394,9 +395,21 @@ RUM_INDEXES = {"product_fts_rum_vector": "search_vector"}
 # read a lexeme asked both as a prefix and as a word wrong (``_rum_reads_right``).
 RUM_PREDICATE = func.length(Product.id) > 0
 _rum: dict[object, bool] = {}
-# RUM page statements by shape (filters, conditions, cursor or not); forgotten when this many
-RUM_PAGE_SHAPES = 256
-_rum_pages: dict[tuple, object] = {}
+# Page statements by shape (filters, plan, conditions, cursor or not); forgotten when this many
+PAGE_SHAPES = 256
+_pages: dict[tuple, object] = {}
+
+
+def page_statement(key: tuple, build):
+    """The page statement of the shape ``key`` (every value it depends on but its parameters'),
+    built by ``build()`` once: building a statement and its cache key costs more Python than
+    its run."""
+    statement = _pages.get(key)
+    if statement is None:
+        if len(_pages) >= PAGE_SHAPES:
+            _pages.clear()
+        statement = _pages[key] = build()
+    return statement
 
 
 def rum_available() -> bool:
@@ -438,9 +451,10 @@ def _vector(name: str):
 
 
 def _tsquery_param(query: str | None = None, *, name: str | None = None):
-    """A tsquery parameter: ``query`` bound as it is, or the parameter ``name`` of a statement
-    built once."""
-    value = bindparam(name, type_=String) if name else bindparam(None, query, String)
+    """A tsquery parameter: ``query``, bound as the parameter ``name`` when given (so that a
+    statement built once can be run again with another value), or the parameter ``name`` of a
+    statement built once without a value."""
+    value = bindparam(name, type_=String) if query is None else bindparam(name, query, String)
     return cast(value, TSQUERY)
 
 
@@ -461,8 +475,11 @@ def match(words: list[Word], tier: int | None, dialect: str,
 
         driver = _driver(words, tier) if plan == "index" and len(words) > 1 else None
 
-        def matches(column: str, query: str):
-            vector, tsquery = _vector(column), _tsquery_param(query)
+        parameters = {}
+
+        def matches(column: str, name: str, query: str):
+            parameters[name] = query
+            vector, tsquery = _vector(column), _tsquery_param(query, name=name)
             if plan == "walk" or driver is not None:
                 return func.ts_match_vq(vector, tsquery)
             return vector.op("@@")(tsquery)
@@ -470,15 +487,17 @@ def match(words: list[Word], tier: int | None, dialect: str,
         conditions = []
         if driver is not None:  # the GIN index reads the rarest word's matches alone
             column, query = driver
-            conditions.append(_vector(column).op("@@")(_tsquery_param(query)))
+            parameters["ts_driver"] = query
+            conditions.append(_vector(column).op("@@")(_tsquery_param(query, name="ts_driver")))
         if everything:
-            conditions.append(matches("search_vector", everything))
+            conditions.append(matches("search_vector", "ts_all", everything))
         if title:
-            conditions.append(matches("search_title_vector", title))
+            conditions.append(matches("search_title_vector", "ts_title", title))
         if not_title:
-            conditions.append(not_(matches("search_title_vector", not_title)))
+            conditions.append(not_(matches("search_title_vector", "ts_not_title", not_title)))
         lead = conditions[0].desc() if plan == "index" else None
-        return Match(None, None, and_(*conditions), lead)
+        shape = (plan, driver[0] if driver else None, *sorted(parameters))
+        return Match(None, None, and_(*conditions), lead, shape=shape, parameters=parameters)
     if dialect == "sqlite":
         if page and _sqlite_plan(words, tier, page_rows) == "walk":
             return Match(None, None, _portable(words, tier))
