@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import and_, case, false, func, select, text, tuple_
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.orm import aliased
 
 from marketplace import hs
@@ -342,12 +354,40 @@ def _sort_keys(material: str | None, technique: str | None):
     return tag.created_at, tag.price_base, tag.product_id
 
 
+# a relevance tier's page statement, built once per shape: its cursor and size as parameters
+_AFTER = (bindparam("after_created_at", type_=DateTime()), bindparam("after_id", type_=String()))
+_PAGE_ROWS = bindparam("page_rows", type_=Integer())
+
+
 def _newest(query, after, keys=None):
     created_at, _price, id_ = keys or _sort_keys(None, None)
     query = query.order_by(created_at.desc(), id_.desc())
     if after:
         query = query.where(tuple_(created_at, id_) < tuple_(*after))
     return query
+
+
+def _tier_page(matched: search.Match, filters: dict, shape: tuple,
+               cursor: tuple[datetime, str] | None, rows: int):
+    """(statement, parameters) of a relevance tier's page: ``rows`` products of ``matched``
+    under ``filters`` (named by ``shape``), newest first after ``cursor``. On PostgreSQL the
+    statement is built once per shape and run with the tier's tsqueries, the cursor and the
+    page size as parameters; elsewhere it is built for the request."""
+    def keys():
+        return _filtered(select(Product.id, Product.created_at), **filters)
+
+    if matched.rum is not None:  # the RUM index gives the page in order
+        return matched.ranked_page(shape, keys, cursor, rows)
+    if matched.shape is None:
+        return matched.products(_newest(matched.apply(keys()), cursor).limit(rows)), None
+    page = search.page_statement(
+        ("tier", shape, matched.shape, cursor is not None),
+        lambda: matched.products(_newest(matched.apply(keys()), cursor and _AFTER)
+                                 .limit(_PAGE_ROWS)))
+    parameters = {**matched.parameters, "page_rows": rows}
+    if cursor:
+        parameters |= {"after_created_at": cursor[0], "after_id": cursor[1]}
+    return page, parameters
 
 
 def list_products(*, q: str | None = None, craft: str | None = None,
@@ -388,6 +428,8 @@ def list_products(*, q: str | None = None, craft: str | None = None,
     if sort == "relevance":
         rows: list[tuple[int, Product]] = []
         first_tier = after[0] if after else 0
+        shape = tuple((name, frozenset(value) if name == "served_countries" and value is not None
+                       else value) for name, value in filters.items())  # the RUM page's
         for tier in search.TIERS[first_tier:]:
             if tier == 2:
                 search.resolve_fuzzy(words, db.session)
@@ -395,13 +437,9 @@ def list_products(*, q: str | None = None, craft: str | None = None,
                 continue
             wanted = limit + 1 - len(rows)
             matched = search.match(words, tier, dialect, page_rows=wanted)
-            keys = _filtered(select(Product.id, Product.created_at), **filters)
             cursor = after[1:] if after and tier == first_tier else None
-            if matched.ranked is not None:  # the RUM index gives the page in order
-                page = matched.ranked_page(keys, cursor, wanted)
-            else:
-                page = matched.products(_newest(matched.apply(keys), cursor).limit(wanted))
-            found = db.session.execute(page).scalars().all()
+            page, parameters = _tier_page(matched, filters, shape, cursor, wanted)
+            found = db.session.execute(page, parameters).scalars().all()
             rows += [(tier, product) for product in found]
             if len(rows) > limit:
                 break

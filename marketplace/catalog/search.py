@@ -69,6 +69,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     DateTime,
     Float,
+    Integer,
     String,
     and_,
     bindparam,
@@ -321,10 +322,11 @@ class Match:
     join_on: object | None
     condition: object | None
     lead: object | None = None  # a first sort key (equal on every match) that steers the plan
-    # the RUM plan: the tier's condition on the RUM indexes, and the same condition in a form
-    # no index serves (ts_match_vq), for the rows that share a created_at at the page's edges
-    ranked: object | None = None
-    exact: object | None = None
+    rum: RumQuery | None = None  # the RUM plan's tsqueries: the page is ``ranked_page``'s
+    # PostgreSQL: what the condition's form depends on (its tsqueries are named parameters,
+    # ``parameters``), so that a page statement built with it serves every query of that shape
+    shape: tuple | None = None
+    parameters: dict | None = None
 
     def apply(self, query):
         if self.join is not None:
@@ -351,39 +353,34 @@ class Match:
         return (select(Product).join(page, page.c.id == Product.id)
                 .order_by(page.c.created_at.desc(), page.c.id.desc()))
 
-    def ranked_page(self, keys, after: tuple[datetime, str] | None, rows: int):
-        """The statement of one page of this match's products on the RUM plan (``ranked`` set),
-        newest first (created_at desc, id desc), ``rows`` of them after the keyset ``after``
-        (created_at, id); ``keys`` selects the product ids and created_at under the page's
-        filters. The index gives the matches in created_at order (distance from the
-        cursor's created_at, or from ``RUM_ORIGIN``) and the first ``rows`` of them are read,
-        with created_at strictly before the cursor's. The index does not order rows of one
-        created_at by id, so the rows sharing a created_at at either edge of the page are read
-        by the exact condition instead, through the newest-first btree (a created_at range of
-        ``RUM_TIE`` holds them: the distance is a float, which may not part two created_at
-        a microsecond apart), and the union is sorted: that is the page the GIN plan reads.
-        Products created at or after ``RUM_ORIGIN`` (none, in practice) come from the btree."""
-        origin = after[0] if after else RUM_ORIGIN
-        moment = bindparam(None, origin, DateTime())
-        distance = Product.created_at.op("<=|", return_type=Float())(moment)
-        candidates = (keys.where(self.ranked, Product.created_at < moment)
-                      .order_by(distance).limit(rows).cte("candidates"))
-        edge = select(func.min(candidates.c.created_at)).scalar_subquery()
-        parts = [select(candidates.c.id, candidates.c.created_at),
-                 keys.where(self.exact, Product.created_at >= edge,
-                            Product.created_at < edge + RUM_TIE,
-                            Product.created_at < moment)]
+    def ranked_page(self, shape, keys, after: tuple[datetime, str] | None, rows: int):
+        """(statement, parameters) of one page of this match's products on the RUM plan
+        (``rum`` set), newest first (created_at desc, id desc), ``rows`` of them after the keyset
+        ``after`` (created_at, id). ``keys()`` builds the select of product ids and created_at
+        under the page's filters, which ``shape`` names (their values included): the statement
+        is built once per shape, and the tsqueries, cursor and page size are its parameters
+        (``_rum_page``)."""
+        rum = self.rum
+        conditions = (rum.title is not None, rum.not_title is not None, after is not None)
+        statement = page_statement(("rum", shape, *conditions),
+                                   lambda: _rum_page(keys(), *conditions))
+        parameters = {"rum_all": rum.everything, "rum_title": rum.title,
+                      "rum_not_title": rum.not_title, "rum_rows": rows,
+                      "rum_moment": after[0] if after else RUM_ORIGIN}
         if after:
-            parts.append(keys.where(self.exact, Product.created_at == after[0],
-                                    Product.id < after[1]))
-        else:
-            parts.append(keys.where(self.exact, Product.created_at >= moment))
-        found = union(*parts).subquery("found")
-        page = (select(found.c.id, found.c.created_at)
-                .order_by(found.c.created_at.desc(), found.c.id.desc()).limit(rows)
-                .subquery("page"))
-        return (select(Product).join(page, page.c.id == Product.id)
-                .order_by(page.c.created_at.desc(), page.c.id.desc()))
+            parameters["rum_after_id"] = after[1]
+        return statement, parameters
+
+
+@dataclass(frozen=True)
+class RumQuery:
+    """A tier's tsqueries on the RUM plan: the whole query on search_vector's index (the title
+    tier as the words of weight A), the title tier's on search_title_vector, and the title
+    exclusion of the description tier."""
+
+    everything: str
+    title: str | None
+    not_title: str | None
 
 
 # The RUM plan orders by distance from this moment when no cursor gives one: late enough for any
@@ -398,6 +395,21 @@ RUM_INDEXES = {"product_fts_rum_vector": "search_vector"}
 # read a lexeme asked both as a prefix and as a word wrong (``_rum_reads_right``).
 RUM_PREDICATE = func.length(Product.id) > 0
 _rum: dict[object, bool] = {}
+# Page statements by shape (filters, plan, conditions, cursor or not); forgotten when this many
+PAGE_SHAPES = 256
+_pages: dict[tuple, object] = {}
+
+
+def page_statement(key: tuple, build):
+    """The page statement of the shape ``key`` (every value it depends on but its parameters'),
+    built by ``build()`` once: building a statement and its cache key costs more Python than
+    its run."""
+    statement = _pages.get(key)
+    if statement is None:
+        if len(_pages) >= PAGE_SHAPES:
+            _pages.clear()
+        statement = _pages[key] = build()
+    return statement
 
 
 def rum_available() -> bool:
@@ -438,8 +450,12 @@ def _vector(name: str):
     return literal_column(f"product.{name}")
 
 
-def _tsquery_param(query: str):
-    return cast(bindparam(None, query, String), TSQUERY)
+def _tsquery_param(query: str | None = None, *, name: str | None = None):
+    """A tsquery parameter: ``query``, bound as the parameter ``name`` when given (so that a
+    statement built once can be run again with another value), or the parameter ``name`` of a
+    statement built once without a value."""
+    value = bindparam(name, type_=String) if query is None else bindparam(name, query, String)
+    return cast(value, TSQUERY)
 
 
 def match(words: list[Word], tier: int | None, dialect: str,
@@ -455,12 +471,15 @@ def match(words: list[Word], tier: int | None, dialect: str,
                 and _rum_bounded(words, page_rows) and _rum_reads_right(words)):
             if title:  # the title's lexemes are search_vector's of weight A
                 everything = " & ".join(_tsquery(_exact(word), "A") for word in words)
-            return _rum_match(everything, title, not_title)
+            return Match(None, None, None, rum=RumQuery(everything, title, not_title))
 
         driver = _driver(words, tier) if plan == "index" and len(words) > 1 else None
 
-        def matches(column: str, query: str):
-            vector, tsquery = _vector(column), _tsquery_param(query)
+        parameters = {}
+
+        def matches(column: str, name: str, query: str):
+            parameters[name] = query
+            vector, tsquery = _vector(column), _tsquery_param(query, name=name)
             if plan == "walk" or driver is not None:
                 return func.ts_match_vq(vector, tsquery)
             return vector.op("@@")(tsquery)
@@ -468,15 +487,17 @@ def match(words: list[Word], tier: int | None, dialect: str,
         conditions = []
         if driver is not None:  # the GIN index reads the rarest word's matches alone
             column, query = driver
-            conditions.append(_vector(column).op("@@")(_tsquery_param(query)))
+            parameters["ts_driver"] = query
+            conditions.append(_vector(column).op("@@")(_tsquery_param(query, name="ts_driver")))
         if everything:
-            conditions.append(matches("search_vector", everything))
+            conditions.append(matches("search_vector", "ts_all", everything))
         if title:
-            conditions.append(matches("search_title_vector", title))
+            conditions.append(matches("search_title_vector", "ts_title", title))
         if not_title:
-            conditions.append(not_(matches("search_title_vector", not_title)))
+            conditions.append(not_(matches("search_title_vector", "ts_not_title", not_title)))
         lead = conditions[0].desc() if plan == "index" else None
-        return Match(None, None, and_(*conditions), lead)
+        shape = (plan, driver[0] if driver else None, *sorted(parameters))
+        return Match(None, None, and_(*conditions), lead, shape=shape, parameters=parameters)
     if dialect == "sqlite":
         if page and _sqlite_plan(words, tier, page_rows) == "walk":
             return Match(None, None, _portable(words, tier))
@@ -489,24 +510,52 @@ def match(words: list[Word], tier: int | None, dialect: str,
     return Match(None, None, _portable(words, tier))
 
 
-def _rum_match(everything: str, title: str | None, not_title: str | None) -> Match:
-    """A tier's page on the RUM index: the whole tsquery on search_vector's index (no driver
-    word: the index reads every word's entries without the rows; the title tier as the words
-    of weight A, which are the title's), the title exclusion tested on the rows the index
-    gives. The tie condition is the GIN plan's, tested on each row."""
-    query = _tsquery_param
-    ranked = [_vector("search_vector").op("@@")(query(everything)), RUM_PREDICATE]
-    exact = []
-    if title:
-        exact.append(func.ts_match_vq(_vector("search_title_vector"), query(title)))
-    else:
-        exact.append(func.ts_match_vq(_vector("search_vector"), query(everything)))
+def _rum_page(keys, title: bool, not_title: bool, after: bool):
+    """The RUM plan's page statement for ``keys`` (see ``Match.ranked_page``), with the
+    parameters rum_all, rum_title (``title``), rum_not_title (``not_title``), rum_moment (the
+    cursor's created_at, else ``RUM_ORIGIN``), rum_after_id (``after``) and rum_rows.
+
+    The index gives the matches in created_at order (distance from rum_moment) and the first
+    rum_rows of them are read, with created_at strictly before it: the whole tsquery on
+    search_vector's index (no driver word: the index reads every word's entries without the
+    rows; the title tier as the words of weight A, which are the title's), the title exclusion
+    tested on the rows the index gives. The index does not order rows of one created_at by id,
+    so the rows sharing a created_at at either edge of the page are read by the exact condition
+    instead (the GIN plan's, in a form no index serves: ts_match_vq), through the newest-first
+    btree (a created_at range of ``RUM_TIE`` holds them: the distance is a float, which may not
+    part two created_at a microsecond apart), and the union is sorted: that is the page the GIN
+    plan reads. Products created at or after ``RUM_ORIGIN`` (none, in practice) come from the
+    btree."""
+    everything = _tsquery_param(name="rum_all")
+    ranked = [_vector("search_vector").op("@@")(everything), RUM_PREDICATE]
+    exact = [func.ts_match_vq(_vector("search_title_vector"), _tsquery_param(name="rum_title"))
+             if title else func.ts_match_vq(_vector("search_vector"), everything)]
     if not_title:
-        excluded = not_(func.ts_match_vq(_vector("search_title_vector"), query(not_title)))
+        excluded = not_(func.ts_match_vq(_vector("search_title_vector"),
+                                         _tsquery_param(name="rum_not_title")))
         ranked.append(excluded)
         exact.append(excluded)
-    condition = and_(*ranked)
-    return Match(None, None, condition, ranked=condition, exact=and_(*exact))
+    moment = bindparam("rum_moment", type_=DateTime())
+    distance = Product.created_at.op("<=|", return_type=Float())(moment)
+    candidates = (keys.where(*ranked, Product.created_at < moment)
+                  .order_by(distance).limit(bindparam("rum_rows", type_=Integer()))
+                  .cte("candidates"))
+    edge = select(func.min(candidates.c.created_at)).scalar_subquery()
+    parts = [select(candidates.c.id, candidates.c.created_at),
+             keys.where(*exact, Product.created_at >= edge, Product.created_at < edge + RUM_TIE,
+                        Product.created_at < moment)]
+    if after:
+        parts.append(keys.where(*exact, Product.created_at == moment,
+                                Product.id < bindparam("rum_after_id", type_=String())))
+    else:
+        parts.append(keys.where(*exact, Product.created_at >= moment))
+    found = union(*parts).subquery("found")
+    page = (select(found.c.id, found.c.created_at)
+            .order_by(found.c.created_at.desc(), found.c.id.desc())
+            .limit(bindparam("rum_rows", type_=Integer()))
+            .subquery("page"))
+    return (select(Product).join(page, page.c.id == Product.id)
+            .order_by(page.c.created_at.desc(), page.c.id.desc()))
 
 
 def _has(column, term: str, prefix: bool):
