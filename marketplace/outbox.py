@@ -173,9 +173,7 @@ def _publish_claimed(celery, ids: Sequence[str]) -> int:
             for row in claimed:
                 try:
                     connection.ensure_connection(max_retries=0)
-                    for task_name in handlers_for(row.type):
-                        celery.send_task(task_name, args=[row.id, row.payload],
-                                         producer=producer, retry=False)
+                    _send_event(celery, producer, row.id, row.type, row.payload)
                 except broker_errors as exc:
                     failure = (row.id, exc)
                     break
@@ -199,6 +197,15 @@ def _publish_claimed(celery, ids: Sequence[str]) -> int:
         return len(sent)
 
 
+def _send_event(celery, producer, event_id: str, event_type: str, payload: dict) -> None:
+    """One message per handler of the event, no retry (the sweep retries). What logs and
+    monitors show of its arguments is the event's id and type: Celery would otherwise write
+    the payload's repr (a mail's whole text, up to 1 KB of it) into every message's headers."""
+    for task_name in handlers_for(event_type):
+        celery.send_task(task_name, args=[event_id, payload], producer=producer, retry=False,
+                         argsrepr=f"({event_id!r}, <{event_type}>)", kwargsrepr="{}")
+
+
 def _send(celery, producer, events: list[OutboxEvent]) -> int:
     connection = producer.connection
     broker_errors = (*BROKER_ERRORS, *connection.connection_errors, *connection.channel_errors)
@@ -209,9 +216,8 @@ def _send(celery, producer, events: list[OutboxEvent]) -> int:
             # One attempt, no reconnect loop: this may run inside a web request, and the
             # sweep retries anyway.
             connection.ensure_connection(max_retries=0)
-            for task_name in handlers_for(outbox_event.type):
-                celery.send_task(task_name, args=[outbox_event.id, outbox_event.payload],
-                                 producer=producer, retry=False)
+            _send_event(celery, producer, outbox_event.id, outbox_event.type,
+                        outbox_event.payload)
         except broker_errors as exc:
             outbox_event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             log.warning("outbox: broker unavailable, %s stays pending: %s", outbox_event.id, exc)
