@@ -316,15 +316,17 @@ def _filtered(query, *, craft, material, technique, artisan, verified, floor, ce
     query = query.where(Product.status == statuses[0] if len(statuses) == 1
                         else Product.status.in_(statuses),
                         Product.reserved_for_id.is_(None))  # a commission's listing is private
-    if craft:
-        query = query.where(Product.craft == str(craft))
+    # each value may be a bound parameter (``_browse_page``): asked "is it given?", not "is it
+    # true?" (``list_products`` gives None for an empty one)
+    if craft is not None:
+        query = query.where(Product.craft == craft)
     for tag, value in ((MATERIAL_TAG, material), (TECHNIQUE_TAG, technique)):
-        if value:  # the tag's copy of status and privacy, so that its index serves the page
+        if value is not None:  # the tag's copy of status and privacy: its index serves the page
             query = query.join(tag, and_(
                 tag.product_id == Product.id, tag.kind == TAG_KINDS[tag], tag.value == value,
                 tag.status == statuses[0] if len(statuses) == 1 else tag.status.in_(statuses),
                 tag.private.is_(False)))
-    if artisan:
+    if artisan is not None:
         query = query.where(Product.artisan_id == artisan)
     # the partial indexes' own predicates, so that PostgreSQL proves it may use them
     if verified is True:
@@ -335,9 +337,15 @@ def _filtered(query, *, craft, material, technique, artisan, verified, floor, ce
         query = query.where(Product.price_base >= floor)
     if ceiling is not None:
         query = query.where(Product.price_base <= ceiling)
-    if ships_to and ships_to.upper() not in {country.upper() for country in served_countries}:
+    if _ships_nowhere(ships_to, served_countries):
         query = query.where(false())
     return query
+
+
+def _ships_nowhere(ships_to: str | None, served_countries: Collection[str] | None) -> bool:
+    """Is ``ships_to`` a destination that shipping does not serve (so that nothing is shown)?"""
+    return bool(ships_to) and ships_to.upper() not in {
+        country.upper() for country in served_countries or ()}
 
 
 MATERIAL_TAG = aliased(ProductTag, name="material_tag")
@@ -365,6 +373,54 @@ def _newest(query, after, keys=None):
     if after:
         query = query.where(tuple_(created_at, id_) < tuple_(*after))
     return query
+
+
+def _sorted(query, sort: str, after, keys):
+    """``query`` in the order of ``sort`` (newest, price_asc, price_desc) by ``keys``
+    (``_sort_keys``), continued after the keyset ``after`` when given."""
+    _created, price_base, id_ = keys
+    if sort == "newest":
+        return _newest(query, after, keys)
+    if sort == "price_asc":
+        query = query.order_by(price_base.asc(), id_.asc())
+        return query.where(tuple_(price_base, id_) > tuple_(*after)) if after else query
+    query = query.order_by(price_base.desc(), id_.desc())
+    return query.where(tuple_(price_base, id_) < tuple_(*after)) if after else query
+
+
+# the filters a browse page takes as parameters, with the types of the columns they meet
+_FILTER_PARAMETERS = {"craft": Product.craft.type, "material": ProductTag.value.type,
+                      "technique": ProductTag.value.type, "artisan": Product.artisan_id.type,
+                      "floor": Product.price_base.type, "ceiling": Product.price_base.type}
+_AFTER_PRICE = (bindparam("after_price", type_=Product.price_base.type), _AFTER[1])
+
+
+def _browse_page(filters: dict, sort: str, after, rows: int):
+    """(statement, parameters) of a browse page (no query words): ``rows`` products under
+    ``filters`` in the order of ``sort`` after the keyset ``after``. The statement is built once
+    per shape (which filters are given, the verified choice, the statuses, the sort, whether a
+    cursor is) and run with the filters' values, the cursor and the page size as parameters:
+    building it cost more Python than its run."""
+    given = {name: value for name, value in filters.items()
+             if name in _FILTER_PARAMETERS and value is not None}
+    nowhere = _ships_nowhere(filters["ships_to"], filters["served_countries"])
+    shape = ("browse", frozenset(given), filters["verified"], filters["statuses"], nowhere,
+             sort, after is not None)
+
+    def build():
+        bound = {name: bindparam(name, type_=_FILTER_PARAMETERS[name]) for name in given}
+        query = _filtered(select(Product), **{
+            **filters, **dict.fromkeys(_FILTER_PARAMETERS), **bound,
+            "ships_to": "-" if nowhere else None, "served_countries": ()})
+        keyset = None if after is None else _AFTER if sort == "newest" else _AFTER_PRICE
+        return _sorted(query, sort, keyset,
+                       _sort_keys(filters["material"], filters["technique"])).limit(_PAGE_ROWS)
+
+    parameters = {**given, "page_rows": rows}
+    if after is not None:
+        parameters |= {"after_created_at" if sort == "newest" else "after_price": after[0],
+                       "after_id": after[1]}
+    return search.page_statement(shape, build), parameters
 
 
 def _tier_page(matched: search.Match, filters: dict, shape: tuple,
@@ -420,8 +476,9 @@ def list_products(*, q: str | None = None, craft: str | None = None,
     after = _cursor_after(sort, cursor)
     dialect = db.session.get_bind().dialect.name
     floor, ceiling = _base_bounds(min_price, max_price, currency or BASE_CURRENCY, rates)
-    filters = {"craft": craft, "material": material, "technique": technique,
-               "artisan": artisan, "verified": verified, "floor": floor, "ceiling": ceiling,
+    filters = {"craft": str(craft) if craft else None, "material": material or None,
+               "technique": technique or None, "artisan": artisan or None,
+               "verified": verified, "floor": floor, "ceiling": ceiling,
                "ships_to": ships_to, "served_countries": served_countries,
                "statuses": tuple(statuses)}
 
@@ -452,23 +509,15 @@ def list_products(*, q: str | None = None, craft: str | None = None,
             next_cursor = encode_cursor([sort, [tier, product.created_at.isoformat()],
                                          product.id])
     else:
-        query = _filtered(select(Product), **filters)
         if words:
             search.resolve_fuzzy(words, db.session)
-            query = search.match(words, None, dialect, page_rows=limit + 1).apply(query)
-        keys = _sort_keys(material, technique)
-        _created, price_base, id_ = keys
-        if sort == "newest":
-            query = _newest(query, after, keys)
-        elif sort == "price_asc":
-            query = query.order_by(price_base.asc(), id_.asc())
-            if after:
-                query = query.where(tuple_(price_base, id_) > tuple_(*after))
+            matched = search.match(words, None, dialect, page_rows=limit + 1)
+            page, parameters = _sorted(matched.apply(_filtered(select(Product), **filters)),
+                                       sort, after, _sort_keys(material, technique)
+                                       ).limit(limit + 1), None
         else:
-            query = query.order_by(price_base.desc(), id_.desc())
-            if after:
-                query = query.where(tuple_(price_base, id_) < tuple_(*after))
-        products = db.session.execute(query.limit(limit + 1)).scalars().all()
+            page, parameters = _browse_page(filters, sort, after, limit + 1)
+        products = db.session.execute(page, parameters).scalars().all()
         more = len(products) > limit
         products = products[:limit]
         next_cursor = None
