@@ -128,16 +128,13 @@ def build_message(*, to: str | Sequence[str], subject: str, text: str, html: str
 def _text_part(content: str, subtype: str) -> MIMEText:
     # 7bit where it may be (ASCII, lines within RFC 5322's 998), else UTF-8 in base64
     seven_bit = content.isascii() and all(len(line) <= 998 for line in content.splitlines())
-    part = MIMEText(content, subtype, "us-ascii" if seven_bit else "utf-8")
-    del part["MIME-Version"]  # on the message alone
-    return part
+    return MIMEText(content, subtype, "us-ascii" if seven_bit else "utf-8")
 
 
 def _multipart(subtype: str, parts: list[Message]) -> MIMEMultipart:
-    part = MIMEMultipart(subtype, _subparts=parts)
-    for inner in parts:
+    for inner in parts:  # MIME-Version belongs to the message alone, not to its parts
         del inner["MIME-Version"]
-    return part
+    return MIMEMultipart(subtype, _subparts=parts)
 
 
 def _attachment_part(attachment: Attachment) -> MIMEBase:
@@ -148,7 +145,6 @@ def _attachment_part(attachment: Attachment) -> MIMEBase:
     name = attachment.filename
     part.add_header("Content-Disposition", "attachment",
                     filename=name if name.isascii() else ("utf-8", "", name))
-    del part["MIME-Version"]
     return part
 
 

@@ -66,6 +66,17 @@ def test_non_ascii_subject_sender_and_file_name_are_encoded_for_the_wire(app):
     assert attachment.get_filename() == "чек.pdf" and attachment.get_content() == b"%PDF-1.4"
 
 
+def test_mime_version_is_on_the_message_alone_whatever_its_parts(app):
+    for html, attachments in ((None, []), ("<p>Hi</p>", []),
+                              ("<p>Hi</p>", [Attachment("a.pdf", b"%PDF-1.4", "application/pdf")])):
+        built = mail.build_message(to="aigerim@example.test", subject="Hi", text="Hi",
+                                   html=html, attachments=attachments, sender="orders@sheber.kz")
+        message = message_from_bytes(built.as_bytes(), policy=email.policy.default)
+        assert message["MIME-Version"] == "1.0"  # RFC 2045, section 4
+        assert [part for part in message.walk() if part is not message
+                and "MIME-Version" in part] == []
+
+
 def test_message_id_is_derived_from_the_key_and_the_sender_domain():
     first = mail.message_id_for("receipt:order-1", "Sheber <orders@sheber.kz>")
     assert first == mail.message_id_for("receipt:order-1", "orders@sheber.kz")
