@@ -311,7 +311,7 @@ def _missing(product: Product, images: list[dict]) -> list[str]:
 
 
 def _filtered(query, *, craft, material, technique, artisan, verified, floor, ceiling,
-              ships_to, served_countries, statuses=(ProductStatus.ACTIVE,)):
+              ships_nowhere, statuses=(ProductStatus.ACTIVE,)):
     statuses = [str(status) for status in statuses]
     query = query.where(Product.status == statuses[0] if len(statuses) == 1
                         else Product.status.in_(statuses),
@@ -337,15 +337,9 @@ def _filtered(query, *, craft, material, technique, artisan, verified, floor, ce
         query = query.where(Product.price_base >= floor)
     if ceiling is not None:
         query = query.where(Product.price_base <= ceiling)
-    if _ships_nowhere(ships_to, served_countries):
+    if ships_nowhere:  # the destination asked for is one shipping does not serve
         query = query.where(false())
     return query
-
-
-def _ships_nowhere(ships_to: str | None, served_countries: Collection[str] | None) -> bool:
-    """Is ``ships_to`` a destination that shipping does not serve (so that nothing is shown)?"""
-    return bool(ships_to) and ships_to.upper() not in {
-        country.upper() for country in served_countries or ()}
 
 
 MATERIAL_TAG = aliased(ProductTag, name="material_tag")
@@ -362,7 +356,7 @@ def _sort_keys(material: str | None, technique: str | None):
     return tag.created_at, tag.price_base, tag.product_id
 
 
-# a relevance tier's page statement, built once per shape: its cursor and size as parameters
+# a page statement built once per shape takes its cursor and size as these parameters
 _AFTER = (bindparam("after_created_at", type_=DateTime()), bindparam("after_id", type_=String()))
 _PAGE_ROWS = bindparam("page_rows", type_=Integer())
 
@@ -403,15 +397,13 @@ def _browse_page(filters: dict, sort: str, after, rows: int):
     building it cost more Python than its run."""
     given = {name: value for name, value in filters.items()
              if name in _FILTER_PARAMETERS and value is not None}
-    nowhere = _ships_nowhere(filters["ships_to"], filters["served_countries"])
-    shape = ("browse", frozenset(given), filters["verified"], filters["statuses"], nowhere,
-             sort, after is not None)
+    shape = ("browse", frozenset(given), filters["verified"], filters["statuses"],
+             filters["ships_nowhere"], sort, after is not None)
 
     def build():
         bound = {name: bindparam(name, type_=_FILTER_PARAMETERS[name]) for name in given}
         query = _filtered(select(Product), **{
-            **filters, **dict.fromkeys(_FILTER_PARAMETERS), **bound,
-            "ships_to": "-" if nowhere else None, "served_countries": ()})
+            **filters, **dict.fromkeys(_FILTER_PARAMETERS), **bound})
         keyset = None if after is None else _AFTER if sort == "newest" else _AFTER_PRICE
         return _sorted(query, sort, keyset,
                        _sort_keys(filters["material"], filters["technique"])).limit(_PAGE_ROWS)
@@ -479,14 +471,14 @@ def list_products(*, q: str | None = None, craft: str | None = None,
     filters = {"craft": str(craft) if craft else None, "material": material or None,
                "technique": technique or None, "artisan": artisan or None,
                "verified": verified, "floor": floor, "ceiling": ceiling,
-               "ships_to": ships_to, "served_countries": served_countries,
+               "ships_nowhere": bool(ships_to) and ships_to.upper() not in {
+                   country.upper() for country in served_countries},
                "statuses": tuple(statuses)}
 
     if sort == "relevance":
         rows: list[tuple[int, Product]] = []
         first_tier = after[0] if after else 0
-        shape = tuple((name, frozenset(value) if name == "served_countries" and value is not None
-                       else value) for name, value in filters.items())  # the RUM page's
+        shape = tuple(filters.items())  # the tier pages' (their statements hold the values)
         for tier in search.TIERS[first_tier:]:
             if tier == 2:
                 search.resolve_fuzzy(words, db.session)
@@ -512,9 +504,9 @@ def list_products(*, q: str | None = None, craft: str | None = None,
         if words:
             search.resolve_fuzzy(words, db.session)
             matched = search.match(words, None, dialect, page_rows=limit + 1)
-            page, parameters = _sorted(matched.apply(_filtered(select(Product), **filters)),
-                                       sort, after, _sort_keys(material, technique)
-                                       ).limit(limit + 1), None
+            page = _sorted(matched.apply(_filtered(select(Product), **filters)), sort, after,
+                           _sort_keys(material, technique)).limit(limit + 1)
+            parameters = None
         else:
             page, parameters = _browse_page(filters, sort, after, limit + 1)
         products = db.session.execute(page, parameters).scalars().all()
