@@ -9,6 +9,9 @@ from marketplace.accounts.models import Role, User
 
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery"
+# people's names, numbered: a role's name ("Buyer 3") would read as the UI word on a page
+_NAMES = {Role.BUYER: "Madina Zhaksylykova", Role.ARTISAN: "Gulnara Tleubergenova",
+          Role.OPERATOR: "Yerlan Kassymov"}
 
 
 def make_user(role: Role | str = Role.BUYER, *, email: str | None = None, country: str = "DE",
@@ -16,7 +19,7 @@ def make_user(role: Role | str = Role.BUYER, *, email: str | None = None, countr
     n = next(_counter)
     return accounts.create_user(
         email=email or f"{role}{n}@example.test", password=PASSWORD, role=role,
-        name=name or f"{str(role).title()} {n}", country=country, locale=locale,
+        name=name or f"{_NAMES[Role(role)]} {n}", country=country, locale=locale,
         currency=currency,
     )
 

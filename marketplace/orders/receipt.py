@@ -1,4 +1,5 @@
-"""The buyer's receipt as a PDF, rendered from the Jinja template ``templates/pdf/receipt.xml``.
+"""The buyer's receipt as a PDF, rendered from the Jinja template ``templates/pdf/receipt.xml``
+in the buyer's language (``receipt_layout``: Flask-Babel's labels, Babel's money and dates).
 
 The template writes a small layout document (``title``, ``heading``, ``para``, ``small``,
 ``spacer``, ``table`` with ``row`` and ``cell``) so that wording and layout live in
@@ -19,7 +20,11 @@ from datetime import datetime
 from decimal import Decimal
 from xml.etree import ElementTree as ET
 
+from babel import Locale
+from babel.dates import UTC, format_datetime
+from babel.numbers import format_decimal
 from flask import current_app, render_template
+from flask_babel import force_locale
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -30,7 +35,6 @@ from marketplace.accounts.models import User
 from marketplace.catalog.browse import resolve_text
 from marketplace.errors import NotFound
 from marketplace.extensions import conflict_insert, db
-from marketplace.ids import isoformat
 from marketplace.money import Money
 from marketplace.orders import invoices, notify
 from marketplace.orders.errors import OrderError
@@ -51,39 +55,53 @@ def receipt_context(order: Order, buyer: User, reader=None) -> dict:
     name = reader.name if reader is not None else buyer.name
     email = reader.email if reader is not None else buyer.email
     locale = reader.locale if reader is not None else buyer.locale
+
+    def money(amount: int, currency: str = order.currency) -> str:
+        return notify.money_text(Money(amount, currency), locale)
+
     lines = []
     for line in order.lines:
         serials = list(line.serials or [])
         codes = sorted({serial.rsplit("-", 1)[0] for serial in serials})
-        unit = Money(line.unit_presentment_amount, order.currency)
         lines.append({
             "title": resolve_text(line.title, locale)[0], "quantity": line.quantity,
-            "unit": unit.format(), "total": (unit * line.quantity).format(),
-            "listing_unit": Money(line.unit_price_amount, line.unit_price_currency).format(),
+            "unit": money(line.unit_presentment_amount),
+            "total": money(line.unit_presentment_amount * line.quantity),
+            "listing_unit": money(line.unit_price_amount, line.unit_price_currency),
             "label_codes": codes, "serials": serials,
         })
     option = order.shipping_option or {}
     rate = Decimal(order.fx_rate)
+    address = order.shipping_address or {}
+    country = address.get("country") or ""
     return {
-        "order": order, "buyer_name": name, "buyer_email": email or "",
-        "address": order.shipping_address or {}, "lines": lines,
-        "items": Money(order.items_amount, order.currency).format(),
-        "shipping": Money(order.shipping_amount, order.currency).format(),
-        "duties": Money(order.duties_amount, order.currency).format(),
-        "total": order.total.format(), "currency": order.currency,
+        "order": order, "locale": locale, "buyer_name": name, "buyer_email": email or "",
+        "address": address, "country": Locale.parse(locale).territories.get(country, country),
+        "lines": lines, "items": money(order.items_amount),
+        "shipping": money(order.shipping_amount), "duties": money(order.duties_amount),
+        "total": money(order.total.amount), "currency": order.currency,
         "duties_mode": order.duties_mode,
         "listing_currency": order.listing_currency,
-        "fx_rate": format(rate.normalize(), "f"),
+        "fx_rate": format_decimal(rate.normalize(), locale=locale, decimal_quantization=False),
         "fx_rate_same_currency": order.listing_currency == order.currency,
         "service_name": option.get("service_name") or option.get("service") or "",
-        "paid_at": isoformat(order.paid_at), "payment_reference": order.payment_intent_id,
+        "paid_at": format_datetime(order.paid_at, "long", tzinfo=UTC, locale=locale),
+        "payment_reference": order.payment_intent_id,
         "public_url": current_app.config["PUBLIC_URL"],
     }
 
 
+def receipt_layout(order: Order, buyer: User | None, reader=None) -> str:
+    """The receipt's layout document in its reader's language: the labels, money, dates and
+    the country's name."""
+    context = receipt_context(order, buyer, reader)
+    with force_locale(context["locale"]):
+        return render_template(TEMPLATE, **context)
+
+
 def receipt_pdf(order: Order, buyer: User | None, reader=None) -> bytes:
     """The receipt of a paid order, rendered now; its PDF creation date is the payment's."""
-    layout = render_template(TEMPLATE, **receipt_context(order, buyer, reader))
+    layout = receipt_layout(order, buyer, reader)
     return render_layout(layout, title=f"Sheber receipt {order.id}", created_at=order.paid_at)
 
 

@@ -11,7 +11,6 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
-from flask import render_template
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
@@ -184,9 +183,8 @@ def test_the_kept_receipt_reads_as_the_one_the_pipeline_attached(client):
     order = db.session.get(Order, order_id)
     user = db.session.get(User, order.buyer_id)
     # what the receipt step made for the mail before: rendered then, dated then
-    before = receipt.render_layout(
-        render_template(receipt.TEMPLATE, **receipt.receipt_context(
-            order, user, notify.buyer_of(order))), title=f"Sheber receipt {order.id}")
+    before = receipt.render_layout(receipt.receipt_layout(order, user, notify.buyer_of(order)),
+                                   title=f"Sheber receipt {order.id}")
     pages, meta = _pdf_facts(response.data)
     pages_before, meta_before = _pdf_facts(before)
     assert pages == pages_before and buyer.name in pages[0]
@@ -221,3 +219,34 @@ def test_deleting_the_account_drops_the_kept_receipt(client):
     assert _kept(order_id) == 1
     accounts.delete_account(db.session.get(User, buyer.id), PASSWORD)
     assert _kept(order_id) == 0
+
+
+# (language, the receipt's title, its total's label, Germany, the piece's title)
+RECEIPT_LANGUAGES = [
+    ("ru", "Чек Sheber", "Всего оплачено (EUR)", "Германия", "Пиала кесе"),
+    ("kk", "Sheber түбіртегі", "Барлығы төленді (EUR)", "Германия", "Кесе тостағы"),
+    ("en", "Sheber receipt", "Total paid (EUR)", "Germany", "Kese bowl"),
+]
+ENGLISH_LABELS = ("Sheber receipt", "Shipping address", "Total paid", "Listed at",
+                  "Paid by card", "Import duties", "labelled piece")
+
+
+@pytest.mark.parametrize(("language", "title", "total_label", "country", "piece"),
+                         RECEIPT_LANGUAGES)
+def test_the_receipt_is_written_in_its_buyers_language(client, language, title, total_label,
+                                                        country, piece):
+    from babel.dates import format_date
+    from babel.numbers import format_currency
+
+    _buyer, headers, order_id = _paid(client, locale=language)
+    response = client.get(f"/api/v1/orders/{order_id}/receipt.pdf", headers=headers)
+    assert response.status_code == 200
+    text = flat(pdfium_text(response.data))
+    order = db.session.get(Order, order_id)
+    assert title in text and total_label in text and country in text and piece in text
+    # money and the payment's date as Babel writes them in that language
+    total = format_currency(order.total.major, "EUR", locale=language)
+    assert flat(total) in text, (total, text)
+    assert format_date(order.paid_at, "long", locale=language).split()[1] in text
+    if language != "en":
+        assert not [label for label in ENGLISH_LABELS if label in text], text
