@@ -25,7 +25,7 @@ from babel import Locale
 from flask import current_app
 from sqlalchemy import select
 
-from marketplace import mail
+from marketplace import mail, outbox
 from marketplace.accounts.models import User
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.extensions import db, in_list
@@ -61,8 +61,9 @@ def start_fulfilment(order_id: str) -> str:
     artisans = {row.id: row for row in db.session.execute(_ARTISANS, {
         "ids": [fulfilment.artisan_id for fulfilment in fulfilments]})}
     facts = notify.piece_facts(line.product_id for line in order.lines)  # one read for all
-    for fulfilment in fulfilments:
-        _mail_artisan(order, fulfilment, artisans[fulfilment.artisan_id], facts)
+    with outbox.batched():  # the artisans' mails: one INSERT of their events
+        for fulfilment in fulfilments:
+            _mail_artisan(order, fulfilment, artisans[fulfilment.artisan_id], facts)
     # the order is locked and was read above: its status needs no second read
     lifecycle.start_fulfilment(order.id, data={"fulfilments": len(fulfilments)}, known=status)
     return f"fulfilling: {len(fulfilments)} fulfilment(s)"
