@@ -480,7 +480,9 @@ def list_products(*, q: str | None = None, craft: str | None = None,
         first_tier = after[0] if after else 0
         shape = tuple(filters.items())  # the tier pages' (their statements hold the values)
         for tier in search.TIERS[first_tier:]:
-            if tier == 2:
+            # the vocabulary, read for tier 2's fuzzy terms, tells whether a word is unknown
+            # (a typo's): read it for tier 1 already when the title tier came up short
+            if tier == 2 or tier == 1 and search.may_be_unknown(words):
                 search.resolve_fuzzy(words, db.session)
             if search.holds_nothing(words, tier):
                 continue
