@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     SHEBER_ENV: Literal["development", "production"] = "development"
     SECRET_KEY: str | None = None  # None = generated into instance/
     DATABASE_URL: str | None = None  # None = SQLite under instance/
+    # False = PostgreSQL never prepares a statement (a pooler that cannot keep them, such as
+    # PgBouncer before 1.21 in transaction mode); True = the ones ``extensions.prepared`` marks
+    DATABASE_PREPARED_STATEMENTS: bool = True
     REDIS_URL: str | None = None
     CELERY_BROKER_URL: str | None = None  # None = REDIS_URL, else the embedded broker
     CELERY_BROKER_FOLDER: str | None = None  # None = instance/broker
@@ -283,7 +286,11 @@ class Settings(BaseSettings):
             "SHEBER_ENV": self.SHEBER_ENV,
             "SECRET_KEY": self.SECRET_KEY or _instance_secret(instance, "secret_key"),
             "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL or f"sqlite:///{instance / 'sheber.db'}",
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "SQLALCHEMY_ENGINE_OPTIONS": {
+                "pool_pre_ping": True,
+                # psycopg prepares nothing at all with no threshold (``extensions``)
+                **({} if self.DATABASE_PREPARED_STATEMENTS or not _is_psycopg(self.DATABASE_URL)
+                   else {"connect_args": {"prepare_threshold": None}})},
             "REDIS_URL": self.REDIS_URL,
             "CELERY_BROKER_URL": self.broker_url,  # None = embedded broker (workers/app.py)
             "CELERY_BROKER_FOLDER": self.CELERY_BROKER_FOLDER,
@@ -456,6 +463,10 @@ def _secret_key_problems(value: str | None) -> list[str]:
     if size < MIN_SECRET_KEY_BYTES:
         return [f"SECRET_KEY is only {size} bytes: {hint}"]
     return []
+
+
+def _is_psycopg(url: str | None) -> bool:
+    return bool(url) and url.startswith("postgresql+psycopg")
 
 
 def _database_problems(value: str | None) -> list[str]:

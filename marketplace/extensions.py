@@ -153,7 +153,9 @@ def prepared(statement):
 
 @sa_event.listens_for(Engine, "connect")
 def _prepare_only_what_is_marked(dbapi_connection, _record) -> None:
-    if hasattr(dbapi_connection, "prepare_threshold"):  # psycopg
+    # psycopg; a connection made with no threshold (DATABASE_PREPARED_STATEMENTS off) prepares
+    # nothing, not even what is marked
+    if getattr(dbapi_connection, "prepare_threshold", None) is not None:
         dbapi_connection.prepare_threshold = sys.maxsize  # never by its own count
 
 

@@ -121,3 +121,29 @@ def test_set_local_plain_selects_and_reading_with_queries_read_everything_else_w
     for statement in ("SELECT 1 FROM x FOR UPDATE", "SELECT 1 FROM x FOR SHARE SKIP LOCKED",
                       "SELECT 1 FROM x FOR NO KEY UPDATE", "SELECT 1 FROM x for key share"):
         assert _LOCKS_ROWS.search(statement)
+
+
+@pytest.mark.parametrize(("setting", "kept"), [(None, True), ("1", True), ("0", False)])
+@pytest.mark.usefixtures("_postgresql")
+def test_database_prepared_statements_off_prepares_nothing(app, monkeypatch, tmp_path,
+                                                           setting, kept):
+    from sqlalchemy import create_engine
+
+    from marketplace.config import Settings
+
+    product = make_product(make_artisan())
+    db.session.commit()
+    monkeypatch.delenv("DATABASE_PREPARED_STATEMENTS", raising=False)
+    if setting is not None:
+        monkeypatch.setenv("DATABASE_PREPARED_STATEMENTS", setting)
+    monkeypatch.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
+    options = Settings().flask_config(tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], **options)
+    try:
+        with engine.connect() as connection:
+            for _ in range(3):
+                assert connection.execute(_BY_ID, {"pid": product.id}).scalar() == product.id
+            names = _prepared_names(connection.connection.dbapi_connection)
+    finally:
+        engine.dispose()
+    assert any("FROM product" in name and "$1" in name for name in names) is kept
