@@ -513,12 +513,15 @@ def _vector(name: str):
     return literal_column(f"product.{name}")
 
 
-def _tsquery_param(query: str | None = None, *, name: str | None = None):
-    """A tsquery parameter: ``query``, bound as the parameter ``name`` when given (so that a
-    statement built once can be run again with another value), or the parameter ``name`` of a
-    statement built once without a value."""
-    value = bindparam(name, type_=String) if query is None else bindparam(name, query, String)
-    return cast(value, TSQUERY)
+def _tsquery_bound(query: str, name: str):
+    """The tsquery ``query`` bound as the parameter ``name``, so that a statement built with it
+    can be run again with another value under that name."""
+    return cast(bindparam(name, query, String), TSQUERY)
+
+
+def _tsquery_named(name: str):
+    """The tsquery parameter ``name`` of a statement built once without its value."""
+    return cast(bindparam(name, type_=String), TSQUERY)
 
 
 def match(words: list[Word], tier: int | None, dialect: str,
@@ -542,7 +545,7 @@ def match(words: list[Word], tier: int | None, dialect: str,
 
         def matches(column: str, name: str, query: str):
             parameters[name] = query
-            vector, tsquery = _vector(column), _tsquery_param(query, name=name)
+            vector, tsquery = _vector(column), _tsquery_bound(query, name)
             if plan == "walk" or driver is not None:
                 return func.ts_match_vq(vector, tsquery)
             return vector.op("@@")(tsquery)
@@ -551,7 +554,7 @@ def match(words: list[Word], tier: int | None, dialect: str,
         if driver is not None:  # the GIN index reads the rarest word's matches alone
             column, query = driver
             parameters["ts_driver"] = query
-            conditions.append(_vector(column).op("@@")(_tsquery_param(query, name="ts_driver")))
+            conditions.append(_vector(column).op("@@")(_tsquery_bound(query, "ts_driver")))
         if everything:
             conditions.append(matches("search_vector", "ts_all", everything))
         if title:
@@ -589,13 +592,13 @@ def _rum_page(keys, title: bool, not_title: bool, after: bool):
     part two created_at a microsecond apart), and the union is sorted: that is the page the GIN
     plan reads. Products created at or after ``RUM_ORIGIN`` (none, in practice) come from the
     btree."""
-    everything = _tsquery_param(name="rum_all")
+    everything = _tsquery_named("rum_all")
     ranked = [_vector("search_vector").op("@@")(everything), RUM_PREDICATE]
-    exact = [func.ts_match_vq(_vector("search_title_vector"), _tsquery_param(name="rum_title"))
+    exact = [func.ts_match_vq(_vector("search_title_vector"), _tsquery_named("rum_title"))
              if title else func.ts_match_vq(_vector("search_vector"), everything)]
     if not_title:
         excluded = not_(func.ts_match_vq(_vector("search_title_vector"),
-                                         _tsquery_param(name="rum_not_title")))
+                                         _tsquery_named("rum_not_title")))
         ranked.append(excluded)
         exact.append(excluded)
     moment = bindparam("rum_moment", type_=DateTime())
