@@ -92,6 +92,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from marketplace.catalog import analysis
 from marketplace.catalog.analysis import Word
 from marketplace.catalog.models import Product, SearchTerm
+from marketplace.catalog.pages import page_statement
 from marketplace.extensions import db
 
 TIERS = (0, 1, 2)
@@ -458,21 +459,6 @@ RUM_INDEXES = {"product_fts_rum_vector": "search_vector"}
 # read a lexeme asked both as a prefix and as a word wrong (``_rum_reads_right``).
 RUM_PREDICATE = func.length(Product.id) > 0
 _rum: dict[object, bool] = {}
-# Page statements by shape (filters, plan, conditions, cursor or not); forgotten when this many
-PAGE_SHAPES = 256
-_pages: dict[tuple, object] = {}
-
-
-def page_statement(key: tuple, build):
-    """The page statement of the shape ``key`` (every value it depends on but its parameters'),
-    built by ``build()`` once: building a statement and its cache key costs more Python than
-    its run."""
-    statement = _pages.get(key)
-    if statement is None:
-        if len(_pages) >= PAGE_SHAPES:
-            _pages.clear()
-        statement = _pages[key] = build()
-    return statement
 
 
 def rum_available() -> bool:
