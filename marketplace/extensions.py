@@ -134,7 +134,10 @@ def _sqlite_write_ahead_log(dbapi_connection, _record) -> None:
 # request's transaction that wrote nothing ends with COMMIT, which leaves the database as
 # ROLLBACK would and keeps the connection's prepared statements.
 
-_READ_ONLY = re.compile(r"\s*(?:SELECT|SET\s+LOCAL)\b", re.IGNORECASE)
+# a WITH query reads unless it names a data-modifying command (a CTE may write)
+_READ_ONLY = re.compile(
+    r"\s*(?:SELECT|SET\s+LOCAL|WITH\b(?![\s\S]*\b(?:INSERT|UPDATE|DELETE|MERGE)\b))\b",
+    re.IGNORECASE)
 _LOCKS_ROWS = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b",
                          re.IGNORECASE)
 _WROTE = "sheber_wrote"  # in a connection's info: its transaction ran a statement that writes
@@ -179,7 +182,8 @@ def _note_writes(connection, cursor, statement, parameters, context, executemany
 def end_unwritten_transactions(app) -> None:
     """At the end of each app context (a request, a task), end a PostgreSQL transaction that
     wrote nothing with COMMIT instead of the session's ROLLBACK: every statement it ran read
-    (``SELECT`` without a row lock, or ``SET LOCAL``), the session holds nothing unflushed and
+    (``SELECT`` or a ``WITH`` query that names no INSERT, UPDATE, DELETE or MERGE, without a
+    row lock, or ``SET LOCAL``), the session holds nothing unflushed and
     nothing waits for a commit or a rollback (``session.info``: outbox events, counts, audit
     entries). Registered after the session's own teardown, so it runs first."""
 

@@ -270,14 +270,23 @@ def render_mail(template: str, *, locale: str | None, **context) -> RenderedMail
     values = {"public_url": current_app.config["PUBLIC_URL"].rstrip("/"),
               "language": language, "short_number": short_number, **context}
     with force_locale(language):
-        subject = " ".join(html_lib.unescape(page.render(values, part="subject")).split())
-        text = page.render(values, part="text")
-        html = page.render(values, part="html")
+        # One run of the page: the HTML, then the ``subject`` and ``text`` blocks called in the
+        # same context (what rendering the page with part="subject" and part="text" outputs,
+        # without running the page and its imports twice more).
+        context = page.new_context({**values, "part": "html"})
+        html = env.concat(page.root_render_func(context))
+        subject = " ".join(html_lib.unescape(_block(context, "subject")).split())
+        text = _block(context, "text")
     text = "\n".join(line.rstrip() for line in text.strip("\n").splitlines()) + "\n"
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
     return RenderedMail(subject=subject, text=text, html=_inliner.inline(html),
                         language=language)
+
+
+def _block(context, name: str) -> str:
+    """A block of the page rendered in ``context`` (its own template's, the most derived)."""
+    return current_app.jinja_env.concat(context.blocks[name][0](context))
 
 
 def queue_template(template: str, *, to: str | Sequence[str], locale: str | None,

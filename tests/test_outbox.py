@@ -12,6 +12,7 @@ from marketplace.extensions import db
 from marketplace.outbox import OutboxEvent, ProcessedEvent
 from tests.factories import make_buyer
 from tests.plugins.worker import empty_broker
+from tests.statements import sent_statements
 
 HAPPENED = "outbox_test.happened"
 TASK = "workers.orders.outbox_test_consumer_task"  # routed to the orders queue by name
@@ -71,6 +72,30 @@ def test_a_committed_event_is_sent_to_its_task_right_after_the_commit(app, handl
     assert queued(app, "orders") == [(TASK, [event.id, {"order_id": "ord_1", "amount": 1250}])]
     [row] = events()
     assert row.published_at is not None and row.attempts == 1 and row.last_error is None
+
+
+def test_events_emitted_in_a_batch_are_inserted_together_and_sent_after_the_commit(app,
+                                                                                    handler):
+    with sent_statements() as statements, outbox.batched():
+        first = outbox.emit(HAPPENED, {"n": 1})
+        second = outbox.emit(HAPPENED, {"n": 2})
+        assert statements == []  # nothing inserted until the batch ends
+    assert len(statements) == 1
+    db.session.commit()
+
+    assert [(task, args[0]) for task, args in queued(app, "orders")] == [
+        (TASK, first.id), (TASK, second.id)]
+    assert all(row.published_at is not None for row in events())
+
+
+def test_a_batch_that_raises_inserts_and_sends_none_of_its_events(app, handler):
+    with pytest.raises(RuntimeError), outbox.batched():
+        outbox.emit(HAPPENED, {"n": 1})
+        raise RuntimeError("the step failed")
+    db.session.commit()
+
+    assert events() == []
+    assert queued(app, "orders") == []
 
 
 def test_a_broker_outage_leaves_events_pending_and_the_commit_intact(app, handler,

@@ -68,6 +68,20 @@ def test_a_read_ends_with_commit_and_the_marked_statement_stays_prepared(app):
     assert any("FROM product" in name and "$1" in name for name in _prepared_names(raw))
 
 
+@pytest.mark.usefixtures("_postgresql")
+def test_a_read_through_a_with_query_ends_with_commit_too(app):
+    """A search's RUM page is a WITH query (its candidates are read once, used twice): it
+    leaves the lookup statements of the same request prepared."""
+    product = make_product(make_artisan())
+    db.session.commit()
+    seen, raw = _ends(app, lambda s: (
+        s.execute(text("WITH found AS (SELECT id, updated_at FROM product) "
+                       "SELECT id FROM found")).all(),
+        s.execute(_BY_ID, {"pid": product.id}).all()))
+    assert seen == ["commit"]
+    assert any("FROM product" in name and "$1" in name for name in _prepared_names(raw))
+
+
 @pytest.mark.parametrize("work", [
     lambda s: s.execute(text("SELECT id FROM product FOR UPDATE")).all(),
     lambda s: s.execute(text("SELECT id FROM product FOR NO KEY UPDATE")).all(),
@@ -89,12 +103,19 @@ def test_what_wrote_locked_waits_or_failed_is_rolled_back(app, work):
                               ).scalar() == 0
 
 
-def test_set_local_and_plain_selects_read_everything_else_writes():
+def test_set_local_plain_selects_and_reading_with_queries_read_everything_else_writes():
     for statement in ("SELECT 1", "  select id from product", "SET LOCAL pg_trgm.x = 0.3",
-                      "SELECT id FROM product WHERE note = 'for update'"):
+                      "SELECT id FROM product WHERE note = 'for update'",
+                      "WITH a AS (SELECT updated_at FROM x) SELECT * FROM a",
+                      "with a as (select 1)\nselect * from a join b on b.deleted_at is null"):
         assert _READ_ONLY.match(statement)
     for statement in ("INSERT INTO x VALUES (1)", "UPDATE x SET a = 1", "DELETE FROM x",
-                      "WITH a AS (SELECT 1) SELECT * FROM a", "SET search_path = x",
+                      "WITH a AS (DELETE FROM x RETURNING 1) SELECT * FROM a",
+                      "WITH a AS (SELECT 1) UPDATE x SET b = 1",
+                      "WITH a AS (SELECT 1)\nINSERT INTO x SELECT * FROM a",
+                      "with a as (select 1) merge into x using a on true "
+                      "when matched then do nothing",
+                      "WITHOUT", "SET search_path = x",
                       "CREATE TABLE x (a int)", "LOCK TABLE x"):
         assert not _READ_ONLY.match(statement)
     for statement in ("SELECT 1 FROM x FOR UPDATE", "SELECT 1 FROM x FOR SHARE SKIP LOCKED",

@@ -252,6 +252,8 @@ class Word:
     fuzzy: bool  # looked up in the catalogue's vocabulary (typos, Kazakh endings)
     fuzzy_terms: tuple[str, ...] = field(default=())
     resolved: bool = False  # fuzzy_terms looked up
+    # none of its exact forms is a catalogue word (from the vocabulary, with the fuzzy terms)
+    unknown: bool = False
 
     def exact_forms(self) -> list[tuple[str, bool]]:
         """The word as typed matches as a word prefix; its stem matches the listings' stems."""

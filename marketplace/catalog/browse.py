@@ -42,6 +42,7 @@ from marketplace.catalog.models import (
     ProductStatus,
     ProductTag,
 )
+from marketplace.catalog.pages import page_statement
 from marketplace.catalog.schemas import FALLBACK_ORDER, LANGUAGES
 from marketplace.catalog.writes import missing_for_sale
 from marketplace.errors import NotFound, RequestError, ValidationFailed
@@ -412,7 +413,7 @@ def _browse_page(filters: dict, sort: str, after, rows: int):
     if after is not None:
         parameters |= {"after_created_at" if sort == "newest" else "after_price": after[0],
                        "after_id": after[1]}
-    return search.page_statement(shape, build), parameters
+    return page_statement(shape, build), parameters
 
 
 def _tier_page(matched: search.Match, filters: dict, shape: tuple,
@@ -428,7 +429,7 @@ def _tier_page(matched: search.Match, filters: dict, shape: tuple,
         return matched.ranked_page(shape, keys, cursor, rows)
     if matched.shape is None:
         return matched.products(_newest(matched.apply(keys()), cursor).limit(rows)), None
-    page = search.page_statement(
+    page = page_statement(
         ("tier", shape, matched.shape, cursor is not None),
         lambda: matched.products(_newest(matched.apply(keys()), cursor and _AFTER)
                                  .limit(_PAGE_ROWS)))
@@ -480,7 +481,9 @@ def list_products(*, q: str | None = None, craft: str | None = None,
         first_tier = after[0] if after else 0
         shape = tuple(filters.items())  # the tier pages' (their statements hold the values)
         for tier in search.TIERS[first_tier:]:
-            if tier == 2:
+            # the vocabulary, read for tier 2's fuzzy terms, tells whether a word is unknown
+            # (a typo's): read it for tier 1 already when the title tier came up short
+            if tier == 2 or tier == 1 and search.may_be_unknown(words):
                 search.resolve_fuzzy(words, db.session)
             if search.holds_nothing(words, tier):
                 continue

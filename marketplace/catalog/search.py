@@ -61,6 +61,7 @@ same Python rule on both (``analysis.accepts``).
 from __future__ import annotations
 
 import bisect
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -91,6 +92,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from marketplace.catalog import analysis
 from marketplace.catalog.analysis import Word
 from marketplace.catalog.models import Product, SearchTerm
+from marketplace.catalog.pages import page_statement
 from marketplace.extensions import db
 
 TIERS = (0, 1, 2)
@@ -202,27 +204,63 @@ def reindex(session, batch: int = 500) -> int:
 
 # --- fuzzy terms from the vocabulary ---
 
-_PG_CANDIDATES = text(
-    "SELECT probe, search_term.term FROM unnest(CAST(:probes AS text[])) AS probe "
-    "JOIN search_term ON search_term.term % probe")
+# Fuzzy candidates (pg_trgm's %, at the threshold set for this transaction alone: set_config's
+# is_local, as SET LOCAL, which a pooler in transaction mode keeps to this request; the probes
+# come out of the filter that sets it, so no comparison runs before it) and which exact forms
+# are catalogue words, in one statement.
+_PG_VOCABULARY = text(
+    "SELECT 'fuzzy' AS kind, probes.probe, search_term.term FROM (SELECT "
+    "unnest(CAST(:probes AS text[])) AS probe WHERE "
+    "set_config('pg_trgm.similarity_threshold', :threshold, true) IS NOT NULL) AS probes "
+    "JOIN search_term ON search_term.term % probes.probe "
+    "UNION ALL SELECT 'word', NULL, form FROM unnest(CAST(:words AS text[])) AS form "
+    "WHERE EXISTS (SELECT FROM search_term WHERE search_term.term = form) "
+    "UNION ALL SELECT 'prefix', NULL, form FROM unnest(CAST(:prefixes AS text[])) AS form "
+    "WHERE EXISTS (SELECT FROM search_term WHERE search_term.term LIKE form || '%')")
+# the same lookup of exact forms on SQLite (the primary key's range holds a prefix's words)
+_SQLITE_KNOWN = text(
+    "SELECT 'word', value FROM json_each(:words) "
+    "WHERE EXISTS (SELECT 1 FROM search_term WHERE term = value) "
+    "UNION ALL SELECT 'prefix', value FROM json_each(:prefixes) "
+    "WHERE EXISTS (SELECT 1 FROM search_term WHERE term >= value "
+    "AND term < value || char(1114111))")
+
+
+def _checkable(word: Word) -> list[tuple[str, bool]] | None:
+    """The word's exact forms, when the vocabulary tells whether the catalogue holds each: it
+    keeps every catalogue word of MIN_VOCABULARY_LENGTH to MAX_TERM_LENGTH letters (a prefix
+    form finds the words it begins; a letter run longer than MAX_TERM_LENGTH is no word)."""
+    forms = _exact(word)
+    if all(len(term) >= analysis.MIN_VOCABULARY_LENGTH
+           and (prefix or len(term) <= MAX_TERM_LENGTH) for term, prefix in forms):
+        return forms
+    return None
 
 
 def resolve_fuzzy(words: list[Word], session) -> None:
-    """Fill each word's ``fuzzy_terms``: catalogue words it is a typo or an inflection of."""
+    """Fill each word's ``fuzzy_terms`` (catalogue words it is a typo or an inflection of) and
+    ``unknown`` (none of its exact forms is a catalogue word: every product's terms are in the
+    vocabulary, which only grows, so its exact tiers hold nothing)."""
     words = [word for word in words if not word.resolved]
     for word in words:
         word.resolved = True
     probes = {probe for word in words for probe in analysis.fuzzy_probes(word)}
-    if not probes:
+    forms = {form for word in words for form in (_checkable(word) or ())}
+    if not probes and not forms:
         return
+    exact = sorted(term for term, prefix in forms if not prefix)
+    prefixes = sorted(term for term, prefix in forms if prefix)
     dialect = session.get_bind().dialect.name
-    candidates: dict[str, set[str]] = {}
+    candidates: dict[str, set[str]] = {probe: set() for probe in probes}
+    known: set[tuple[str, bool]] = set()
     if dialect == "postgresql":
-        session.execute(text(f"SET LOCAL pg_trgm.similarity_threshold = {analysis.TRIGRAM_FLOOR}"))
-        # every probe in one statement (the trigram index serves each probe's lookup)
-        candidates = {probe: set() for probe in probes}
-        for probe, term in session.execute(_PG_CANDIDATES, {"probes": sorted(probes)}):
-            candidates[probe].add(term)
+        for kind, probe, term in session.execute(_PG_VOCABULARY, {
+                "probes": sorted(probes), "threshold": str(analysis.TRIGRAM_FLOOR),
+                "words": exact, "prefixes": prefixes}):
+            if kind == "fuzzy":
+                candidates[probe].add(term)
+            else:
+                known.add((term, kind == "prefix"))
     elif dialect == "sqlite":
         for probe in sorted(probes):
             grams = " OR ".join('"' + gram.replace('"', '""') + '"'
@@ -230,10 +268,18 @@ def resolve_fuzzy(words: list[Word], session) -> None:
             candidates[probe] = set(session.execute(text(
                 "SELECT trim(term) FROM product_fts_terms WHERE product_fts_terms MATCH :q "
                 "ORDER BY rank LIMIT :n"), {"q": grams, "n": FUZZY_CANDIDATES}).scalars())
+        if forms:
+            known = {(term, kind == "prefix") for kind, term in session.execute(
+                _SQLITE_KNOWN, {"words": json.dumps(exact), "prefixes": json.dumps(prefixes)})}
     else:
         everything = set(session.execute(select(SearchTerm.term)).scalars())
         candidates = {probe: everything for probe in probes}
+        known = {(term, prefix) for term, prefix in forms
+                 if (term in everything if not prefix
+                     else any(other.startswith(term) for other in everything))}
     for word in words:
+        checkable = _checkable(word)
+        word.unknown = checkable is not None and not any(form in known for form in checkable)
         pool = set().union(*(candidates.get(p, set()) for p in analysis.fuzzy_probes(word)))
         accepted = [term for term in pool if analysis.accepts(word, term)]
         accepted.sort(key=lambda term: (-analysis.similarity(word.text, term), term))
@@ -271,10 +317,28 @@ def _pg_widened(word: Word) -> str:
 
 
 def holds_nothing(words: list[Word], tier: int | None) -> bool:
-    """Is ``tier`` empty whatever the catalogue holds? Tier 2 is what the expansions find
+    """Is ``tier`` empty, so that its page need not be read? Tier 2 is what the expansions find
     beyond the exact forms: nothing when no word has an expansion (once the fuzzy terms are
-    resolved), so its page need not be read."""
+    resolved). Tiers 0 and 1 need every word's exact forms: nothing when the vocabulary holds
+    none of some word's (``unknown``, with the fuzzy terms: a typo's)."""
+    if tier in (0, 1) and any(word.unknown for word in words):
+        return True
     return tier == 2 and not any(_expanded(word) for word in words)
+
+
+def may_be_unknown(words: list[Word]) -> bool:
+    """Might some query word be no catalogue word, so that looking the words up in the
+    vocabulary now (``resolve_fuzzy``, which a tier 2 page needs anyway) may spare the exact
+    tiers' pages? On PostgreSQL only when ANALYZE lists none of that word's exact forms
+    (a listed lexeme is a catalogue word, or was: the lookup then costs a statement for
+    nothing); elsewhere whenever its forms can be looked up."""
+    candidates = [word for word in words if not word.resolved and _checkable(word)]
+    if not candidates or db.session.get_bind().dialect.name != "postgresql":
+        return bool(candidates)
+    stats = statistics()
+    return stats is None or any(
+        not any(stats.lists("search_vector", term, prefix) for term, prefix in _exact(word))
+        for word in candidates)
 
 
 def pg_queries(words: list[Word], tier: int | None) -> tuple[str | None, str | None, str | None]:
@@ -395,21 +459,6 @@ RUM_INDEXES = {"product_fts_rum_vector": "search_vector"}
 # read a lexeme asked both as a prefix and as a word wrong (``_rum_reads_right``).
 RUM_PREDICATE = func.length(Product.id) > 0
 _rum: dict[object, bool] = {}
-# Page statements by shape (filters, plan, conditions, cursor or not); forgotten when this many
-PAGE_SHAPES = 256
-_pages: dict[tuple, object] = {}
-
-
-def page_statement(key: tuple, build):
-    """The page statement of the shape ``key`` (every value it depends on but its parameters'),
-    built by ``build()`` once: building a statement and its cache key costs more Python than
-    its run."""
-    statement = _pages.get(key)
-    if statement is None:
-        if len(_pages) >= PAGE_SHAPES:
-            _pages.clear()
-        statement = _pages[key] = build()
-    return statement
 
 
 def rum_available() -> bool:
@@ -450,12 +499,15 @@ def _vector(name: str):
     return literal_column(f"product.{name}")
 
 
-def _tsquery_param(query: str | None = None, *, name: str | None = None):
-    """A tsquery parameter: ``query``, bound as the parameter ``name`` when given (so that a
-    statement built once can be run again with another value), or the parameter ``name`` of a
-    statement built once without a value."""
-    value = bindparam(name, type_=String) if query is None else bindparam(name, query, String)
-    return cast(value, TSQUERY)
+def _tsquery_bound(query: str, name: str):
+    """The tsquery ``query`` bound as the parameter ``name``, so that a statement built with it
+    can be run again with another value under that name."""
+    return cast(bindparam(name, query, String), TSQUERY)
+
+
+def _tsquery_named(name: str):
+    """The tsquery parameter ``name`` of a statement built once without its value."""
+    return cast(bindparam(name, type_=String), TSQUERY)
 
 
 def match(words: list[Word], tier: int | None, dialect: str,
@@ -479,7 +531,7 @@ def match(words: list[Word], tier: int | None, dialect: str,
 
         def matches(column: str, name: str, query: str):
             parameters[name] = query
-            vector, tsquery = _vector(column), _tsquery_param(query, name=name)
+            vector, tsquery = _vector(column), _tsquery_bound(query, name)
             if plan == "walk" or driver is not None:
                 return func.ts_match_vq(vector, tsquery)
             return vector.op("@@")(tsquery)
@@ -488,7 +540,7 @@ def match(words: list[Word], tier: int | None, dialect: str,
         if driver is not None:  # the GIN index reads the rarest word's matches alone
             column, query = driver
             parameters["ts_driver"] = query
-            conditions.append(_vector(column).op("@@")(_tsquery_param(query, name="ts_driver")))
+            conditions.append(_vector(column).op("@@")(_tsquery_bound(query, "ts_driver")))
         if everything:
             conditions.append(matches("search_vector", "ts_all", everything))
         if title:
@@ -526,13 +578,13 @@ def _rum_page(keys, title: bool, not_title: bool, after: bool):
     part two created_at a microsecond apart), and the union is sorted: that is the page the GIN
     plan reads. Products created at or after ``RUM_ORIGIN`` (none, in practice) come from the
     btree."""
-    everything = _tsquery_param(name="rum_all")
+    everything = _tsquery_named("rum_all")
     ranked = [_vector("search_vector").op("@@")(everything), RUM_PREDICATE]
-    exact = [func.ts_match_vq(_vector("search_title_vector"), _tsquery_param(name="rum_title"))
+    exact = [func.ts_match_vq(_vector("search_title_vector"), _tsquery_named("rum_title"))
              if title else func.ts_match_vq(_vector("search_vector"), everything)]
     if not_title:
         excluded = not_(func.ts_match_vq(_vector("search_title_vector"),
-                                         _tsquery_param(name="rum_not_title")))
+                                         _tsquery_named("rum_not_title")))
         ranked.append(excluded)
         exact.append(excluded)
     moment = bindparam("rum_moment", type_=DateTime())
@@ -607,6 +659,13 @@ class Statistics:
     rows: float
     lexemes: dict[str, tuple[list[str], list[float]]] = field(default_factory=dict)
     floor: dict[str, float] = field(default_factory=dict)
+
+    def lists(self, column: str, term: str, prefix: bool) -> bool:
+        """Does ANALYZE list ``term`` (a lexeme beginning with it, for a prefix)?"""
+        names = self.lexemes.get(column, ([], []))[0]
+        index = bisect.bisect_left(names, term)
+        return index < len(names) and (names[index].startswith(term) if prefix
+                                       else names[index] == term)
 
     def share(self, column: str, forms: list[tuple[str, bool]]) -> float:
         """The estimated share of rows whose ``column`` holds one of ``forms`` (a union is at

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 import stripe
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from marketplace import outbox
@@ -259,12 +259,16 @@ def apply_payment_intent(intent: dict) -> str:
     return outcome
 
 
+_NOTE_STATUS = (update(PaymentAttempt)
+                .where(PaymentAttempt.payment_intent_id == bindparam("intent"))
+                .values(stripe_status=bindparam("status"), updated_at=bindparam("now"))
+                .execution_options(synchronize_session=False))  # built once: every event
+
+
 @use_case
 def _note_stripe_status(payment_intent_id: str, status: str) -> None:
-    db.session.execute(update(PaymentAttempt)
-                       .where(PaymentAttempt.payment_intent_id == payment_intent_id)
-                       .values(stripe_status=status[:40], updated_at=utcnow())
-                       .execution_options(synchronize_session=False))
+    db.session.execute(_NOTE_STATUS, {"intent": payment_intent_id, "status": status[:40],
+                                      "now": utcnow()})
 
 
 def _charged(intent: dict) -> Money | None:

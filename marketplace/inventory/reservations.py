@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from marketplace.catalog.models import Product, ProductStatus
 from marketplace.errors import OutOfStock
@@ -53,12 +53,15 @@ def hold(order_id: str, items: Iterable[tuple[str, int]], expires_at: datetime) 
     db.session.flush()
 
 
+_ACTIVE_HOLDS = (select(Reservation.id, Reservation.product_id, Reservation.qty)
+                 .where(Reservation.order_id == bindparam("order_id"),
+                        Reservation.status == ReservationStatus.ACTIVE)
+                 .order_by(Reservation.product_id))  # built once: every payment
+
+
 def _close(order_id: str, status: ReservationStatus) -> list[tuple[str, int]]:
     """Close the order's active reservations; returns what was closed by this transaction."""
-    rows = db.session.execute(
-        select(Reservation.id, Reservation.product_id, Reservation.qty)
-        .where(Reservation.order_id == order_id, Reservation.status == ReservationStatus.ACTIVE)
-        .order_by(Reservation.product_id)).all()
+    rows = db.session.execute(_ACTIVE_HOLDS, {"order_id": order_id}).all()
     closed = []
     for reservation_id, product_id, qty in rows:
         changed = db.session.execute(

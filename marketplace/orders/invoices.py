@@ -45,7 +45,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from marketplace import mail
 from marketplace.accounts.models import User
@@ -99,14 +99,17 @@ def regime_rule(regime: str | None) -> dict:
 
 # --- numbering ---------------------------------------------------------------------------------
 
+_BUMP = (update(DocumentCounter).where(DocumentCounter.series == bindparam("of_series"))
+         .values(last_number=DocumentCounter.last_number + 1)
+         .returning(DocumentCounter.last_number)
+         .execution_options(synchronize_session=False))  # built once: every paid order
+
+
 def take_number(series: str) -> int:
     """The next number of ``series``: the counter row incremented (and so locked until the
     caller's transaction ends). Call inside the use case that records the document."""
-    bump = (update(DocumentCounter).where(DocumentCounter.series == series)
-            .values(last_number=DocumentCounter.last_number + 1)
-            .returning(DocumentCounter.last_number)
-            .execution_options(synchronize_session=False))
-    number = db.session.execute(bump).scalar_one_or_none()
+    bump = _BUMP
+    number = db.session.execute(bump, {"of_series": series}).scalar_one_or_none()
     if number is not None:
         return number
     insert = conflict_insert(db.session.get_bind().dialect.name)
@@ -116,7 +119,7 @@ def take_number(series: str) -> int:
     else:  # another database: a plain insert (a race is then an IntegrityError, retried)
         db.session.add(DocumentCounter(series=series, last_number=0))
         db.session.flush()
-    return db.session.execute(bump).scalar_one()
+    return db.session.execute(bump, {"of_series": series}).scalar_one()
 
 
 def _numbered(kind: DocumentKind, on: datetime) -> tuple[str, int, str]:
@@ -149,7 +152,10 @@ def _marketplace() -> dict:
             "email": config.get("EXPORTER_EMAIL")}
 
 
-def _parties(order: Order) -> tuple[dict[str, User], dict[str, ArtisanProfile]]:
+Parties = tuple[dict[str, User], dict[str, ArtisanProfile]]
+
+
+def parties(order: Order) -> Parties:
     """The order's buyer and artisans (users by id) and the artisans' profiles, two reads for
     all of them; while the caller holds them, ``session.get`` finds them without a query."""
     artisan_ids = list(dict.fromkeys(line.artisan_id for line in order.lines))
@@ -219,8 +225,11 @@ def _duty(breakdown: dict) -> int:
                for line in breakdown.get("lines") or [])
 
 
-def invoice_data(order: Order, *, number: str, issued_at: datetime) -> dict:
-    users, profiles = _parties(order)  # held until the end: the buyer's reads below find it
+def invoice_data(order: Order, *, number: str, issued_at: datetime,
+                 parties_read: Parties | None = None) -> dict:
+    """``parties_read``: ``parties(order)``, when the caller has read them."""
+    # held until the end: the buyer's reads below find it
+    users, profiles = parties_read or parties(order)
     locale = document_locale(order)
     option = order.shipping_option or {}
     breakdown = option.get("duty_breakdown") or {}
@@ -359,21 +368,25 @@ def _check(data: dict) -> dict:
 
 # --- issuing -----------------------------------------------------------------------------------
 
+_BY_SOURCE = select(TaxDocument).where(TaxDocument.source_key == bindparam("source_key"))
+
+
 def _existing(source_key: str) -> TaxDocument | None:
-    return db.session.execute(select(TaxDocument).where(
-        TaxDocument.source_key == source_key)).scalar_one_or_none()
+    return db.session.execute(_BY_SOURCE, {"source_key": source_key}).scalar_one_or_none()
 
 
-def issue_invoice(order: Order) -> TaxDocument:
+def issue_invoice(order: Order, parties_read: Parties | None = None) -> TaxDocument:
     """The order's invoice, issued now if it has none. Call under ``lifecycle.lock_order`` in
-    the transaction that records the payment: its number is taken there."""
+    the transaction that records the payment: its number is taken there. ``parties_read``:
+    ``parties(order)``, when the caller has read them."""
     key = f"invoice:{order.id}"
     document = _existing(key)
     if document is not None:
         return document
     issued_at = utcnow()
     series, sequence, number = _numbered(DocumentKind.INVOICE, issued_at)
-    data = _check(invoice_data(order, number=number, issued_at=issued_at))
+    data = _check(invoice_data(order, number=number, issued_at=issued_at,
+                               parties_read=parties_read))
     document = TaxDocument(kind=DocumentKind.INVOICE, series=series, sequence=sequence,
                            number=number, source_key=key, order_id=order.id,
                            locale=data["locale"], currency=order.currency,

@@ -20,7 +20,7 @@ from marketplace import i18n, mail, provenance
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.browse import resolve_text
 from marketplace.catalog.models import ProductImage
-from marketplace.extensions import db
+from marketplace.extensions import db, in_list
 from marketplace.money import Money
 from marketplace.orders.models import Order, OrderLine
 
@@ -99,14 +99,16 @@ def with_access(url: str, order: Order, *, buyer=_READ) -> str:
 
 # --- what the mails show -----------------------------------------------------------------------
 
+_FIRST_PHOTOS = (select(ProductImage.product_id, ProductImage.storage_key)
+                 .where(in_list(ProductImage.product_id))
+                 .order_by(ProductImage.position.desc(), ProductImage.id.desc()))
+
+
 def photo_urls(product_ids: Iterable[str]) -> dict[str, str | None]:
     """Each product's first photo (by position), or None; one query for all."""
     urls: dict[str, str | None] = dict.fromkeys(product_ids)
     if urls:
-        for product_id, key in db.session.execute(
-                select(ProductImage.product_id, ProductImage.storage_key)
-                .where(ProductImage.product_id.in_(list(urls)))
-                .order_by(ProductImage.position.desc(), ProductImage.id.desc())):
+        for product_id, key in db.session.execute(_FIRST_PHOTOS, {"ids": list(urls)}):
             urls[product_id] = f"{public_url()}/media/{key}"  # a lower position: this one
     return urls
 

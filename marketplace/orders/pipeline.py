@@ -25,10 +25,10 @@ from babel import Locale
 from flask import current_app
 from sqlalchemy import select
 
-from marketplace import mail
+from marketplace import mail, outbox
 from marketplace.accounts.models import User
 from marketplace.catalog.models import ArtisanProfile
-from marketplace.extensions import db
+from marketplace.extensions import db, in_list
 from marketplace.money import Money
 from marketplace.orders import lifecycle, notify
 from marketplace.orders.models import Fulfilment, Order, OrderLine, OrderStatus
@@ -38,6 +38,11 @@ RECEIPT_RULE = "/api/v1/orders/<order_id>/receipt.pdf"
 # the attachment of receipt mails queued before the mail linked the receipt instead
 RECEIPT_PDF = "order.receipt_pdf"
 STARTABLE = frozenset({OrderStatus.PAID, OrderStatus.FULFILLING})
+
+
+_ARTISANS = (select(User.id, User.email, User.name, User.locale, ArtisanProfile.workshop_name)
+             .outerjoin(ArtisanProfile, ArtisanProfile.user_id == User.id)
+             .where(in_list(User.id)))  # built once: every paid order
 
 
 def _artisan_lines(order: Order, artisan_id: str) -> list[OrderLine]:
@@ -53,13 +58,12 @@ def start_fulfilment(order_id: str) -> str:
         return f"skipped: the order is {status}"
     fulfilments = lifecycle.active_fulfilments(order.id)
     # what the mails need of each artisan, in one read: address, name, language, workshop
-    artisans = {row.id: row for row in db.session.execute(
-        select(User.id, User.email, User.name, User.locale, ArtisanProfile.workshop_name)
-        .outerjoin(ArtisanProfile, ArtisanProfile.user_id == User.id)
-        .where(User.id.in_([fulfilment.artisan_id for fulfilment in fulfilments])))}
+    artisans = {row.id: row for row in db.session.execute(_ARTISANS, {
+        "ids": [fulfilment.artisan_id for fulfilment in fulfilments]})}
     facts = notify.piece_facts(line.product_id for line in order.lines)  # one read for all
-    for fulfilment in fulfilments:
-        _mail_artisan(order, fulfilment, artisans[fulfilment.artisan_id], facts)
+    with outbox.batched():  # the artisans' mails: one INSERT of their events
+        for fulfilment in fulfilments:
+            _mail_artisan(order, fulfilment, artisans[fulfilment.artisan_id], facts)
     # the order is locked and was read above: its status needs no second read
     lifecycle.start_fulfilment(order.id, data={"fulfilments": len(fulfilments)}, known=status)
     return f"fulfilling: {len(fulfilments)} fulfilment(s)"

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import stripe
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from marketplace import outbox
 from marketplace.accounts.models import Role, User
@@ -179,13 +179,18 @@ def record_ledger(order_id: str, kind: LedgerKind | str, amount: Money, referenc
     return True
 
 
+_CAPTURE_KINDS = (LedgerKind.CAPTURED, LedgerKind.AUTHORISED)
+_CAPTURE_RECORDED = select(PaymentLedgerEntry.kind).where(  # built once: every paid order
+    PaymentLedgerEntry.kind.in_(_CAPTURE_KINDS),
+    PaymentLedgerEntry.reference == bindparam("reference"))
+
+
 def record_capture(order: Order, amount: Money, reference: str) -> bool:
     """The captured and the authorised line of the PaymentIntent ``reference`` (as two
     ``record_ledger`` calls would add them, in one read and one insert); False, and nothing
     written, if its capture was recorded already."""
-    kinds = (LedgerKind.CAPTURED, LedgerKind.AUTHORISED)
-    recorded = set(db.session.execute(select(PaymentLedgerEntry.kind).where(
-        PaymentLedgerEntry.kind.in_(kinds), PaymentLedgerEntry.reference == reference)).scalars())
+    kinds = _CAPTURE_KINDS
+    recorded = set(db.session.execute(_CAPTURE_RECORDED, {"reference": reference}).scalars())
     if LedgerKind.CAPTURED in recorded:
         return False
     db.session.add_all([_ledger_entry(order.id, kind, amount, reference, order)
@@ -215,11 +220,15 @@ def record_attempt(order_id: str, attempt: int, payment_intent_id: str, amount: 
     db.session.flush()
 
 
+_ATTEMPT = select(PaymentAttempt).where(  # built once: every Stripe event of a payment
+    PaymentAttempt.payment_intent_id == bindparam("payment_intent_id"))
+
+
 def attempt_for(payment_intent_id: str | None) -> PaymentAttempt | None:
     if not payment_intent_id:
         return None
-    return db.session.execute(select(PaymentAttempt).where(
-        PaymentAttempt.payment_intent_id == payment_intent_id)).scalar_one_or_none()
+    return db.session.execute(_ATTEMPT, {"payment_intent_id": payment_intent_id}
+                              ).scalar_one_or_none()
 
 
 def supersede_attempt(payment_intent_id: str) -> None:

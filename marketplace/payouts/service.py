@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 
 from marketplace.accounts.models import Role, User
 from marketplace.catalog.models import ArtisanProfile
@@ -103,13 +103,15 @@ class Reduction:
     lines: list
 
 
+_HAS_REDUCTIONS = select(exists().where(Refund.order_id == bindparam("order_id")),
+                         exists().where(Dispute.order_id == bindparam("order_id")))
+
+
 def _reductions(order: Order) -> tuple[list[Reduction], list[Refund]]:
     """(what reduces the artisans' sale, oldest first; refunds failed after they were booked)."""
     # one read asks whether there is anything to read: a paid order's first ledger run, the
     # pipeline's, finds neither (two reads of nothing before)
-    has_refunds, has_disputes = db.session.execute(select(
-        exists().where(Refund.order_id == order.id),
-        exists().where(Dispute.order_id == order.id))).one()
+    has_refunds, has_disputes = db.session.execute(_HAS_REDUCTIONS, {"order_id": order.id}).one()
     counted: list[Reduction] = []
     failed: list[Refund] = []
     rows = () if not has_refunds else db.session.execute(
@@ -163,6 +165,9 @@ def _refund_shares(order: Order, refund: Reduction, gross: dict, refunded: dict,
             for key, share in shares.items() if key in gross}
 
 
+_ORDER_ENTRIES = select(LedgerEntry).where(LedgerEntry.order_id == bindparam("order_id"))
+
+
 @use_case
 def record_order(order_id: str) -> int:
     """Bring the ledger in line with the order: sale and commission per artisan once it is paid,
@@ -171,7 +176,7 @@ def record_order(order_id: str) -> int:
     if order.paid_at is None:
         return 0
     have = {(e.artisan_id, e.kind, e.reference): e for e in db.session.execute(
-        select(LedgerEntry).where(LedgerEntry.order_id == order.id)).scalars()}
+        _ORDER_ENTRIES, {"order_id": order.id}).scalars()}
     added = 0
     gross: dict[tuple[str, str], int] = defaultdict(int)
     for line in order.lines:

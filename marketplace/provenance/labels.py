@@ -378,14 +378,16 @@ def label_code_for_product(product_id: str) -> str | None:
     return label_codes_for_products([product_id])[product_id]
 
 
+_VALID_CODES = (select(ProvenanceLabel.product_id, ProvenanceLabel.code)
+                .where(in_list(ProvenanceLabel.product_id),
+                       ProvenanceLabel.status == LabelStatus.VALID)
+                .order_by(ProvenanceLabel.issued_at))  # built once: read on every paid order
+
+
 def label_codes_for_products(product_ids: Iterable[str]) -> dict[str, str | None]:
     """Each product's valid label code (the newest issued), or None; one query for all."""
     codes: dict[str, str | None] = dict.fromkeys(product_ids)
     if codes:
-        for product_id, code in db.session.execute(
-                select(ProvenanceLabel.product_id, ProvenanceLabel.code)
-                .where(ProvenanceLabel.product_id.in_(list(codes)),
-                       ProvenanceLabel.status == LabelStatus.VALID)
-                .order_by(ProvenanceLabel.issued_at)):
+        for product_id, code in db.session.execute(_VALID_CODES, {"ids": list(codes)}):
             codes[product_id] = code  # issued later: this one holds
     return codes

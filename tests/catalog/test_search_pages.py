@@ -193,3 +193,47 @@ def test_a_typo_finds_catalogue_words_through_each_of_its_probes():
     assert search.analysis.fuzzy_probes(words[0]) == ["тулпарр", "tulpar"]
     search.resolve_fuzzy(words, db.session)
     assert set(words[0].fuzzy_terms) == {"tulpar", "тулпар"}
+
+
+def test_the_vocabulary_tells_which_words_the_catalogue_lacks():
+    """A word none of whose exact forms (the word as a prefix, its stem) is a catalogue word
+    is ``unknown``: its exact tiers hold nothing. A prefix of a catalogue word is known, and a
+    word too short for the vocabulary is never taken for unknown."""
+    search.remember_terms(db.session.connection(), {"silver", "felt"})
+    db.session.commit()
+    words = search.parse("silvre silv silver sil")
+    search.resolve_fuzzy(words, db.session)
+    assert [word.unknown for word in words] == [True, False, False, False]
+    assert words[0].fuzzy_terms == ("silver",)
+    assert search.holds_nothing(words, 0) and search.holds_nothing(words, 1)
+    assert not search.holds_nothing(words[1:], 0)
+
+
+def test_a_typo_reads_no_description_tier(client):
+    """'cushin' is no catalogue word (the vocabulary says so, read with its fuzzy terms once
+    its title tier came up empty): its description tier is not read, and its page is what the
+    typo's catalogue word finds as an expansion. A prefix of a catalogue word reads its exact
+    tiers as before."""
+    tiers = _catalogue()
+    _analysed()
+
+    def newest(products):
+        return [p.id for p in sorted(products, key=lambda p: (p.created_at, p.id), reverse=True)]
+
+    assert len(_tier_statements(client, q="cushin", limit=100)) == 2  # titles, expansions
+    # the expansions: cushion's titles and подушка (the glossary's cushion) as one tier
+    assert _pages(client, "cushin", 4) == newest(tiers[1] + tiers[2])
+    assert len(_tier_statements(client, q="cushio", limit=100)) == 3
+    assert _pages(client, "cushio", 4) == newest(tiers[1]) + newest(tiers[2])
+    search.forget_statistics()
+
+
+def test_a_word_the_statistics_do_not_list_still_reads_its_exact_tiers(client):
+    """The planner's statistics are no list of catalogue words: a word added since ANALYZE
+    (estimated at none) is in the vocabulary, so its description tier is read."""
+    _catalogue()
+    _analysed()
+    artisan = make_artisan()
+    piece = make_product(artisan, title={"en": "Figure"}, description={"en": "A tulpar."})
+    assert _pages(client, "tulpar", 24) == [piece.id]
+    search.forget_statistics()
