@@ -20,7 +20,6 @@ from datetime import datetime
 from decimal import Decimal
 from xml.etree import ElementTree as ET
 
-from babel import Locale
 from babel.dates import UTC, format_datetime
 from babel.numbers import format_decimal
 from flask import current_app, render_template
@@ -72,14 +71,12 @@ def receipt_context(order: Order, buyer: User, reader=None) -> dict:
         })
     option = order.shipping_option or {}
     rate = Decimal(order.fx_rate)
-    address = order.shipping_address or {}
-    country = address.get("country") or ""
     return {
         "order": order, "locale": locale, "buyer_name": name, "buyer_email": email or "",
-        "address": address, "country": Locale.parse(locale).territories.get(country, country),
-        "lines": lines, "items": money(order.items_amount),
-        "shipping": money(order.shipping_amount), "duties": money(order.duties_amount),
-        "total": money(order.total.amount), "currency": order.currency,
+        "address": order.shipping_address or {}, "lines": lines,
+        "items": money(order.items_amount), "shipping": money(order.shipping_amount),
+        "duties": money(order.duties_amount), "total": notify.money_text(order.total, locale),
+        "currency": order.currency,
         "duties_mode": order.duties_mode,
         "listing_currency": order.listing_currency,
         "fx_rate": format_decimal(rate.normalize(), locale=locale, decimal_quantization=False),
@@ -93,7 +90,7 @@ def receipt_context(order: Order, buyer: User, reader=None) -> dict:
 
 def receipt_layout(order: Order, buyer: User | None, reader=None) -> str:
     """The receipt's layout document in its reader's language: the labels, money, dates and
-    the country's name."""
+    the country's name (the templates' ``country_name``, in the forced language)."""
     context = receipt_context(order, buyer, reader)
     with force_locale(context["locale"]):
         return render_template(TEMPLATE, **context)
