@@ -63,7 +63,7 @@ def _interpolate(text: str, values: dict[str, str]) -> str:
             return given
         if kind == "?":
             raise LookupError(f"{name}: {rest}")
-        return rest if kind == "-" else (given or "")
+        return rest if kind == "-" else ""
 
     return _VARIABLE.sub(value, text)
 

@@ -108,8 +108,7 @@ _BUMP = (update(DocumentCounter).where(DocumentCounter.series == bindparam("of_s
 def take_number(series: str) -> int:
     """The next number of ``series``: the counter row incremented (and so locked until the
     caller's transaction ends). Call inside the use case that records the document."""
-    bump = _BUMP
-    number = db.session.execute(bump, {"of_series": series}).scalar_one_or_none()
+    number = db.session.execute(_BUMP, {"of_series": series}).scalar_one_or_none()
     if number is not None:
         return number
     insert = conflict_insert(db.session.get_bind().dialect.name)
@@ -119,7 +118,7 @@ def take_number(series: str) -> int:
     else:  # another database: a plain insert (a race is then an IntegrityError, retried)
         db.session.add(DocumentCounter(series=series, last_number=0))
         db.session.flush()
-    return db.session.execute(bump, {"of_series": series}).scalar_one()
+    return db.session.execute(_BUMP, {"of_series": series}).scalar_one()
 
 
 def _numbered(kind: DocumentKind, on: datetime) -> tuple[str, int, str]:

@@ -189,12 +189,11 @@ def record_capture(order: Order, amount: Money, reference: str) -> bool:
     """The captured and the authorised line of the PaymentIntent ``reference`` (as two
     ``record_ledger`` calls would add them, in one read and one insert); False, and nothing
     written, if its capture was recorded already."""
-    kinds = _CAPTURE_KINDS
     recorded = set(db.session.execute(_CAPTURE_RECORDED, {"reference": reference}).scalars())
     if LedgerKind.CAPTURED in recorded:
         return False
     db.session.add_all([_ledger_entry(order.id, kind, amount, reference, order)
-                        for kind in kinds if kind not in recorded])
+                        for kind in _CAPTURE_KINDS if kind not in recorded])
     db.session.flush()
     return True
 
