@@ -245,7 +245,8 @@ def resolve_fuzzy(words: list[Word], session) -> None:
     for word in words:
         word.resolved = True
     probes = {probe for word in words for probe in analysis.fuzzy_probes(word)}
-    forms = {form for word in words for form in (_checkable(word) or ())}
+    checkable = [_checkable(word) for word in words]  # each word's, worked out once
+    forms = {form for word_forms in checkable for form in (word_forms or ())}
     if not probes and not forms:
         return
     exact = sorted(term for term, prefix in forms if not prefix)
@@ -277,9 +278,8 @@ def resolve_fuzzy(words: list[Word], session) -> None:
         known = {(term, prefix) for term, prefix in forms
                  if (term in everything if not prefix
                      else any(other.startswith(term) for other in everything))}
-    for word in words:
-        checkable = _checkable(word)
-        word.unknown = checkable is not None and not any(form in known for form in checkable)
+    for word, word_forms in zip(words, checkable, strict=True):
+        word.unknown = word_forms is not None and not any(form in known for form in word_forms)
         pool = set().union(*(candidates.get(p, set()) for p in analysis.fuzzy_probes(word)))
         accepted = [term for term in pool if analysis.accepts(word, term)]
         accepted.sort(key=lambda term: (-analysis.similarity(word.text, term), term))
