@@ -173,6 +173,12 @@ def problem(status: int, title: str, detail: str | None = None, *, type_: str | 
     return response
 
 
+def domain_problem(error: DomainError) -> Response:
+    """The problem response of a domain error (also a WSGI app, for a server without Flask)."""
+    return problem(error.status, error.title, error.detail, type_=error.type, code=error.code,
+                   errors=error.errors, **error.extra)
+
+
 def _slug(title: str) -> str:
     return "-".join(title.lower().split())
 
@@ -180,8 +186,7 @@ def _slug(title: str) -> str:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
-        return problem(error.status, error.title, error.detail, type_=error.type,
-                       code=error.code, errors=error.errors, **error.extra)
+        return domain_problem(error)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

@@ -12,10 +12,16 @@ so a rolled-back transaction counts nothing.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import hmac
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from marketplace.errors import Unauthorized, domain_problem
 from marketplace.extensions import db
 
 _PENDING_KEY = "metrics_after_commit"
@@ -61,3 +67,41 @@ def _count_committed(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
+
+
+# --- who may scrape: the web app's /metrics and a worker's metrics port ask the same ------------
+
+def scrape_allowed(authorization: str | None, token: str) -> bool:
+    """Whether a scrape's ``Authorization`` header sends ``token`` (``METRICS_TOKEN``) as its
+    bearer token."""
+    scheme, _, value = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(),
+                                                              token.encode())
+
+
+def scrape_refused() -> Unauthorized:
+    return Unauthorized("Send the metrics token as a bearer token.")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        """A scrape every few seconds is not worth a log line."""
+
+
+def serve_metrics(port: int, registry: CollectorRegistry, token: str | None,
+                  address: str = "0.0.0.0") -> ThreadingWSGIServer:  # noqa: S104 - a scrape target
+    """Serve ``registry`` in Prometheus's text format on ``port`` from a daemon thread (a
+    worker's metrics: it has no Flask app serving). With ``token`` a scrape must send it as
+    its bearer token, as the web app's ``/metrics`` asks; without, anyone who reaches the port
+    may read it. Returns the server (``shutdown()`` stops it)."""
+    exposition = make_wsgi_app(registry)
+
+    def guarded(environ, start_response):
+        if token is not None and not scrape_allowed(environ.get("HTTP_AUTHORIZATION"), token):
+            return domain_problem(scrape_refused())(environ, start_response)
+        return exposition(environ, start_response)
+
+    server = make_server(address, port, guarded, ThreadingWSGIServer,
+                         handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server

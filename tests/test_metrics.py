@@ -3,11 +3,13 @@ processes (gunicorn workers, a Celery pool) add up."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -23,6 +25,7 @@ from marketplace.extensions import db
 from marketplace.ids import new_id, utcnow
 from marketplace.inventory import reservations
 from marketplace.outbox import OutboxEvent
+from workers.app import serve_worker_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +38,16 @@ def samples(text: str, name: str) -> dict[tuple, float]:
             if sample.name == name:
                 found[tuple(sorted(sample.labels.items()))] = sample.value
     return found
+
+
+def scrape_refusal(address: str, authorization: str | None) -> tuple[int, str, dict]:
+    """(status, content type, problem) of a scrape of ``address`` sending ``authorization``;
+    fails if the scrape is let in."""
+    headers = {} if authorization is None else {"Authorization": authorization}
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(address, headers=headers), timeout=5)
+    with refused.value as response:
+        return response.code, response.headers["Content-Type"], json.loads(response.read())
 
 
 def free_port() -> int:
@@ -136,13 +149,45 @@ def test_reservations_and_payments_are_counted_once_committed(app):
     assert value("sheber_payments_total", "no change") >= 1
 
 
+def test_a_workers_metrics_port_serves_token_holders_and_nobody_in_production_without_one(
+        app, monkeypatch):
+    port = free_port()
+    monkeypatch.setitem(app.config, "WORKER_METRICS_PORT", port)
+    monkeypatch.setitem(app.config, "SHEBER_ENV", "production")
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", None)
+    assert serve_worker_metrics(app) is None
+    with pytest.raises(OSError):  # nothing listens
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    token = "t" * 24
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", token)
+    server = serve_worker_metrics(app)
+    try:
+        address = f"http://127.0.0.1:{port}/metrics"
+        assert scrape_refusal(address, None)[2]["code"] == "auth.required"
+        assert scrape_refusal(address, "Bearer " + "u" * 24)[0] == 401
+        with urllib.request.urlopen(urllib.request.Request(
+                address, headers={"Authorization": f"Bearer {token}"}), timeout=5) as scrape:
+            assert scrape.status == 200
+            assert "sheber_celery_tasks" in scrape.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.integration
 def test_a_worker_serves_task_counts_per_queue_from_all_its_processes(app, start_worker,
                                                                      smtp_server, tmp_path):
     port = free_port()
     folder = tmp_path / "worker-metrics"
     folder.mkdir()
-    start_worker(WORKER_METRICS_PORT=port, PROMETHEUS_MULTIPROC_DIR=folder)
+    token = "w" * 24
+    start_worker(WORKER_METRICS_PORT=port, PROMETHEUS_MULTIPROC_DIR=folder, METRICS_TOKEN=token)
+    address = f"http://127.0.0.1:{port}/metrics"
+    # the port asks what the web app's /metrics asks: the token as a bearer token
+    for sent in (None, "Bearer " + "x" * 24, token, "Basic " + token):
+        status, content_type, problem = scrape_refusal(address, sent)
+        assert (status, content_type, problem["code"]) == (
+            401, "application/problem+json", "auth.required"), sent
     for n in range(3):
         mail.queue_mail(to="buyer@example.test", subject=f"Counted {n}", text="one of three")
         db.session.commit()
@@ -154,7 +199,8 @@ def test_a_worker_serves_task_counts_per_queue_from_all_its_processes(app, start
     # scrape has both of the third task (counts only grow, so one too many fails at once).
     deadline = time.monotonic() + 30
     while True:
-        scrape = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        scrape = urllib.request.urlopen(urllib.request.Request(
+            address, headers={"Authorization": f"Bearer {token}"}), timeout=5).read()
         counts = samples(scrape.decode(), "sheber_celery_tasks_total")
         durations = samples(scrape.decode(), "sheber_celery_task_duration_seconds_count")
         if (counts.get(succeeded, 0) >= 3 and durations.get(timed, 0) >= 3

@@ -7,6 +7,7 @@ task runs inside ``app.app_context()`` and gives its database session back after
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
@@ -35,9 +36,11 @@ from marketplace import logs
 from marketplace.errors import ExternalServiceError
 from marketplace.extensions import db
 from marketplace.mail import TransientMailError
-from marketplace.metrics import TASK_SECONDS, TASKS
+from marketplace.metrics import TASK_SECONDS, TASKS, serve_metrics
 from marketplace.storage import StorageUnavailable
 from workers.schedule import beat_schedule
+
+log = logging.getLogger(__name__)
 
 QUEUES = ("orders", "shipping", "payments", "mail", "maintenance", "images")
 DEFAULT_QUEUE = "celery"
@@ -182,19 +185,7 @@ def _count_tasks(app: Flask) -> None:
 
     @worker_init.connect(weak=False)
     def _serve_worker_metrics(**_):
-        port = app.config.get("WORKER_METRICS_PORT")
-        if not port:
-            return
-        from prometheus_client import CollectorRegistry, start_http_server
-
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the pool's processes, added up
-            from prometheus_client import multiprocess
-
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
-            start_http_server(int(port), registry=registry)
-        else:
-            start_http_server(int(port))
+        serve_worker_metrics(app)
 
     @worker_process_shutdown.connect(weak=False)
     def _process_gone(pid=None, **_):
@@ -202,6 +193,29 @@ def _count_tasks(app: Flask) -> None:
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(pid or os.getpid())
+
+
+def serve_worker_metrics(app: Flask):
+    """Serve this worker's task metrics on ``WORKER_METRICS_PORT`` (the pool's processes added
+    up under ``PROMETHEUS_MULTIPROC_DIR``), to holders of ``METRICS_TOKEN`` as the web app's
+    ``/metrics`` does: production without a token serves none. Returns the server, or None."""
+    port = app.config.get("WORKER_METRICS_PORT")
+    if not port:
+        return None
+    token = app.config.get("METRICS_TOKEN") or None
+    if token is None and app.config.get("SHEBER_ENV") == "production":
+        log.warning("WORKER_METRICS_PORT is set but METRICS_TOKEN is not: production serves "
+                    "no worker metrics without a token")
+        return None
+    from prometheus_client import REGISTRY, CollectorRegistry
+
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return serve_metrics(int(port), registry, token)
 
 
 def celery_settings(app: Flask) -> dict:
