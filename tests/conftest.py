@@ -86,9 +86,11 @@ def _filled_tables() -> list[str]:
 
 
 def clean_database() -> None:
+    from marketplace.catalog.search import forget_known_forms
     from marketplace.fx.service import invalidate_rates_cache
 
     invalidate_rates_cache()  # the rows it holds are about to go
+    forget_known_forms()  # and the vocabulary they know
     filled = _filled_tables()
     if not filled:
         db.session.rollback()

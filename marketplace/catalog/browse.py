@@ -514,8 +514,8 @@ def list_products(*, q: str | None = None, craft: str | None = None,
         shape = tuple(filters.items())  # the tier pages' (their statements hold the values)
         for tier in search.TIERS[first_tier:]:
             # the vocabulary, read for tier 2's fuzzy terms, tells whether a word is unknown
-            # (a typo's): read it for tier 1 already when the title tier came up short
-            if tier == 2 or tier == 1 and search.may_be_unknown(words):
+            # (a typo's): read it before the exact tiers for a word that may be one
+            if tier == 2 or search.may_be_unknown(words):
                 search.resolve_fuzzy(words, db.session)
             if search.holds_nothing(words, tier):
                 continue

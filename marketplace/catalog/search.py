@@ -226,6 +226,31 @@ _SQLITE_KNOWN = text(
     "AND term < value || char(1114111))")
 
 
+# Exact forms (term, prefix) this process has seen the vocabulary hold, per database. The
+# vocabulary only grows, so a form once known stays known: a word with one needs no lookup to
+# tell it is no typo. (Should a database's vocabulary be emptied under a running process, a
+# word it lists reads its exact tiers' pages, which then hold nothing: a statement more, never
+# another result.) Forgotten, all of them, past KNOWN_FORMS.
+KNOWN_FORMS = 50_000
+_known_forms: dict[str, set[tuple[str, bool]]] = {}
+
+
+def _database_key() -> str:
+    return db.engine.url.render_as_string(hide_password=True)
+
+
+def forget_known_forms() -> None:
+    """Forget which forms the vocabulary holds (a test that empties the database)."""
+    _known_forms.clear()
+
+
+def _remember_known(known: set[tuple[str, bool]]) -> None:
+    forms = _known_forms.setdefault(_database_key(), set())
+    if len(forms) + len(known) > KNOWN_FORMS:
+        forms.clear()
+    forms |= known
+
+
 def _checkable(word: Word) -> list[tuple[str, bool]] | None:
     """The word's exact forms, when the vocabulary tells whether the catalogue holds each: it
     keeps every catalogue word of MIN_VOCABULARY_LENGTH to MAX_TERM_LENGTH letters (a prefix
@@ -278,6 +303,7 @@ def resolve_fuzzy(words: list[Word], session) -> None:
         known = {(term, prefix) for term, prefix in forms
                  if (term in everything if not prefix
                      else any(other.startswith(term) for other in everything))}
+    _remember_known(known)
     for word, word_forms in zip(words, checkable, strict=True):
         word.unknown = word_forms is not None and not any(form in known for form in word_forms)
         pool = set().union(*(candidates.get(p, set()) for p in analysis.fuzzy_probes(word)))
@@ -329,10 +355,13 @@ def holds_nothing(words: list[Word], tier: int | None) -> bool:
 def may_be_unknown(words: list[Word]) -> bool:
     """Might some query word be no catalogue word, so that looking the words up in the
     vocabulary now (``resolve_fuzzy``, which a tier 2 page needs anyway) may spare the exact
-    tiers' pages? On PostgreSQL only when ANALYZE lists none of that word's exact forms
-    (a listed lexeme is a catalogue word, or was: the lookup then costs a statement for
+    tiers' pages? Not when this process has seen the vocabulary hold one of the word's exact
+    forms (``_known_forms``); then on PostgreSQL only when ANALYZE lists none of them (a
+    listed lexeme is a catalogue word, or was: the lookup then costs a statement for
     nothing); elsewhere whenever its forms can be looked up."""
-    candidates = [word for word in words if not word.resolved and _checkable(word)]
+    known = _known_forms.get(_database_key(), ())
+    candidates = [word for word in words if not word.resolved and (forms := _checkable(word))
+                  and not any(form in known for form in forms)]
     if not candidates or db.session.get_bind().dialect.name != "postgresql":
         return bool(candidates)
     stats = statistics()
@@ -699,7 +728,7 @@ def forget_statistics() -> None:
 
 def statistics() -> Statistics | None:
     """This process's copy of the product table's search statistics (None: not analysed)."""
-    key = db.engine.url.render_as_string(hide_password=True)
+    key = _database_key()
     hit = _statistics.get(key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < STATISTICS_SECONDS:

@@ -193,6 +193,7 @@ def test_a_list_request_issues_a_constant_number_of_statements(client):
         statements.append(statement)
 
     client.get("/api/v1/products?limit=1")  # rates are loaded once, on first use
+    client.get("/api/v1/products?limit=1&q=felt")  # and a word found in the vocabulary once
     event.listen(db.engine, "before_cursor_execute", record)
     try:
         counts = {}

@@ -210,17 +210,17 @@ def test_the_vocabulary_tells_which_words_the_catalogue_lacks():
 
 
 def test_a_typo_reads_no_description_tier(client):
-    """'cushin' is no catalogue word (the vocabulary says so, read with its fuzzy terms once
-    its title tier came up empty): its description tier is not read, and its page is what the
-    typo's catalogue word finds as an expansion. A prefix of a catalogue word reads its exact
-    tiers as before."""
+    """'cushin' is no catalogue word (the vocabulary says so, read with its fuzzy terms before
+    its exact tiers): neither its title tier nor its description tier is read, and its page is
+    what the typo's catalogue word finds as an expansion. A prefix of a catalogue word reads its
+    exact tiers as before."""
     tiers = _catalogue()
     _analysed()
 
     def newest(products):
         return [p.id for p in sorted(products, key=lambda p: (p.created_at, p.id), reverse=True)]
 
-    assert len(_tier_statements(client, q="cushin", limit=100)) == 2  # titles, expansions
+    assert len(_tier_statements(client, q="cushin", limit=100)) == 1  # the expansions
     # the expansions: cushion's titles and подушка (the glossary's cushion) as one tier
     assert _pages(client, "cushin", 4) == newest(tiers[1] + tiers[2])
     assert len(_tier_statements(client, q="cushio", limit=100)) == 3
@@ -237,3 +237,24 @@ def test_a_word_the_statistics_do_not_list_still_reads_its_exact_tiers(client):
     piece = make_product(artisan, title={"en": "Figure"}, description={"en": "A tulpar."})
     assert _pages(client, "tulpar", 24) == [piece.id]
     search.forget_statistics()
+
+
+def test_a_word_once_found_in_the_vocabulary_is_not_looked_up_again(client):
+    """A typo is looked up before its exact tiers are read (they hold nothing), every time; a
+    word that is no typo, once the vocabulary has been seen to hold it, is not looked up
+    again (the vocabulary only grows) when its title tier fills the page. Its pages are the
+    same either way."""
+    artisan = make_artisan()
+    pieces = [make_product(artisan, title={"en": f"Tulpar figure {n}"}) for n in range(3)]
+
+    def search_page(words: str) -> tuple[list[str], int]:
+        with sent_statements(lambda statement: "search_term" in statement) as lookups:
+            response = client.get("/api/v1/products", query_string={"q": words, "limit": 2})
+        assert response.status_code == 200, response.get_json()
+        return [item["id"] for item in response.get_json()["items"]], len(lookups)
+
+    newest = [piece.id for piece in reversed(pieces)][:2]
+    assert search_page("tulpar") == (newest, 1)
+    assert search_page("tulpar") == (newest, 0)
+    assert search_page("tulpr") == (newest, 1)  # the typo finds tulpar through the vocabulary
+    assert search_page("tulpr") == (newest, 1)
