@@ -142,10 +142,12 @@ def localized(text: dict | str | None, language: str | None = None) -> str:
     return next((value for value in text.values() if value), "")
 
 
-def country_name(code: str | None) -> str:
+def country_name(code: str | None, language: str | None = None) -> str:
+    """The country's name in ``language`` (default: the current one); the code where CLDR has
+    no name for it."""
     if not code:
         return ""
-    return Locale.parse(current_language()).territories.get(code.upper(), code)
+    return Locale.parse(language or current_language()).territories.get(code.upper(), code)
 
 
 def _as_datetime(value):

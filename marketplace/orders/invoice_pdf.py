@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_currency, format_percent
+from babel.numbers import format_percent
 from flask import render_template
 from flask_babel import force_locale
 
+from marketplace import i18n
 from marketplace.money import Money
 from marketplace.orders.models import TaxDocument
 from marketplace.orders.receipt import render_layout
@@ -23,7 +23,7 @@ TEMPLATE = "pdf/invoice.xml"
 
 
 def _money(amount: int, currency: str, locale: str) -> str:
-    return format_currency(Money(amount, currency).major, currency, locale=locale)
+    return i18n.money_text(Money(amount, currency), locale)
 
 
 def _date(value: str | None, locale: str) -> str:
@@ -42,13 +42,12 @@ def invoice_context(data: dict) -> dict:
     """What the template prints, every value already written in the document's language."""
     locale = data["locale"]
     currency = data["currency"]
-    territories = Locale.parse(locale).territories
 
     def money(amount: int, in_currency: str | None = None) -> str:
         return _money(amount, in_currency or currency, locale)
 
     def country(code: str | None) -> str:
-        return territories.get(code or "", code or "")
+        return i18n.country_name(code, locale)
 
     sellers = [{**seller, "country_name": country(seller["country"])}
                for seller in data["sellers"]]

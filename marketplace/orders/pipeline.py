@@ -21,11 +21,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from babel import Locale
 from flask import current_app
 from sqlalchemy import select
 
-from marketplace import mail, outbox
+from marketplace import i18n, mail, outbox
 from marketplace.accounts.models import User
 from marketplace.catalog.models import ArtisanProfile
 from marketplace.extensions import db, in_list
@@ -84,8 +83,7 @@ def _mail_artisan(order: Order, fulfilment: Fulfilment, artisan,
         workshop_name=artisan.name if artisan.workshop_name is None else artisan.workshop_name,
         pieces=notify.piece_views(lines, reader.locale, listing_prices=True, facts=facts),
         pieces_count=sum(line.quantity for line in lines), ship_by=fulfilment.ship_by.date(),
-        destination=Locale.parse(reader.locale).territories.get(country, country)
-        if country else None,
+        destination=i18n.country_name(country, reader.locale) if country else None,
         service_name=(order.shipping_option or {}).get("service_name"),
         sale=" + ".join(notify.money_text(Money(amount, currency), reader.locale)
                         for currency, amount in sorted(sale.items())),
