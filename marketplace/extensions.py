@@ -143,6 +143,13 @@ _LOCKS_ROWS = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE
 _WROTE = "sheber_wrote"  # in a connection's info: its transaction ran a statement that writes
 
 
+# Statements built once: a module-level statement with bound parameters (``_NAME = select(...)
+# .where(... == bindparam("id"))``) is for the hot paths that run it on every request or task
+# (the paid move, the pipeline's steps, the list pages), where building a statement and its
+# cache key costs more Python than its run. Code that runs now and then builds its statements
+# where it uses them, which reads better.
+
+
 def prepared(statement):
     """``statement`` (built once), prepared on each PostgreSQL connection that runs it, so that
     it is planned once per connection, not on every run. Only for statements whose best plan is

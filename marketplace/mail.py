@@ -275,8 +275,8 @@ def render_mail(template: str, *, locale: str | None, **context) -> RenderedMail
         # without running the page and its imports twice more).
         context = page.new_context({**values, "part": "html"})
         html = env.concat(page.root_render_func(context))
-        subject = " ".join(html_lib.unescape(_block(context, "subject")).split())
-        text = _block(context, "text")
+        subject = " ".join(html_lib.unescape(_block(env, context, "subject")).split())
+        text = _block(env, context, "text")
     text = "\n".join(line.rstrip() for line in text.strip("\n").splitlines()) + "\n"
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
@@ -284,9 +284,9 @@ def render_mail(template: str, *, locale: str | None, **context) -> RenderedMail
                         language=language)
 
 
-def _block(context, name: str) -> str:
+def _block(env, context, name: str) -> str:
     """A block of the page rendered in ``context`` (its own template's, the most derived)."""
-    return current_app.jinja_env.concat(context.blocks[name][0](context))
+    return env.concat(context.blocks[name][0](context))
 
 
 def queue_template(template: str, *, to: str | Sequence[str], locale: str | None,
