@@ -84,12 +84,12 @@ def scrape_refused() -> Unauthorized:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+    def log_message(self, format, *args):
         """A scrape every few seconds is not worth a log line."""
 
 
 def serve_metrics(port: int, registry: CollectorRegistry, token: str | None,
-                  address: str = "0.0.0.0") -> ThreadingWSGIServer:  # noqa: S104 - a scrape target
+                  address: str = "0.0.0.0") -> ThreadingWSGIServer:
     """Serve ``registry`` in Prometheus's text format on ``port`` from a daemon thread (a
     worker's metrics: it has no Flask app serving). With ``token`` a scrape must send it as
     its bearer token, as the web app's ``/metrics`` asks; without, anyone who reaches the port
