@@ -9,7 +9,6 @@ answers 404). Under gunicorn every worker process writes its counts to
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, datetime
 
@@ -23,7 +22,13 @@ from sqlalchemy import func, select, text
 from marketplace.errors import HttpError, NotFound
 from marketplace.extensions import db
 from marketplace.ids import utcnow
-from marketplace.metrics import HTTP_REQUEST_SECONDS, scrape_allowed, scrape_refused
+from marketplace.metrics import (
+    HTTP_REQUEST_SECONDS,
+    pooled_registry,
+    scrape_allowed,
+    scrape_refused,
+    scrape_token,
+)
 from marketplace.outbox import OutboxEvent
 
 bp = Blueprint("health", __name__)
@@ -138,12 +143,8 @@ class _OperationsCollector:
 
 
 def _registry() -> CollectorRegistry:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
+    registry = pooled_registry()
+    if registry is None:
         registry = CollectorRegistry()
         registry.register(_ProcessMetrics())
     registry.register(_OperationsCollector())
@@ -158,12 +159,10 @@ class _ProcessMetrics:
 
 
 def _check_metrics_access() -> None:
-    token = current_app.config.get("METRICS_TOKEN")
-    if not token:
-        if current_app.config.get("SHEBER_ENV") == "production":
-            raise NotFound("No such route.", code=HttpError.NOT_FOUND)
-        return
-    if not scrape_allowed(request.headers.get("Authorization"), token):
+    served, token = scrape_token(current_app.config)
+    if not served:
+        raise NotFound("No such route.", code=HttpError.NOT_FOUND)
+    if token is not None and not scrape_allowed(request.headers.get("Authorization"), token):
         raise scrape_refused()
 
 

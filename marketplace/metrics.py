@@ -13,6 +13,7 @@ so a rolled-back transaction counts nothing.
 from __future__ import annotations
 
 import hmac
+import os
 import threading
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -70,6 +71,26 @@ def _forget_rolled_back(session: Session) -> None:
 
 
 # --- who may scrape: the web app's /metrics and a worker's metrics port ask the same ------------
+
+def scrape_token(config) -> tuple[bool, str | None]:
+    """(served, token): whether metrics are served at all (production serves them to holders
+    of ``METRICS_TOKEN`` only, so not without one), and the token a scrape must send (None:
+    any scrape may read them)."""
+    token = config.get("METRICS_TOKEN") or None
+    return token is not None or config.get("SHEBER_ENV") != "production", token
+
+
+def pooled_registry() -> CollectorRegistry | None:
+    """The counts of every process of this machine added up (``PROMETHEUS_MULTIPROC_DIR``);
+    None when each process counts in memory."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
 
 def scrape_allowed(authorization: str | None, token: str) -> bool:
     """Whether a scrape's ``Authorization`` header sends ``token`` (``METRICS_TOKEN``) as its

@@ -36,7 +36,13 @@ from marketplace import logs
 from marketplace.errors import ExternalServiceError
 from marketplace.extensions import db
 from marketplace.mail import TransientMailError
-from marketplace.metrics import TASK_SECONDS, TASKS, serve_metrics
+from marketplace.metrics import (
+    TASK_SECONDS,
+    TASKS,
+    pooled_registry,
+    scrape_token,
+    serve_metrics,
+)
 from marketplace.storage import StorageUnavailable
 from workers.schedule import beat_schedule
 
@@ -202,20 +208,15 @@ def serve_worker_metrics(app: Flask):
     port = app.config.get("WORKER_METRICS_PORT")
     if not port:
         return None
-    token = app.config.get("METRICS_TOKEN") or None
-    if token is None and app.config.get("SHEBER_ENV") == "production":
+    served, token = scrape_token(app.config)
+    if not served:
         log.warning("WORKER_METRICS_PORT is set but METRICS_TOKEN is not: production serves "
                     "no worker metrics without a token")
         return None
-    from prometheus_client import REGISTRY, CollectorRegistry
+    from prometheus_client import REGISTRY
 
-    registry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    return serve_metrics(int(port), registry, token)
+    registry = pooled_registry()
+    return serve_metrics(int(port), REGISTRY if registry is None else registry, token)
 
 
 def celery_settings(app: Flask) -> dict:
