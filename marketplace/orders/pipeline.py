@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app
 from sqlalchemy import select
 
 from marketplace import i18n, mail, outbox
@@ -32,8 +31,6 @@ from marketplace.money import Money
 from marketplace.orders import lifecycle, notify
 from marketplace.orders.models import Fulfilment, Order, OrderLine, OrderStatus
 
-INVOICE_RULE = "/api/v1/orders/<order_id>/invoice.pdf"
-RECEIPT_RULE = "/api/v1/orders/<order_id>/receipt.pdf"
 # the attachment of receipt mails queued before the mail linked the receipt instead
 RECEIPT_PDF = "order.receipt_pdf"
 STARTABLE = frozenset({OrderStatus.PAID, OrderStatus.FULFILLING})
@@ -121,15 +118,13 @@ def send_receipt(order_id: str) -> str:
         eta_from=eta_from, eta_to=eta_to,
         pieces=notify.piece_views(list(order.lines), language, currency=order.currency),
         order_url=notify.order_url(order, buyer=buyer),
-        invoice_url=_paper_url(order, INVOICE_RULE, "invoice.pdf", buyer),
-        receipt_url=_paper_url(order, RECEIPT_RULE, "receipt.pdf", buyer))
+        invoice_url=_paper_url(order, "invoice.pdf", buyer),
+        receipt_url=_paper_url(order, "receipt.pdf", buyer))
     return "receipt queued"
 
 
-def _paper_url(order: Order, rule: str, name: str, buyer: User | None) -> str | None:
-    """The address of one of the order's papers as its buyer follows it from a mail, once the
-    app serves it (``rule``); None before."""
-    if not any(served.rule == rule for served in current_app.url_map.iter_rules()):
-        return None
+def _paper_url(order: Order, name: str, buyer: User | None) -> str:
+    """The address of one of the order's papers (``orders.api``: invoice.pdf, receipt.pdf) as
+    its buyer follows it from a mail."""
     return notify.with_access(f"{notify.public_url()}/api/v1/orders/{order.id}/{name}", order,
                               buyer=buyer)
