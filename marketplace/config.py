@@ -215,6 +215,11 @@ class Settings(BaseSettings):
         return self.SHEBER_ENV == "production"
 
     @property
+    def sqlite(self) -> bool:
+        """The database is a SQLite file (DATABASE_URL unset: the instance folder's)."""
+        return self.DATABASE_URL is None or self.DATABASE_URL.startswith("sqlite")
+
+    @property
     def broker_url(self) -> str | None:
         return self.CELERY_BROKER_URL or self.REDIS_URL
 
@@ -287,7 +292,9 @@ class Settings(BaseSettings):
             "SECRET_KEY": self.SECRET_KEY or _instance_secret(instance, "secret_key"),
             "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL or f"sqlite:///{instance / 'sheber.db'}",
             "SQLALCHEMY_ENGINE_OPTIONS": {
-                "pool_pre_ping": True,
+                # a server's connection can drop between two uses (a restart, a failover, an
+                # idle timeout): test it at checkout; a SQLite file's cannot
+                "pool_pre_ping": not self.sqlite,
                 # psycopg prepares nothing at all with no threshold (``extensions``)
                 **({} if self.DATABASE_PREPARED_STATEMENTS or not _is_psycopg(self.DATABASE_URL)
                    else {"connect_args": {"prepare_threshold": None}})},

@@ -100,6 +100,16 @@ def test_local_defaults_need_no_servers(environment, tmp_path):
     assert config["SESSION_COOKIE_SECURE"] is False
 
 
+@pytest.mark.parametrize(("url", "pinged"), [
+    (None, False), ("sqlite:////tmp/sheber-test.db", False),
+    ("postgresql+psycopg://sheber@db.internal:5432/sheber", True)])
+def test_connections_are_tested_at_checkout_only_on_a_database_server(environment, tmp_path,
+                                                                        url, pinged):
+    """A server's connection can drop between two uses; a SQLite file's cannot."""
+    environment(**({} if url is None else {"DATABASE_URL": url}))
+    assert load_config(tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is pinged
+
+
 def test_production_accepts_real_settings(environment, tmp_path):
     environment(**production_settings())
     config = load_config(tmp_path)
