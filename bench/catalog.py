@@ -33,6 +33,9 @@ endpoints whose names contain one of its words (and ``/healthz``, the baseline).
 Texts carry a common word (in about 20% of titles: silver / серебро / күміс) and a rare one (in
 about 0.1%: tulpar / тулпар / тұлпар), so searches can be compared at both ends; also a word
 only descriptions hold (almaty), a typo (silvre) and the common word sorted by price.
+One product on sale in 100 is then verified as an operator verifies one (its record, a signed
+label and its transparency log entry, through the provenance services), so that the verified
+filter's pages are read from real rows, not found empty.
 
 The machine running this is shared: absolute figures say little, the ratios within one run say
 how each endpoint costs against the cheapest one. No figure here is asserted anywhere.
@@ -69,6 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ARTISANS = 40
 SAMPLE = 25  # products listed through the service and compared with the bulk path
+VERIFIED_EVERY = 100  # one product in 100 verified by an operator (``verify_share``)
 
 COMMON = {"en": "silver", "ru": "серебро", "kk": "күміс"}
 RARE = {"en": "tulpar", "ru": "тулпар", "kk": "тұлпар"}
@@ -288,6 +292,7 @@ def load_catalogue(size: int, seed: int = 17, jobs: int = 2) -> dict:
     elapsed = time.perf_counter() - started
     print(f"  bulk path: {size - done:,} products in {elapsed:.0f} s "
           f"({(size - done) / max(elapsed, 1e-9):,.0f}/s)", flush=True)
+    verify_share()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM ANALYZE")
@@ -295,6 +300,44 @@ def load_catalogue(size: int, seed: int = 17, jobs: int = 2) -> dict:
         with db.engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
     return catalogue_facts()
+
+
+def verify_share(every: int = VERIFIED_EVERY) -> int:
+    """One product on sale in ``every`` (spread over the catalogue's age) verified as an operator
+    verifies one: its artisan's record (``put_record``, ``submit_record``), then the operator's
+    approval at L1 (``decide``: a signed label, its transparency log entry), so that the
+    verified filter's pages hold products with records and labels as the site's do."""
+    from sqlalchemy import select
+
+    from marketplace.accounts import service as accounts
+    from marketplace.accounts.models import User
+    from marketplace.catalog.models import ArtisanProfile, Product, ProductStatus
+    from marketplace.extensions import db
+    from marketplace.provenance import records
+    from marketplace.provenance.seed import demo_record
+
+    operator = accounts.create_user(email="operator@bench.test", password="bench-pass-1",
+                                    role="operator", name="Bench operator", country="KZ",
+                                    locale="ru", currency="KZT")
+    db.session.commit()
+    chosen = db.session.execute(
+        select(Product.id).where(Product.status == ProductStatus.ACTIVE)
+        .order_by(Product.created_at, Product.id)).scalars().all()[::every]
+    evidence = [{"type": "studio_visit", "note": "Bench: workshop visited."},
+                {"type": "material_receipt", "note": "Bench: material receipts checked."}]
+    started = time.perf_counter()
+    for product_id in chosen:
+        product = db.session.get(Product, product_id)
+        artisan = db.session.get(User, product.artisan_id)
+        record = demo_record(product, artisan, db.session.get(ArtisanProfile, artisan.id))
+        records.put_record(product.id, record, artisan_id=artisan.id)
+        records.submit_record(product.id, artisan_id=artisan.id)
+        records.decide(product.id, operator_id=operator.id, decision="approve", level="L1",
+                       evidence=evidence, note="Bench verification.")
+    elapsed = time.perf_counter() - started
+    print(f"  verified: {len(chosen):,} products (1 in {every}) through the provenance "
+          f"services in {elapsed:.0f} s", flush=True)
+    return len(chosen)
 
 
 def catalogue_facts() -> dict:
@@ -311,7 +354,8 @@ def catalogue_facts() -> dict:
 
 # --- databases ------------------------------------------------------------------------------
 
-COMPLETE = "sheber bench catalogue: {size} products, complete"  # the database's comment
+# the database's comment (a catalogue kept by an earlier version of this bench is made again)
+COMPLETE = f"sheber bench catalogue: {{size}} products, 1 in {VERIFIED_EVERY} verified, complete"
 
 
 def size_label(size: int) -> str:

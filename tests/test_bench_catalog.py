@@ -144,3 +144,28 @@ def test_specs_are_valid_and_carry_common_and_rare_words():
 def test_kept_databases_are_named_by_size():
     assert [catalog.size_label(n) for n in (10_000, 100_000, 1_000_000, 1234)] == [
         "10k", "100k", "1m", "1234"]
+
+
+def test_one_product_in_n_is_verified_as_an_operator_verifies_one(app):
+    """The verified filter's pages hold products with records and signed labels, spread over
+    the catalogue's age: the bench measures real pages, not an empty one."""
+    from marketplace.catalog import browse
+    from marketplace.provenance.models import ProvenanceLabel, ProvenanceRecord
+
+    rng = random.Random(4)
+    catalog.check_bulk_path(catalog._artisans(2), [catalog.product_spec(rng, n)
+                                                    for n in range(1, 6)])
+    # 10 products: the service's 5 are drafts (no photo), the bulk path's 5 on sale
+    assert catalog.verify_share(every=2) == 3  # the 1st, 3rd and 5th oldest on sale
+    ordered = db.session.execute(
+        select(Product.id, Product.provenance_level).where(Product.status == "active")
+        .order_by(Product.created_at, Product.id)).all()
+    assert [level for _id, level in ordered] == ["L1", "L0", "L1", "L0", "L1"]
+    assert db.session.scalar(select(func.count()).select_from(Product)
+                             .where(Product.provenance_level != "L0")) == 3
+    verified = {product_id for product_id, level in ordered if level == "L1"}
+    assert set(db.session.scalars(select(ProvenanceRecord.product_id)
+                                  .where(ProvenanceRecord.status == "valid"))) == verified
+    assert set(db.session.scalars(select(ProvenanceLabel.product_id))) == verified
+    page = browse.list_products(verified=True)
+    assert {product.id for product in page.products} == verified
