@@ -27,7 +27,7 @@ from email.utils import formataddr, formatdate, parseaddr
 import css_inline
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import String, Text, insert, or_, select, update
+from sqlalchemy import String, Text, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -227,10 +227,7 @@ def _claim(key: str, claimant: str) -> bool:
 
 @use_case
 def _mark_sent(key: str) -> None:
-    sent = SentMail.__table__  # the table, not the entity: no ORM bookkeeping for one row
-    db.session.execute(update(sent).where(sent.c.key == key)
-                       .values(sent_at=utcnow(), last_error=None, claimed_at=None,
-                               claimed_by=None))
+    db.session.execute(_MARK_SENT, {"mail_key": key, "now": utcnow()})
 
 
 # --- mails people read: one Jinja template each, rendered in the recipient's language ------------
@@ -343,16 +340,26 @@ def send_mail_payload(key: str, payload: dict, *, claimant: str | None = None) -
                      html=payload.get("html"), attachments=attachments, claimant=claimant)
 
 
+# Each mail's two statements, on the table (no ORM bookkeeping for one row), built once: building
+# them per mail (their values, their cache key) cost about as much as running them.
+_RECORD_CLAIMED = insert(SentMail.__table__)
+_MARK_SENT = (update(SentMail.__table__)
+              .where(SentMail.__table__.c.key == bindparam("mail_key"))
+              .values(sent_at=bindparam("now"), last_error=None, claimed_at=None,
+                      claimed_by=None))
+
+
 def _record_claimed(key: str, message: Message, claimant: str) -> bool:
     """The first delivery of ``key`` records the mail already claimed by ``claimant``: intent
     and claim in one commit. False if the mail was recorded before (a retry, a redelivery, a
     duplicate delivery that got there first): then ``_claim`` decides."""
     session = db.session
+    now = utcnow()
     try:
-        session.execute(insert(SentMail.__table__).values(
-            key=key, message_id=message["Message-ID"], recipients=message["To"],
-            subject=str(message["Subject"])[:500], attempts=1, created_at=utcnow(),
-            claimed_at=utcnow(), claimed_by=claimant))
+        session.execute(_RECORD_CLAIMED, {
+            "key": key, "message_id": message["Message-ID"], "recipients": message["To"],
+            "subject": str(message["Subject"])[:500], "attempts": 1, "created_at": now,
+            "claimed_at": now, "claimed_by": claimant})
         session.commit()
     except IntegrityError:
         session.rollback()
