@@ -9,6 +9,7 @@ event id as the key.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html as html_lib
 import logging
@@ -21,6 +22,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
 
@@ -97,8 +99,12 @@ class SentMail(db.Model):
 
 def message_id_for(key: str, sender: str) -> str:
     """The same key always gives the same Message-ID, so a resend can be recognised downstream."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "sheber.local"
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{_sender_domain(sender)}>"
+
+
+@functools.lru_cache(maxsize=16)
+def _sender_domain(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "sheber.local"
 
 
 def build_message(*, to: str | Sequence[str], subject: str, text: str, html: str | None = None,
@@ -125,10 +131,17 @@ def build_message(*, to: str | Sequence[str], subject: str, text: str, html: str
     return body
 
 
-def _text_part(content: str, subtype: str) -> MIMEText:
-    # 7bit where it may be (ASCII, lines within RFC 5322's 998), else UTF-8 in base64
-    seven_bit = content.isascii() and all(len(line) <= 998 for line in content.splitlines())
-    return MIMEText(content, subtype, "us-ascii" if seven_bit else "utf-8")
+def _text_part(content: str, subtype: str) -> Message:
+    """7bit where it may be (ASCII, lines within RFC 5322's 998), else UTF-8 in base64: the part
+    ``MIMEText(content, subtype, "utf-8")`` makes, header for header and line for line (76
+    characters), with the C base64 encoder instead of ``email``'s Python one (a quarter of the
+    cost of a mail's HTML part)."""
+    if content.isascii() and all(len(line) <= 998 for line in content.splitlines()):
+        return MIMEText(content, subtype, "us-ascii")
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "base64"
+    part.set_payload(base64.encodebytes(content.encode("utf-8")).decode("ascii"))
+    return part
 
 
 def _multipart(subtype: str, parts: list[Message]) -> MIMEMultipart:

@@ -215,3 +215,21 @@ def test_an_attachment_nobody_can_make_is_refused_when_queued(app):
     with pytest.raises(ValueError):
         mail.queue_mail(to="buyer@example.test", subject="Receipt", text="Attached.",
                         attachments=[mail.LaterAttachment("x.pdf", "test.nobody", {})])
+
+
+@pytest.mark.parametrize("text", [
+    "Здравствуйте! Ваш заказ 0A1B2C3D оплачен.\n" * 40,
+    "<p>Сәлеметсіз бе</p>" * 300,  # an HTML part, many base64 lines
+    "注文を承りました。",  # shorter than one line
+    "é" + "a" * 2000,  # one long line
+    "plain ASCII, but one line longer than 998 characters: " + "x" * 1000,
+])
+@pytest.mark.parametrize("subtype", ["plain", "html"])
+def test_a_text_part_is_the_one_the_standard_library_makes(text, subtype):
+    """The part is byte for byte what ``email.mime.text.MIMEText`` writes (its own base64
+    encoder), and reads back as the text."""
+    from email.mime.text import MIMEText
+
+    part = mail._text_part(text, subtype)
+    assert part.as_string() == MIMEText(text, subtype, "utf-8").as_string()
+    assert part.get_payload(decode=True).decode("utf-8") == text
