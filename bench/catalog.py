@@ -582,6 +582,7 @@ def endpoints(base: str, facts: dict, get_json=get_json) -> list[tuple[str, str]
         "craft": "craft=felt", "material": f"material={urllib.parse.quote(facts['material'])}",
         "technique": f"technique={urllib.parse.quote(facts['technique'])}",
         "artisan": f"artisan={facts['artisan']}", "verified": "verified=true",
+        "unverified": "verified=false",
         "price range": "min_price=2000000&max_price=6000000&currency=KZT",
         "ships_to": "ships_to=DE",
     }
