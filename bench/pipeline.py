@@ -89,15 +89,9 @@ def redis_answers() -> bool:
 
 
 def drop_redis_prefix(prefix: str) -> None:
-    import redis
+    from workers.app import drop_redis_keys
 
-    client = redis.Redis.from_url(redis_url())
-    try:
-        keys = list(client.scan_iter(match=prefix + "*", count=500))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    drop_redis_keys(redis_url(), prefix)
 
 
 def start_worker(env: dict[str, str], concurrency: int, log_path: Path,

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from marketplace import create_app
 from marketplace.extensions import db, limiter
+from workers.app import drop_redis_keys
 
 # Fixtures for a real SMTP server, real Celery workers and the Stripe emulator with the app on
 # a live port, usable from any test package.
@@ -72,27 +73,9 @@ def app(database_url, tmp_path_factory):
     yield app
     with app.app_context():
         db.engine.dispose()
-    _drop_redis_keys(app.config.get("REDIS_URL"),
-                     app.config["SESSION_KEY_PREFIX"], app.config["RATELIMIT_KEY_PREFIX"])
-
-
-def _drop_redis_keys(url: str | None, *prefixes: str) -> None:
-    """The browser sessions and rate-limit counters this run left in a shared Redis (they would
-    otherwise stay until they expire, up to the sessions' two weeks)."""
-    if not url:
-        return
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        for prefix in prefixes:
-            keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-            for start in range(0, len(keys), 500):
-                client.delete(*keys[start:start + 500])
-    except redis.RedisError:
-        pass  # Redis is gone at the end of the run: nothing left to clean
-    finally:
-        client.close()
+    if app.config.get("REDIS_URL"):  # the browser sessions and rate-limit counters it left
+        drop_redis_keys(app.config["REDIS_URL"], app.config["SESSION_KEY_PREFIX"],
+                        app.config["RATELIMIT_KEY_PREFIX"])
 
 
 def _filled_tables() -> list[str]:

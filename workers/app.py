@@ -318,17 +318,20 @@ def _throwaway_redis_namespace(broker_url: str) -> str:
     """A key prefix of its own for one test process, so that test runs sharing a Redis (and the
     developer's worker) never consume each other's messages; removed at exit."""
     prefix = f"sheber-test-{uuid.uuid4().hex[:12]}:"
-
-    def drop_keys():
-        client = redis.Redis.from_url(broker_url, socket_connect_timeout=2)
-        try:
-            keys = list(client.scan_iter(match=prefix + "*", count=500))
-            if keys:
-                client.delete(*keys)
-        except redis.RedisError:
-            pass  # Redis is gone at exit: nothing left to clean
-        finally:
-            client.close()
-
-    atexit.register(drop_keys)
+    atexit.register(drop_redis_keys, broker_url, prefix)
     return prefix
+
+
+def drop_redis_keys(url: str, *prefixes: str) -> None:
+    """Delete every key under these prefixes (a test run's namespaces in a shared Redis). A
+    Redis that is gone has nothing left to clean: that is no error."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        for prefix in prefixes:
+            keys = list(client.scan_iter(match=prefix + "*", count=500))
+            for start in range(0, len(keys), 500):
+                client.delete(*keys[start:start + 500])
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()
