@@ -215,11 +215,6 @@ class Settings(BaseSettings):
         return self.SHEBER_ENV == "production"
 
     @property
-    def sqlite(self) -> bool:
-        """The database is a SQLite file (DATABASE_URL unset: the instance folder's)."""
-        return self.DATABASE_URL is None or self.DATABASE_URL.startswith("sqlite")
-
-    @property
     def broker_url(self) -> str | None:
         return self.CELERY_BROKER_URL or self.REDIS_URL
 
@@ -294,7 +289,7 @@ class Settings(BaseSettings):
             "SQLALCHEMY_ENGINE_OPTIONS": {
                 # a server's connection can drop between two uses (a restart, a failover, an
                 # idle timeout): test it at checkout; a SQLite file's cannot
-                "pool_pre_ping": not self.sqlite,
+                "pool_pre_ping": not _is_sqlite(self.DATABASE_URL),
                 # psycopg prepares nothing at all with no threshold (``extensions``)
                 **({} if self.DATABASE_PREPARED_STATEMENTS or not _is_psycopg(self.DATABASE_URL)
                    else {"connect_args": {"prepare_threshold": None}})},
@@ -476,11 +471,16 @@ def _is_psycopg(url: str | None) -> bool:
     return bool(url) and url.startswith("postgresql+psycopg")
 
 
+def _is_sqlite(url: str | None) -> bool:
+    """A SQLite file, the instance folder's when DATABASE_URL is unset."""
+    return url is None or url.startswith("sqlite")
+
+
 def _database_problems(value: str | None) -> list[str]:
     hint = "set a PostgreSQL URL (postgresql+psycopg://user:password@host:5432/db)"
     if value is None:
         return [f"DATABASE_URL is missing: {hint}"]
-    if value.startswith("sqlite"):
+    if _is_sqlite(value):
         return [f"DATABASE_URL points at SQLite (one machine, one writer): {hint}"]
     return []
 
