@@ -97,6 +97,15 @@ class SentMail(db.Model):
     claimed_by: Mapped[str | None] = mapped_column(String(255))
 
 
+# Each mail's two statements, on the table (no ORM bookkeeping for one row), built once: building
+# them per mail (their values, their cache key) cost about as much as running them.
+_RECORD_CLAIMED = insert(SentMail.__table__)
+_MARK_SENT = (update(SentMail.__table__)
+              .where(SentMail.__table__.c.key == bindparam("mail_key"))
+              .values(sent_at=bindparam("now"), last_error=None, claimed_at=None,
+                      claimed_by=None))
+
+
 def message_id_for(key: str, sender: str) -> str:
     """The same key always gives the same Message-ID, so a resend can be recognised downstream."""
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{_sender_domain(sender)}>"
@@ -351,15 +360,6 @@ def send_mail_payload(key: str, payload: dict, *, claimant: str | None = None) -
     attachments = [_attachment(a) for a in payload.get("attachments") or ()]
     return send_mail(key, to=payload["to"], subject=payload["subject"], text=payload["text"],
                      html=payload.get("html"), attachments=attachments, claimant=claimant)
-
-
-# Each mail's two statements, on the table (no ORM bookkeeping for one row), built once: building
-# them per mail (their values, their cache key) cost about as much as running them.
-_RECORD_CLAIMED = insert(SentMail.__table__)
-_MARK_SENT = (update(SentMail.__table__)
-              .where(SentMail.__table__.c.key == bindparam("mail_key"))
-              .values(sent_at=bindparam("now"), last_error=None, claimed_at=None,
-                      claimed_by=None))
 
 
 def _record_claimed(key: str, message: Message, claimant: str) -> bool:
