@@ -11,7 +11,7 @@ from marketplace.accounts.models import User
 from marketplace.extensions import db
 from marketplace.outbox import OutboxEvent, ProcessedEvent
 from tests.factories import make_buyer
-from tests.plugins.worker import empty_broker
+from tests.plugins.worker import broker_is_redis, empty_broker
 from tests.statements import sent_statements
 
 HAPPENED = "outbox_test.happened"
@@ -118,6 +118,58 @@ def test_a_broker_outage_leaves_events_pending_and_the_commit_intact(app, handle
     assert outbox.pending_count() == 0
     assert outbox.publish_pending() == 0
     assert queued(app, "orders") == []
+
+
+@pytest.fixture
+def redis_broker(app):
+    if not broker_is_redis(app):
+        pytest.skip("the embedded broker sends one message at a time: it has no round trip")
+
+
+def test_on_redis_a_transactions_events_reach_the_broker_in_one_round_trip(app, handler,
+                                                                            redis_broker,
+                                                                            monkeypatch):
+    import redis.client
+
+    round_trips = []
+    execute = redis.client.Pipeline.execute
+
+    def counted(pipeline, *args, **kwargs):
+        round_trips.append(len(pipeline.command_stack))
+        return execute(pipeline, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+    sent = [outbox.emit(HAPPENED, {"n": n}).id for n in range(3)]
+    db.session.commit()
+
+    assert round_trips == [3]  # three LPUSHes, one pipeline
+    assert [args[0] for _, args in queued(app, "orders")] == sent
+    assert all(row.published_at is not None for row in events())
+
+
+def test_a_round_trip_that_fails_leaves_all_its_events_pending(app, handler, redis_broker,
+                                                               monkeypatch):
+    """Redis drops the connection while the pipeline is sent: no event of it is known to have
+    left, so none is marked published; the sweep sends them all, once."""
+    import redis.client
+    import redis.exceptions
+
+    def dropped(pipeline, *args, **kwargs):
+        raise redis.exceptions.ConnectionError("Connection closed by server.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(redis.client.Pipeline, "execute", dropped)
+        outbox.emit(HAPPENED, {"n": 1})
+        outbox.emit(HAPPENED, {"n": 2})
+        db.session.commit()  # must not raise: the data is committed, the events wait
+
+    rows = events()
+    assert all(row.published_at is None for row in rows)
+    assert rows[0].attempts == 1 and "BatchPublishError" in rows[0].last_error
+    assert queued(app, "orders") == []
+    assert outbox.publish_pending() == 2
+    assert [args[1]["n"] for _, args in queued(app, "orders")] == [1, 2]
+    assert outbox.pending_count() == 0
 
 
 def test_the_relay_sends_the_oldest_events_first_up_to_its_limit(app, handler, dead_broker_app):
