@@ -201,16 +201,14 @@ def publish_pending(limit: int = 100, *, ids: Sequence[str] | None = None,
         events = session.scalars(query).all()
         sent, failure = _send_events(celery, [(event.id, event.type, event.payload)
                                               for event in events])
-        now = utcnow()
+        now, published = utcnow(), set(sent)
         for outbox_event in events:
-            if failure is not None and outbox_event.id not in sent:
-                if outbox_event.id == failure[0]:
-                    outbox_event.attempts += 1
-                    outbox_event.last_error = _error_text(failure[1])
-                continue
-            outbox_event.attempts += 1
-            outbox_event.published_at = now
-            outbox_event.last_error = None
+            if outbox_event.id in published:
+                outbox_event.attempts += 1
+                outbox_event.published_at, outbox_event.last_error = now, None
+            elif failure is not None and outbox_event.id == failure[0]:
+                outbox_event.attempts += 1
+                outbox_event.last_error = _error_text(failure[1])
         session.commit()
     return len(sent)
 
@@ -267,7 +265,6 @@ def _send_events(celery, events: Sequence[tuple[str, str, dict]]
     if not events:
         return [], None
     sent: list[str] = []
-    current = events[0][0]
     with celery.producer_or_acquire() as producer:
         connection = producer.connection
         broker_errors = (*BROKER_ERRORS, *connection.connection_errors,
@@ -278,28 +275,18 @@ def _send_events(celery, events: Sequence[tuple[str, str, dict]]
             connection.ensure_connection(max_retries=0)
             with producer.batch():
                 for event_id, event_type, payload in events:
-                    current = event_id
                     _send_event(celery, producer, event_id, event_type, payload)
                     sent.append(event_id)
-        except kombu.exceptions.BatchPublishError as exc:  # the round trip itself failed
-            failure, sent = (events[0][0], exc), []
-        except broker_errors as exc:
-            failure = (current, exc)
-            if sent and _batching(producer):  # the batch discarded what it held
-                sent = []
+        except (kombu.exceptions.BatchPublishError, *broker_errors) as exc:
+            if sent and (isinstance(exc, kombu.exceptions.BatchPublishError)
+                         or producer.supports_batch_publish):
+                sent = []  # the batch's messages are not known to have left
+            failure = (events[len(sent)][0], exc)  # the first event not sent
         else:
             return sent, None
     log.warning("outbox: broker unavailable, %s and the events after it stay pending: %s",
                 *failure)
     return sent, failure
-
-
-def _batching(producer) -> bool:
-    """Whether this producer's transport buffers a batch's messages (the Redis transport): then
-    a message "sent" inside the batch may never have left."""
-    channel = producer.channel
-    return (getattr(channel, "create_publish_batch", None) is not None
-            and getattr(channel, "supports_batch_publish", True))
 
 
 def _error_text(exc: Exception) -> str:

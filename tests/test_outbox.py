@@ -126,6 +126,7 @@ def redis_broker(app):
         pytest.skip("the embedded broker sends one message at a time: it has no round trip")
 
 
+@pytest.mark.redis
 def test_on_redis_a_transactions_events_reach_the_broker_in_one_round_trip(app, handler,
                                                                             redis_broker,
                                                                             monkeypatch):
@@ -147,6 +148,7 @@ def test_on_redis_a_transactions_events_reach_the_broker_in_one_round_trip(app, 
     assert all(row.published_at is not None for row in events())
 
 
+@pytest.mark.redis
 def test_a_round_trip_that_fails_leaves_all_its_events_pending(app, handler, redis_broker,
                                                                monkeypatch):
     """Redis drops the connection while the pipeline is sent: no event of it is known to have
